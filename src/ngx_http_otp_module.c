@@ -1,0 +1,988 @@
+
+/*
+ * Copyright (C) The ngx_http_otp_module authors
+ *
+ * ngx_http_otp_module: phone verification inside nginx.  This file holds
+ * the directives, the configuration life cycle and the worker life cycle;
+ * the handlers are in ngx_http_otp_handler.c, the state in the store
+ * backends, delivery in the providers.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_otp_module.h"
+
+
+#define NGX_HTTP_OTP_DEFAULT_ZONE       "otp"
+#define NGX_HTTP_OTP_DEFAULT_ZONE_SIZE  (16 * 1024 * 1024)
+#define NGX_HTTP_OTP_TOKEN_KEY_MIN_LEN  32
+
+
+static ngx_int_t ngx_http_otp_init(ngx_conf_t *cf);
+static void *ngx_http_otp_create_main_conf(ngx_conf_t *cf);
+static void *ngx_http_otp_create_loc_conf(ngx_conf_t *cf);
+static char *ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_otp_init_process(ngx_cycle_t *cycle);
+static void ngx_http_otp_exit_process(ngx_cycle_t *cycle);
+
+static char *ngx_http_otp_handler_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_otp_store_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_otp_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_otp_token_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_otp_channels(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_otp_rate(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_otp_default_cc(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_otp_str_or_off(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_otp_read_key(ngx_conf_t *cf, ngx_str_t *path,
+    size_t min, ngx_str_t *key);
+static ngx_int_t ngx_http_otp_add_token_key(ngx_conf_t *cf,
+    ngx_http_otp_main_conf_t *omcf, ngx_str_t *key, ngx_str_t *kid);
+
+
+static ngx_conf_num_bounds_t  ngx_http_otp_code_length_bounds = {
+    ngx_conf_check_num_bounds, NGX_OTP_CODE_MIN_LEN, NGX_OTP_CODE_MAX_LEN
+};
+
+static ngx_conf_num_bounds_t  ngx_http_otp_max_attempts_bounds = {
+    ngx_conf_check_num_bounds, 1, 100
+};
+
+
+static ngx_command_t  ngx_http_otp_commands[] = {
+
+    { ngx_string("otp_store"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_1MORE,
+      ngx_http_otp_store_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_secret_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_secret_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_provider"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_otp_provider_conf,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_token_key_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_otp_token_key_file,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_send"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_otp_handler_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_OTP_HANDLER_SEND,
+      NULL },
+
+    { ngx_string("otp_verify"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_otp_handler_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_OTP_HANDLER_VERIFY,
+      NULL },
+
+    { ngx_string("otp_channels"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_otp_channels,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_code_length"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, code_length),
+      &ngx_http_otp_code_length_bounds },
+
+    { ngx_string("otp_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, ttl),
+      NULL },
+
+    { ngx_string("otp_max_attempts"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, max_attempts),
+      &ngx_http_otp_max_attempts_bounds },
+
+    { ngx_string("otp_lockout"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, lockout),
+      NULL },
+
+    { ngx_string("otp_resend_after"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, resend_after),
+      NULL },
+
+    { ngx_string("otp_send_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_rate,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, send_limit),
+      NULL },
+
+    { ngx_string("otp_client_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_rate,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, client_limit),
+      NULL },
+
+    { ngx_string("otp_body_limit"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, body_limit),
+      NULL },
+
+    { ngx_string("otp_default_country_code"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_default_cc,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, default_cc),
+      NULL },
+
+    { ngx_string("otp_token_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_sec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, token_ttl),
+      NULL },
+
+    { ngx_string("otp_token_issuer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_str_or_off,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, token_issuer),
+      NULL },
+
+    { ngx_string("otp_token_audience"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_str_or_off,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, token_audience),
+      NULL },
+
+    { ngx_string("otp_token_cookie"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_str_or_off,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, token_cookie),
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_otp_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_otp_init,                     /* postconfiguration */
+
+    ngx_http_otp_create_main_conf,         /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_otp_create_loc_conf,          /* create location configuration */
+    ngx_http_otp_merge_loc_conf            /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_otp_module = {
+    NGX_MODULE_V1,
+    &ngx_http_otp_module_ctx,              /* module context */
+    ngx_http_otp_commands,                 /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_http_otp_init_process,             /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_http_otp_exit_process,             /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_otp_create_main_conf(ngx_conf_t *cf)
+{
+    ngx_http_otp_main_conf_t  *omcf;
+
+    omcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_otp_main_conf_t));
+    if (omcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&omcf->providers, cf->pool, 2,
+                       sizeof(ngx_http_otp_provider_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (ngx_array_init(&omcf->token_keys, cf->pool, 2,
+                       sizeof(ngx_otp_jwt_key_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return omcf;
+}
+
+
+static void *
+ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
+{
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    olcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_otp_loc_conf_t));
+    if (olcf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     olcf->handler = 0;
+     *     olcf->default_cc = { 0, NULL };
+     *     olcf->token_issuer = { 0, NULL };
+     *     olcf->token_audience = { 0, NULL };
+     *     olcf->token_cookie = { 0, NULL };
+     */
+
+    olcf->channels = NGX_CONF_UNSET_PTR;
+    olcf->code_length = NGX_CONF_UNSET_UINT;
+    olcf->ttl = NGX_CONF_UNSET_MSEC;
+    olcf->max_attempts = NGX_CONF_UNSET_UINT;
+    olcf->lockout = NGX_CONF_UNSET_MSEC;
+    olcf->resend_after = NGX_CONF_UNSET_MSEC;
+    olcf->send_limit.count = NGX_CONF_UNSET_UINT;
+    olcf->client_limit.count = NGX_CONF_UNSET_UINT;
+    olcf->body_limit = NGX_CONF_UNSET_SIZE;
+    olcf->token_ttl = NGX_CONF_UNSET;
+
+    return olcf;
+}
+
+
+static char *
+ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_otp_loc_conf_t *prev = parent;
+    ngx_http_otp_loc_conf_t *conf = child;
+
+    ngx_uint_t  *ch;
+
+    if (conf->channels == NGX_CONF_UNSET_PTR) {
+        if (prev->channels == NGX_CONF_UNSET_PTR) {
+            prev->channels = ngx_array_create(cf->pool, 1,
+                                              sizeof(ngx_uint_t));
+            if (prev->channels == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            ch = ngx_array_push(prev->channels);
+            if (ch == NULL) {
+                return NGX_CONF_ERROR;
+            }
+
+            *ch = NGX_HTTP_OTP_SMS;
+        }
+
+        conf->channels = prev->channels;
+    }
+
+    ngx_conf_merge_uint_value(conf->code_length, prev->code_length, 6);
+    ngx_conf_merge_msec_value(conf->ttl, prev->ttl, 300000);
+    ngx_conf_merge_uint_value(conf->max_attempts, prev->max_attempts, 5);
+    ngx_conf_merge_msec_value(conf->lockout, prev->lockout, 900000);
+    ngx_conf_merge_msec_value(conf->resend_after, prev->resend_after, 30000);
+
+    if (conf->send_limit.count == NGX_CONF_UNSET_UINT) {
+        if (prev->send_limit.count == NGX_CONF_UNSET_UINT) {
+            prev->send_limit.count = 5;
+            prev->send_limit.window = 900000;
+        }
+
+        conf->send_limit = prev->send_limit;
+    }
+
+    if (conf->client_limit.count == NGX_CONF_UNSET_UINT) {
+        if (prev->client_limit.count == NGX_CONF_UNSET_UINT) {
+            prev->client_limit.count = 20;
+            prev->client_limit.window = 3600000;
+        }
+
+        conf->client_limit = prev->client_limit;
+    }
+
+    ngx_conf_merge_size_value(conf->body_limit, prev->body_limit, 4096);
+    ngx_conf_merge_str_value(conf->default_cc, prev->default_cc, "");
+    ngx_conf_merge_sec_value(conf->token_ttl, prev->token_ttl, 3600);
+    ngx_conf_merge_str_value(conf->token_issuer, prev->token_issuer, "");
+    ngx_conf_merge_str_value(conf->token_audience, prev->token_audience, "");
+    ngx_conf_merge_str_value(conf->token_cookie, prev->token_cookie, "");
+
+    if (conf->send_limit.count == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"otp_send_limit\" cannot be \"off\": "
+                           "every number needs a send limit");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_init(ngx_conf_t *cf)
+{
+    ngx_str_t                  name, key, kid;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
+
+    if (!omcf->used) {
+        return NGX_OK;
+    }
+
+    if (omcf->secret.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"otp_secret_file\" is required where \"otp_send\" "
+                      "or \"otp_verify\" is used");
+        return NGX_ERROR;
+    }
+
+    if (omcf->providers.nelts == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "no \"otp_provider\" is defined");
+        return NGX_ERROR;
+    }
+
+    if (!omcf->store_set) {
+        ngx_str_set(&name, NGX_HTTP_OTP_DEFAULT_ZONE);
+
+        if (ngx_http_otp_store_shm_conf(cf, &omcf->store, &name,
+                                        NGX_HTTP_OTP_DEFAULT_ZONE_SIZE)
+            != NGX_CONF_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        omcf->store_set = 1;
+    }
+
+    if (omcf->token_keys.nelts == 0) {
+        /*
+         * No token key configured: derive one from the secret so tokens
+         * still verify across workers, reloads and instances that share
+         * the secret.  An upstream that checks tokens itself needs
+         * otp_token_key_file.
+         */
+
+        key.data = ngx_pnalloc(cf->pool, NGX_OTP_HASH_LEN);
+        if (key.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (ngx_otp_hmac_sha256(omcf->secret.data, omcf->secret.len,
+                                (u_char *) "otp-token-key", 13, key.data)
+            != NGX_OTP_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        key.len = NGX_OTP_HASH_LEN;
+
+        ngx_str_null(&kid);
+
+        if (ngx_http_otp_add_token_key(cf, omcf, &key, &kid) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_init_process(ngx_cycle_t *cycle)
+{
+    ngx_http_otp_main_conf_t  *omcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_otp_module);
+
+    if (omcf == NULL || !omcf->used || omcf->store.backend == NULL) {
+        return NGX_OK;
+    }
+
+    if (omcf->store.backend->init_process) {
+        return omcf->store.backend->init_process(cycle, &omcf->store);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_otp_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_http_otp_main_conf_t  *omcf;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return;
+    }
+
+    omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_otp_module);
+
+    if (omcf == NULL || !omcf->used || omcf->store.backend == NULL) {
+        return;
+    }
+
+    if (omcf->store.backend->exit_process) {
+        omcf->store.backend->exit_process(cycle, &omcf->store);
+    }
+}
+
+
+static char *
+ngx_http_otp_handler_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_otp_loc_conf_t *olcf = conf;
+
+    ngx_http_core_loc_conf_t  *clcf;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    if (olcf->handler) {
+        return "is duplicate";
+    }
+
+    olcf->handler = cmd->offset;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+    clcf->handler = ngx_http_otp_handler;
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
+    omcf->used = 1;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_otp_store_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otp_main_conf_t *omcf = conf;
+
+    u_char     *p, *last;
+    ssize_t     size;
+    ngx_str_t  *value, name, s;
+
+    if (omcf->store_set) {
+        return "is duplicate";
+    }
+
+    omcf->store_set = 1;
+
+    value = cf->args->elts;
+
+    if (ngx_strncmp(value[1].data, "redis", 5) == 0) {
+        return ngx_http_otp_store_redis_conf(cf, &omcf->store, &value[1],
+                                             cf->args->nelts - 1);
+    }
+
+    if (ngx_strncmp(value[1].data, "shm:", 4) != 0 || cf->args->nelts != 2) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid store \"%V\": expected "
+                           "\"shm:NAME:SIZE\" or \"redis://HOST:PORT/DB\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    name.data = value[1].data + 4;
+    last = value[1].data + value[1].len;
+
+    p = ngx_strlchr(name.data, last, ':');
+
+    if (p == NULL || p == name.data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid store \"%V\": expected \"shm:NAME:SIZE\"",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    name.len = p - name.data;
+
+    s.data = p + 1;
+    s.len = last - s.data;
+
+    size = ngx_parse_size(&s);
+
+    if (size == NGX_ERROR || size < (ssize_t) (8 * ngx_pagesize)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid store size in \"%V\": at least %uz "
+                           "bytes", &value[1], 8 * ngx_pagesize);
+        return NGX_CONF_ERROR;
+    }
+
+    return ngx_http_otp_store_shm_conf(cf, &omcf->store, &name, size);
+}
+
+
+static char *
+ngx_http_otp_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otp_main_conf_t *omcf = conf;
+
+    ngx_str_t  *value;
+
+    if (omcf->secret.data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    return ngx_http_otp_read_key(cf, &value[1], NGX_OTP_SECRET_MIN_LEN,
+                                 &omcf->secret);
+}
+
+
+static char *
+ngx_http_otp_token_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otp_main_conf_t *omcf = conf;
+
+    char       *rv;
+    ngx_str_t  *value, key, kid;
+
+    value = cf->args->elts;
+
+    rv = ngx_http_otp_read_key(cf, &value[1], NGX_HTTP_OTP_TOKEN_KEY_MIN_LEN,
+                               &key);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (cf->args->nelts == 3) {
+        kid = value[2];
+
+    } else {
+        ngx_str_null(&kid);
+    }
+
+    if (ngx_http_otp_add_token_key(cf, omcf, &key, &kid) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * Adds a token key; the first one signs, all verify.  Without a kid the
+ * key is named after its own hash, which says nothing about the key but
+ * lets a verifier pick it after a rotation.
+ */
+
+static ngx_int_t
+ngx_http_otp_add_token_key(ngx_conf_t *cf, ngx_http_otp_main_conf_t *omcf,
+    ngx_str_t *key, ngx_str_t *kid)
+{
+    u_char             *p;
+    ngx_uint_t          i;
+    ngx_otp_jwt_key_t  *k;
+    u_char              hash[NGX_OTP_HASH_LEN];
+
+    if (kid->len == 0) {
+        if (ngx_otp_sha256(key->data, key->len, hash) != NGX_OTP_OK) {
+            return NGX_ERROR;
+        }
+
+        p = ngx_pnalloc(cf->pool, 16);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_otp_hex_encode(p, hash, 8);
+
+        kid->data = p;
+        kid->len = 16;
+    }
+
+    k = omcf->token_keys.elts;
+
+    for (i = 0; i < omcf->token_keys.nelts; i++) {
+        if (k[i].kid_len == kid->len
+            && ngx_strncmp(k[i].kid, kid->data, kid->len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate token key id \"%V\"", kid);
+            return NGX_ERROR;
+        }
+    }
+
+    k = ngx_array_push(&omcf->token_keys);
+    if (k == NULL) {
+        return NGX_ERROR;
+    }
+
+    k->kid = kid->data;
+    k->kid_len = kid->len;
+    k->key = key->data;
+    k->key_len = key->len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * Reads a key file at configuration time (the master, before any worker
+ * exists).  Trailing white space is dropped so that "echo $KEY > file"
+ * works; the key itself is never logged.
+ */
+
+static char *
+ngx_http_otp_read_key(ngx_conf_t *cf, ngx_str_t *path, size_t min,
+    ngx_str_t *key)
+{
+    char             *rv;
+    u_char           *buf;
+    size_t            size;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_str_t         name;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    name = *path;
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    rv = NGX_CONF_ERROR;
+    buf = NULL;
+    size = 0;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", &name);
+        goto done;
+    }
+
+    size = (size_t) ngx_file_size(&fi);
+
+    if (size > 4096) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "key file \"%V\" is larger than 4096 bytes",
+                           &name);
+        goto done;
+    }
+
+    if (fi.st_mode & S_IROTH) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "key file \"%V\" is readable by everyone", &name);
+    }
+
+    buf = ngx_pnalloc(cf->pool, size + 1);
+    if (buf == NULL) {
+        goto done;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.fd = fd;
+    file.name = name;
+    file.log = cf->log;
+
+    n = ngx_read_file(&file, buf, size, 0);
+
+    if (n == NGX_ERROR) {
+        goto done;
+    }
+
+    size = (size_t) n;
+
+    while (size > 0
+           && (buf[size - 1] == '\n' || buf[size - 1] == '\r'
+               || buf[size - 1] == ' ' || buf[size - 1] == '\t'))
+    {
+        size--;
+    }
+
+    if (size < min) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "key file \"%V\" holds %uz bytes, at least %uz "
+                           "are required", &name, size, min);
+        goto done;
+    }
+
+    key->data = buf;
+    key->len = size;
+    rv = NGX_CONF_OK;
+
+done:
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%V\" failed", &name);
+    }
+
+    return rv;
+}
+
+
+static char *
+ngx_http_otp_channels(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otp_loc_conf_t *olcf = conf;
+
+    ngx_str_t   *value;
+    ngx_uint_t   i, j, ch, *chp, *seen;
+
+    if (olcf->channels != NGX_CONF_UNSET_PTR) {
+        return "is duplicate";
+    }
+
+    olcf->channels = ngx_array_create(cf->pool, cf->args->nelts - 1,
+                                      sizeof(ngx_uint_t));
+    if (olcf->channels == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+        ch = ngx_http_otp_channel_parse(&value[i]);
+
+        if (ch == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown channel \"%V\": expected \"sms\", "
+                               "\"whatsapp\" or \"voice\"", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        seen = olcf->channels->elts;
+
+        for (j = 0; j < olcf->channels->nelts; j++) {
+            if (seen[j] == ch) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "channel \"%V\" is listed twice",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        chp = ngx_array_push(olcf->channels);
+        if (chp == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *chp = ch;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* "N/TIME", e.g. "5/15m"; "off" means no limit */
+
+static char *
+ngx_http_otp_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    u_char               *slash;
+    ngx_int_t             n;
+    ngx_msec_t            window;
+    ngx_str_t            *value, s;
+    ngx_http_otp_rate_t  *rate;
+
+    rate = (ngx_http_otp_rate_t *) (p + cmd->offset);
+
+    if (rate->count != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        rate->count = 0;
+        rate->window = 0;
+        return NGX_CONF_OK;
+    }
+
+    slash = ngx_strlchr(value[1].data, value[1].data + value[1].len, '/');
+    if (slash == NULL) {
+        goto invalid;
+    }
+
+    n = ngx_atoi(value[1].data, slash - value[1].data);
+    if (n == NGX_ERROR || n < 1) {
+        goto invalid;
+    }
+
+    s.data = slash + 1;
+    s.len = value[1].data + value[1].len - s.data;
+
+    window = ngx_parse_time(&s, 0);
+    if (window == (ngx_msec_t) NGX_ERROR || window < 1000) {
+        goto invalid;
+    }
+
+    rate->count = n;
+    rate->window = window;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid limit \"%V\": expected \"COUNT/TIME\" "
+                       "such as \"5/15m\" (a window of at least 1s), "
+                       "or \"off\"", &value[1]);
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_otp_default_cc(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t   *cc, *value;
+    ngx_uint_t   i;
+
+    cc = (ngx_str_t *) (p + cmd->offset);
+
+    if (cc->data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        ngx_str_set(cc, "");
+        return NGX_CONF_OK;
+    }
+
+    if (value[1].len > 0 && value[1].data[0] == '+') {
+        value[1].data++;
+        value[1].len--;
+    }
+
+    if (value[1].len == 0 || value[1].len > 3 || value[1].data[0] == '0') {
+        goto invalid;
+    }
+
+    for (i = 0; i < value[1].len; i++) {
+        if (value[1].data[i] < '0' || value[1].data[i] > '9') {
+            goto invalid;
+        }
+    }
+
+    *cc = value[1];
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid country calling code \"%V\": expected 1-3 "
+                       "digits such as \"44\", or \"off\"", &value[1]);
+    return NGX_CONF_ERROR;
+}
+
+
+static char *
+ngx_http_otp_str_or_off(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t  *field, *value;
+
+    field = (ngx_str_t *) (p + cmd->offset);
+
+    if (field->data) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "off") == 0) {
+        ngx_str_set(field, "");
+        return NGX_CONF_OK;
+    }
+
+    /* the value goes into JSON and headers as it is: keep it printable */
+
+    for (p = (char *) value[1].data;
+         p < (char *) value[1].data + value[1].len;
+         p++)
+    {
+        if (*p < 0x21 || *p > 0x7e || *p == '"' || *p == '\\' || *p == ';'
+            || *p == ',')
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value \"%V\": printable characters "
+                               "only, without quotes, backslashes, commas "
+                               "and semicolons", &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    *field = value[1];
+
+    return NGX_CONF_OK;
+}

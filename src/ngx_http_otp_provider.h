@@ -1,0 +1,101 @@
+
+/*
+ * Copyright (C) The ngx_http_otp_module authors
+ *
+ * The provider port: how a code reaches a phone.  A provider type (log now;
+ * twilio, meta_whatsapp and africastalking later) only builds a request and
+ * reads the answer; delivery is asynchronous and reports exactly once,
+ * from the event loop, through send->handler.  Lifetime rules are those of
+ * the store port: the send is allocated outside the request pool, a
+ * request that goes away cancels it, and the port frees it after the
+ * handler returns.
+ */
+
+
+#ifndef _NGX_HTTP_OTP_PROVIDER_H_INCLUDED_
+#define _NGX_HTTP_OTP_PROVIDER_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_otp_core.h"
+
+
+#define NGX_HTTP_OTP_SMS            0x01
+#define NGX_HTTP_OTP_WHATSAPP       0x02
+#define NGX_HTTP_OTP_VOICE          0x04
+#define NGX_HTTP_OTP_ALL_CHANNELS   0x07
+
+#define NGX_HTTP_OTP_ID_LEN         48
+
+
+typedef struct ngx_http_otp_provider_s  ngx_http_otp_provider_t;
+typedef struct ngx_http_otp_send_s      ngx_http_otp_send_t;
+
+typedef void (*ngx_http_otp_send_handler_pt)(ngx_http_otp_send_t *send);
+
+
+typedef struct {
+    const char                     *name;
+    ngx_uint_t                      channels;
+    /* parses "key=value" arguments after the type */
+    char                         *(*conf)(ngx_conf_t *cf,
+                                       ngx_http_otp_provider_t *p,
+                                       ngx_str_t *args, ngx_uint_t nargs);
+    /* starts delivery; must not call send->handler before returning */
+    void                          (*send)(ngx_http_otp_send_t *send);
+} ngx_http_otp_provider_type_t;
+
+
+struct ngx_http_otp_provider_s {
+    ngx_str_t                       name;
+    ngx_http_otp_provider_type_t   *type;
+    void                           *conf;
+};
+
+
+struct ngx_http_otp_send_s {
+    ngx_http_otp_provider_t        *provider;
+    ngx_uint_t                      channel;
+
+    u_char                          phone[NGX_OTP_PHONE_MAX_LEN];
+    size_t                          phone_len;
+    u_char                          code[NGX_OTP_CODE_MAX_LEN];
+    size_t                          code_len;
+    ngx_msec_t                      ttl;
+
+    /* output */
+    ngx_int_t                       rc;         /* NGX_OK or NGX_ERROR */
+    u_char                          message_id[NGX_HTTP_OTP_ID_LEN];
+    size_t                          message_id_len;
+    u_char                          error[128]; /* short reason */
+    size_t                          error_len;
+
+    ngx_http_otp_send_handler_pt    handler;
+    void                           *data;
+    ngx_log_t                      *log;
+
+    ngx_event_t                     event;
+    unsigned                        cancelled:1;
+};
+
+
+extern ngx_http_otp_provider_type_t  ngx_http_otp_provider_log;
+
+
+const char *ngx_http_otp_channel_name(ngx_uint_t channel);
+ngx_uint_t ngx_http_otp_channel_parse(ngx_str_t *name);
+
+ngx_http_otp_send_t *ngx_http_otp_send_create(ngx_log_t *log);
+void ngx_http_otp_send_start(ngx_http_otp_send_t *send);
+void ngx_http_otp_send_cancel(ngx_http_otp_send_t *send);
+/* for provider types: report the result; frees the send */
+void ngx_http_otp_send_finish(ngx_http_otp_send_t *send);
+
+char *ngx_http_otp_provider_conf(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+#endif /* _NGX_HTTP_OTP_PROVIDER_H_INCLUDED_ */

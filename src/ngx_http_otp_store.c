@@ -1,0 +1,74 @@
+
+/*
+ * Copyright (C) The ngx_http_otp_module authors
+ *
+ * The store port: operation life cycle shared by the backends.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_otp_store.h"
+
+
+ngx_http_otp_store_op_t *
+ngx_http_otp_store_op_create(ngx_log_t *log)
+{
+    ngx_http_otp_store_op_t  *op;
+
+    op = ngx_calloc(sizeof(ngx_http_otp_store_op_t), log);
+    if (op == NULL) {
+        return NULL;
+    }
+
+    op->log = log;
+    op->event.data = op;
+    op->event.log = log;
+    op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+
+    return op;
+}
+
+
+void
+ngx_http_otp_store_start(ngx_http_otp_store_conf_t *scf,
+    ngx_http_otp_store_op_t *op)
+{
+    scf->backend->start(scf, op);
+}
+
+
+void
+ngx_http_otp_store_op_cancel(ngx_http_otp_store_op_t *op)
+{
+    /*
+     * The request's log goes with its connection: anything the backend
+     * still logs for this operation goes to the cycle's log instead.
+     */
+
+    op->cancelled = 1;
+    op->data = NULL;
+    op->log = ngx_cycle->log;
+    op->event.log = ngx_cycle->log;
+}
+
+
+void
+ngx_http_otp_store_op_finish(ngx_http_otp_store_op_t *op)
+{
+    if (op->event.timer_set) {
+        ngx_del_timer(&op->event);
+    }
+
+    if (op->event.posted) {
+        ngx_delete_posted_event(&op->event);
+    }
+
+    if (!op->cancelled && op->handler) {
+        op->handler(op);
+    }
+
+    ngx_free(op);
+}

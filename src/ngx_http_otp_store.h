@@ -1,0 +1,181 @@
+
+/*
+ * Copyright (C) The ngx_http_otp_module authors
+ *
+ * The store port: the asynchronous operations the handlers ask of the state
+ * store, and the interface its two backends (shm, redis) implement with the
+ * same semantics.
+ *
+ * Ownership and lifetime.  An operation is allocated with
+ * ngx_http_otp_store_op_create() outside any request pool, because the
+ * request may die before the store answers.  ngx_http_otp_store_start()
+ * always answers asynchronously, exactly once, by calling op->handler from
+ * the event loop (never from inside start()), and frees the operation after
+ * the handler returns.  A request that goes away first calls
+ * ngx_http_otp_store_op_cancel(): the handler is then never called and the
+ * backend frees the operation when its reply (or timeout) arrives.  The
+ * handler must forget its pointer to the operation before it finalizes the
+ * request.
+ *
+ * Semantics (identical in both backends; "now" is the store's clock: the
+ * shm zone uses the nginx time cache, Redis its TIME so that instances
+ * with skewed clocks agree).  Times are in milliseconds.
+ *
+ * A phone record holds the code key, the code's expiry, the attempts used,
+ * a lock deadline, the time of the last send, and the max_attempts and
+ * lockout of the send that made it (so that verify needs no copy of the
+ * send location's settings).  It lives until max(code expiry, lock).  Two fixed-window counters limit sends: one per
+ * phone (send_limit per send_window) and one per client address
+ * (client_limit per client_window; limit 0 disables it).
+ *
+ * ISSUE, checked in this order, changing nothing when any check fails:
+ *   lock > now                            -> LOCKED,         retry = lock
+ *   live code and now < sent + resend     -> COOLDOWN,       retry = sent +
+ *                                                                  resend
+ *   phone window count >= send_limit      -> LIMITED,        retry = window
+ *                                                                  end
+ *   client window count >= client_limit   -> CLIENT_LIMITED, retry = window
+ *                                                                  end
+ *   otherwise: both counters += 1 (a window starts on its first send), the
+ *   code key replaces any previous one, code expiry = now + ttl, sent = now,
+ *   attempts are kept from a live record (0 for a new one)  -> OK
+ *
+ * VERIFY, atomically:
+ *   no record, or no code and no lock, or code expired  -> EXPIRED
+ *   lock > now                                -> EXHAUSTED, retry = lock
+ *   attempts += 1, then compare the code key in constant time:
+ *     equal      -> the record is deleted                  -> OK
+ *     different  -> remaining = max_attempts - attempts    -> INVALID;
+ *                   when remaining reaches 0 the code is dropped and
+ *                   lock = now + lockout, so later guesses are EXHAUSTED
+ *   (attempts >= max_attempts before the guess cannot happen without a
+ *    lock, but is treated as EXHAUSTED all the same.)
+ *
+ * Any failure to reach or use the store is UNAVAILABLE: fail closed.
+ */
+
+
+#ifndef _NGX_HTTP_OTP_STORE_H_INCLUDED_
+#define _NGX_HTTP_OTP_STORE_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_otp_core.h"
+
+
+typedef enum {
+    NGX_HTTP_OTP_OP_ISSUE = 1,
+    NGX_HTTP_OTP_OP_VERIFY
+} ngx_http_otp_op_type_e;
+
+
+typedef enum {
+    NGX_HTTP_OTP_STORE_OK = 0,
+    NGX_HTTP_OTP_STORE_LOCKED,          /* ISSUE: attempts exhausted */
+    NGX_HTTP_OTP_STORE_COOLDOWN,        /* ISSUE: resend too early */
+    NGX_HTTP_OTP_STORE_LIMITED,         /* ISSUE: per-phone limit */
+    NGX_HTTP_OTP_STORE_CLIENT_LIMITED,  /* ISSUE: per-client limit */
+    NGX_HTTP_OTP_STORE_INVALID,         /* VERIFY: wrong code */
+    NGX_HTTP_OTP_STORE_EXPIRED,         /* VERIFY: no live code */
+    NGX_HTTP_OTP_STORE_EXHAUSTED,       /* VERIFY: no attempts left */
+    NGX_HTTP_OTP_STORE_UNAVAILABLE      /* the store cannot be used */
+} ngx_http_otp_store_status_e;
+
+
+typedef struct ngx_http_otp_store_op_s  ngx_http_otp_store_op_t;
+
+typedef void (*ngx_http_otp_store_handler_pt)(ngx_http_otp_store_op_t *op);
+
+
+struct ngx_http_otp_store_op_s {
+    ngx_http_otp_op_type_e          type;
+
+    /* input: keys for both; the rest for ISSUE only */
+    u_char                          phone_key[NGX_OTP_HASH_LEN];
+    u_char                          code_key[NGX_OTP_HASH_LEN];
+    u_char                          client_key[NGX_OTP_HASH_LEN];
+
+    ngx_msec_t                      ttl;
+    ngx_msec_t                      resend_after;
+    ngx_msec_t                      lockout;
+    ngx_msec_t                      send_window;
+    ngx_msec_t                      client_window;
+    ngx_uint_t                      max_attempts;
+    ngx_uint_t                      send_limit;
+    ngx_uint_t                      client_limit;   /* 0: no client limit */
+
+    /* output */
+    ngx_http_otp_store_status_e     status;
+    ngx_msec_t                      retry_after;    /* ms from now */
+    ngx_uint_t                      attempts_remaining;
+
+    ngx_http_otp_store_handler_pt   handler;
+    void                           *data;
+    ngx_log_t                      *log;
+
+    /* the backend's: completion event (shm) or timeout timer (redis) */
+    ngx_event_t                     event;
+    void                           *backend;
+    unsigned                        cancelled:1;
+};
+
+
+typedef struct ngx_http_otp_store_conf_s  ngx_http_otp_store_conf_t;
+
+typedef struct {
+    const char                     *name;
+    ngx_int_t                     (*init_process)(ngx_cycle_t *cycle,
+                                        ngx_http_otp_store_conf_t *scf);
+    void                          (*exit_process)(ngx_cycle_t *cycle,
+                                        ngx_http_otp_store_conf_t *scf);
+    /* must not call op->handler before returning */
+    void                          (*start)(ngx_http_otp_store_conf_t *scf,
+                                        ngx_http_otp_store_op_t *op);
+} ngx_http_otp_store_backend_t;
+
+
+struct ngx_http_otp_store_conf_s {
+    ngx_http_otp_store_backend_t   *backend;
+
+    /* shm */
+    ngx_shm_zone_t                 *shm_zone;
+
+    /* redis: address resolved at configuration time, never in a worker */
+    ngx_str_t                       url;
+    ngx_addr_t                     *addr;           /* NULL with unix */
+    ngx_str_t                       unix_path;      /* NUL-terminated */
+    ngx_uint_t                      db;
+    ngx_str_t                       password;       /* from password_file */
+    ngx_msec_t                      connect_timeout;
+    ngx_msec_t                      timeout;        /* per operation */
+    void                           *backend_data;   /* per worker */
+};
+
+
+extern ngx_http_otp_store_backend_t  ngx_http_otp_store_shm_backend;
+extern ngx_http_otp_store_backend_t  ngx_http_otp_store_redis_backend;
+
+
+ngx_http_otp_store_op_t *ngx_http_otp_store_op_create(ngx_log_t *log);
+void ngx_http_otp_store_start(ngx_http_otp_store_conf_t *scf,
+    ngx_http_otp_store_op_t *op);
+void ngx_http_otp_store_op_cancel(ngx_http_otp_store_op_t *op);
+
+/* for backends: report the result (op->status etc. set); frees the op */
+void ngx_http_otp_store_op_finish(ngx_http_otp_store_op_t *op);
+
+/* shm backend configuration (ngx_http_otp_store_shm.c) */
+char *ngx_http_otp_store_shm_conf(ngx_conf_t *cf,
+    ngx_http_otp_store_conf_t *scf, ngx_str_t *name, ssize_t size);
+
+/* redis backend configuration (ngx_http_otp_store_redis.c): parses
+ * "redis://HOST[:PORT][/DB]" or "redis+unix:PATH" and key=value options
+ * (db=N password_file=PATH connect_timeout=TIME timeout=TIME) */
+char *ngx_http_otp_store_redis_conf(ngx_conf_t *cf,
+    ngx_http_otp_store_conf_t *scf, ngx_str_t *args, ngx_uint_t nargs);
+
+
+#endif /* _NGX_HTTP_OTP_STORE_H_INCLUDED_ */

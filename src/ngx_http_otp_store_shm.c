@@ -1,0 +1,640 @@
+
+/*
+ * Copyright (C) The ngx_http_otp_module authors
+ *
+ * The embedded store: a shared-memory zone that every worker of one nginx
+ * sees.  Records sit in a red-black tree keyed by their HMAC key and on an
+ * LRU queue; each has an expiry and is treated as missing once past it.
+ * Every operation is one critical section under the zone's mutex, so a
+ * verify is a single read-compare-update that no other worker can
+ * interleave with.  Results are reported through a posted event so that
+ * callers see the same asynchronous contract as with Redis.
+ *
+ * When the zone is full, expired records are swept; if it is still full
+ * the operation fails (503) rather than evicting a live record: evicting
+ * one would reset an attempt counter or a send limit, which is what an
+ * attacker flooding the zone would want.
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_otp_module.h"
+
+
+/* records swept from the LRU tail on every operation */
+#define NGX_HTTP_OTP_SHM_EXPIRE_STEP  3
+
+
+typedef enum {
+    NGX_HTTP_OTP_SHM_PHONE = 1,           /* the phone record */
+    NGX_HTTP_OTP_SHM_PHONE_WINDOW,        /* per-phone send window */
+    NGX_HTTP_OTP_SHM_CLIENT_WINDOW        /* per-client send window */
+} ngx_http_otp_shm_kind_e;
+
+
+typedef struct {
+    u_char                       color;
+    u_char                       kind;
+    u_char                       has_code;
+    u_char                       pad;
+    uint32_t                     attempts;
+    uint32_t                     max_attempts;
+    uint32_t                     count;           /* windows */
+    ngx_queue_t                  queue;
+    uint64_t                     expires;         /* ms since the epoch */
+    uint64_t                     code_expires;
+    uint64_t                     lock;
+    uint64_t                     lockout;
+    uint64_t                     sent;
+    u_char                       key[NGX_OTP_HASH_LEN];
+    u_char                       code[NGX_OTP_HASH_LEN];
+} ngx_http_otp_shm_node_t;
+
+
+typedef struct {
+    ngx_rbtree_t                 rbtree;
+    ngx_rbtree_node_t            sentinel;
+    ngx_queue_t                  queue;
+} ngx_http_otp_shm_sh_t;
+
+
+typedef struct {
+    ngx_http_otp_shm_sh_t       *sh;
+    ngx_slab_pool_t             *shpool;
+} ngx_http_otp_shm_ctx_t;
+
+
+static ngx_int_t ngx_http_otp_shm_init_zone(ngx_shm_zone_t *shm_zone,
+    void *data);
+static void ngx_http_otp_shm_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel);
+static void ngx_http_otp_shm_start(ngx_http_otp_store_conf_t *scf,
+    ngx_http_otp_store_op_t *op);
+static void ngx_http_otp_shm_done(ngx_event_t *ev);
+static ngx_int_t ngx_http_otp_shm_issue(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now);
+static ngx_int_t ngx_http_otp_shm_verify(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now);
+static ngx_http_otp_shm_node_t *ngx_http_otp_shm_lookup(
+    ngx_http_otp_shm_ctx_t *ctx, ngx_uint_t kind, u_char *key, uint64_t now);
+static ngx_http_otp_shm_node_t *ngx_http_otp_shm_alloc(
+    ngx_http_otp_shm_ctx_t *ctx, ngx_uint_t kind, u_char *key, uint64_t now,
+    ngx_log_t *log);
+static void ngx_http_otp_shm_insert(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_shm_node_t *n);
+static void ngx_http_otp_shm_touch(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_shm_node_t *n);
+static void ngx_http_otp_shm_free(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_shm_node_t *n);
+static void ngx_http_otp_shm_expire(ngx_http_otp_shm_ctx_t *ctx,
+    uint64_t now, ngx_uint_t n);
+
+
+ngx_http_otp_store_backend_t  ngx_http_otp_store_shm_backend = {
+    "shm",
+    NULL,
+    NULL,
+    ngx_http_otp_shm_start
+};
+
+
+#define ngx_http_otp_shm_node(node)                                           \
+    ((ngx_http_otp_shm_node_t *) &(node)->color)
+
+#define ngx_http_otp_shm_rbnode(n)                                            \
+    ((ngx_rbtree_node_t *) ((u_char *) (n)                                    \
+                            - offsetof(ngx_rbtree_node_t, color)))
+
+#define ngx_http_otp_shm_hash(key)                                            \
+    ((ngx_rbtree_key_t) (((uint32_t) (key)[0] << 24)                         \
+                         | ((uint32_t) (key)[1] << 16)                        \
+                         | ((uint32_t) (key)[2] << 8)                         \
+                         | (uint32_t) (key)[3]))
+
+
+char *
+ngx_http_otp_store_shm_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
+    ngx_str_t *name, ssize_t size)
+{
+    ngx_shm_zone_t          *shm_zone;
+    ngx_http_otp_shm_ctx_t  *ctx;
+
+    ctx = ngx_pcalloc(cf->pool, sizeof(ngx_http_otp_shm_ctx_t));
+    if (ctx == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone = ngx_shared_memory_add(cf, name, size, &ngx_http_otp_module);
+    if (shm_zone == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (shm_zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "otp zone \"%V\" is already in use", name);
+        return NGX_CONF_ERROR;
+    }
+
+    shm_zone->init = ngx_http_otp_shm_init_zone;
+    shm_zone->data = ctx;
+
+    scf->backend = &ngx_http_otp_store_shm_backend;
+    scf->shm_zone = shm_zone;
+
+    return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
+{
+    ngx_http_otp_shm_ctx_t  *octx = data;
+
+    size_t                   len;
+    ngx_http_otp_shm_ctx_t  *ctx;
+
+    ctx = shm_zone->data;
+
+    if (octx) {
+        /* reload: the records survive */
+        ctx->sh = octx->sh;
+        ctx->shpool = octx->shpool;
+        return NGX_OK;
+    }
+
+    ctx->shpool = (ngx_slab_pool_t *) shm_zone->shm.addr;
+
+    if (shm_zone->shm.exists) {
+        ctx->sh = ctx->shpool->data;
+        return NGX_OK;
+    }
+
+    ctx->sh = ngx_slab_alloc(ctx->shpool, sizeof(ngx_http_otp_shm_sh_t));
+    if (ctx->sh == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->shpool->data = ctx->sh;
+
+    ngx_rbtree_init(&ctx->sh->rbtree, &ctx->sh->sentinel,
+                    ngx_http_otp_shm_rbtree_insert);
+
+    ngx_queue_init(&ctx->sh->queue);
+
+    len = sizeof(" in otp zone \"\"") + shm_zone->shm.name.len;
+
+    ctx->shpool->log_ctx = ngx_slab_alloc(ctx->shpool, len);
+    if (ctx->shpool->log_ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(ctx->shpool->log_ctx, " in otp zone \"%V\"%Z",
+                &shm_zone->shm.name);
+
+    ctx->shpool->log_nomem = 0;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_otp_shm_rbtree_insert(ngx_rbtree_node_t *temp,
+    ngx_rbtree_node_t *node, ngx_rbtree_node_t *sentinel)
+{
+    ngx_rbtree_node_t        **p;
+    ngx_http_otp_shm_node_t   *n, *t;
+
+    for ( ;; ) {
+
+        if (node->key < temp->key) {
+            p = &temp->left;
+
+        } else if (node->key > temp->key) {
+            p = &temp->right;
+
+        } else {
+            n = ngx_http_otp_shm_node(node);
+            t = ngx_http_otp_shm_node(temp);
+
+            if (n->kind != t->kind) {
+                p = (n->kind < t->kind) ? &temp->left : &temp->right;
+
+            } else {
+                p = (ngx_memcmp(n->key, t->key, NGX_OTP_HASH_LEN) < 0)
+                    ? &temp->left : &temp->right;
+            }
+        }
+
+        if (*p == sentinel) {
+            break;
+        }
+
+        temp = *p;
+    }
+
+    *p = node;
+    node->parent = temp;
+    node->left = sentinel;
+    node->right = sentinel;
+    ngx_rbt_red(node);
+}
+
+
+static void
+ngx_http_otp_shm_start(ngx_http_otp_store_conf_t *scf,
+    ngx_http_otp_store_op_t *op)
+{
+    uint64_t                 now;
+    ngx_time_t              *tp;
+    ngx_http_otp_shm_ctx_t  *ctx;
+
+    ctx = scf->shm_zone->data;
+
+    tp = ngx_timeofday();
+    now = (uint64_t) tp->sec * 1000 + tp->msec;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    ngx_http_otp_shm_expire(ctx, now, NGX_HTTP_OTP_SHM_EXPIRE_STEP);
+
+    if (op->type == NGX_HTTP_OTP_OP_ISSUE) {
+        (void) ngx_http_otp_shm_issue(ctx, op, now);
+
+    } else {
+        (void) ngx_http_otp_shm_verify(ctx, op, now);
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    op->event.handler = ngx_http_otp_shm_done;
+    ngx_post_event(&op->event, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_otp_shm_done(ngx_event_t *ev)
+{
+    ngx_http_otp_store_op_finish(ev->data);
+}
+
+
+/* the rules are in ngx_http_otp_store.h; called with the mutex held */
+
+static ngx_int_t
+ngx_http_otp_shm_issue(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now)
+{
+    ngx_http_otp_shm_node_t  *rec, *win, *cwin, *nrec, *nwin, *ncwin;
+
+    op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+    op->retry_after = 0;
+
+    rec = ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_PHONE, op->phone_key,
+                                  now);
+
+    if (rec && rec->lock > now) {
+        op->status = NGX_HTTP_OTP_STORE_LOCKED;
+        op->retry_after = rec->lock - now;
+        return NGX_OK;
+    }
+
+    if (rec && rec->has_code && rec->code_expires > now
+        && now < rec->sent + op->resend_after)
+    {
+        op->status = NGX_HTTP_OTP_STORE_COOLDOWN;
+        op->retry_after = rec->sent + op->resend_after - now;
+        return NGX_OK;
+    }
+
+    win = ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_PHONE_WINDOW,
+                                  op->phone_key, now);
+
+    if (win && win->count >= op->send_limit) {
+        op->status = NGX_HTTP_OTP_STORE_LIMITED;
+        op->retry_after = win->expires - now;
+        return NGX_OK;
+    }
+
+    cwin = NULL;
+
+    if (op->client_limit) {
+        cwin = ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_CLIENT_WINDOW,
+                                       op->client_key, now);
+
+        if (cwin && cwin->count >= op->client_limit) {
+            op->status = NGX_HTTP_OTP_STORE_CLIENT_LIMITED;
+            op->retry_after = cwin->expires - now;
+            return NGX_OK;
+        }
+    }
+
+    /* allocate everything first, so that a full zone changes nothing */
+
+    nrec = NULL;
+    nwin = NULL;
+    ncwin = NULL;
+
+    if (rec == NULL) {
+        nrec = ngx_http_otp_shm_alloc(ctx, NGX_HTTP_OTP_SHM_PHONE,
+                                      op->phone_key, now, op->log);
+        if (nrec == NULL) {
+            goto failed;
+        }
+    }
+
+    if (win == NULL) {
+        nwin = ngx_http_otp_shm_alloc(ctx, NGX_HTTP_OTP_SHM_PHONE_WINDOW,
+                                      op->phone_key, now, op->log);
+        if (nwin == NULL) {
+            goto failed;
+        }
+    }
+
+    if (op->client_limit && cwin == NULL) {
+        ncwin = ngx_http_otp_shm_alloc(ctx, NGX_HTTP_OTP_SHM_CLIENT_WINDOW,
+                                       op->client_key, now, op->log);
+        if (ncwin == NULL) {
+            goto failed;
+        }
+    }
+
+    if (win == NULL) {
+        win = nwin;
+        win->expires = now + op->send_window;
+        ngx_http_otp_shm_insert(ctx, win);
+    }
+
+    win->count++;
+    ngx_http_otp_shm_touch(ctx, win);
+
+    if (op->client_limit) {
+        if (cwin == NULL) {
+            cwin = ncwin;
+            cwin->expires = now + op->client_window;
+            ngx_http_otp_shm_insert(ctx, cwin);
+        }
+
+        cwin->count++;
+        ngx_http_otp_shm_touch(ctx, cwin);
+    }
+
+    if (rec == NULL) {
+        rec = nrec;
+        rec->attempts = 0;
+        ngx_http_otp_shm_insert(ctx, rec);
+    }
+
+    ngx_memcpy(rec->code, op->code_key, NGX_OTP_HASH_LEN);
+    rec->has_code = 1;
+    rec->code_expires = now + op->ttl;
+    rec->sent = now;
+    rec->lock = 0;
+    rec->max_attempts = (uint32_t) op->max_attempts;
+    rec->lockout = op->lockout;
+    rec->expires = rec->code_expires;
+    ngx_http_otp_shm_touch(ctx, rec);
+
+    op->status = NGX_HTTP_OTP_STORE_OK;
+
+    return NGX_OK;
+
+failed:
+
+    if (nrec) {
+        ngx_slab_free_locked(ctx->shpool, ngx_http_otp_shm_rbnode(nrec));
+    }
+
+    if (nwin) {
+        ngx_slab_free_locked(ctx->shpool, ngx_http_otp_shm_rbnode(nwin));
+    }
+
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_otp_shm_verify(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now)
+{
+    ngx_http_otp_shm_node_t  *rec;
+
+    op->retry_after = 0;
+    op->attempts_remaining = 0;
+
+    rec = ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_PHONE, op->phone_key,
+                                  now);
+
+    if (rec == NULL) {
+        op->status = NGX_HTTP_OTP_STORE_EXPIRED;
+        return NGX_OK;
+    }
+
+    if (rec->lock > now) {
+        op->status = NGX_HTTP_OTP_STORE_EXHAUSTED;
+        op->retry_after = rec->lock - now;
+        return NGX_OK;
+    }
+
+    if (!rec->has_code || rec->code_expires <= now) {
+        op->status = NGX_HTTP_OTP_STORE_EXPIRED;
+        return NGX_OK;
+    }
+
+    if (rec->attempts >= rec->max_attempts) {
+        rec->has_code = 0;
+        rec->lock = now + rec->lockout;
+        rec->expires = rec->lock;
+        op->status = NGX_HTTP_OTP_STORE_EXHAUSTED;
+        op->retry_after = rec->lockout;
+        return NGX_OK;
+    }
+
+    rec->attempts++;
+
+    if (ngx_otp_ct_equal(rec->code, op->code_key, NGX_OTP_HASH_LEN)) {
+        ngx_http_otp_shm_free(ctx, rec);
+        op->status = NGX_HTTP_OTP_STORE_OK;
+        return NGX_OK;
+    }
+
+    op->status = NGX_HTTP_OTP_STORE_INVALID;
+    op->attempts_remaining = rec->max_attempts - rec->attempts;
+
+    if (op->attempts_remaining == 0) {
+        /* the code is dead: drop it, and lock the number */
+        ngx_memzero(rec->code, NGX_OTP_HASH_LEN);
+        rec->has_code = 0;
+        rec->lock = now + rec->lockout;
+        rec->expires = rec->lock;
+    }
+
+    ngx_http_otp_shm_touch(ctx, rec);
+
+    return NGX_OK;
+}
+
+
+static ngx_http_otp_shm_node_t *
+ngx_http_otp_shm_lookup(ngx_http_otp_shm_ctx_t *ctx, ngx_uint_t kind,
+    u_char *key, uint64_t now)
+{
+    ngx_int_t                 rc;
+    ngx_rbtree_key_t          hash;
+    ngx_rbtree_node_t        *node, *sentinel;
+    ngx_http_otp_shm_node_t  *n;
+
+    hash = ngx_http_otp_shm_hash(key);
+
+    node = ctx->sh->rbtree.root;
+    sentinel = ctx->sh->rbtree.sentinel;
+
+    while (node != sentinel) {
+
+        if (hash < node->key) {
+            node = node->left;
+            continue;
+        }
+
+        if (hash > node->key) {
+            node = node->right;
+            continue;
+        }
+
+        /* hash == node->key */
+
+        n = ngx_http_otp_shm_node(node);
+
+        if (kind != n->kind) {
+            rc = (ngx_int_t) kind - (ngx_int_t) n->kind;
+
+        } else {
+            rc = ngx_memcmp(key, n->key, NGX_OTP_HASH_LEN);
+        }
+
+        if (rc == 0) {
+            if (n->expires <= now) {
+                ngx_http_otp_shm_free(ctx, n);
+                return NULL;
+            }
+
+            return n;
+        }
+
+        node = (rc < 0) ? node->left : node->right;
+    }
+
+    return NULL;
+}
+
+
+/* a zeroed node that is not in the tree yet */
+
+static ngx_http_otp_shm_node_t *
+ngx_http_otp_shm_alloc(ngx_http_otp_shm_ctx_t *ctx, ngx_uint_t kind,
+    u_char *key, uint64_t now, ngx_log_t *log)
+{
+    size_t                    size;
+    ngx_rbtree_node_t        *node;
+    ngx_http_otp_shm_node_t  *n;
+
+    size = offsetof(ngx_rbtree_node_t, color)
+           + sizeof(ngx_http_otp_shm_node_t);
+
+    node = ngx_slab_alloc_locked(ctx->shpool, size);
+
+    if (node == NULL) {
+        ngx_http_otp_shm_expire(ctx, now, 0);
+
+        node = ngx_slab_alloc_locked(ctx->shpool, size);
+
+        if (node == NULL) {
+            ngx_log_error(NGX_LOG_ERR, log, 0,
+                          "otp zone is full of live records: "
+                          "refusing the operation%s", ctx->shpool->log_ctx);
+            return NULL;
+        }
+    }
+
+    ngx_memzero(node, size);
+
+    n = ngx_http_otp_shm_node(node);
+    node->key = ngx_http_otp_shm_hash(key);
+    n->kind = (u_char) kind;
+    ngx_memcpy(n->key, key, NGX_OTP_HASH_LEN);
+
+    return n;
+}
+
+
+static void
+ngx_http_otp_shm_insert(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_shm_node_t *n)
+{
+    ngx_rbtree_insert(&ctx->sh->rbtree, ngx_http_otp_shm_rbnode(n));
+    ngx_queue_insert_head(&ctx->sh->queue, &n->queue);
+}
+
+
+static void
+ngx_http_otp_shm_touch(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_shm_node_t *n)
+{
+    ngx_queue_remove(&n->queue);
+    ngx_queue_insert_head(&ctx->sh->queue, &n->queue);
+}
+
+
+static void
+ngx_http_otp_shm_free(ngx_http_otp_shm_ctx_t *ctx, ngx_http_otp_shm_node_t *n)
+{
+    ngx_rbtree_node_t  *node;
+
+    node = ngx_http_otp_shm_rbnode(n);
+
+    ngx_queue_remove(&n->queue);
+    ngx_rbtree_delete(&ctx->sh->rbtree, node);
+
+    /* a consumed code leaves nothing behind in the zone */
+    ngx_memzero(n->code, NGX_OTP_HASH_LEN);
+
+    ngx_slab_free_locked(ctx->shpool, node);
+}
+
+
+/*
+ * Frees expired records from the LRU tail: at most n of them and only
+ * while the tail is expired, or, with n == 0 (the zone is full), every
+ * expired record in the zone.
+ */
+
+static void
+ngx_http_otp_shm_expire(ngx_http_otp_shm_ctx_t *ctx, uint64_t now,
+    ngx_uint_t n)
+{
+    ngx_queue_t              *q, *prev;
+    ngx_http_otp_shm_node_t  *node;
+
+    q = ngx_queue_last(&ctx->sh->queue);
+
+    while (q != ngx_queue_sentinel(&ctx->sh->queue)) {
+
+        prev = ngx_queue_prev(q);
+        node = ngx_queue_data(q, ngx_http_otp_shm_node_t, queue);
+
+        if (node->expires <= now) {
+            ngx_http_otp_shm_free(ctx, node);
+
+            if (n && --n == 0) {
+                return;
+            }
+
+        } else if (n) {
+            return;
+        }
+
+        q = prev;
+    }
+}
