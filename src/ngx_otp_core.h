@@ -48,7 +48,11 @@ typedef int (*ngx_otp_rand_pt)(u_char *buf, size_t n);
  */
 int ngx_otp_code_generate(u_char *out, size_t len, ngx_otp_rand_pt rand);
 
-/* NGX_OTP_OK when code is exactly len ASCII digits */
+/*
+ * NGX_OTP_OK when code is exactly len ASCII digits, NGX_OTP_EINVAL
+ * otherwise (also when len is outside [MIN_LEN, MAX_LEN]).  Code length is
+ * not secret, so this check need not be constant-time.
+ */
 int ngx_otp_code_check_format(const u_char *code, size_t code_len, size_t len);
 
 
@@ -69,6 +73,7 @@ int ngx_otp_sha256(const u_char *msg, size_t msg_len,
  *   phone key  = HMAC(secret, "otp-phone\0" || phone)
  *   code key   = HMAC(secret, "otp-code\0" || phone || "\0" || code)
  *   client key = HMAC(secret, "otp-client\0" || address)
+ * A secret shorter than NGX_OTP_SECRET_MIN_LEN is NGX_OTP_EINVAL.
  */
 int ngx_otp_key_phone(const u_char *secret, size_t secret_len,
     const u_char *phone, size_t phone_len, u_char out[NGX_OTP_HASH_LEN]);
@@ -87,11 +92,19 @@ size_t ngx_otp_hex_encode(u_char *dst, const u_char *src, size_t len);
 /* base64url without padding (RFC 4648 section 5) */
 #define ngx_otp_base64url_encoded_len(n)  (((n) * 4 + 2) / 3)
 size_t ngx_otp_base64url_encode(u_char *dst, const u_char *src, size_t len);
-/* returns NGX_OTP_OK and sets *dst_len, or NGX_OTP_EINVAL; accepts no '=' */
+/*
+ * returns NGX_OTP_OK and sets *dst_len, or NGX_OTP_EINVAL; accepts no '='.
+ * Also EINVAL: any character outside the alphabet, len % 4 == 1, non-zero
+ * unused bits in the last character (a non-canonical encoding), and a
+ * result longer than dst_cap.
+ */
 int ngx_otp_base64url_decode(u_char *dst, size_t dst_cap, size_t *dst_len,
     const u_char *src, size_t len);
 
-/* random identifier: prefix + 32 hex digits from 16 CSPRNG bytes */
+/*
+ * random identifier: prefix + 32 hex digits from 16 CSPRNG bytes; prefix
+ * may be NULL; NGX_OTP_ETOOBIG when dst_cap cannot hold it all (no NUL)
+ */
 int ngx_otp_random_id(u_char *dst, size_t dst_cap, size_t *dst_len,
     const char *prefix);
 
@@ -110,6 +123,11 @@ int ngx_otp_random_id(u_char *dst, size_t dst_cap, size_t *dst_len,
  * default_cc (digits, may be NULL/empty = none) after dropping one national
  * trunk '0'.  Anything else (letters, a '+' not first, NUL, too short or
  * long, input over NGX_OTP_PHONE_INPUT_MAX) is NGX_OTP_EINVAL.
+ *
+ * Precisely: "first" is after the punctuation is removed, so " +1 (555)"
+ * and "(+1) 555" keep their '+'.  default_cc must be 1-3 digits, not
+ * starting with '0'; any other non-empty default_cc is EINVAL for numbers
+ * that need it.
  */
 int ngx_otp_phone_normalize(const u_char *in, size_t len,
     const u_char *default_cc, size_t default_cc_len, u_char *out,
@@ -120,6 +138,10 @@ int ngx_otp_phone_normalize(const u_char *in, size_t len,
  * digit, the last four digits ("+15551234567" -> "+1******4567").  out must
  * hold len bytes; returns bytes written.  Input that is not E.164 is masked
  * completely ("+***").
+ *
+ * Precisely: E.164 here means what ngx_otp_phone_normalize() produces.
+ * "+***" is 4 bytes, which may be more than a short invalid len: an out of
+ * NGX_OTP_PHONE_MAX_LEN bytes is always enough, whatever the input.
  */
 size_t ngx_otp_phone_mask(const u_char *phone, size_t len, u_char *out);
 
@@ -128,6 +150,9 @@ size_t ngx_otp_phone_mask(const u_char *phone, size_t len, u_char *out);
 
 #define NGX_OTP_BODY_FORM          1
 #define NGX_OTP_BODY_JSON          2
+
+#define NGX_OTP_BODY_MAX_LEN       65536   /* over it: ETOOBIG */
+#define NGX_OTP_JSON_MAX_DEPTH     32      /* deeper nesting: EINVAL */
 
 typedef struct {
     const char     *name;       /* in: field name */
@@ -144,6 +169,14 @@ typedef struct {
  * strings (ETYPE otherwise); unknown members are ignored.  A decoded value
  * containing NUL or longer than cap is EINVAL / ETOOBIG; a wanted field
  * given twice is EDUP.  On error *bad names the field at fault (or NULL).
+ *
+ * Also: a form name is percent-decoded before it is compared, and a bad
+ * escape anywhere (wanted field or not) is EINVAL; empty pairs are
+ * skipped.  A JSON body with any key repeated, at any depth, is EDUP (so
+ * *bad may be NULL); NUL in a wanted JSON value is EINVAL, elsewhere it is
+ * ignored.  Fields start out not found, and a missing field is not an
+ * error: the caller decides which ones it requires.  On error the fields
+ * must not be used.  bad may be NULL.
  */
 int ngx_otp_fields_parse(int type, const u_char *body, size_t len,
     ngx_otp_field_t *fields, size_t n, const char **bad);
@@ -180,7 +213,15 @@ int ngx_otp_jwt_sign_input(const u_char *key, size_t key_len,
     const u_char *input, size_t input_len, u_char *sig, size_t sig_cap,
     size_t *sig_len);
 
-/* header {"alg":"HS256","typ":"JWT","kid":...} . claims . signature */
+/*
+ * header {"alg":"HS256","typ":"JWT","kid":...} . claims . signature
+ *
+ * Precisely: claims are {"sub","iat","exp","jti","iss","aud"} in that
+ * order, compact; an empty kid, jti, iss or aud is left out.  EINVAL for a
+ * key under NGX_OTP_SECRET_MIN_LEN, an empty sub, or a string with NUL or
+ * invalid UTF-8; ETOOBIG when the token would not fit out_cap or would be
+ * longer than NGX_OTP_JWT_MAX_LEN (verify would refuse it).
+ */
 int ngx_otp_jwt_issue(const ngx_otp_jwt_claims_t *claims,
     const u_char *key, size_t key_len, u_char *out, size_t out_cap,
     size_t *out_len);
@@ -190,6 +231,16 @@ int ngx_otp_jwt_issue(const ngx_otp_jwt_claims_t *claims,
  * the first key), alg must be HS256, exp > now (leeway seconds allowed),
  * iss/aud must equal the given ones when those are non-empty.  On success
  * copies sub into sub_buf (cap sub_cap) and sets *sub_len.
+ *
+ * Precisely: the signature is checked (in constant time) before the claims
+ * are parsed.  EINVAL: not three non-empty parts, bad base64url, header or
+ * claims not a JSON object, a member given twice, alg not exactly "HS256",
+ * a "crit" header, kid not a string, exp missing or not an integer, sub
+ * missing, empty or not a string.  ETOOBIG: token over NGX_OTP_JWT_MAX_LEN,
+ * or sub over sub_cap.  ESIG: wrong signature.  EEXPIRED: exp + leeway <=
+ * now.  ECLAIM: unknown kid, iss or aud mismatch (aud may be an array that
+ * contains it), nbf > now + leeway.  ERROR: no keys, or the chosen key is
+ * shorter than NGX_OTP_SECRET_MIN_LEN (a configuration fault).
  */
 int ngx_otp_jwt_verify(const u_char *token, size_t len,
     const ngx_otp_jwt_key_t *keys, size_t nkeys, int64_t now,
