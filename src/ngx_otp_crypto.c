@@ -1,0 +1,386 @@
+
+/*
+ * Copyright (C) The ngx_http_otp_module authors
+ *
+ * Keys, comparison and encodings: the HMAC-SHA256 store keys, the
+ * constant-time compare every secret-dependent check goes through, hex,
+ * base64url and random identifiers.
+ */
+
+
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
+#include <openssl/rand.h>
+
+#include "ngx_otp_core.h"
+
+
+#define NGX_OTP_RANDOM_ID_BYTES    16
+
+
+typedef struct {
+    const u_char  *data;
+    size_t         len;
+} ngx_otp_part_t;
+
+
+static int ngx_otp_hmac_parts(const u_char *key, size_t key_len,
+    const ngx_otp_part_t *parts, size_t n, u_char out[NGX_OTP_HASH_LEN]);
+static int ngx_otp_base64url_value(u_char c);
+
+
+static const u_char  ngx_otp_hex_digits[] = "0123456789abcdef";
+
+static const u_char  ngx_otp_base64url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+
+int
+ngx_otp_hmac_sha256(const u_char *key, size_t key_len,
+    const u_char *msg, size_t msg_len, u_char out[NGX_OTP_HASH_LEN])
+{
+    ngx_otp_part_t  part;
+
+    part.data = msg;
+    part.len = msg_len;
+
+    return ngx_otp_hmac_parts(key, key_len, &part, 1, out);
+}
+
+
+int
+ngx_otp_sha256(const u_char *msg, size_t msg_len,
+    u_char out[NGX_OTP_HASH_LEN])
+{
+    unsigned int  len;
+
+    if (EVP_Digest(msg_len ? msg : (const u_char *) "", msg_len, out, &len,
+                   EVP_sha256(), NULL)
+        != 1 || len != NGX_OTP_HASH_LEN)
+    {
+        return NGX_OTP_ERROR;
+    }
+
+    return NGX_OTP_OK;
+}
+
+
+/*
+ * Each label ends with a NUL, which no phone, code or address contains,
+ * so no input under one label can produce the HMAC input of another.
+ */
+
+int
+ngx_otp_key_phone(const u_char *secret, size_t secret_len,
+    const u_char *phone, size_t phone_len, u_char out[NGX_OTP_HASH_LEN])
+{
+    ngx_otp_part_t  parts[2];
+
+    if (secret_len < NGX_OTP_SECRET_MIN_LEN) {
+        return NGX_OTP_EINVAL;
+    }
+
+    parts[0].data = (const u_char *) "otp-phone";
+    parts[0].len = sizeof("otp-phone");
+    parts[1].data = phone;
+    parts[1].len = phone_len;
+
+    return ngx_otp_hmac_parts(secret, secret_len, parts, 2, out);
+}
+
+
+int
+ngx_otp_key_code(const u_char *secret, size_t secret_len,
+    const u_char *phone, size_t phone_len, const u_char *code,
+    size_t code_len, u_char out[NGX_OTP_HASH_LEN])
+{
+    ngx_otp_part_t  parts[4];
+
+    if (secret_len < NGX_OTP_SECRET_MIN_LEN) {
+        return NGX_OTP_EINVAL;
+    }
+
+    parts[0].data = (const u_char *) "otp-code";
+    parts[0].len = sizeof("otp-code");
+    parts[1].data = phone;
+    parts[1].len = phone_len;
+    parts[2].data = (const u_char *) "";
+    parts[2].len = 1;
+    parts[3].data = code;
+    parts[3].len = code_len;
+
+    return ngx_otp_hmac_parts(secret, secret_len, parts, 4, out);
+}
+
+
+int
+ngx_otp_key_client(const u_char *secret, size_t secret_len,
+    const u_char *addr, size_t addr_len, u_char out[NGX_OTP_HASH_LEN])
+{
+    ngx_otp_part_t  parts[2];
+
+    if (secret_len < NGX_OTP_SECRET_MIN_LEN) {
+        return NGX_OTP_EINVAL;
+    }
+
+    parts[0].data = (const u_char *) "otp-client";
+    parts[0].len = sizeof("otp-client");
+    parts[1].data = addr;
+    parts[1].len = addr_len;
+
+    return ngx_otp_hmac_parts(secret, secret_len, parts, 2, out);
+}
+
+
+int
+ngx_otp_ct_equal(const u_char *a, const u_char *b, size_t len)
+{
+    if (len == 0) {
+        return 1;
+    }
+
+    return CRYPTO_memcmp(a, b, len) == 0;
+}
+
+
+size_t
+ngx_otp_hex_encode(u_char *dst, const u_char *src, size_t len)
+{
+    size_t  i;
+
+    for (i = 0; i < len; i++) {
+        dst[2 * i] = ngx_otp_hex_digits[src[i] >> 4];
+        dst[2 * i + 1] = ngx_otp_hex_digits[src[i] & 0x0f];
+    }
+
+    return 2 * len;
+}
+
+
+size_t
+ngx_otp_base64url_encode(u_char *dst, const u_char *src, size_t len)
+{
+    u_char  *d;
+
+    d = dst;
+
+    while (len >= 3) {
+        *d++ = ngx_otp_base64url_alphabet[src[0] >> 2];
+        *d++ = ngx_otp_base64url_alphabet[((src[0] & 0x03) << 4)
+                                          | (src[1] >> 4)];
+        *d++ = ngx_otp_base64url_alphabet[((src[1] & 0x0f) << 2)
+                                          | (src[2] >> 6)];
+        *d++ = ngx_otp_base64url_alphabet[src[2] & 0x3f];
+
+        src += 3;
+        len -= 3;
+    }
+
+    if (len > 0) {
+        *d++ = ngx_otp_base64url_alphabet[src[0] >> 2];
+
+        if (len == 1) {
+            *d++ = ngx_otp_base64url_alphabet[(src[0] & 0x03) << 4];
+
+        } else {
+            *d++ = ngx_otp_base64url_alphabet[((src[0] & 0x03) << 4)
+                                              | (src[1] >> 4)];
+            *d++ = ngx_otp_base64url_alphabet[(src[1] & 0x0f) << 2];
+        }
+    }
+
+    return (size_t) (d - dst);
+}
+
+
+/*
+ * Strict on purpose: no padding, no whitespace, and the unused low bits
+ * of the last character must be zero.  Otherwise several strings decode
+ * to the same bytes, and a token could be altered without breaking its
+ * signature.
+ */
+
+int
+ngx_otp_base64url_decode(u_char *dst, size_t dst_cap, size_t *dst_len,
+    const u_char *src, size_t len)
+{
+    int      v[4];
+    size_t   i, n, rest, need;
+    u_char  *d;
+
+    rest = len % 4;
+
+    if (rest == 1) {
+        return NGX_OTP_EINVAL;
+    }
+
+    need = len / 4 * 3 + (rest ? rest - 1 : 0);
+
+    if (need > dst_cap) {
+        return NGX_OTP_EINVAL;
+    }
+
+    d = dst;
+
+    for (n = 0; n < len; n += 4) {
+
+        for (i = 0; i < 4 && n + i < len; i++) {
+            v[i] = ngx_otp_base64url_value(src[n + i]);
+
+            if (v[i] < 0) {
+                return NGX_OTP_EINVAL;
+            }
+        }
+
+        if (i == 4) {
+            *d++ = (u_char) (v[0] << 2 | v[1] >> 4);
+            *d++ = (u_char) ((v[1] & 0x0f) << 4 | v[2] >> 2);
+            *d++ = (u_char) ((v[2] & 0x03) << 6 | v[3]);
+
+        } else if (i == 3) {
+            if (v[2] & 0x03) {
+                return NGX_OTP_EINVAL;
+            }
+
+            *d++ = (u_char) (v[0] << 2 | v[1] >> 4);
+            *d++ = (u_char) ((v[1] & 0x0f) << 4 | v[2] >> 2);
+
+        } else {
+            if (v[1] & 0x0f) {
+                return NGX_OTP_EINVAL;
+            }
+
+            *d++ = (u_char) (v[0] << 2 | v[1] >> 4);
+        }
+    }
+
+    *dst_len = (size_t) (d - dst);
+
+    return NGX_OTP_OK;
+}
+
+
+int
+ngx_otp_random_id(u_char *dst, size_t dst_cap, size_t *dst_len,
+    const char *prefix)
+{
+    u_char  bytes[NGX_OTP_RANDOM_ID_BYTES];
+    size_t  plen;
+
+    plen = prefix ? strlen(prefix) : 0;
+
+    if (dst_cap < plen || dst_cap - plen < 2 * NGX_OTP_RANDOM_ID_BYTES) {
+        return NGX_OTP_ETOOBIG;
+    }
+
+    if (RAND_bytes(bytes, NGX_OTP_RANDOM_ID_BYTES) != 1) {
+        return NGX_OTP_ERROR;
+    }
+
+    if (plen) {
+        memcpy(dst, prefix, plen);
+    }
+
+    *dst_len = plen + ngx_otp_hex_encode(dst + plen, bytes,
+                                         NGX_OTP_RANDOM_ID_BYTES);
+
+    return NGX_OTP_OK;
+}
+
+
+static int
+ngx_otp_hmac_parts(const u_char *key, size_t key_len,
+    const ngx_otp_part_t *parts, size_t n, u_char out[NGX_OTP_HASH_LEN])
+{
+    int           rc;
+    size_t        i, len;
+    EVP_MAC      *mac;
+    OSSL_PARAM    params[2];
+    EVP_MAC_CTX  *ctx;
+
+    /*
+     * EVP_MAC rather than HMAC(): it takes the input in parts, so a key
+     * is derived from its label and fields without copying them into a
+     * buffer whose size would then be one more limit.
+     */
+
+    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL) {
+        return NGX_OTP_ERROR;
+    }
+
+    ctx = EVP_MAC_CTX_new(mac);
+    if (ctx == NULL) {
+        EVP_MAC_free(mac);
+        return NGX_OTP_ERROR;
+    }
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *) "SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    rc = NGX_OTP_ERROR;
+
+    /* a NULL key means "no key yet" to EVP_MAC_init, not an empty key */
+
+    if (EVP_MAC_init(ctx, key_len ? key : (const u_char *) "", key_len,
+                     params)
+        != 1)
+    {
+        goto done;
+    }
+
+    for (i = 0; i < n; i++) {
+        if (parts[i].len
+            && EVP_MAC_update(ctx, parts[i].data, parts[i].len) != 1)
+        {
+            goto done;
+        }
+    }
+
+    if (EVP_MAC_final(ctx, out, &len, NGX_OTP_HASH_LEN) != 1
+        || len != NGX_OTP_HASH_LEN)
+    {
+        goto done;
+    }
+
+    rc = NGX_OTP_OK;
+
+done:
+
+    EVP_MAC_CTX_free(ctx);
+    EVP_MAC_free(mac);
+
+    return rc;
+}
+
+
+static int
+ngx_otp_base64url_value(u_char c)
+{
+    if (c >= 'A' && c <= 'Z') {
+        return c - 'A';
+    }
+
+    if (c >= 'a' && c <= 'z') {
+        return c - 'a' + 26;
+    }
+
+    if (c >= '0' && c <= '9') {
+        return c - '0' + 52;
+    }
+
+    if (c == '-') {
+        return 62;
+    }
+
+    if (c == '_') {
+        return 63;
+    }
+
+    return -1;
+}
