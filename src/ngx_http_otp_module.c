@@ -45,8 +45,6 @@ static char *ngx_http_otp_default_cc(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_otp_str_or_off(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static char *ngx_http_otp_read_key(ngx_conf_t *cf, ngx_str_t *path,
-    size_t min, ngx_str_t *key);
 static ngx_int_t ngx_http_otp_add_token_key(ngx_conf_t *cf,
     ngx_http_otp_main_conf_t *omcf, ngx_str_t *key, ngx_str_t *kid);
 
@@ -586,7 +584,7 @@ ngx_http_otp_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    return ngx_http_otp_read_key(cf, &value[1], NGX_OTP_SECRET_MIN_LEN,
+    return ngx_http_otp_read_file(cf, &value[1], NGX_OTP_SECRET_MIN_LEN,
                                  &omcf->secret);
 }
 
@@ -601,7 +599,7 @@ ngx_http_otp_token_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    rv = ngx_http_otp_read_key(cf, &value[1], NGX_HTTP_OTP_TOKEN_KEY_MIN_LEN,
+    rv = ngx_http_otp_read_file(cf, &value[1], NGX_HTTP_OTP_TOKEN_KEY_MIN_LEN,
                                &key);
     if (rv != NGX_CONF_OK) {
         return rv;
@@ -685,8 +683,8 @@ ngx_http_otp_add_token_key(ngx_conf_t *cf, ngx_http_otp_main_conf_t *omcf,
  * works; the key itself is never logged.
  */
 
-static char *
-ngx_http_otp_read_key(ngx_conf_t *cf, ngx_str_t *path, size_t min,
+char *
+ngx_http_otp_read_file(ngx_conf_t *cf, ngx_str_t *path, size_t min,
     ngx_str_t *key)
 {
     char             *rv;

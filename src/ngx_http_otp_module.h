@@ -37,6 +37,7 @@ typedef struct {
     ngx_str_t                       secret_file;
 
     ngx_array_t                     providers;    /* ngx_http_otp_provider_t */
+    ngx_http_otp_http_conf_t        http;         /* the providers' client */
     ngx_array_t                     token_keys;   /* ngx_otp_jwt_key_t */
 
     ngx_uint_t                      used;         /* any otp handler */
@@ -68,6 +69,10 @@ extern ngx_module_t  ngx_http_otp_module;
 
 
 ngx_int_t ngx_http_otp_handler(ngx_http_request_t *r);
+
+/* a secret or credential file, read at configuration time */
+char *ngx_http_otp_read_file(ngx_conf_t *cf, ngx_str_t *path, size_t min,
+    ngx_str_t *key);
 
 
 #endif /* _NGX_HTTP_OTP_MODULE_H_INCLUDED_ */

@@ -21,6 +21,7 @@
 #include <ngx_http.h>
 
 #include "ngx_otp_core.h"
+#include "ngx_http_otp_http.h"
 
 
 #define NGX_HTTP_OTP_SMS            0x01
@@ -49,10 +50,21 @@ typedef struct {
 } ngx_http_otp_provider_type_t;
 
 
+/* what every provider accepts besides its own keys */
+typedef struct {
+    ngx_str_t                       base_url;     /* "" = the provider's */
+    ngx_uint_t                      budget;       /* sends/hour, 0 = none */
+    ngx_msec_t                      timeout;      /* 0 = otp_http_timeout */
+} ngx_http_otp_provider_common_t;
+
+
 struct ngx_http_otp_provider_s {
     ngx_str_t                       name;
     ngx_http_otp_provider_type_t   *type;
-    void                           *conf;
+    ngx_uint_t                      channels;     /* this one carries */
+    ngx_http_otp_provider_common_t  common;
+    ngx_http_otp_http_conf_t       *http;         /* the shared client */
+    void                           *conf;         /* the type's */
 };
 
 
@@ -65,6 +77,8 @@ struct ngx_http_otp_send_s {
     u_char                          code[NGX_OTP_CODE_MAX_LEN];
     size_t                          code_len;
     ngx_msec_t                      ttl;
+    ngx_str_t                       text;       /* rendered message */
+    ngx_str_t                       locale;     /* e.g. "en", "pt-BR" */
 
     /* output */
     ngx_int_t                       rc;         /* NGX_OK or NGX_ERROR */
@@ -76,6 +90,10 @@ struct ngx_http_otp_send_s {
     ngx_http_otp_send_handler_pt    handler;
     void                           *data;
     ngx_log_t                      *log;
+
+    /* a provider that talks HTTP keeps its request here, so that a
+     * cancelled send aborts the transfer */
+    ngx_http_otp_http_req_t        *http;
 
     ngx_event_t                     event;
     unsigned                        cancelled:1;
@@ -93,6 +111,14 @@ void ngx_http_otp_send_start(ngx_http_otp_send_t *send);
 void ngx_http_otp_send_cancel(ngx_http_otp_send_t *send);
 /* for provider types: report the result; frees the send */
 void ngx_http_otp_send_finish(ngx_http_otp_send_t *send);
+
+/*
+ * For provider types' conf(): reads "key=value" or "key_file=PATH" (the
+ * value read from the file, trailing white space dropped) into *value.
+ * Returns NGX_OK when arg is that key, NGX_DECLINED when it is another.
+ */
+ngx_int_t ngx_http_otp_provider_arg(ngx_conf_t *cf, ngx_str_t *arg,
+    const char *key, ngx_str_t *value);
 
 char *ngx_http_otp_provider_conf(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
