@@ -1,0 +1,1616 @@
+
+/*
+ * Copyright (C) The ngx_http_otp_module authors
+ *
+ * The Redis store: each worker keeps one hiredis asynchronous connection
+ * driven by nginx's event loop, and runs every operation as one Lua script
+ * so that it is atomic however many nginx instances share the Redis.
+ *
+ * Connection states (one context per worker, first connect at
+ * init_process):
+ *
+ *   DISCONNECTED --reconnect timer--> CONNECTING --connected--> HANDSHAKE
+ *   HANDSHAKE --AUTH, SELECT, SCRIPT LOAD all answered--> READY
+ *   any --lost, refused, connect timeout, op timeouts, exit--> CLOSING
+ *   CLOSING --cleanup hook--> DISCONNECTED (reconnect timer armed)
+ *
+ * hiredis calls the adapter's cleanup hook whenever it frees a context
+ * (failed connect, lost connection, our own redisAsyncFree()), so that hook
+ * is the one place that notes the connection gone and arms the reconnect
+ * timer, with a backoff from 100 ms doubling to 2 s.  Only READY takes
+ * operations; in any other state an operation fails at once with
+ * UNAVAILABLE (through a posted event, never inside start()): the store
+ * fails closed, and a queue would only make clients wait for what is
+ * likely a 503 anyway.
+ *
+ * hiredis 0.14 has no timers, so the connect timeout (which covers the
+ * handshake too), the reconnect backoff and the per-operation timeouts are
+ * nginx timers.  An operation's privdata is a small "pending" record that
+ * outlives the operation when it times out: hiredis still holds it and
+ * hands it back with the late reply, or with NULL when the context dies.
+ *
+ * Needs Redis 4.0 or later (HSET with several fields, effects replication).
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include <hiredis/hiredis.h>
+#include <hiredis/async.h>
+#include <openssl/evp.h>
+
+#include "ngx_http_otp_store.h"
+
+
+#define NGX_HTTP_OTP_REDIS_PORT             6379
+#define NGX_HTTP_OTP_REDIS_TIMEOUT          1000
+#define NGX_HTTP_OTP_REDIS_BACKOFF_MIN      100
+#define NGX_HTTP_OTP_REDIS_BACKOFF_MAX      2000
+#define NGX_HTTP_OTP_REDIS_PASSWORD_MAX     4096
+
+/*
+ * Consecutive operation timeouts after which the connection is presumed
+ * dead (a peer that vanished without a FIN or RST) and is replaced.
+ */
+#define NGX_HTTP_OTP_REDIS_MAX_TIMEOUTS     3
+
+#define NGX_HTTP_OTP_REDIS_SHA1_LEN         40          /* in hex */
+
+/* "otp:{" hex "}:r", "otp:{" hex "}:w" and "otp:c:{" hex "}" */
+#define NGX_HTTP_OTP_REDIS_KEY_LEN          (sizeof("otp:{}:r") - 1          \
+                                             + 2 * NGX_OTP_HASH_LEN)
+
+/* handshake steps besides SCRIPT LOAD of script 0, 1, ... */
+#define NGX_HTTP_OTP_REDIS_STEP_AUTH        NGX_HTTP_OTP_REDIS_NSCRIPTS
+#define NGX_HTTP_OTP_REDIS_STEP_SELECT      (NGX_HTTP_OTP_REDIS_NSCRIPTS + 1)
+
+/* EVALSHA sha numkeys, three keys, nine arguments */
+#define NGX_HTTP_OTP_REDIS_MAX_ARGS         15
+
+
+typedef enum {
+    NGX_HTTP_OTP_REDIS_ISSUE = 0,
+    NGX_HTTP_OTP_REDIS_VERIFY,
+    NGX_HTTP_OTP_REDIS_NSCRIPTS
+} ngx_http_otp_redis_script_e;
+
+
+typedef enum {
+    NGX_HTTP_OTP_REDIS_DISCONNECTED = 0,
+    NGX_HTTP_OTP_REDIS_CONNECTING,
+    NGX_HTTP_OTP_REDIS_HANDSHAKE,
+    NGX_HTTP_OTP_REDIS_READY,
+    NGX_HTTP_OTP_REDIS_CLOSING
+} ngx_http_otp_redis_state_e;
+
+
+typedef struct {
+    ngx_http_otp_store_conf_t      *scf;
+    redisAsyncContext              *ac;
+    ngx_connection_t               *conn;       /* wraps ac's socket */
+    ngx_log_t                      *log;
+
+    ngx_event_t                     connect_timer;
+    ngx_event_t                     reconnect_timer;
+
+    /*
+     * What the timers' ev->data points to: nginx's debug log reads
+     * ev->data as a connection and prints its fd, here -1.
+     */
+    ngx_connection_t                ident;
+
+    ngx_http_otp_redis_state_e      state;
+    ngx_uint_t                      handshake;  /* replies still awaited */
+    ngx_uint_t                      timeouts;   /* consecutive */
+    ngx_msec_t                      backoff;
+
+    int                             port;
+    char                            host[NGX_SOCKADDR_STRLEN + 1];
+    u_char                          sha[NGX_HTTP_OTP_REDIS_NSCRIPTS]
+                                       [NGX_HTTP_OTP_REDIS_SHA1_LEN];
+
+    unsigned                        failing:1;  /* outage already logged */
+    unsigned                        exiting:1;
+} ngx_http_otp_redis_ctx_t;
+
+
+/* a command's arguments, formatted into one buffer */
+typedef struct {
+    int                             argc;
+    const char                     *argv[NGX_HTTP_OTP_REDIS_MAX_ARGS];
+    size_t                          argvlen[NGX_HTTP_OTP_REDIS_MAX_ARGS];
+    u_char                         *pos;
+    u_char                         *last;
+    u_char                          buf[3 * NGX_HTTP_OTP_REDIS_KEY_LEN
+                                        + NGX_OTP_HASH_LEN * 2
+                                        + 9 * NGX_INT64_LEN];
+} ngx_http_otp_redis_args_t;
+
+
+typedef struct {
+    ngx_http_otp_store_op_t        *op;         /* NULL once timed out */
+    ngx_http_otp_redis_ctx_t       *ctx;
+    ngx_uint_t                      eval;       /* resent as EVAL */
+} ngx_http_otp_redis_pending_t;
+
+
+static char *ngx_http_otp_redis_read_password(ngx_conf_t *cf,
+    ngx_http_otp_store_conf_t *scf, ngx_str_t *path);
+static ngx_int_t ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_otp_store_conf_t *scf);
+static void ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle,
+    ngx_http_otp_store_conf_t *scf);
+
+static void ngx_http_otp_redis_connect(ngx_http_otp_redis_ctx_t *ctx);
+static void ngx_http_otp_redis_close(ngx_http_otp_redis_ctx_t *ctx);
+static void ngx_http_otp_redis_schedule(ngx_http_otp_redis_ctx_t *ctx);
+static ngx_uint_t ngx_http_otp_redis_failure_level(
+    ngx_http_otp_redis_ctx_t *ctx);
+static void ngx_http_otp_redis_reconnect_handler(ngx_event_t *ev);
+static void ngx_http_otp_redis_connect_timeout_handler(ngx_event_t *ev);
+
+static void ngx_http_otp_redis_add_read(void *data);
+static void ngx_http_otp_redis_del_read(void *data);
+static void ngx_http_otp_redis_add_write(void *data);
+static void ngx_http_otp_redis_del_write(void *data);
+static void ngx_http_otp_redis_cleanup(void *data);
+static void ngx_http_otp_redis_read_handler(ngx_event_t *rev);
+static void ngx_http_otp_redis_write_handler(ngx_event_t *wev);
+
+static void ngx_http_otp_redis_connected(const redisAsyncContext *ac,
+    int status);
+static void ngx_http_otp_redis_disconnected(const redisAsyncContext *ac,
+    int status);
+static ngx_int_t ngx_http_otp_redis_step(ngx_http_otp_redis_ctx_t *ctx,
+    ngx_uint_t step, int argc, const char **argv, const size_t *argvlen);
+static void ngx_http_otp_redis_handshake(redisAsyncContext *ac, void *r,
+    void *privdata);
+
+static void ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
+    ngx_http_otp_store_op_t *op);
+static ngx_int_t ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
+    ngx_http_otp_redis_pending_t *pending);
+static void ngx_http_otp_redis_arg(ngx_http_otp_redis_args_t *a,
+    const char *fmt, ...);
+static void ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r,
+    void *privdata);
+static ngx_int_t ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op,
+    redisReply *reply);
+static void ngx_http_otp_redis_unavailable_handler(ngx_event_t *ev);
+static void ngx_http_otp_redis_timeout_handler(ngx_event_t *ev);
+
+
+ngx_http_otp_store_backend_t  ngx_http_otp_store_redis_backend = {
+    "redis",
+    ngx_http_otp_redis_init_process,
+    ngx_http_otp_redis_exit_process,
+    ngx_http_otp_redis_start
+};
+
+
+/*
+ * The scripts.  Both read the time from Redis (TIME, in ms) so that nginx
+ * instances with skewed clocks agree, and implement the rules written in
+ * ngx_http_otp_store.h.  A phone record lives until max(exp, lock): when
+ * the code dies of its attempts, exp goes with it and the record lives
+ * until the lock ends, exactly as in the shm backend.  Scripts answer
+ * {status, retry_after_ms, attempts_remaining}; the status numbers are the
+ * scripts' own and are mapped in ngx_http_otp_redis_result().
+ *
+ * replicate_commands() is needed before a write that follows TIME on
+ * Redis 4 (later versions replicate effects anyway and keep it as a no-op).
+ */
+
+/*
+ * ISSUE.
+ *   KEYS[1] otp:{P}:r   the phone record: code, exp, att, max, lock,
+ *                       lockout, sent
+ *   KEYS[2] otp:{P}:w   the phone's send window: count, end
+ *   KEYS[3] otp:c:{C}   the client's send window: count, end
+ *   ARGV    code key, ttl, resend_after, lockout, max_attempts,
+ *           send_limit, send_window, client_limit, client_window
+ *   status  0 OK, 1 LOCKED, 2 COOLDOWN, 3 LIMITED, 4 CLIENT_LIMITED
+ *
+ * KEYS[3] is in another hash slot than the other two: under Redis Cluster
+ * the client window would have to become a second script (not done: one
+ * Redis, or Sentinel, runs this as it is).
+ */
+
+static ngx_str_t  ngx_http_otp_redis_issue_lua = ngx_string(
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local ttl = tonumber(ARGV[2])\n"
+    "local resend = tonumber(ARGV[3])\n"
+    "local slimit = tonumber(ARGV[6])\n"
+    "local climit = tonumber(ARGV[8])\n"
+    "local r = redis.call('HMGET', KEYS[1], 'code', 'exp', 'lock', 'sent',"
+    " 'att')\n"
+    "local exp = tonumber(r[2]) or 0\n"
+    "local lock = tonumber(r[3]) or 0\n"
+    "local sent = tonumber(r[4]) or 0\n"
+    "local live = math.max(exp, lock) > now\n"
+    "if live and lock > now then return {1, lock - now, 0} end\n"
+    "if live and r[1] and exp > now and now < sent + resend then\n"
+    "  return {2, sent + resend - now, 0}\n"
+    "end\n"
+    "local w = redis.call('HMGET', KEYS[2], 'count', 'end')\n"
+    "local wend = tonumber(w[2]) or 0\n"
+    "if wend > now and (tonumber(w[1]) or 0) >= slimit then\n"
+    "  return {3, wend - now, 0}\n"
+    "end\n"
+    "local cend = 0\n"
+    "if climit > 0 then\n"
+    "  local c = redis.call('HMGET', KEYS[3], 'count', 'end')\n"
+    "  cend = tonumber(c[2]) or 0\n"
+    "  if cend > now and (tonumber(c[1]) or 0) >= climit then\n"
+    "    return {4, cend - now, 0}\n"
+    "  end\n"
+    "end\n"
+    "if wend > now then\n"
+    "  redis.call('HINCRBY', KEYS[2], 'count', 1)\n"
+    "else\n"
+    "  wend = now + tonumber(ARGV[7])\n"
+    "  redis.call('DEL', KEYS[2])\n"
+    "  redis.call('HSET', KEYS[2], 'count', 1, 'end', wend)\n"
+    "  redis.call('PEXPIREAT', KEYS[2], wend)\n"
+    "end\n"
+    "if climit > 0 then\n"
+    "  if cend > now then\n"
+    "    redis.call('HINCRBY', KEYS[3], 'count', 1)\n"
+    "  else\n"
+    "    cend = now + tonumber(ARGV[9])\n"
+    "    redis.call('DEL', KEYS[3])\n"
+    "    redis.call('HSET', KEYS[3], 'count', 1, 'end', cend)\n"
+    "    redis.call('PEXPIREAT', KEYS[3], cend)\n"
+    "  end\n"
+    "end\n"
+    "local att = 0\n"
+    "if live then\n"
+    "  att = tonumber(r[5]) or 0\n"
+    "else\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "end\n"
+    "exp = now + ttl\n"
+    "redis.call('HSET', KEYS[1], 'code', ARGV[1], 'exp', exp, 'att', att,"
+    " 'max', ARGV[5], 'lock', 0, 'lockout', ARGV[4], 'sent', now)\n"
+    "redis.call('PEXPIREAT', KEYS[1], exp)\n"
+    "return {0, 0, 0}\n");
+
+
+/*
+ * VERIFY.
+ *   KEYS[1] otp:{P}:r   the phone record
+ *   ARGV    the code key of the guess
+ *   status  0 OK, 1 INVALID, 2 EXPIRED, 3 EXHAUSTED
+ *
+ * The guess is compared with Lua's ==, which is not constant-time: both
+ * sides are HMAC-SHA256 keys under a secret Redis never sees, so timing
+ * can tell an attacker how many leading characters of a keyed hash match,
+ * which does not help him choose the next guess.
+ */
+
+static ngx_str_t  ngx_http_otp_redis_verify_lua = ngx_string(
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local r = redis.call('HMGET', KEYS[1], 'code', 'exp', 'att', 'max',"
+    " 'lock', 'lockout')\n"
+    "local exp = tonumber(r[2]) or 0\n"
+    "local lock = tonumber(r[5]) or 0\n"
+    "if math.max(exp, lock) <= now then return {2, 0, 0} end\n"
+    "if lock > now then return {3, lock - now, 0} end\n"
+    "if not r[1] or exp <= now then return {2, 0, 0} end\n"
+    "local att = tonumber(r[3]) or 0\n"
+    "local max = tonumber(r[4]) or 0\n"
+    "local lockout = tonumber(r[6]) or 0\n"
+    "if att >= max then\n"
+    "  lock = now + lockout\n"
+    "  redis.call('HDEL', KEYS[1], 'code', 'exp')\n"
+    "  redis.call('HSET', KEYS[1], 'lock', lock)\n"
+    "  redis.call('PEXPIREAT', KEYS[1], lock)\n"
+    "  return {3, lockout, 0}\n"
+    "end\n"
+    "att = att + 1\n"
+    "if r[1] == ARGV[1] then\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  return {0, 0, 0}\n"
+    "end\n"
+    "if att >= max then\n"
+    "  lock = now + lockout\n"
+    "  redis.call('HDEL', KEYS[1], 'code', 'exp')\n"
+    "  redis.call('HSET', KEYS[1], 'att', att, 'lock', lock)\n"
+    "  redis.call('PEXPIREAT', KEYS[1], lock)\n"
+    "else\n"
+    "  redis.call('HSET', KEYS[1], 'att', att)\n"
+    "end\n"
+    "return {1, 0, max - att}\n");
+
+
+static ngx_str_t  *ngx_http_otp_redis_scripts[] = {
+    &ngx_http_otp_redis_issue_lua,
+    &ngx_http_otp_redis_verify_lua
+};
+
+
+static ngx_http_otp_store_status_e  ngx_http_otp_redis_issue_status[] = {
+    NGX_HTTP_OTP_STORE_OK,
+    NGX_HTTP_OTP_STORE_LOCKED,
+    NGX_HTTP_OTP_STORE_COOLDOWN,
+    NGX_HTTP_OTP_STORE_LIMITED,
+    NGX_HTTP_OTP_STORE_CLIENT_LIMITED
+};
+
+
+static ngx_http_otp_store_status_e  ngx_http_otp_redis_verify_status[] = {
+    NGX_HTTP_OTP_STORE_OK,
+    NGX_HTTP_OTP_STORE_INVALID,
+    NGX_HTTP_OTP_STORE_EXPIRED,
+    NGX_HTTP_OTP_STORE_EXHAUSTED
+};
+
+
+/*
+ * otp_store redis://HOST[:PORT][/DB] [options] or redis+unix:PATH [options]
+ *
+ * The host is resolved here, in the master, because hiredis 0.14 would
+ * resolve a name with a blocking getaddrinfo() in the worker.
+ */
+
+char *
+ngx_http_otp_store_redis_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
+    ngx_str_t *args, ngx_uint_t nargs)
+{
+    u_char      *p, *last;
+    ngx_int_t    n;
+    ngx_str_t    s, *url;
+    ngx_uint_t   i, db_set;
+    ngx_url_t    u;
+
+    url = &args[0];
+
+    scf->url = *url;
+    scf->db = 0;
+    scf->connect_timeout = NGX_HTTP_OTP_REDIS_TIMEOUT;
+    scf->timeout = NGX_HTTP_OTP_REDIS_TIMEOUT;
+    db_set = 0;
+
+    if (ngx_strncmp(url->data, "redis+unix:", 11) == 0) {
+        p = url->data + 11;
+        last = url->data + url->len;
+
+        /* "redis+unix:///path" as well as "redis+unix:/path" */
+        if (last - p > 2 && p[0] == '/' && p[1] == '/' && p[2] == '/') {
+            p += 2;
+        }
+
+        if (p == last || (size_t) (last - p)
+                         >= sizeof(((struct sockaddr_un *) 0)->sun_path))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid unix socket path in \"%V\"", url);
+            return NGX_CONF_ERROR;
+        }
+
+        scf->unix_path.len = last - p;
+        scf->unix_path.data = ngx_pnalloc(cf->pool, scf->unix_path.len + 1);
+        if (scf->unix_path.data == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memcpy(scf->unix_path.data, p, scf->unix_path.len);
+        scf->unix_path.data[scf->unix_path.len] = '\0';
+
+        scf->addr = NULL;
+
+    } else if (ngx_strncmp(url->data, "redis://", 8) == 0) {
+
+        ngx_memzero(&u, sizeof(ngx_url_t));
+
+        u.url.data = url->data + 8;
+        u.url.len = url->len - 8;
+        u.default_port = NGX_HTTP_OTP_REDIS_PORT;
+        u.uri_part = 1;
+
+        if (u.url.len == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "no redis host in \"%V\"", url);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_strlchr(u.url.data, u.url.data + u.url.len, '@')) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "credentials in \"%V\" are not supported: "
+                               "use password_file=", url);
+            return NGX_CONF_ERROR;
+        }
+
+        if (ngx_parse_url(cf->pool, &u) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "%s in \"%V\"",
+                               u.err ? u.err : "invalid address", url);
+            return NGX_CONF_ERROR;
+        }
+
+        if (u.naddrs == 0 || u.family == AF_UNIX) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid redis address in \"%V\"", url);
+            return NGX_CONF_ERROR;
+        }
+
+        if (u.naddrs > 1) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "\"%V\" resolves to %ui addresses, "
+                               "using %V", url, u.naddrs, &u.addrs[0].name);
+        }
+
+        scf->addr = &u.addrs[0];
+
+        if (u.uri.len > 1) {
+            n = ngx_atoi(u.uri.data + 1, u.uri.len - 1);
+
+            if (n == NGX_ERROR) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid database number in \"%V\"", url);
+                return NGX_CONF_ERROR;
+            }
+
+            scf->db = n;
+            db_set = 1;
+
+        } else if (u.uri.len == 1 && u.uri.data[0] != '/') {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid redis address in \"%V\"", url);
+            return NGX_CONF_ERROR;
+        }
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid store \"%V\": expected "
+                           "\"redis://HOST[:PORT][/DB]\" or "
+                           "\"redis+unix:PATH\"", url);
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 1; i < nargs; i++) {
+
+        if (ngx_strncmp(args[i].data, "db=", 3) == 0) {
+
+            if (db_set) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "the database is given twice in "
+                                   "\"otp_store\"");
+                return NGX_CONF_ERROR;
+            }
+
+            n = ngx_atoi(args[i].data + 3, args[i].len - 3);
+
+            if (n == NGX_ERROR) {
+                goto invalid;
+            }
+
+            scf->db = n;
+            db_set = 1;
+            continue;
+        }
+
+        if (ngx_strncmp(args[i].data, "password_file=", 14) == 0) {
+
+            if (scf->password.data) {
+                goto invalid;
+            }
+
+            s.data = args[i].data + 14;
+            s.len = args[i].len - 14;
+
+            if (s.len == 0) {
+                goto invalid;
+            }
+
+            if (ngx_http_otp_redis_read_password(cf, scf, &s) != NGX_CONF_OK)
+            {
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(args[i].data, "connect_timeout=", 16) == 0) {
+            s.data = args[i].data + 16;
+            s.len = args[i].len - 16;
+
+            scf->connect_timeout = ngx_parse_time(&s, 0);
+
+            if (scf->connect_timeout == (ngx_msec_t) NGX_ERROR
+                || scf->connect_timeout == 0)
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(args[i].data, "timeout=", 8) == 0) {
+            s.data = args[i].data + 8;
+            s.len = args[i].len - 8;
+
+            scf->timeout = ngx_parse_time(&s, 0);
+
+            if (scf->timeout == (ngx_msec_t) NGX_ERROR || scf->timeout == 0) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        goto invalid;
+    }
+
+    scf->backend = &ngx_http_otp_store_redis_backend;
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid parameter \"%V\" in \"otp_store\"", &args[i]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/*
+ * The password is read here, before the workers start; it is never logged.
+ * Only a trailing newline is dropped: white space may belong to it.
+ */
+
+static char *
+ngx_http_otp_redis_read_password(ngx_conf_t *cf,
+    ngx_http_otp_store_conf_t *scf, ngx_str_t *path)
+{
+    char             *rv;
+    u_char           *buf;
+    size_t            size;
+    ssize_t           n;
+    ngx_fd_t          fd;
+    ngx_str_t         name;
+    ngx_file_t        file;
+    ngx_file_info_t   fi;
+
+    name = *path;
+
+    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
+
+    if (fd == NGX_INVALID_FILE) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_open_file_n " \"%V\" failed", &name);
+        return NGX_CONF_ERROR;
+    }
+
+    rv = NGX_CONF_ERROR;
+
+    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
+                           ngx_fd_info_n " \"%V\" failed", &name);
+        goto done;
+    }
+
+    size = (size_t) ngx_file_size(&fi);
+
+    if (fi.st_mode & S_IROTH) {
+        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                           "password file \"%V\" is readable by everyone",
+                           &name);
+    }
+
+    if (size > NGX_HTTP_OTP_REDIS_PASSWORD_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "password file \"%V\" is larger than %d bytes",
+                           &name, NGX_HTTP_OTP_REDIS_PASSWORD_MAX);
+        goto done;
+    }
+
+    buf = ngx_pnalloc(cf->pool, size + 1);
+    if (buf == NULL) {
+        goto done;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.fd = fd;
+    file.name = name;
+    file.log = cf->log;
+
+    n = ngx_read_file(&file, buf, size, 0);
+
+    if (n == NGX_ERROR) {
+        goto done;
+    }
+
+    size = (size_t) n;
+
+    if (size > 0 && buf[size - 1] == '\n') {
+        size--;
+
+        if (size > 0 && buf[size - 1] == '\r') {
+            size--;
+        }
+    }
+
+    if (size == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "password file \"%V\" is empty", &name);
+        goto done;
+    }
+
+    scf->password.data = buf;
+    scf->password.len = size;
+
+    rv = NGX_CONF_OK;
+
+done:
+
+    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
+        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
+                           ngx_close_file_n " \"%V\" failed", &name);
+    }
+
+    return rv;
+}
+
+
+static ngx_int_t
+ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
+    ngx_http_otp_store_conf_t *scf)
+{
+    size_t                     len;
+    ngx_uint_t                 i;
+    unsigned int               mdlen;
+    ngx_http_otp_redis_ctx_t  *ctx;
+    u_char                     md[EVP_MAX_MD_SIZE];
+
+    /* the cache manager and loader never use the store */
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    ctx = ngx_pcalloc(cycle->pool, sizeof(ngx_http_otp_redis_ctx_t));
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    ctx->scf = scf;
+    ctx->log = cycle->log;
+    ctx->backoff = NGX_HTTP_OTP_REDIS_BACKOFF_MIN;
+    ctx->state = NGX_HTTP_OTP_REDIS_DISCONNECTED;
+
+    ctx->ident.fd = (ngx_socket_t) -1;
+    ctx->ident.data = ctx;
+
+    ctx->connect_timer.handler = ngx_http_otp_redis_connect_timeout_handler;
+    ctx->connect_timer.data = &ctx->ident;
+    ctx->connect_timer.log = cycle->log;
+    ctx->connect_timer.cancelable = 1;
+
+    ctx->reconnect_timer.handler = ngx_http_otp_redis_reconnect_handler;
+    ctx->reconnect_timer.data = &ctx->ident;
+    ctx->reconnect_timer.log = cycle->log;
+    ctx->reconnect_timer.cancelable = 1;
+
+    /* EVALSHA needs the SHA1 of each script, as Redis computes it */
+
+    for (i = 0; i < NGX_HTTP_OTP_REDIS_NSCRIPTS; i++) {
+        if (EVP_Digest(ngx_http_otp_redis_scripts[i]->data,
+                       ngx_http_otp_redis_scripts[i]->len, md, &mdlen,
+                       EVP_sha1(), NULL)
+            != 1
+            || mdlen * 2 != NGX_HTTP_OTP_REDIS_SHA1_LEN)
+        {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "otp redis store: SHA1 failed");
+            return NGX_ERROR;
+        }
+
+        ngx_hex_dump(ctx->sha[i], md, mdlen);
+    }
+
+    if (scf->addr) {
+        /* a numeric address: hiredis resolves nothing */
+        len = ngx_sock_ntop(scf->addr->sockaddr, scf->addr->socklen,
+                            (u_char *) ctx->host, NGX_SOCKADDR_STRLEN, 0);
+        ctx->host[len] = '\0';
+        ctx->port = ngx_inet_get_port(scf->addr->sockaddr);
+    }
+
+    scf->backend_data = ctx;
+
+    ngx_http_otp_redis_connect(ctx);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle,
+    ngx_http_otp_store_conf_t *scf)
+{
+    ngx_http_otp_redis_ctx_t  *ctx;
+
+    ctx = scf->backend_data;
+
+    if (ctx == NULL) {
+        return;
+    }
+
+    ctx->exiting = 1;
+
+    if (ctx->reconnect_timer.timer_set) {
+        ngx_del_timer(&ctx->reconnect_timer);
+    }
+
+    /* the cleanup hook frees the connection slot before hiredis closes */
+    ngx_http_otp_redis_close(ctx);
+
+    if (ctx->connect_timer.timer_set) {
+        ngx_del_timer(&ctx->connect_timer);
+    }
+
+    scf->backend_data = NULL;
+}
+
+
+/*
+ * Starts a connection attempt.  Never called from a hiredis callback: only
+ * from init_process and the reconnect timer.
+ */
+
+static void
+ngx_http_otp_redis_connect(ngx_http_otp_redis_ctx_t *ctx)
+{
+    ngx_uint_t                  level;
+    ngx_connection_t           *c;
+    redisAsyncContext          *ac;
+    ngx_http_otp_store_conf_t  *scf;
+
+    scf = ctx->scf;
+
+    if (scf->addr) {
+        ac = redisAsyncConnect(ctx->host, ctx->port);
+
+    } else {
+        ac = redisAsyncConnectUnix((char *) scf->unix_path.data);
+    }
+
+    if (ac == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, ctx->log, 0,
+                      "otp redis store: could not allocate a context");
+        ngx_http_otp_redis_schedule(ctx);
+        return;
+    }
+
+    if (ac->err) {
+        level = ngx_http_otp_redis_failure_level(ctx);
+
+        ngx_log_error(level, ctx->log, 0,
+                      "otp redis store: connect to \"%V\" failed: %s",
+                      &scf->url, ac->errstr);
+        redisAsyncFree(ac);
+        ngx_http_otp_redis_schedule(ctx);
+        return;
+    }
+
+    c = ngx_get_connection(ac->c.fd, ctx->log);
+
+    if (c == NULL) {
+        redisAsyncFree(ac);
+        ngx_http_otp_redis_schedule(ctx);
+        return;
+    }
+
+    c->data = ctx;
+    c->read->handler = ngx_http_otp_redis_read_handler;
+    c->write->handler = ngx_http_otp_redis_write_handler;
+    c->read->log = ctx->log;
+    c->write->log = ctx->log;
+
+    ctx->ac = ac;
+    ctx->conn = c;
+    ctx->state = NGX_HTTP_OTP_REDIS_CONNECTING;
+
+    ac->data = ctx;
+    ac->ev.data = ctx;
+    ac->ev.addRead = ngx_http_otp_redis_add_read;
+    ac->ev.delRead = ngx_http_otp_redis_del_read;
+    ac->ev.addWrite = ngx_http_otp_redis_add_write;
+    ac->ev.delWrite = ngx_http_otp_redis_del_write;
+    ac->ev.cleanup = ngx_http_otp_redis_cleanup;
+
+    /* after the hooks: this asks for a write event to see the connect end */
+    redisAsyncSetConnectCallback(ac, ngx_http_otp_redis_connected);
+    redisAsyncSetDisconnectCallback(ac, ngx_http_otp_redis_disconnected);
+
+    ngx_add_timer(&ctx->connect_timer, scf->connect_timeout);
+}
+
+
+/*
+ * Drops the connection now: pending callbacks run with a NULL reply, then
+ * the cleanup hook notes the loss.  Not for use inside a hiredis callback
+ * except for a reply callback, where hiredis defers the free.
+ */
+
+static void
+ngx_http_otp_redis_close(ngx_http_otp_redis_ctx_t *ctx)
+{
+    if (ctx->ac == NULL || ctx->state == NGX_HTTP_OTP_REDIS_CLOSING) {
+        return;
+    }
+
+    ctx->state = NGX_HTTP_OTP_REDIS_CLOSING;
+
+    redisAsyncFree(ctx->ac);
+}
+
+
+/* capped exponential backoff with jitter, so workers do not move in step */
+
+static void
+ngx_http_otp_redis_schedule(ngx_http_otp_redis_ctx_t *ctx)
+{
+    ngx_msec_t  delay;
+
+    ctx->state = NGX_HTTP_OTP_REDIS_DISCONNECTED;
+
+    if (ctx->exiting || ctx->reconnect_timer.timer_set) {
+        return;
+    }
+
+    delay = ctx->backoff / 2
+            + (ngx_msec_t) ngx_random() % (ctx->backoff / 2 + 1);
+
+    ctx->backoff = ngx_min(ctx->backoff * 2, NGX_HTTP_OTP_REDIS_BACKOFF_MAX);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, ctx->log, 0,
+                   "otp redis store: reconnect in %M ms", delay);
+
+    ngx_add_timer(&ctx->reconnect_timer, delay);
+}
+
+
+/*
+ * An outage is logged once at the error level; the retries that follow,
+ * every two seconds at most, only at the info level.  Call it once into a
+ * variable: ngx_log_error() evaluates its level argument twice.
+ */
+
+static ngx_uint_t
+ngx_http_otp_redis_failure_level(ngx_http_otp_redis_ctx_t *ctx)
+{
+    if (ctx->failing) {
+        return NGX_LOG_INFO;
+    }
+
+    ctx->failing = 1;
+
+    return NGX_LOG_ERR;
+}
+
+
+static void
+ngx_http_otp_redis_reconnect_handler(ngx_event_t *ev)
+{
+    ngx_connection_t  *ident;
+
+    ident = ev->data;
+
+    ngx_http_otp_redis_connect(ident->data);
+}
+
+
+static void
+ngx_http_otp_redis_connect_timeout_handler(ngx_event_t *ev)
+{
+    ngx_uint_t                 level;
+    ngx_connection_t          *ident;
+    ngx_http_otp_redis_ctx_t  *ctx;
+
+    ident = ev->data;
+    ctx = ident->data;
+
+    level = ngx_http_otp_redis_failure_level(ctx);
+
+    ngx_log_error(level, ctx->log, 0,
+                  "otp redis store: %s \"%V\" timed out",
+                  ctx->state == NGX_HTTP_OTP_REDIS_CONNECTING
+                  ? "connect to" : "handshake with",
+                  &ctx->scf->url);
+
+    ngx_http_otp_redis_close(ctx);
+}
+
+
+/*
+ * The adapter.  hiredis calls these hooks again and again (addRead after
+ * every read, addWrite after every command), so they test ev->active.  The
+ * socket is registered level-triggered (flags 0): hiredis reads at most
+ * 16 KiB per call, and a level event fires again for what it left.
+ */
+
+static void
+ngx_http_otp_redis_add_read(void *data)
+{
+    ngx_http_otp_redis_ctx_t *ctx = data;
+
+    ngx_event_t  *rev;
+
+    rev = ctx->conn->read;
+
+    if (!rev->active) {
+        (void) ngx_add_event(rev, NGX_READ_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_otp_redis_del_read(void *data)
+{
+    ngx_http_otp_redis_ctx_t *ctx = data;
+
+    ngx_event_t  *rev;
+
+    rev = ctx->conn->read;
+
+    if (rev->active) {
+        (void) ngx_del_event(rev, NGX_READ_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_otp_redis_add_write(void *data)
+{
+    ngx_http_otp_redis_ctx_t *ctx = data;
+
+    ngx_event_t  *wev;
+
+    wev = ctx->conn->write;
+
+    if (!wev->active) {
+        (void) ngx_add_event(wev, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+static void
+ngx_http_otp_redis_del_write(void *data)
+{
+    ngx_http_otp_redis_ctx_t *ctx = data;
+
+    ngx_event_t  *wev;
+
+    wev = ctx->conn->write;
+
+    if (wev->active) {
+        (void) ngx_del_event(wev, NGX_WRITE_EVENT, 0);
+    }
+}
+
+
+/*
+ * Called by hiredis whenever it frees the context, before it closes the
+ * socket.  So: deregister with flags 0 (the fd is still open), give the
+ * slot back without closing it, and mark it closed (fd -1) so that nginx
+ * neither reports "open socket left" at exit nor delivers a stale event.
+ * hiredis closes the fd itself right after.
+ */
+
+static void
+ngx_http_otp_redis_cleanup(void *data)
+{
+    ngx_http_otp_redis_ctx_t *ctx = data;
+
+    ngx_connection_t  *c;
+
+    c = ctx->conn;
+
+    if (c) {
+        if (c->read->active) {
+            (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
+        }
+
+        if (c->write->active) {
+            (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+        }
+
+        if (c->read->posted) {
+            ngx_delete_posted_event(c->read);
+        }
+
+        if (c->write->posted) {
+            ngx_delete_posted_event(c->write);
+        }
+
+        ngx_free_connection(c);
+        c->fd = (ngx_socket_t) -1;
+    }
+
+    ctx->conn = NULL;
+    ctx->ac = NULL;
+
+    if (ctx->connect_timer.timer_set) {
+        ngx_del_timer(&ctx->connect_timer);
+    }
+
+    /* a timer, never a connect from inside hiredis */
+    ngx_http_otp_redis_schedule(ctx);
+}
+
+
+/* nothing may touch the context once redisAsyncHandle*() returned */
+
+static void
+ngx_http_otp_redis_read_handler(ngx_event_t *rev)
+{
+    ngx_connection_t          *c;
+    ngx_http_otp_redis_ctx_t  *ctx;
+
+    c = rev->data;
+    ctx = c->data;
+
+    if (ctx->ac) {
+        redisAsyncHandleRead(ctx->ac);
+    }
+}
+
+
+static void
+ngx_http_otp_redis_write_handler(ngx_event_t *wev)
+{
+    ngx_connection_t          *c;
+    ngx_http_otp_redis_ctx_t  *ctx;
+
+    c = wev->data;
+    ctx = c->data;
+
+    if (ctx->ac) {
+        redisAsyncHandleWrite(ctx->ac);
+    }
+}
+
+
+/*
+ * The connect callback.  hiredis runs it outside its "in callback" guard,
+ * so the context must not be freed here: on failure hiredis frees it
+ * itself (and calls the cleanup hook), and if the handshake cannot even be
+ * queued the connect timer ends the attempt.
+ *
+ * hiredis keeps the order of replies, so AUTH, SELECT and SCRIPT LOAD are
+ * pipelined at once and all answered before any operation is sent.
+ */
+
+static void
+ngx_http_otp_redis_connected(const redisAsyncContext *ac, int status)
+{
+    ngx_uint_t                  i, level;
+    const char                 *argv[3];
+    size_t                      argvlen[3];
+    u_char                      db[NGX_INT_T_LEN];
+    ngx_http_otp_redis_ctx_t   *ctx;
+    ngx_http_otp_store_conf_t  *scf;
+
+    ctx = ac->data;
+    scf = ctx->scf;
+
+    if (status != REDIS_OK) {
+        level = ngx_http_otp_redis_failure_level(ctx);
+
+        ngx_log_error(level, ctx->log, 0,
+                      "otp redis store: connect to \"%V\" failed: %s",
+                      &scf->url, ac->errstr);
+        return;
+    }
+
+    ctx->state = NGX_HTTP_OTP_REDIS_HANDSHAKE;
+    ctx->handshake = 0;
+
+    if (scf->password.len) {
+        argv[0] = "AUTH";
+        argvlen[0] = 4;
+        argv[1] = (const char *) scf->password.data;
+        argvlen[1] = scf->password.len;
+
+        if (ngx_http_otp_redis_step(ctx, NGX_HTTP_OTP_REDIS_STEP_AUTH, 2,
+                                    argv, argvlen)
+            != NGX_OK)
+        {
+            return;
+        }
+    }
+
+    if (scf->db) {
+        argv[0] = "SELECT";
+        argvlen[0] = 6;
+        argv[1] = (const char *) db;
+        argvlen[1] = ngx_sprintf(db, "%ui", scf->db) - db;
+
+        if (ngx_http_otp_redis_step(ctx, NGX_HTTP_OTP_REDIS_STEP_SELECT, 2,
+                                    argv, argvlen)
+            != NGX_OK)
+        {
+            return;
+        }
+    }
+
+    for (i = 0; i < NGX_HTTP_OTP_REDIS_NSCRIPTS; i++) {
+        argv[0] = "SCRIPT";
+        argvlen[0] = 6;
+        argv[1] = "LOAD";
+        argvlen[1] = 4;
+        argv[2] = (const char *) ngx_http_otp_redis_scripts[i]->data;
+        argvlen[2] = ngx_http_otp_redis_scripts[i]->len;
+
+        if (ngx_http_otp_redis_step(ctx, i, 3, argv, argvlen) != NGX_OK) {
+            return;
+        }
+    }
+}
+
+
+/* the step goes to the reply callback as its privdata */
+
+static ngx_int_t
+ngx_http_otp_redis_step(ngx_http_otp_redis_ctx_t *ctx, ngx_uint_t step,
+    int argc, const char **argv, const size_t *argvlen)
+{
+    if (redisAsyncCommandArgv(ctx->ac, ngx_http_otp_redis_handshake,
+                              (void *) (uintptr_t) step, argc, argv, argvlen)
+        != REDIS_OK)
+    {
+        ngx_log_error(NGX_LOG_ALERT, ctx->log, 0,
+                      "otp redis store: could not queue the handshake");
+        return NGX_ERROR;
+    }
+
+    ctx->handshake++;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_otp_redis_disconnected(const redisAsyncContext *ac, int status)
+{
+    ngx_uint_t                 level;
+    ngx_http_otp_redis_ctx_t  *ctx;
+
+    ctx = ac->data;
+
+    if (status == REDIS_OK || ctx->exiting) {
+        /* our own close, after a reason was logged */
+        return;
+    }
+
+    level = ngx_http_otp_redis_failure_level(ctx);
+
+    ngx_log_error(level, ctx->log, 0,
+                  "otp redis store: connection to \"%V\" lost: %s",
+                  &ctx->scf->url, ac->errstr);
+}
+
+
+/*
+ * The replies to AUTH and SELECT (+OK) and to SCRIPT LOAD (the SHA1 we
+ * computed, which Redis must agree with).  Any refusal drops the connection
+ * and retries later: a wrong password or database must not leave a
+ * half-configured connection in use.
+ */
+
+static void
+ngx_http_otp_redis_handshake(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply                *reply = r;
+
+    const char                *name;
+    ngx_uint_t                 ok, step, level;
+    ngx_http_otp_redis_ctx_t  *ctx;
+
+    ctx = ac->data;
+    step = (ngx_uint_t) (uintptr_t) privdata;
+
+    if (reply == NULL || ctx->state != NGX_HTTP_OTP_REDIS_HANDSHAKE) {
+        /* the connection is going; the cleanup hook follows */
+        return;
+    }
+
+    name = (step == NGX_HTTP_OTP_REDIS_STEP_AUTH) ? "AUTH"
+           : (step == NGX_HTTP_OTP_REDIS_STEP_SELECT) ? "SELECT"
+           : "SCRIPT LOAD";
+
+    if (reply->type == REDIS_REPLY_ERROR) {
+        level = ngx_http_otp_redis_failure_level(ctx);
+
+        /* Redis's error text never repeats the password */
+        ngx_log_error(level, ctx->log, 0,
+                      "otp redis store: \"%V\" refused %s: %*s",
+                      &ctx->scf->url, name, (size_t) reply->len, reply->str);
+        goto failed;
+    }
+
+    if (step < NGX_HTTP_OTP_REDIS_NSCRIPTS) {
+        ok = (reply->type == REDIS_REPLY_STRING
+              && reply->len == NGX_HTTP_OTP_REDIS_SHA1_LEN
+              && ngx_strncasecmp((u_char *) reply->str, ctx->sha[step],
+                                 NGX_HTTP_OTP_REDIS_SHA1_LEN)
+                 == 0);
+
+    } else {
+        ok = (reply->type == REDIS_REPLY_STATUS);
+    }
+
+    if (!ok) {
+        ngx_log_error(NGX_LOG_ALERT, ctx->log, 0,
+                      "otp redis store: unexpected reply to %s from \"%V\"",
+                      name, &ctx->scf->url);
+        goto failed;
+    }
+
+    if (--ctx->handshake > 0) {
+        return;
+    }
+
+    if (ctx->connect_timer.timer_set) {
+        ngx_del_timer(&ctx->connect_timer);
+    }
+
+    if (ctx->failing) {
+        ngx_log_error(NGX_LOG_NOTICE, ctx->log, 0,
+                      "otp redis store: connected to \"%V\" again",
+                      &ctx->scf->url);
+    }
+
+    ctx->state = NGX_HTTP_OTP_REDIS_READY;
+    ctx->failing = 0;
+    ctx->timeouts = 0;
+    ctx->backoff = NGX_HTTP_OTP_REDIS_BACKOFF_MIN;
+
+    return;
+
+failed:
+
+    /* deferred by hiredis until this callback returns */
+    ngx_http_otp_redis_close(ctx);
+}
+
+
+static void
+ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
+    ngx_http_otp_store_op_t *op)
+{
+    ngx_http_otp_redis_ctx_t      *ctx;
+    ngx_http_otp_redis_pending_t  *pending;
+
+    ctx = scf->backend_data;
+
+    op->retry_after = 0;
+    op->attempts_remaining = 0;
+
+    if (ctx == NULL) {
+        goto unavailable;
+    }
+
+    /* op->event.data is the ident: the handlers find op by offset */
+    op->event.data = &ctx->ident;
+
+    if (ctx->state != NGX_HTTP_OTP_REDIS_READY) {
+        goto unavailable;
+    }
+
+    pending = ngx_alloc(sizeof(ngx_http_otp_redis_pending_t), ctx->log);
+    if (pending == NULL) {
+        goto unavailable;
+    }
+
+    pending->op = op;
+    pending->ctx = ctx;
+    pending->eval = 0;
+
+    if (ngx_http_otp_redis_send(ctx, pending) != NGX_OK) {
+        ngx_free(pending);
+        goto unavailable;
+    }
+
+    op->backend = pending;
+    op->event.handler = ngx_http_otp_redis_timeout_handler;
+
+    ngx_add_timer(&op->event, scf->timeout);
+
+    return;
+
+unavailable:
+
+    op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+    op->event.handler = ngx_http_otp_redis_unavailable_handler;
+
+    ngx_post_event(&op->event, &ngx_posted_events);
+}
+
+
+/*
+ * Sends the operation's script: EVALSHA, or after a NOSCRIPT (SCRIPT FLUSH,
+ * a Redis that restarted between our SCRIPT LOAD and now) the full text
+ * with EVAL, which also puts it back in Redis's script cache.  Only keys
+ * and HMAC hexes go to Redis, never a phone number or a code.
+ */
+
+static ngx_int_t
+ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
+    ngx_http_otp_redis_pending_t *pending)
+{
+    ngx_uint_t                 s;
+    ngx_http_otp_store_op_t   *op;
+    ngx_http_otp_redis_args_t  a;
+
+    op = pending->op;
+
+    s = (op->type == NGX_HTTP_OTP_OP_ISSUE) ? NGX_HTTP_OTP_REDIS_ISSUE
+                                            : NGX_HTTP_OTP_REDIS_VERIFY;
+
+    a.argc = 2;
+    a.pos = a.buf;
+    a.last = a.buf + sizeof(a.buf);
+
+    if (pending->eval) {
+        a.argv[0] = "EVAL";
+        a.argvlen[0] = 4;
+        a.argv[1] = (const char *) ngx_http_otp_redis_scripts[s]->data;
+        a.argvlen[1] = ngx_http_otp_redis_scripts[s]->len;
+
+    } else {
+        a.argv[0] = "EVALSHA";
+        a.argvlen[0] = 7;
+        a.argv[1] = (const char *) ctx->sha[s];
+        a.argvlen[1] = NGX_HTTP_OTP_REDIS_SHA1_LEN;
+    }
+
+    if (s == NGX_HTTP_OTP_REDIS_ISSUE) {
+        ngx_http_otp_redis_arg(&a, "3");
+        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:w", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(&a, "otp:c:{%*xs}", (size_t) NGX_OTP_HASH_LEN,
+                               op->client_key);
+        ngx_http_otp_redis_arg(&a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
+                               op->code_key);
+        ngx_http_otp_redis_arg(&a, "%M", op->ttl);
+        ngx_http_otp_redis_arg(&a, "%M", op->resend_after);
+        ngx_http_otp_redis_arg(&a, "%M", op->lockout);
+        ngx_http_otp_redis_arg(&a, "%ui", op->max_attempts);
+        ngx_http_otp_redis_arg(&a, "%ui", op->send_limit);
+        ngx_http_otp_redis_arg(&a, "%M", op->send_window);
+        ngx_http_otp_redis_arg(&a, "%ui", op->client_limit);
+        ngx_http_otp_redis_arg(&a, "%M", op->client_window);
+
+    } else {
+        ngx_http_otp_redis_arg(&a, "1");
+        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(&a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
+                               op->code_key);
+    }
+
+    if (redisAsyncCommandArgv(ctx->ac, ngx_http_otp_redis_reply, pending,
+                              a.argc, a.argv, a.argvlen)
+        != REDIS_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_otp_redis_arg(ngx_http_otp_redis_args_t *a, const char *fmt, ...)
+{
+    va_list  args;
+
+    a->argv[a->argc] = (const char *) a->pos;
+
+    va_start(args, fmt);
+    a->pos = ngx_vslprintf(a->pos, a->last, fmt, args);
+    va_end(args);
+
+    a->argvlen[a->argc] = a->pos - (u_char *) a->argv[a->argc];
+    a->argc++;
+}
+
+
+static void
+ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply                    *reply = r;
+    ngx_http_otp_redis_pending_t  *pending = privdata;
+
+    ngx_http_otp_store_op_t       *op;
+    ngx_http_otp_redis_ctx_t      *ctx;
+
+    op = pending->op;
+    ctx = pending->ctx;
+
+    if (reply == NULL) {
+        /*
+         * The context is being freed (its loss, if unexpected, is logged
+         * once by the disconnect callback): a handler called from here
+         * must not start anything on it.
+         */
+        ctx->state = NGX_HTTP_OTP_REDIS_CLOSING;
+
+    } else {
+        ctx->timeouts = 0;
+    }
+
+    if (op == NULL) {
+        /* answered with UNAVAILABLE when it timed out */
+        ngx_free(pending);
+        return;
+    }
+
+    if (reply == NULL) {
+        op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+
+    } else if (reply->type == REDIS_REPLY_ERROR
+               && !pending->eval
+               && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0)
+    {
+        pending->eval = 1;
+
+        if (ngx_http_otp_redis_send(ctx, pending) == NGX_OK) {
+            return;
+        }
+
+        op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+
+    } else if (ngx_http_otp_redis_result(op, reply) != NGX_OK) {
+        op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+        op->retry_after = 0;
+        op->attempts_remaining = 0;
+
+        if (reply->type == REDIS_REPLY_ERROR) {
+            ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                          "otp redis store: %s failed: %*s",
+                          op->type == NGX_HTTP_OTP_OP_ISSUE
+                          ? "issue" : "verify",
+                          (size_t) reply->len, reply->str);
+
+        } else {
+            ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                          "otp redis store: %s got an unexpected reply "
+                          "of type %d",
+                          op->type == NGX_HTTP_OTP_OP_ISSUE
+                          ? "issue" : "verify", reply->type);
+        }
+    }
+
+    op->backend = NULL;
+    ngx_free(pending);
+
+    ngx_http_otp_store_op_finish(op);
+}
+
+
+/* {status, retry_after_ms, attempts_remaining}, every one an integer */
+
+static ngx_int_t
+ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, redisReply *reply)
+{
+    ngx_uint_t                    i, n;
+    ngx_http_otp_store_status_e  *map;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < 3; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_INTEGER
+            || reply->element[i]->integer < 0)
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    if (op->type == NGX_HTTP_OTP_OP_ISSUE) {
+        map = ngx_http_otp_redis_issue_status;
+        n = sizeof(ngx_http_otp_redis_issue_status)
+            / sizeof(ngx_http_otp_store_status_e);
+
+    } else {
+        map = ngx_http_otp_redis_verify_status;
+        n = sizeof(ngx_http_otp_redis_verify_status)
+            / sizeof(ngx_http_otp_store_status_e);
+    }
+
+    if ((unsigned long long) reply->element[0]->integer >= n) {
+        return NGX_ERROR;
+    }
+
+    op->status = map[reply->element[0]->integer];
+    op->retry_after = (ngx_msec_t) reply->element[1]->integer;
+    op->attempts_remaining = (ngx_uint_t) reply->element[2]->integer;
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_otp_redis_unavailable_handler(ngx_event_t *ev)
+{
+    ngx_http_otp_store_op_t  *op;
+
+    op = (ngx_http_otp_store_op_t *)
+             ((u_char *) ev - offsetof(ngx_http_otp_store_op_t, event));
+
+    ngx_http_otp_store_op_finish(op);
+}
+
+
+/*
+ * The operation is answered UNAVAILABLE now; its pending record stays with
+ * hiredis, detached, until the late reply or the context's end frees it.
+ * Redis may still run the script: a timed-out ISSUE can have stored a code
+ * that was never sent (the client then sees COOLDOWN on a retry), which is
+ * the price of failing closed rather than waiting.
+ */
+
+static void
+ngx_http_otp_redis_timeout_handler(ngx_event_t *ev)
+{
+    ngx_http_otp_store_op_t       *op;
+    ngx_http_otp_redis_ctx_t      *ctx;
+    ngx_http_otp_redis_pending_t  *pending;
+
+    op = (ngx_http_otp_store_op_t *)
+             ((u_char *) ev - offsetof(ngx_http_otp_store_op_t, event));
+
+    pending = op->backend;
+    ctx = pending->ctx;
+
+    pending->op = NULL;
+    op->backend = NULL;
+
+    op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+    op->retry_after = 0;
+    op->attempts_remaining = 0;
+
+    ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                  "otp redis store: %s timed out after %M ms",
+                  op->type == NGX_HTTP_OTP_OP_ISSUE ? "issue" : "verify",
+                  ctx->scf->timeout);
+
+    if (++ctx->timeouts >= NGX_HTTP_OTP_REDIS_MAX_TIMEOUTS
+        && ctx->state == NGX_HTTP_OTP_REDIS_READY)
+    {
+        ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
+                      "otp redis store: %ui operations in a row timed out, "
+                      "reconnecting to \"%V\"", ctx->timeouts,
+                      &ctx->scf->url);
+
+        ctx->timeouts = 0;
+        ctx->failing = 1;
+
+        /*
+         * Not redisAsyncDisconnect(): it waits for the pending replies,
+         * which a dead peer never sends.  Freeing fails them all now, and
+         * before this handler's own caller may start a new operation.
+         */
+        ngx_http_otp_redis_close(ctx);
+    }
+
+    ngx_http_otp_store_op_finish(op);
+}
