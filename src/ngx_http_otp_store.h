@@ -24,9 +24,11 @@
  * A phone record holds the code key, the code's expiry, the attempts used,
  * a lock deadline, the time of the last send, and the max_attempts and
  * lockout of the send that made it (so that verify needs no copy of the
- * send location's settings).  It lives until max(code expiry, lock).  Two fixed-window counters limit sends: one per
- * phone (send_limit per send_window) and one per client address
- * (client_limit per client_window; limit 0 disables it).
+ * send location's settings).  It lives until its code expires or, once
+ * the code is dead of its attempts, until the lock ends.  Two fixed-window
+ * counters limit sends: one per phone (send_limit per send_window) and one
+ * per client address (client_limit per client_window; limit 0 disables
+ * it).
  *
  * ISSUE, checked in this order, changing nothing when any check fails:
  *   lock > now                            -> LOCKED,         retry = lock
@@ -41,15 +43,21 @@
  *   attempts are kept from a live record (0 for a new one)  -> OK
  *
  * VERIFY, atomically:
- *   no record, or no code and no lock, or code expired  -> EXPIRED
+ *   no record                                 -> EXPIRED
  *   lock > now                                -> EXHAUSTED, retry = lock
+ *   no code, or code expired                  -> EXPIRED
+ *   attempts >= max_attempts (cannot happen without a lock, but if it
+ *     does: the code is dropped and lock = now + lockout)
+ *                                             -> EXHAUSTED, retry = lockout
  *   attempts += 1, then compare the code key in constant time:
  *     equal      -> the record is deleted                  -> OK
  *     different  -> remaining = max_attempts - attempts    -> INVALID;
  *                   when remaining reaches 0 the code is dropped and
  *                   lock = now + lockout, so later guesses are EXHAUSTED
- *   (attempts >= max_attempts before the guess cannot happen without a
- *    lock, but is treated as EXHAUSTED all the same.)
+ *
+ * A store that times out may still have applied the operation: an ISSUE
+ * answered 503 can leave a code that was never delivered, and the next
+ * send then meets COOLDOWN.  That errs on the side of fewer messages.
  *
  * Any failure to reach or use the store is UNAVAILABLE: fail closed.
  */
