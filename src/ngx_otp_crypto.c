@@ -208,8 +208,8 @@ int
 ngx_otp_base64url_decode(u_char *dst, size_t dst_cap, size_t *dst_len,
     const u_char *src, size_t len)
 {
-    int      v[4];
-    size_t   i, n, rest, need;
+    int      a, b, c, e;
+    size_t   n, rest, need;
     u_char  *d;
 
     rest = len % 4;
@@ -226,35 +226,40 @@ ngx_otp_base64url_decode(u_char *dst, size_t dst_cap, size_t *dst_len,
 
     d = dst;
 
-    for (n = 0; n < len; n += 4) {
+    for (n = 0; n + 4 <= len; n += 4) {
+        a = ngx_otp_base64url_value(src[n]);
+        b = ngx_otp_base64url_value(src[n + 1]);
+        c = ngx_otp_base64url_value(src[n + 2]);
+        e = ngx_otp_base64url_value(src[n + 3]);
 
-        for (i = 0; i < 4 && n + i < len; i++) {
-            v[i] = ngx_otp_base64url_value(src[n + i]);
-
-            if (v[i] < 0) {
-                return NGX_OTP_EINVAL;
-            }
+        if ((a | b | c | e) < 0) {
+            return NGX_OTP_EINVAL;
         }
 
-        if (i == 4) {
-            *d++ = (u_char) (v[0] << 2 | v[1] >> 4);
-            *d++ = (u_char) ((v[1] & 0x0f) << 4 | v[2] >> 2);
-            *d++ = (u_char) ((v[2] & 0x03) << 6 | v[3]);
+        *d++ = (u_char) (a << 2 | b >> 4);
+        *d++ = (u_char) ((b & 0x0f) << 4 | c >> 2);
+        *d++ = (u_char) ((c & 0x03) << 6 | e);
+    }
 
-        } else if (i == 3) {
-            if (v[2] & 0x03) {
-                return NGX_OTP_EINVAL;
-            }
+    if (rest) {
+        a = ngx_otp_base64url_value(src[n]);
+        b = ngx_otp_base64url_value(src[n + 1]);
+        c = (rest == 3) ? ngx_otp_base64url_value(src[n + 2]) : 0;
 
-            *d++ = (u_char) (v[0] << 2 | v[1] >> 4);
-            *d++ = (u_char) ((v[1] & 0x0f) << 4 | v[2] >> 2);
+        if ((a | b | c) < 0) {
+            return NGX_OTP_EINVAL;
+        }
 
-        } else {
-            if (v[1] & 0x0f) {
-                return NGX_OTP_EINVAL;
-            }
+        /* the bits past the last whole byte must be zero */
 
-            *d++ = (u_char) (v[0] << 2 | v[1] >> 4);
+        if (rest == 2 ? (b & 0x0f) : (c & 0x03)) {
+            return NGX_OTP_EINVAL;
+        }
+
+        *d++ = (u_char) (a << 2 | b >> 4);
+
+        if (rest == 3) {
+            *d++ = (u_char) ((b & 0x0f) << 4 | c >> 2);
         }
     }
 

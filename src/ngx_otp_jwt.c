@@ -366,6 +366,8 @@ ngx_otp_jwt_dump(json_t *obj, u_char *buf, size_t cap, size_t *len)
 {
     size_t  n;
 
+    *len = 0;
+
     n = json_dumpb(obj, (char *) buf, cap,
                    JSON_COMPACT | JSON_PRESERVE_ORDER);
 
