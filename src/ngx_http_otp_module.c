@@ -23,6 +23,7 @@
 
 static ngx_int_t ngx_http_otp_init(ngx_conf_t *cf);
 static void *ngx_http_otp_create_main_conf(ngx_conf_t *cf);
+static char *ngx_http_otp_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_otp_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -57,6 +58,10 @@ static ngx_conf_num_bounds_t  ngx_http_otp_max_attempts_bounds = {
     ngx_conf_check_num_bounds, 1, 100
 };
 
+static ngx_conf_num_bounds_t  ngx_http_otp_max_connections_bounds = {
+    ngx_conf_check_num_bounds, 1, 4096
+};
+
 
 static ngx_command_t  ngx_http_otp_commands[] = {
 
@@ -87,6 +92,41 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
+
+    { ngx_string("otp_http_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_otp_main_conf_t, http.timeout),
+      NULL },
+
+    { ngx_string("otp_http_connect_timeout"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_otp_main_conf_t, http.connect_timeout),
+      NULL },
+
+    { ngx_string("otp_http_ca_file"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_otp_main_conf_t, http.ca_file),
+      NULL },
+
+    { ngx_string("otp_http_verify"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_otp_main_conf_t, http.verify),
+      NULL },
+
+    { ngx_string("otp_http_max_connections"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      offsetof(ngx_http_otp_main_conf_t, http.max_connections),
+      &ngx_http_otp_max_connections_bounds },
 
     { ngx_string("otp_send"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -209,7 +249,7 @@ static ngx_http_module_t  ngx_http_otp_module_ctx = {
     ngx_http_otp_init,                     /* postconfiguration */
 
     ngx_http_otp_create_main_conf,         /* create main configuration */
-    NULL,                                  /* init main configuration */
+    ngx_http_otp_init_main_conf,           /* init main configuration */
 
     NULL,                                  /* create server configuration */
     NULL,                                  /* merge server configuration */
@@ -259,7 +299,39 @@ ngx_http_otp_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     omcf->http.ca_file = { 0, NULL };
+     *     omcf->http.resolve = NULL;
+     */
+
+    omcf->http.timeout = NGX_CONF_UNSET_MSEC;
+    omcf->http.connect_timeout = NGX_CONF_UNSET_MSEC;
+    omcf->http.verify = NGX_CONF_UNSET;
+    omcf->http.max_connections = NGX_CONF_UNSET_UINT;
+
     return omcf;
+}
+
+
+static char *
+ngx_http_otp_init_main_conf(ngx_conf_t *cf, void *conf)
+{
+    ngx_http_otp_main_conf_t *omcf = conf;
+
+    ngx_conf_init_msec_value(omcf->http.timeout, 10000);
+    ngx_conf_init_msec_value(omcf->http.connect_timeout, 3000);
+    ngx_conf_init_value(omcf->http.verify, 1);
+    ngx_conf_init_uint_value(omcf->http.max_connections, 64);
+
+    if (omcf->http.ca_file.len
+        && ngx_conf_full_name(cf->cycle, &omcf->http.ca_file, 1) != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -455,11 +527,13 @@ ngx_http_otp_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
-    if (omcf->store.backend->init_process) {
-        return omcf->store.backend->init_process(cycle, &omcf->store);
+    if (omcf->store.backend->init_process
+        && omcf->store.backend->init_process(cycle, &omcf->store) != NGX_OK)
+    {
+        return NGX_ERROR;
     }
 
-    return NGX_OK;
+    return ngx_http_otp_http_init_process(cycle, &omcf->http);
 }
 
 
@@ -479,6 +553,8 @@ ngx_http_otp_exit_process(ngx_cycle_t *cycle)
     if (omcf == NULL || !omcf->used || omcf->store.backend == NULL) {
         return;
     }
+
+    ngx_http_otp_http_exit_process(cycle, &omcf->http);
 
     if (omcf->store.backend->exit_process) {
         omcf->store.backend->exit_process(cycle, &omcf->store);

@@ -19,6 +19,8 @@ static char *ngx_http_otp_provider_log_conf(ngx_conf_t *cf,
     ngx_http_otp_provider_t *p, ngx_str_t *args, ngx_uint_t nargs);
 static void ngx_http_otp_provider_log_send(ngx_http_otp_send_t *send);
 static void ngx_http_otp_send_done(ngx_event_t *ev);
+static ngx_int_t ngx_http_otp_provider_common(ngx_conf_t *cf,
+    ngx_http_otp_provider_t *p, ngx_str_t *arg);
 
 
 ngx_http_otp_provider_type_t  ngx_http_otp_provider_log = {
@@ -89,8 +91,9 @@ ngx_http_otp_provider_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_otp_main_conf_t *omcf = conf;
 
     u_char                         *c;
-    ngx_str_t                      *value;
+    ngx_str_t                      *value, *a;
     ngx_uint_t                      i;
+    ngx_array_t                    *args;
     ngx_http_otp_provider_t        *p;
     ngx_http_otp_provider_type_t  **type;
 
@@ -139,11 +142,50 @@ ngx_http_otp_provider_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
+    ngx_memzero(p, sizeof(ngx_http_otp_provider_t));
+
     p->name = value[1];
     p->type = *type;
-    p->conf = NULL;
+    p->channels = (*type)->channels;
+    p->http = &omcf->http;
 
-    return (*type)->conf(cf, p, &value[3], cf->args->nelts - 3);
+    /* the options every type shares go first; the rest are the type's */
+
+    args = ngx_array_create(cf->pool, cf->args->nelts, sizeof(ngx_str_t));
+    if (args == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    for (i = 3; i < cf->args->nelts; i++) {
+
+        switch (ngx_http_otp_provider_common(cf, p, &value[i])) {
+
+        case NGX_OK:
+            continue;
+
+        case NGX_ERROR:
+            return NGX_CONF_ERROR;
+
+        default: /* NGX_DECLINED: the type's */
+            break;
+        }
+
+        a = ngx_array_push(args);
+        if (a == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *a = value[i];
+    }
+
+    if (p->common.base_url.len
+        && ngx_http_otp_http_add_host(cf, p->http, &p->common.base_url)
+           != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return (*type)->conf(cf, p, args->elts, args->nelts);
 
 invalid_name:
 
@@ -151,6 +193,110 @@ invalid_name:
                        "invalid provider name \"%V\": 1-32 letters, digits, "
                        "'_' or '-'", &value[1]);
     return NGX_CONF_ERROR;
+}
+
+
+/* base_url=URL budget=N (sends per hour) timeout=TIME */
+
+static ngx_int_t
+ngx_http_otp_provider_common(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
+    ngx_str_t *arg)
+{
+    ngx_int_t   n, rc;
+    ngx_str_t   v;
+
+    rc = ngx_http_otp_provider_arg(cf, arg, "base_url", &v);
+
+    if (rc == NGX_OK) {
+
+        while (v.len && v.data[v.len - 1] == '/') {
+            v.len--;
+        }
+
+        if (!(v.len > 7 && ngx_strncmp(v.data, "http://", 7) == 0)
+            && !(v.len > 8 && ngx_strncmp(v.data, "https://", 8) == 0))
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid base_url \"%V\": expected an "
+                               "http:// or https:// URL", &v);
+            return NGX_ERROR;
+        }
+
+        p->common.base_url = v;
+        return NGX_OK;
+    }
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_http_otp_provider_arg(cf, arg, "budget", &v) == NGX_OK) {
+
+        if (v.len > 2 && ngx_strncmp(v.data + v.len - 2, "/h", 2) == 0) {
+            v.len -= 2;
+        }
+
+        n = ngx_atoi(v.data, v.len);
+        if (n == NGX_ERROR || n == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid budget \"%V\": expected sends per "
+                               "hour, such as \"budget=500/h\"", arg);
+            return NGX_ERROR;
+        }
+
+        p->common.budget = n;
+        return NGX_OK;
+    }
+
+    if (ngx_http_otp_provider_arg(cf, arg, "timeout", &v) == NGX_OK) {
+        p->common.timeout = ngx_parse_time(&v, 0);
+
+        if (p->common.timeout == (ngx_msec_t) NGX_ERROR
+            || p->common.timeout == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid timeout \"%V\"", arg);
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+ngx_int_t
+ngx_http_otp_provider_arg(ngx_conf_t *cf, ngx_str_t *arg, const char *key,
+    ngx_str_t *value)
+{
+    size_t     len;
+    ngx_str_t  path;
+
+    len = ngx_strlen(key);
+
+    if (arg->len > len && ngx_strncmp(arg->data, key, len) == 0
+        && arg->data[len] == '=')
+    {
+        value->data = arg->data + len + 1;
+        value->len = arg->len - len - 1;
+        return NGX_OK;
+    }
+
+    if (arg->len > len + 5 && ngx_strncmp(arg->data, key, len) == 0
+        && ngx_strncmp(arg->data + len, "_file=", 6) == 0)
+    {
+        path.data = arg->data + len + 6;
+        path.len = arg->len - len - 6;
+
+        if (ngx_http_otp_read_file(cf, &path, 1, value) != NGX_CONF_OK) {
+            return NGX_ERROR;
+        }
+
+        return NGX_OK;
+    }
+
+    return NGX_DECLINED;
 }
 
 
@@ -183,6 +329,14 @@ ngx_http_otp_send_start(ngx_http_otp_send_t *send)
 void
 ngx_http_otp_send_cancel(ngx_http_otp_send_t *send)
 {
+    if (send->http) {
+        /* the transfer is aborted and its handler never runs */
+        ngx_http_otp_http_cancel(send->http);
+        ngx_explicit_memzero(send->code, sizeof(send->code));
+        ngx_free(send);
+        return;
+    }
+
     send->cancelled = 1;
     send->data = NULL;
     send->log = ngx_cycle->log;
