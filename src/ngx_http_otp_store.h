@@ -55,6 +55,16 @@
  *                   when remaining reaches 0 the code is dropped and
  *                   lock = now + lockout, so later guesses are EXHAUSTED
  *
+ * BUDGET, for a provider's hourly send budget (budget_name, budget_limit):
+ *   the counter of the current clock hour (UTC, aligned to the hour) += 1;
+ *   count <= limit -> OK; otherwise -> LIMITED, retry = end of the hour,
+ *   and first_over = 1 for exactly one caller in the hour (the one that
+ *   took the count to limit + 1), so an alert is logged once.
+ *
+ * MESSAGE_PUT records a message accepted by a provider: message_id ->
+ *   {status "queued", channel, provider, phone_key, created = updated =
+ *   now}, kept for message_ttl.  It replaces a record with the same id.
+ *
  * A store that times out may still have applied the operation: an ISSUE
  * answered 503 can leave a code that was never delivered, and the next
  * send then meets COOLDOWN.  That errs on the side of fewer messages.
@@ -76,8 +86,25 @@
 
 typedef enum {
     NGX_HTTP_OTP_OP_ISSUE = 1,
-    NGX_HTTP_OTP_OP_VERIFY
+    NGX_HTTP_OTP_OP_VERIFY,
+    NGX_HTTP_OTP_OP_BUDGET,
+    NGX_HTTP_OTP_OP_MESSAGE_PUT
 } ngx_http_otp_op_type_e;
+
+
+/* message statuses, in the order they may move (API.md, delivery status) */
+typedef enum {
+    NGX_HTTP_OTP_MSG_QUEUED = 1,
+    NGX_HTTP_OTP_MSG_SENT,
+    NGX_HTTP_OTP_MSG_DELIVERED,
+    NGX_HTTP_OTP_MSG_READ,
+    NGX_HTTP_OTP_MSG_UNDELIVERED,
+    NGX_HTTP_OTP_MSG_FAILED
+} ngx_http_otp_msg_status_e;
+
+
+#define NGX_HTTP_OTP_MESSAGE_ID_MAX     64
+#define NGX_HTTP_OTP_PROVIDER_NAME_MAX  32
 
 
 typedef enum {
@@ -115,10 +142,23 @@ struct ngx_http_otp_store_op_s {
     ngx_uint_t                      send_limit;
     ngx_uint_t                      client_limit;   /* 0: no client limit */
 
+    /* input: BUDGET */
+    ngx_str_t                       budget_name;    /* provider name */
+    ngx_uint_t                      budget_limit;
+
+    /* input: MESSAGE_PUT (phone_key too) */
+    u_char                          message_id[NGX_HTTP_OTP_MESSAGE_ID_MAX];
+    size_t                          message_id_len;
+    u_char                          provider[NGX_HTTP_OTP_PROVIDER_NAME_MAX];
+    size_t                          provider_len;
+    ngx_uint_t                      channel;        /* NGX_HTTP_OTP_SMS.. */
+    ngx_msec_t                      message_ttl;
+
     /* output */
     ngx_http_otp_store_status_e     status;
     ngx_msec_t                      retry_after;    /* ms from now */
     ngx_uint_t                      attempts_remaining;
+    unsigned                        first_over:1;   /* BUDGET */
 
     ngx_http_otp_store_handler_pt   handler;
     void                           *data;
