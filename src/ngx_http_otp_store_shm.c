@@ -31,26 +31,54 @@
 typedef enum {
     NGX_HTTP_OTP_SHM_PHONE = 1,           /* the phone record */
     NGX_HTTP_OTP_SHM_PHONE_WINDOW,        /* per-phone send window */
-    NGX_HTTP_OTP_SHM_CLIENT_WINDOW        /* per-client send window */
+    NGX_HTTP_OTP_SHM_CLIENT_WINDOW,       /* per-client send window */
+    NGX_HTTP_OTP_SHM_BUDGET,              /* a provider's hourly budget */
+    NGX_HTTP_OTP_SHM_MESSAGE              /* a message's delivery record */
 } ngx_http_otp_shm_kind_e;
+
+
+typedef struct {
+    u_char                       has_code;
+    uint32_t                     attempts;
+    uint32_t                     max_attempts;
+    uint64_t                     code_expires;
+    uint64_t                     lock;
+    uint64_t                     lockout;
+    uint64_t                     sent;
+    u_char                       code[NGX_OTP_HASH_LEN];
+} ngx_http_otp_shm_phone_t;
+
+
+typedef struct {
+    uint64_t                     count;
+    uint64_t                     hour;            /* BUDGET only */
+} ngx_http_otp_shm_window_t;
+
+
+typedef struct {
+    u_char                       status;
+    u_char                       channel;
+    u_char                       provider_len;
+    uint32_t                     error_code;
+    uint64_t                     created;
+    uint64_t                     updated;
+    u_char                       phone_key[NGX_OTP_HASH_LEN];
+    u_char                       provider[NGX_HTTP_OTP_PROVIDER_NAME_MAX];
+} ngx_http_otp_shm_message_t;
 
 
 typedef struct {
     u_char                       color;
     u_char                       kind;
-    u_char                       has_code;
-    u_char                       pad;
-    uint32_t                     attempts;
-    uint32_t                     max_attempts;
-    uint32_t                     count;           /* windows */
     ngx_queue_t                  queue;
     uint64_t                     expires;         /* ms since the epoch */
-    uint64_t                     code_expires;
-    uint64_t                     lock;
-    uint64_t                     lockout;
-    uint64_t                     sent;
     u_char                       key[NGX_OTP_HASH_LEN];
-    u_char                       code[NGX_OTP_HASH_LEN];
+
+    union {
+        ngx_http_otp_shm_phone_t    phone;
+        ngx_http_otp_shm_window_t   window;
+        ngx_http_otp_shm_message_t  message;
+    } u;
 } ngx_http_otp_shm_node_t;
 
 
@@ -77,6 +105,10 @@ static void ngx_http_otp_shm_done(ngx_event_t *ev);
 static ngx_int_t ngx_http_otp_shm_issue(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now);
 static ngx_int_t ngx_http_otp_shm_verify(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now);
+static ngx_int_t ngx_http_otp_shm_budget(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now);
+static ngx_int_t ngx_http_otp_shm_message_put(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now);
 static ngx_http_otp_shm_node_t *ngx_http_otp_shm_lookup(
     ngx_http_otp_shm_ctx_t *ctx, ngx_uint_t kind, u_char *key, uint64_t now);
@@ -256,15 +288,29 @@ ngx_http_otp_shm_start(ngx_http_otp_store_conf_t *scf,
     tp = ngx_timeofday();
     now = (uint64_t) tp->sec * 1000 + tp->msec;
 
+    op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
     ngx_http_otp_shm_expire(ctx, now, NGX_HTTP_OTP_SHM_EXPIRE_STEP);
 
-    if (op->type == NGX_HTTP_OTP_OP_ISSUE) {
-        (void) ngx_http_otp_shm_issue(ctx, op, now);
+    switch (op->type) {
 
-    } else {
+    case NGX_HTTP_OTP_OP_ISSUE:
+        (void) ngx_http_otp_shm_issue(ctx, op, now);
+        break;
+
+    case NGX_HTTP_OTP_OP_VERIFY:
         (void) ngx_http_otp_shm_verify(ctx, op, now);
+        break;
+
+    case NGX_HTTP_OTP_OP_BUDGET:
+        (void) ngx_http_otp_shm_budget(ctx, op, now);
+        break;
+
+    case NGX_HTTP_OTP_OP_MESSAGE_PUT:
+        (void) ngx_http_otp_shm_message_put(ctx, op, now);
+        break;
     }
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
@@ -295,24 +341,24 @@ ngx_http_otp_shm_issue(ngx_http_otp_shm_ctx_t *ctx,
     rec = ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_PHONE, op->phone_key,
                                   now);
 
-    if (rec && rec->lock > now) {
+    if (rec && rec->u.phone.lock > now) {
         op->status = NGX_HTTP_OTP_STORE_LOCKED;
-        op->retry_after = rec->lock - now;
+        op->retry_after = rec->u.phone.lock - now;
         return NGX_OK;
     }
 
-    if (rec && rec->has_code && rec->code_expires > now
-        && now < rec->sent + op->resend_after)
+    if (rec && rec->u.phone.has_code && rec->u.phone.code_expires > now
+        && now < rec->u.phone.sent + op->resend_after)
     {
         op->status = NGX_HTTP_OTP_STORE_COOLDOWN;
-        op->retry_after = rec->sent + op->resend_after - now;
+        op->retry_after = rec->u.phone.sent + op->resend_after - now;
         return NGX_OK;
     }
 
     win = ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_PHONE_WINDOW,
                                   op->phone_key, now);
 
-    if (win && win->count >= op->send_limit) {
+    if (win && win->u.window.count >= op->send_limit) {
         op->status = NGX_HTTP_OTP_STORE_LIMITED;
         op->retry_after = win->expires - now;
         return NGX_OK;
@@ -324,7 +370,7 @@ ngx_http_otp_shm_issue(ngx_http_otp_shm_ctx_t *ctx,
         cwin = ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_CLIENT_WINDOW,
                                        op->client_key, now);
 
-        if (cwin && cwin->count >= op->client_limit) {
+        if (cwin && cwin->u.window.count >= op->client_limit) {
             op->status = NGX_HTTP_OTP_STORE_CLIENT_LIMITED;
             op->retry_after = cwin->expires - now;
             return NGX_OK;
@@ -367,7 +413,7 @@ ngx_http_otp_shm_issue(ngx_http_otp_shm_ctx_t *ctx,
         ngx_http_otp_shm_insert(ctx, win);
     }
 
-    win->count++;
+    win->u.window.count++;
     ngx_http_otp_shm_touch(ctx, win);
 
     if (op->client_limit) {
@@ -377,24 +423,24 @@ ngx_http_otp_shm_issue(ngx_http_otp_shm_ctx_t *ctx,
             ngx_http_otp_shm_insert(ctx, cwin);
         }
 
-        cwin->count++;
+        cwin->u.window.count++;
         ngx_http_otp_shm_touch(ctx, cwin);
     }
 
     if (rec == NULL) {
         rec = nrec;
-        rec->attempts = 0;
+        rec->u.phone.attempts = 0;
         ngx_http_otp_shm_insert(ctx, rec);
     }
 
-    ngx_memcpy(rec->code, op->code_key, NGX_OTP_HASH_LEN);
-    rec->has_code = 1;
-    rec->code_expires = now + op->ttl;
-    rec->sent = now;
-    rec->lock = 0;
-    rec->max_attempts = (uint32_t) op->max_attempts;
-    rec->lockout = op->lockout;
-    rec->expires = rec->code_expires;
+    ngx_memcpy(rec->u.phone.code, op->code_key, NGX_OTP_HASH_LEN);
+    rec->u.phone.has_code = 1;
+    rec->u.phone.code_expires = now + op->ttl;
+    rec->u.phone.sent = now;
+    rec->u.phone.lock = 0;
+    rec->u.phone.max_attempts = (uint32_t) op->max_attempts;
+    rec->u.phone.lockout = op->lockout;
+    rec->expires = rec->u.phone.code_expires;
     ngx_http_otp_shm_touch(ctx, rec);
 
     op->status = NGX_HTTP_OTP_STORE_OK;
@@ -432,46 +478,144 @@ ngx_http_otp_shm_verify(ngx_http_otp_shm_ctx_t *ctx,
         return NGX_OK;
     }
 
-    if (rec->lock > now) {
+    if (rec->u.phone.lock > now) {
         op->status = NGX_HTTP_OTP_STORE_EXHAUSTED;
-        op->retry_after = rec->lock - now;
+        op->retry_after = rec->u.phone.lock - now;
         return NGX_OK;
     }
 
-    if (!rec->has_code || rec->code_expires <= now) {
+    if (!rec->u.phone.has_code || rec->u.phone.code_expires <= now) {
         op->status = NGX_HTTP_OTP_STORE_EXPIRED;
         return NGX_OK;
     }
 
-    if (rec->attempts >= rec->max_attempts) {
-        rec->has_code = 0;
-        rec->lock = now + rec->lockout;
-        rec->expires = rec->lock;
+    if (rec->u.phone.attempts >= rec->u.phone.max_attempts) {
+        rec->u.phone.has_code = 0;
+        rec->u.phone.lock = now + rec->u.phone.lockout;
+        rec->expires = rec->u.phone.lock;
         op->status = NGX_HTTP_OTP_STORE_EXHAUSTED;
-        op->retry_after = rec->lockout;
+        op->retry_after = rec->u.phone.lockout;
         return NGX_OK;
     }
 
-    rec->attempts++;
+    rec->u.phone.attempts++;
 
-    if (ngx_otp_ct_equal(rec->code, op->code_key, NGX_OTP_HASH_LEN)) {
+    if (ngx_otp_ct_equal(rec->u.phone.code, op->code_key, NGX_OTP_HASH_LEN)) {
         ngx_http_otp_shm_free(ctx, rec);
         op->status = NGX_HTTP_OTP_STORE_OK;
         return NGX_OK;
     }
 
     op->status = NGX_HTTP_OTP_STORE_INVALID;
-    op->attempts_remaining = rec->max_attempts - rec->attempts;
+    op->attempts_remaining = rec->u.phone.max_attempts - rec->u.phone.attempts;
 
     if (op->attempts_remaining == 0) {
         /* the code is dead: drop it, and lock the number */
-        ngx_memzero(rec->code, NGX_OTP_HASH_LEN);
-        rec->has_code = 0;
-        rec->lock = now + rec->lockout;
-        rec->expires = rec->lock;
+        ngx_memzero(rec->u.phone.code, NGX_OTP_HASH_LEN);
+        rec->u.phone.has_code = 0;
+        rec->u.phone.lock = now + rec->u.phone.lockout;
+        rec->expires = rec->u.phone.lock;
     }
 
     ngx_http_otp_shm_touch(ctx, rec);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_shm_budget(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now)
+{
+    uint64_t                  hour;
+    ngx_http_otp_shm_node_t  *b;
+    u_char                    key[NGX_OTP_HASH_LEN];
+
+    if (ngx_otp_sha256(op->budget_name.data, op->budget_name.len, key)
+        != NGX_OTP_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    hour = now / 3600000;
+
+    b = ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_BUDGET, key, now);
+
+    if (b == NULL) {
+        b = ngx_http_otp_shm_alloc(ctx, NGX_HTTP_OTP_SHM_BUDGET, key, now,
+                                   op->log);
+        if (b == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_otp_shm_insert(ctx, b);
+    }
+
+    if (b->u.window.hour != hour) {
+        b->u.window.hour = hour;
+        b->u.window.count = 0;
+    }
+
+    b->u.window.count++;
+    b->expires = (hour + 1) * 3600000 + 60000;
+    ngx_http_otp_shm_touch(ctx, b);
+
+    if (b->u.window.count <= op->budget_limit) {
+        op->status = NGX_HTTP_OTP_STORE_OK;
+        return NGX_OK;
+    }
+
+    op->status = NGX_HTTP_OTP_STORE_LIMITED;
+    op->retry_after = (hour + 1) * 3600000 - now;
+    op->first_over = (b->u.window.count == op->budget_limit + 1);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_shm_message_put(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now)
+{
+    ngx_http_otp_shm_node_t     *n;
+    ngx_http_otp_shm_message_t  *m;
+    u_char                       key[NGX_OTP_HASH_LEN];
+
+    if (ngx_otp_sha256(op->message_id, op->message_id_len, key)
+        != NGX_OTP_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    n = ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_MESSAGE, key, now);
+
+    if (n == NULL) {
+        n = ngx_http_otp_shm_alloc(ctx, NGX_HTTP_OTP_SHM_MESSAGE, key, now,
+                                   op->log);
+        if (n == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_otp_shm_insert(ctx, n);
+    }
+
+    m = &n->u.message;
+
+    ngx_memzero(m, sizeof(ngx_http_otp_shm_message_t));
+
+    m->status = NGX_HTTP_OTP_MSG_QUEUED;
+    m->channel = (u_char) op->channel;
+    m->provider_len = (u_char) ngx_min(op->provider_len,
+                                       NGX_HTTP_OTP_PROVIDER_NAME_MAX);
+    ngx_memcpy(m->provider, op->provider, m->provider_len);
+    ngx_memcpy(m->phone_key, op->phone_key, NGX_OTP_HASH_LEN);
+    m->created = now;
+    m->updated = now;
+
+    n->expires = now + op->message_ttl;
+    ngx_http_otp_shm_touch(ctx, n);
+
+    op->status = NGX_HTTP_OTP_STORE_OK;
 
     return NGX_OK;
 }
@@ -598,7 +742,7 @@ ngx_http_otp_shm_free(ngx_http_otp_shm_ctx_t *ctx, ngx_http_otp_shm_node_t *n)
     ngx_rbtree_delete(&ctx->sh->rbtree, node);
 
     /* a consumed code leaves nothing behind in the zone */
-    ngx_memzero(n->code, NGX_OTP_HASH_LEN);
+    ngx_memzero(&n->u, sizeof(n->u));
 
     ngx_slab_free_locked(ctx->shpool, node);
 }
