@@ -42,6 +42,7 @@
 #include <openssl/evp.h>
 
 #include "ngx_http_otp_store.h"
+#include "ngx_http_otp_provider.h"
 
 
 #define NGX_HTTP_OTP_REDIS_PORT             6379
@@ -62,17 +63,43 @@
 #define NGX_HTTP_OTP_REDIS_KEY_LEN          (sizeof("otp:{}:r") - 1          \
                                              + 2 * NGX_OTP_HASH_LEN)
 
+/* "otp:m:{" message id "}" */
+#define NGX_HTTP_OTP_REDIS_MESSAGE_KEY_LEN  (sizeof("otp:m:{}") - 1          \
+                                             + NGX_HTTP_OTP_MESSAGE_ID_MAX)
+
+/*
+ * The arguments after the SHA1 of ISSUE and of MESSAGE_PUT ("whatsapp" is
+ * the longest channel name); BUDGET's, a provider name and two numbers,
+ * are shorter than either.
+ */
+#define NGX_HTTP_OTP_REDIS_ISSUE_ARGS_LEN   (3 * NGX_HTTP_OTP_REDIS_KEY_LEN  \
+                                             + NGX_OTP_HASH_LEN * 2          \
+                                             + 9 * NGX_INT64_LEN)
+#define NGX_HTTP_OTP_REDIS_MESSAGE_ARGS_LEN                                  \
+    (NGX_HTTP_OTP_REDIS_MESSAGE_KEY_LEN + sizeof("whatsapp") - 1             \
+     + NGX_HTTP_OTP_PROVIDER_NAME_MAX + NGX_OTP_HASH_LEN * 2                 \
+     + 2 * NGX_INT64_LEN)
+
+/*
+ * How long a budget counter outlives its clock hour.  The count is keyed
+ * by the hour, so a new hour starts at zero whatever the slack: it is only
+ * a margin for clocks.
+ */
+#define NGX_HTTP_OTP_REDIS_BUDGET_SLACK     60000
+
 /* handshake steps besides SCRIPT LOAD of script 0, 1, ... */
 #define NGX_HTTP_OTP_REDIS_STEP_AUTH        NGX_HTTP_OTP_REDIS_NSCRIPTS
 #define NGX_HTTP_OTP_REDIS_STEP_SELECT      (NGX_HTTP_OTP_REDIS_NSCRIPTS + 1)
 
-/* EVALSHA sha numkeys, three keys, nine arguments */
+/* the most, ISSUE's: EVALSHA sha numkeys, three keys, nine arguments */
 #define NGX_HTTP_OTP_REDIS_MAX_ARGS         15
 
 
 typedef enum {
     NGX_HTTP_OTP_REDIS_ISSUE = 0,
     NGX_HTTP_OTP_REDIS_VERIFY,
+    NGX_HTTP_OTP_REDIS_BUDGET,
+    NGX_HTTP_OTP_REDIS_MESSAGE_PUT,
     NGX_HTTP_OTP_REDIS_NSCRIPTS
 } ngx_http_otp_redis_script_e;
 
@@ -123,15 +150,16 @@ typedef struct {
     size_t                          argvlen[NGX_HTTP_OTP_REDIS_MAX_ARGS];
     u_char                         *pos;
     u_char                         *last;
-    u_char                          buf[3 * NGX_HTTP_OTP_REDIS_KEY_LEN
-                                        + NGX_OTP_HASH_LEN * 2
-                                        + 9 * NGX_INT64_LEN];
+    u_char                          buf[ngx_max(
+                                        NGX_HTTP_OTP_REDIS_ISSUE_ARGS_LEN,
+                                        NGX_HTTP_OTP_REDIS_MESSAGE_ARGS_LEN)];
 } ngx_http_otp_redis_args_t;
 
 
 typedef struct {
     ngx_http_otp_store_op_t        *op;         /* NULL once timed out */
     ngx_http_otp_redis_ctx_t       *ctx;
+    ngx_uint_t                      script;
     ngx_uint_t                      eval;       /* resent as EVAL */
 } ngx_http_otp_redis_pending_t;
 
@@ -170,6 +198,7 @@ static void ngx_http_otp_redis_handshake(redisAsyncContext *ac, void *r,
 
 static void ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
     ngx_http_otp_store_op_t *op);
+static ngx_int_t ngx_http_otp_redis_script(ngx_http_otp_store_op_t *op);
 static ngx_int_t ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
     ngx_http_otp_redis_pending_t *pending);
 static void ngx_http_otp_redis_arg(ngx_http_otp_redis_args_t *a,
@@ -177,7 +206,7 @@ static void ngx_http_otp_redis_arg(ngx_http_otp_redis_args_t *a,
 static void ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
 static ngx_int_t ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op,
-    redisReply *reply);
+    ngx_uint_t script, redisReply *reply);
 static void ngx_http_otp_redis_unavailable_handler(ngx_event_t *ev);
 static void ngx_http_otp_redis_timeout_handler(ngx_event_t *ev);
 
@@ -191,13 +220,14 @@ ngx_http_otp_store_backend_t  ngx_http_otp_store_redis_backend = {
 
 
 /*
- * The scripts.  Both read the time from Redis (TIME, in ms) so that nginx
+ * The scripts.  All read the time from Redis (TIME, in ms) so that nginx
  * instances with skewed clocks agree, and implement the rules written in
  * ngx_http_otp_store.h.  A phone record lives until max(exp, lock): when
  * the code dies of its attempts, exp goes with it and the record lives
- * until the lock ends, exactly as in the shm backend.  Scripts answer
- * {status, retry_after_ms, attempts_remaining}; the status numbers are the
- * scripts' own and are mapped in ngx_http_otp_redis_result().
+ * until the lock ends, exactly as in the shm backend.  ISSUE and VERIFY
+ * answer {status, retry_after_ms, attempts_remaining}, BUDGET {status,
+ * retry_after_ms, first_over}, MESSAGE_PUT {status}; the status numbers
+ * are the scripts' own and are mapped in ngx_http_otp_redis_result().
  *
  * replicate_commands() is needed before a write that follows TIME on
  * Redis 4 (later versions replicate effects anyway and keep it as a no-op).
@@ -329,9 +359,72 @@ static ngx_str_t  ngx_http_otp_redis_verify_lua = ngx_string(
     "return {1, 0, max - att}\n");
 
 
+/*
+ * BUDGET.
+ *   KEYS[1] otp:b:{N}   the provider's budget; the counter itself is
+ *                       KEYS[1] .. ":" .. the hour since the epoch, which
+ *                       only the script knows (from TIME), in the same
+ *                       hash slot as KEYS[1] thanks to the hash tag
+ *   ARGV    budget_limit, slack
+ *   status  0 OK, 1 LIMITED; the third integer is first_over
+ *
+ * INCR makes exactly one caller take the count to limit + 1, however many
+ * nginx instances count at once: that one logs the alert.
+ */
+
+static ngx_str_t  ngx_http_otp_redis_budget_lua = ngx_string(
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local hour = math.floor(tonumber(t[1]) / 3600)\n"
+    "local hend = (hour + 1) * 3600000\n"
+    "local key = KEYS[1] .. ':' .. string.format('%d', hour)\n"
+    "local limit = tonumber(ARGV[1])\n"
+    "local n = redis.call('INCR', key)\n"
+    "redis.call('PEXPIREAT', key, hend + tonumber(ARGV[2]))\n"
+    "if n <= limit then return {0, 0, 0} end\n"
+    "if n == limit + 1 then return {1, hend - now, 1} end\n"
+    "return {1, hend - now, 0}\n");
+
+
+/*
+ * MESSAGE_PUT.
+ *   KEYS[1] otp:m:{ID}  the message record: status, channel, provider,
+ *                       phone, created, updated
+ *   ARGV    channel, provider, phone key, message_ttl
+ *   status  0 OK
+ *
+ * The id comes from the provider's answer: it reaches Redis only as a
+ * key, never inside the text of a script.  The record replaces one with
+ * the same id whole, fields that status updates added included.
+ */
+
+static ngx_str_t  ngx_http_otp_redis_message_put_lua = ngx_string(
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "redis.call('DEL', KEYS[1])\n"
+    "redis.call('HSET', KEYS[1], 'status', 'queued', 'channel', ARGV[1],"
+    " 'provider', ARGV[2], 'phone', ARGV[3], 'created', now,"
+    " 'updated', now)\n"
+    "redis.call('PEXPIRE', KEYS[1], ARGV[4])\n"
+    "return {0}\n");
+
+
 static ngx_str_t  *ngx_http_otp_redis_scripts[] = {
     &ngx_http_otp_redis_issue_lua,
-    &ngx_http_otp_redis_verify_lua
+    &ngx_http_otp_redis_verify_lua,
+    &ngx_http_otp_redis_budget_lua,
+    &ngx_http_otp_redis_message_put_lua
+};
+
+
+/* for the log, by script */
+static const char  *ngx_http_otp_redis_names[] = {
+    "issue",
+    "verify",
+    "budget",
+    "message put"
 };
 
 
@@ -349,6 +442,17 @@ static ngx_http_otp_store_status_e  ngx_http_otp_redis_verify_status[] = {
     NGX_HTTP_OTP_STORE_INVALID,
     NGX_HTTP_OTP_STORE_EXPIRED,
     NGX_HTTP_OTP_STORE_EXHAUSTED
+};
+
+
+static ngx_http_otp_store_status_e  ngx_http_otp_redis_budget_status[] = {
+    NGX_HTTP_OTP_STORE_OK,
+    NGX_HTTP_OTP_STORE_LIMITED
+};
+
+
+static ngx_http_otp_store_status_e  ngx_http_otp_redis_message_put_status[] = {
+    NGX_HTTP_OTP_STORE_OK
 };
 
 
@@ -1292,6 +1396,7 @@ static void
 ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
     ngx_http_otp_store_op_t *op)
 {
+    ngx_int_t                      script;
     ngx_http_otp_redis_ctx_t      *ctx;
     ngx_http_otp_redis_pending_t  *pending;
 
@@ -1299,6 +1404,7 @@ ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
 
     op->retry_after = 0;
     op->attempts_remaining = 0;
+    op->first_over = 0;
 
     if (ctx == NULL) {
         goto unavailable;
@@ -1306,6 +1412,12 @@ ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
 
     /* op->event.data is the ident: the handlers find op by offset */
     op->event.data = &ctx->ident;
+
+    script = ngx_http_otp_redis_script(op);
+
+    if (script == NGX_ERROR) {
+        goto unavailable;
+    }
 
     if (ctx->state != NGX_HTTP_OTP_REDIS_READY) {
         goto unavailable;
@@ -1318,6 +1430,7 @@ ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
 
     pending->op = op;
     pending->ctx = ctx;
+    pending->script = script;
     pending->eval = 0;
 
     if (ngx_http_otp_redis_send(ctx, pending) != NGX_OK) {
@@ -1342,6 +1455,59 @@ unavailable:
 
 
 /*
+ * The operation's script, or NGX_ERROR for an operation the store cannot
+ * take: a bug in its caller, which must not overflow the arguments buffer
+ * nor put an empty id or an unknown channel in Redis.
+ */
+
+static ngx_int_t
+ngx_http_otp_redis_script(ngx_http_otp_store_op_t *op)
+{
+    switch (op->type) {
+
+    case NGX_HTTP_OTP_OP_ISSUE:
+        return NGX_HTTP_OTP_REDIS_ISSUE;
+
+    case NGX_HTTP_OTP_OP_VERIFY:
+        return NGX_HTTP_OTP_REDIS_VERIFY;
+
+    case NGX_HTTP_OTP_OP_BUDGET:
+        if (op->budget_name.len == 0
+            || op->budget_name.len > NGX_HTTP_OTP_PROVIDER_NAME_MAX)
+        {
+            break;
+        }
+
+        return NGX_HTTP_OTP_REDIS_BUDGET;
+
+    case NGX_HTTP_OTP_OP_MESSAGE_PUT:
+        if (op->message_id_len == 0
+            || op->message_id_len > NGX_HTTP_OTP_MESSAGE_ID_MAX
+            || op->provider_len == 0
+            || op->provider_len > NGX_HTTP_OTP_PROVIDER_NAME_MAX
+            || op->message_ttl == 0
+            || (op->channel != NGX_HTTP_OTP_SMS
+                && op->channel != NGX_HTTP_OTP_WHATSAPP
+                && op->channel != NGX_HTTP_OTP_VOICE))
+        {
+            break;
+        }
+
+        return NGX_HTTP_OTP_REDIS_MESSAGE_PUT;
+
+    default:
+        break;
+    }
+
+    ngx_log_error(NGX_LOG_ALERT, op->log, 0,
+                  "otp redis store: invalid operation of type %d",
+                  (int) op->type);
+
+    return NGX_ERROR;
+}
+
+
+/*
  * Sends the operation's script: EVALSHA, or after a NOSCRIPT (SCRIPT FLUSH,
  * a Redis that restarted between our SCRIPT LOAD and now) the full text
  * with EVAL, which also puts it back in Redis's script cache.  Only keys
@@ -1357,9 +1523,7 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
     ngx_http_otp_redis_args_t  a;
 
     op = pending->op;
-
-    s = (op->type == NGX_HTTP_OTP_OP_ISSUE) ? NGX_HTTP_OTP_REDIS_ISSUE
-                                            : NGX_HTTP_OTP_REDIS_VERIFY;
+    s = pending->script;
 
     a.argc = 2;
     a.pos = a.buf;
@@ -1378,7 +1542,9 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
         a.argvlen[1] = NGX_HTTP_OTP_REDIS_SHA1_LEN;
     }
 
-    if (s == NGX_HTTP_OTP_REDIS_ISSUE) {
+    switch (s) {
+
+    case NGX_HTTP_OTP_REDIS_ISSUE:
         ngx_http_otp_redis_arg(&a, "3");
         ngx_http_otp_redis_arg(&a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
                                op->phone_key);
@@ -1396,14 +1562,50 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
         ngx_http_otp_redis_arg(&a, "%M", op->send_window);
         ngx_http_otp_redis_arg(&a, "%ui", op->client_limit);
         ngx_http_otp_redis_arg(&a, "%M", op->client_window);
+        break;
 
-    } else {
+    case NGX_HTTP_OTP_REDIS_VERIFY:
         ngx_http_otp_redis_arg(&a, "1");
         ngx_http_otp_redis_arg(&a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
                                op->phone_key);
         ngx_http_otp_redis_arg(&a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
                                op->code_key);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_BUDGET:
+        /* the name is [A-Za-z0-9_-]{1,32} (otp_provider): safe in a key */
+        ngx_http_otp_redis_arg(&a, "1");
+        ngx_http_otp_redis_arg(&a, "otp:b:{%V}", &op->budget_name);
+        ngx_http_otp_redis_arg(&a, "%ui", op->budget_limit);
+        ngx_http_otp_redis_arg(&a, "%M",
+                               (ngx_msec_t) NGX_HTTP_OTP_REDIS_BUDGET_SLACK);
+        break;
+
+    default: /* NGX_HTTP_OTP_REDIS_MESSAGE_PUT */
+        ngx_http_otp_redis_arg(&a, "1");
+        ngx_http_otp_redis_arg(&a, "otp:m:{%*s}", op->message_id_len,
+                               op->message_id);
+        ngx_http_otp_redis_arg(&a, "%s",
+                               ngx_http_otp_channel_name(op->channel));
+        ngx_http_otp_redis_arg(&a, "%*s", op->provider_len, op->provider);
+        ngx_http_otp_redis_arg(&a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(&a, "%M", op->message_ttl);
+        break;
     }
+
+#if (NGX_DEBUG)
+    {
+    int  i;
+
+    for (i = 2; i < a.argc; i++) {
+        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, op->log, 0,
+                       "otp redis store: %s argument %d: \"%*s\"",
+                       ngx_http_otp_redis_names[s], i - 1,
+                       a.argvlen[i], a.argv[i]);
+    }
+    }
+#endif
 
     if (redisAsyncCommandArgv(ctx->ac, ngx_http_otp_redis_reply, pending,
                               a.argc, a.argv, a.argvlen)
@@ -1477,24 +1679,26 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 
         op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
 
-    } else if (ngx_http_otp_redis_result(op, reply) != NGX_OK) {
+    } else if (ngx_http_otp_redis_result(op, pending->script, reply)
+               != NGX_OK)
+    {
         op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
         op->retry_after = 0;
         op->attempts_remaining = 0;
+        op->first_over = 0;
 
         if (reply->type == REDIS_REPLY_ERROR) {
             ngx_log_error(NGX_LOG_ERR, op->log, 0,
                           "otp redis store: %s failed: %*s",
-                          op->type == NGX_HTTP_OTP_OP_ISSUE
-                          ? "issue" : "verify",
+                          ngx_http_otp_redis_names[pending->script],
                           (size_t) reply->len, reply->str);
 
         } else {
             ngx_log_error(NGX_LOG_ERR, op->log, 0,
                           "otp redis store: %s got an unexpected reply "
                           "of type %d",
-                          op->type == NGX_HTTP_OTP_OP_ISSUE
-                          ? "issue" : "verify", reply->type);
+                          ngx_http_otp_redis_names[pending->script],
+                          reply->type);
         }
     }
 
@@ -1505,19 +1709,26 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 }
 
 
-/* {status, retry_after_ms, attempts_remaining}, every one an integer */
+/*
+ * {status, retry_after_ms, attempts_remaining} (ISSUE, VERIFY), {status,
+ * retry_after_ms, first_over} (BUDGET) or {status} (MESSAGE_PUT), every
+ * one an integer
+ */
 
 static ngx_int_t
-ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, redisReply *reply)
+ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, ngx_uint_t script,
+    redisReply *reply)
 {
-    ngx_uint_t                    i, n;
+    ngx_uint_t                    i, n, nelts;
     ngx_http_otp_store_status_e  *map;
 
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3) {
+    nelts = (script == NGX_HTTP_OTP_REDIS_MESSAGE_PUT) ? 1 : 3;
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != nelts) {
         return NGX_ERROR;
     }
 
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < nelts; i++) {
         if (reply->element[i]->type != REDIS_REPLY_INTEGER
             || reply->element[i]->integer < 0)
         {
@@ -1525,15 +1736,35 @@ ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, redisReply *reply)
         }
     }
 
-    if (op->type == NGX_HTTP_OTP_OP_ISSUE) {
+    switch (script) {
+
+    case NGX_HTTP_OTP_REDIS_ISSUE:
         map = ngx_http_otp_redis_issue_status;
         n = sizeof(ngx_http_otp_redis_issue_status)
             / sizeof(ngx_http_otp_store_status_e);
+        break;
 
-    } else {
+    case NGX_HTTP_OTP_REDIS_VERIFY:
         map = ngx_http_otp_redis_verify_status;
         n = sizeof(ngx_http_otp_redis_verify_status)
             / sizeof(ngx_http_otp_store_status_e);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_BUDGET:
+        if (reply->element[2]->integer > 1) {
+            return NGX_ERROR;
+        }
+
+        map = ngx_http_otp_redis_budget_status;
+        n = sizeof(ngx_http_otp_redis_budget_status)
+            / sizeof(ngx_http_otp_store_status_e);
+        break;
+
+    default: /* NGX_HTTP_OTP_REDIS_MESSAGE_PUT */
+        map = ngx_http_otp_redis_message_put_status;
+        n = sizeof(ngx_http_otp_redis_message_put_status)
+            / sizeof(ngx_http_otp_store_status_e);
+        break;
     }
 
     if ((unsigned long long) reply->element[0]->integer >= n) {
@@ -1541,8 +1772,19 @@ ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, redisReply *reply)
     }
 
     op->status = map[reply->element[0]->integer];
+
+    if (nelts == 1) {
+        return NGX_OK;
+    }
+
     op->retry_after = (ngx_msec_t) reply->element[1]->integer;
-    op->attempts_remaining = (ngx_uint_t) reply->element[2]->integer;
+
+    if (script == NGX_HTTP_OTP_REDIS_BUDGET) {
+        op->first_over = reply->element[2]->integer ? 1 : 0;
+
+    } else {
+        op->attempts_remaining = (ngx_uint_t) reply->element[2]->integer;
+    }
 
     return NGX_OK;
 }
@@ -1587,10 +1829,11 @@ ngx_http_otp_redis_timeout_handler(ngx_event_t *ev)
     op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
     op->retry_after = 0;
     op->attempts_remaining = 0;
+    op->first_over = 0;
 
     ngx_log_error(NGX_LOG_ERR, op->log, 0,
                   "otp redis store: %s timed out after %M ms",
-                  op->type == NGX_HTTP_OTP_OP_ISSUE ? "issue" : "verify",
+                  ngx_http_otp_redis_names[pending->script],
                   ctx->scf->timeout);
 
     if (++ctx->timeouts >= NGX_HTTP_OTP_REDIS_MAX_TIMEOUTS
