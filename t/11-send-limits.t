@@ -24,7 +24,7 @@ use OtpTest;
 
 my $t = OtpTest->new;
 
-$t->plan(19 * $t->stores);
+$t->plan(20 * $t->stores);
 
 my $conf = <<'EOF';
 
@@ -198,6 +198,10 @@ pending($r, "$store: client limit: send 2 of 2, another number");
 
 $r = $t->post_form('/send/client', { phone => '+15550110008' }, %$client);
 limited($r, 3590, 3600, "$store: client limit: send 3 429");
+
+$r = $t->post_form('/otp/verify',
+                   { phone => '+15550110008', code => '123456' });
+is($r->{status}, 410, "$store: client limit: the refused send stored no code");
 
 $r = $t->post_form('/send/client', { phone => '+15550110008' }, %$other);
 pending($r, "$store: client limit: another client, same number 202");

@@ -20,7 +20,6 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
-use POSIX qw(_exit);
 use OtpTest;
 
 ###############################################################################
@@ -69,54 +68,6 @@ http {
 
 EOF
 
-# Runs $n clients at once: each forks, connects, and waits on a pipe until
-# all are ready; the answers come back as "status json" lines.
-
-sub concurrently {
-    my ($n, $request) = @_;
-
-    pipe(my $go_r, my $go_w) or die "pipe: $!";
-    pipe(my $res_r, my $res_w) or die "pipe: $!";
-
-    my @pids;
-
-    for my $i (1 .. $n) {
-        my $pid = fork() // die "fork: $!";
-
-        if ($pid == 0) {
-            close $go_w;
-            close $res_r;
-
-            # wait for the start: the parent closes its end
-            sysread($go_r, my $buf, 1);
-
-            my $r = $request->($i);
-            my $line = sprintf("%d %d %s\n", $i, $r->{status},
-                               $r->{body} =~ s/\n//gr);
-            syswrite($res_w, $line);
-            _exit(0);
-        }
-
-        push @pids, $pid;
-    }
-
-    close $go_r;
-    close $res_w;
-    close $go_w;
-
-    my @answers;
-
-    while (my $line = <$res_r>) {
-        my ($i, $status, $body) = $line =~ /^(\d+) (\d+) (.*)$/ or next;
-        push @answers, { status => $status,
-                         json => eval { JSON::PP->new->decode($body) } };
-    }
-
-    waitpid($_, 0) for @pids;
-
-    return @answers;
-}
-
 sub wrong {
     my ($code, $n) = @_;
     return sprintf('%06d', ($code + $n) % 1000000);
@@ -140,7 +91,7 @@ my ($r, $code) = $t->send_code('/otp/send', { phone => '+15550150001' });
 
 # 50 wrong guesses at once
 
-my @answers = concurrently(50, sub {
+my @answers = $t->concurrently(50, sub {
     $t->post_form('/otp/verify',
                   { phone => '+15550150001', code => wrong($code, $_[0]) });
 });
@@ -177,7 +128,7 @@ is(scalar(grep { $workers{$_} } keys %pids), 2,
 
 $t->uses_phone('+15550150002');
 
-@answers = concurrently(20, sub {
+@answers = $t->concurrently(20, sub {
     $t->post_form('/otp/send', { phone => '+15550150002' });
 });
 

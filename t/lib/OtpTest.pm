@@ -18,6 +18,12 @@ package OtpTest;
 #   }
 #   $t->done;                           # stops everything, checks the logs
 #
+# Also: post_json, post (any content type), get, raw (bytes as they are),
+# code_for / sent (what the log provider printed for a message id),
+# send_code, reload, stop_redis / start_redis / restart_redis,
+# concurrently (forked clients released together), share_store_with (a
+# second nginx on the same store), jwt_decode.
+#
 # Environment: OTP_MODULE (the .so, default build/ngx_http_otp_module.so),
 # TEST_NGINX_BINARY (default /usr/sbin/nginx), TEST_NGINX_LEAVE (keep the
 # temporary directory), TEST_REDIS_BINARY (default redis-server in PATH),
@@ -154,6 +160,23 @@ sub _random {
 }
 
 sub token_key { $_[0]{token_key} }
+
+# A second nginx on the first one's store: the same secret and token key,
+# and (for Redis) the first harness's redis-server, which this one neither
+# starts nor stops.
+
+sub share_store_with {
+    my ($self, $other) = @_;
+
+    $self->write_file('otp.key', $other->read_file('otp.key'), 0600);
+    $self->write_file('token.key', $other->read_file('token.key'), 0600);
+    $self->{token_key} = $other->{token_key};
+
+    $self->{redis_of} = $other;
+    $self->{ports}{REDIS_PORT} = $other->port('REDIS_PORT');
+
+    return $self;
+}
 
 sub write_file {
     my ($self, $name, $content, $mode) = @_;
@@ -323,7 +346,9 @@ sub run {
 
     die "nginx is already running\n" if $self->{pid};
 
-    $self->start_redis if $self->store eq 'redis' && !$self->{redis_pid};
+    $self->start_redis
+        if $self->store eq 'redis' && !$self->{redis_pid}
+           && !$self->{redis_of};
 
     my $dir = $self->{dir};
 
@@ -876,6 +901,56 @@ sub _esc {
     return $s;
 }
 
+# Runs $n clients at once: each is forked, waits on a pipe until all are
+# ready, then makes its request ($request->($i), any of the methods above);
+# returns the answers (status, json) in the order they came.
+
+sub concurrently {
+    my ($self, $n, $request) = @_;
+
+    pipe(my $go_r, my $go_w) or die "pipe: $!";
+    pipe(my $res_r, my $res_w) or die "pipe: $!";
+
+    my @pids;
+
+    for my $i (1 .. $n) {
+        my $pid = fork() // die "fork: $!";
+
+        if ($pid == 0) {
+            close $go_w;
+            close $res_r;
+
+            # the start: the parent closes its end of the pipe
+            sysread($go_r, my $buf, 1);
+
+            my $r = $request->($i);
+            (my $body = $r->{body} // '') =~ s/\n//g;
+
+            syswrite($res_w, "$r->{status} $body\n");
+            _exit(0);
+        }
+
+        push @pids, $pid;
+    }
+
+    close $go_r;
+    close $res_w;
+    close $go_w;
+
+    my @answers;
+
+    while (my $line = <$res_r>) {
+        my ($status, $body) = $line =~ /^(\d+) (.*)$/ or next;
+        push @answers, { status => $status,
+                         json => eval { JSON::PP->new->decode($body) } };
+    }
+
+    close $res_r;
+    waitpid($_, 0) for @pids;
+
+    return @answers;
+}
+
 # Remembers the phones a test sends so that the log checks can look for
 # them in clear; a test that puts a phone in a raw body names it here.
 
@@ -893,13 +968,20 @@ sub uses_phone {
     return $self;
 }
 
+# ... and the codes it submits (of 6 digits and more, see check_log), for
+# a guess in a log is as bad as the code itself.
+
 sub _record {
     my ($self, $data) = @_;
 
-    return unless ref $data eq 'HASH' && defined $data->{phone}
-                  && !ref $data->{phone};
+    return unless ref $data eq 'HASH';
 
-    $self->uses_phone($data->{phone});
+    $self->uses_phone($data->{phone})
+        if defined $data->{phone} && !ref $data->{phone};
+
+    $self->{guesses}{ $data->{code} } = 1
+        if defined $data->{code} && !ref $data->{code}
+           && $data->{code} =~ /^\d{6,}$/;
 }
 
 ###############################################################################
@@ -1001,7 +1083,9 @@ sub check_log {
         push @other, $_;
     }
 
-    %codes = (%codes, %{$self->{codes}});
+    # with a shared store, the codes the other instance sent too
+    %codes = (%codes, %{$self->{codes}}, %{ $self->{guesses} || {} },
+              $self->{redis_of} ? %{ $self->{redis_of}{codes} } : ());
 
     # 1: nothing went badly wrong
     my @bad = grep { /\[(alert|emerg|crit)\]/
