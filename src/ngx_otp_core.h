@@ -248,4 +248,211 @@ int ngx_otp_jwt_verify(const u_char *token, size_t len,
     size_t aud_len, u_char *sub_buf, size_t sub_cap, size_t *sub_len);
 
 
+
+/* ngx_otp_message.c: the text of a code message */
+
+#define NGX_OTP_MESSAGE_MAX_LEN    1024    /* a rendered message, bytes */
+
+#define NGX_OTP_MESSAGE_DEFAULT                                              \
+    "Your $app code is $code. Valid for $ttl_minutes minutes. "              \
+    "Do not share it."
+#define NGX_OTP_MESSAGE_DEFAULT_NO_APP                                       \
+    "Your verification code is $code. Valid for $ttl_minutes minutes. "      \
+    "Do not share it."
+
+typedef struct {
+    const u_char   *code;
+    size_t          code_len;
+    const u_char   *app;        /* NULL or empty: no name */
+    size_t          app_len;
+    uint64_t        ttl;        /* seconds */
+} ngx_otp_message_vars_t;
+
+/*
+ * Renders tpl into out: "$code", "$app" and "$ttl_minutes" (the ttl in
+ * minutes, rounded up) are replaced, also in the "${name}" form; "$$" is
+ * one "$"; any other "$" is left as it is, unknown names included.  A
+ * name is the longest run of letters, digits and '_' after the "$".  A
+ * NULL tpl is NGX_OTP_MESSAGE_DEFAULT, or NGX_OTP_MESSAGE_DEFAULT_NO_APP
+ * when there is no app name.  Values are inserted as they are, never
+ * rendered again.  ETOOBIG when the result would not fit out_cap (nothing
+ * is cut: a cut message could lose the code).
+ */
+int ngx_otp_message_render(const u_char *tpl, size_t tpl_len,
+    const ngx_otp_message_vars_t *vars, u_char *out, size_t out_cap,
+    size_t *out_len);
+
+/*
+ * The code point UTF-8 encodes at p: returns its length (1-4) and sets
+ * *cp, or returns 0 for invalid UTF-8 (a stray continuation byte, a
+ * sequence cut short, an overlong form, a surrogate, over U+10FFFF).
+ */
+size_t ngx_otp_utf8_decode(const u_char *p, size_t len, uint32_t *cp);
+
+#define NGX_OTP_SMS_GSM7           1
+#define NGX_OTP_SMS_UCS2           2
+
+#define NGX_OTP_SMS_GSM7_SINGLE    160     /* septets in a lone SMS */
+#define NGX_OTP_SMS_GSM7_PART      153     /* ... in one part of several */
+#define NGX_OTP_SMS_UCS2_SINGLE    70      /* UTF-16 code units */
+#define NGX_OTP_SMS_UCS2_PART      67
+
+typedef struct {
+    int             encoding;   /* NGX_OTP_SMS_GSM7 or NGX_OTP_SMS_UCS2 */
+    size_t          chars;      /* code points */
+    size_t          units;      /* septets, or UTF-16 code units */
+    size_t          segments;   /* 0 for an empty text */
+} ngx_otp_sms_info_t;
+
+/*
+ * 1 when every character of the UTF-8 text is in the GSM 03.38 default
+ * alphabet or its extension table, 0 otherwise (invalid UTF-8 included);
+ * *septets (may be NULL) counts an extension character as 2.
+ */
+int ngx_otp_message_gsm7(const u_char *text, size_t len, size_t *septets);
+
+/*
+ * How an SMS carries text: GSM-7 when ngx_otp_message_gsm7() says so, else
+ * UCS-2, where a code point above U+FFFF takes two units as in UTF-16.
+ * One segment holds 160 septets or 70 units; a longer text is split in
+ * parts of 153 or 67, and an escape pair or a surrogate pair is never
+ * split, as phones do it.  EINVAL for invalid UTF-8 (overlong forms,
+ * surrogates and code points over U+10FFFF included).
+ */
+int ngx_otp_message_segments(const u_char *text, size_t len,
+    ngx_otp_sms_info_t *info);
+
+
+/* ngx_otp_provider_wire.c: provider requests and answers */
+
+#define NGX_OTP_WIRE_ID_LEN        128     /* longest message id taken */
+#define NGX_OTP_WIRE_ERROR_LEN     128     /* error text, no NUL */
+#define NGX_OTP_WIRE_ANSWER_MAX    65536   /* longer: unreadable */
+
+#define NGX_OTP_TWILIO_VOICE_LANGUAGE  "en-US"
+#define NGX_OTP_META_LANGUAGE          "en_US"
+
+typedef struct {
+    const u_char   *data;
+    size_t          len;
+} ngx_otp_wire_str_t;
+
+/*
+ * Percent-encodes src for an x-www-form-urlencoded value: RFC 3986
+ * unreserved characters are kept, every other byte is %XX (upper-case,
+ * so a space is %20 and '+' is %2B).  With dst NULL only counts.
+ * Returns the encoded length.
+ */
+size_t ngx_otp_form_escape(u_char *dst, const u_char *src, size_t len);
+
+/*
+ * Body builders.  Each writes the whole body into out (cap bytes, no NUL)
+ * and sets *len, or with out NULL only sets *len to the size needed.
+ * EINVAL: "to" not E.164 (as ngx_otp_phone_normalize() makes it), a code
+ * that is not NGX_OTP_CODE_MIN_LEN..MAX_LEN ASCII digits, or a required
+ * value empty; ETOOBIG: cap too small (out is then left incomplete).
+ */
+
+typedef struct {
+    ngx_otp_wire_str_t  to;               /* E.164 */
+    ngx_otp_wire_str_t  from;             /* sender; or empty, see below */
+    ngx_otp_wire_str_t  service;          /* MessagingServiceSid (sms) */
+    ngx_otp_wire_str_t  text;             /* sms */
+    ngx_otp_wire_str_t  content_sid;      /* whatsapp template, HX... */
+    ngx_otp_wire_str_t  language;         /* voice, e.g. "en-US" */
+    ngx_otp_wire_str_t  status_callback;  /* empty: none */
+    ngx_otp_wire_str_t  code;             /* whatsapp and voice */
+} ngx_otp_twilio_msg_t;
+
+/*
+ * Twilio's Messages.json and Calls.json forms, fields in this order:
+ *   sms:      To, From or MessagingServiceSid (exactly one given), Body
+ *   whatsapp: To=whatsapp:+..., From=whatsapp:+..., ContentSid,
+ *             ContentVariables={"1":"<code>"}
+ *   voice:    To, From, Twiml (ngx_otp_twilio_twiml())
+ * each followed by StatusCallback when one is set.
+ */
+int ngx_otp_twilio_sms_body(const ngx_otp_twilio_msg_t *m, u_char *out,
+    size_t cap, size_t *len);
+int ngx_otp_twilio_whatsapp_body(const ngx_otp_twilio_msg_t *m,
+    u_char *out, size_t cap, size_t *len);
+int ngx_otp_twilio_voice_body(const ngx_otp_twilio_msg_t *m, u_char *out,
+    size_t cap, size_t *len);
+
+/*
+ * The TwiML of a voice call: the code said twice, its digits apart so
+ * that they are read one by one:
+ *   <Response><Say language="en-US">Your verification code is 1, 2, 3.
+ *   </Say><Pause length="1"/><Say language="en-US">Again: 1, 2, 3.</Say>
+ *   </Response>                                   (one line, no spaces
+ * between tags); the language is XML-escaped.
+ */
+int ngx_otp_twilio_twiml(const u_char *language, size_t language_len,
+    const u_char *code, size_t code_len, u_char *out, size_t cap,
+    size_t *len);
+
+typedef struct {
+    ngx_otp_wire_str_t  to;               /* E.164; sent without '+' */
+    ngx_otp_wire_str_t  name;             /* approved template */
+    ngx_otp_wire_str_t  language;         /* e.g. "en_US" */
+    ngx_otp_wire_str_t  code;
+} ngx_otp_meta_msg_t;
+
+/*
+ * The WhatsApp Cloud API message of an authentication template: the code
+ * is the body's parameter and the copy-code button's, compact JSON with
+ * members in the documented order.  EINVAL also for a name or language
+ * that is not valid UTF-8.
+ */
+int ngx_otp_meta_body(const ngx_otp_meta_msg_t *m, u_char *out, size_t cap,
+    size_t *len);
+
+typedef struct {
+    ngx_otp_wire_str_t  username;
+    ngx_otp_wire_str_t  to;               /* E.164 */
+    ngx_otp_wire_str_t  text;
+    ngx_otp_wire_str_t  from;             /* empty: the account's */
+} ngx_otp_africastalking_msg_t;
+
+/* Africa's Talking's form: username, to, message, then from when set */
+int ngx_otp_africastalking_body(const ngx_otp_africastalking_msg_t *m,
+    u_char *out, size_t cap, size_t *len);
+
+typedef struct {
+    u_char          id[NGX_OTP_WIRE_ID_LEN];
+    size_t          id_len;
+    u_char          error[NGX_OTP_WIRE_ERROR_LEN];
+    size_t          error_len;
+} ngx_otp_wire_answer_t;
+
+/*
+ * Answer parsers: status is the HTTP status, body the answer (need not be
+ * NUL-terminated).  NGX_OTP_OK when the provider took the message, with
+ * its id in a->id; NGX_OTP_EINVAL when it refused it or the answer cannot
+ * be read, with a short reason in a->error:
+ *   "twilio 21211: <message>"          Twilio's error object
+ *   "meta 190: <message>"              Graph API's "error" object
+ *   "africastalking 403: <status>"     a recipient's refusal
+ *   "africastalking: <Message>"        no recipient at all
+ *   "africastalking: HTTP 401: <text>" any other status, with the body
+ *   "<provider>: HTTP <status>, unreadable answer"
+ *
+ * Precisely: an id is 1..NGX_OTP_WIRE_ID_LEN bytes in '!'..'~' other than
+ * '"' and '\\', so that it can be logged and put in JSON as it is;
+ * another is no id.  Twilio wants a 2xx and "sid", Meta a 2xx and
+ * messages[0].id; Africa's Talking wants a 2xx and a first recipient with
+ * statusCode 100, 101 or 102, and its messageId is optional (id_len 0).
+ * Provider text in an error is cut (ending "...") to fit, white space and
+ * control characters become one space, invalid UTF-8 becomes '?', and any
+ * run of four or more digits is starred out: providers echo numbers and
+ * message text, and a code is such a run.  Meta's "(#<code>) " prefix is
+ * dropped.  A body over NGX_OTP_WIRE_ANSWER_MAX is unreadable.
+ */
+int ngx_otp_twilio_parse(unsigned status, const u_char *body, size_t len,
+    ngx_otp_wire_answer_t *a);
+int ngx_otp_meta_parse(unsigned status, const u_char *body, size_t len,
+    ngx_otp_wire_answer_t *a);
+int ngx_otp_africastalking_parse(unsigned status, const u_char *body,
+    size_t len, ngx_otp_wire_answer_t *a);
+
 #endif /* _NGX_OTP_CORE_H_INCLUDED_ */

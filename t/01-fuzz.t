@@ -20,7 +20,7 @@ use Test::More;
 ###############################################################################
 
 my $dir = abs_path(dirname(__FILE__)) . '/fuzz';
-my @harnesses = qw/phone fields jwt/;
+my @harnesses = qw/phone fields jwt provider_wire/;
 
 my $seconds = $ENV{OTP_FUZZ_SECONDS} // 10;
 
