@@ -1,0 +1,446 @@
+
+/*
+ * Copyright (C) The ngx_http_otp_module authors
+ *
+ * The "meta_whatsapp" provider type: WhatsApp through Meta's Cloud API,
+ * with an approved authentication template whose body and copy-code
+ * button both carry the code.  The bytes are built and read by the pure
+ * core (ngx_otp_provider_wire.c); this file only configures and sends
+ * them.
+ *
+ *   otp_provider wa meta_whatsapp phone_number_id=106540352242922
+ *                token_file=/etc/meta.token template=otp_login;
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_otp_module.h"
+
+
+#define NGX_HTTP_OTP_META_BASE_URL     "https://graph.facebook.com"
+#define NGX_HTTP_OTP_META_VERSION      "v21.0"
+
+
+typedef struct {
+    ngx_str_t                       phone_number_id;
+    ngx_str_t                       token;
+    ngx_str_t                       template;
+    ngx_str_t                       language;
+    ngx_str_t                       version;
+
+    ngx_str_t                       url;
+    ngx_str_t                       authorization;  /* the header */
+} ngx_http_otp_meta_conf_t;
+
+
+typedef struct {
+    const char                     *key;
+    size_t                          offset;
+} ngx_http_otp_meta_option_t;
+
+
+static char *ngx_http_otp_meta_conf(ngx_conf_t *cf,
+    ngx_http_otp_provider_t *p, ngx_str_t *args, ngx_uint_t nargs);
+static char *ngx_http_otp_meta_check(ngx_conf_t *cf,
+    ngx_http_otp_provider_t *p, ngx_http_otp_meta_conf_t *mcf);
+static ngx_int_t ngx_http_otp_meta_chars(ngx_str_t *value,
+    const char *extra);
+
+static void ngx_http_otp_meta_send(ngx_http_otp_send_t *send);
+static void ngx_http_otp_meta_done(ngx_http_otp_http_req_t *req);
+static void ngx_http_otp_meta_fail(ngx_http_otp_send_t *send,
+    const char *err);
+static void ngx_http_otp_meta_failed(ngx_event_t *ev);
+
+
+ngx_http_otp_provider_type_t  ngx_http_otp_provider_meta_whatsapp = {
+    "meta_whatsapp",
+    NGX_HTTP_OTP_WHATSAPP,
+    ngx_http_otp_meta_conf,
+    ngx_http_otp_meta_send
+};
+
+
+static ngx_http_otp_meta_option_t  ngx_http_otp_meta_options[] = {
+    { "phone_number_id",
+      offsetof(ngx_http_otp_meta_conf_t, phone_number_id) },
+    { "token", offsetof(ngx_http_otp_meta_conf_t, token) },
+    { "template", offsetof(ngx_http_otp_meta_conf_t, template) },
+    { "language", offsetof(ngx_http_otp_meta_conf_t, language) },
+    { "version", offsetof(ngx_http_otp_meta_conf_t, version) },
+    { NULL, 0 }
+};
+
+
+static char *
+ngx_http_otp_meta_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
+    ngx_str_t *args, ngx_uint_t nargs)
+{
+    u_char                      *eq;
+    ngx_int_t                    rc;
+    ngx_str_t                    value, *field;
+    ngx_uint_t                   i;
+    ngx_http_otp_meta_conf_t    *mcf;
+    ngx_http_otp_meta_option_t  *o;
+
+    mcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_otp_meta_conf_t));
+    if (mcf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p->conf = mcf;
+
+    for (i = 0; i < nargs; i++) {
+
+        for (o = ngx_http_otp_meta_options; o->key; o++) {
+
+            rc = ngx_http_otp_provider_arg(cf, &args[i], o->key, &value);
+
+            if (rc == NGX_DECLINED) {
+                continue;
+            }
+
+            if (rc != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            field = (ngx_str_t *) ((u_char *) mcf + o->offset);
+
+            if (field->data) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "meta_whatsapp provider \"%V\": \"%s\" "
+                                   "is given twice", &p->name, o->key);
+                return NGX_CONF_ERROR;
+            }
+
+            *field = value;
+            break;
+        }
+
+        if (o->key == NULL) {
+            /* the key only: the value may be a secret */
+
+            eq = ngx_strlchr(args[i].data, args[i].data + args[i].len, '=');
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "meta_whatsapp provider \"%V\": unknown "
+                               "option \"%*s\"", &p->name,
+                               (eq ? eq : args[i].data + args[i].len)
+                               - args[i].data, args[i].data);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return ngx_http_otp_meta_check(cf, p, mcf);
+}
+
+
+static char *
+ngx_http_otp_meta_check(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
+    ngx_http_otp_meta_conf_t *mcf)
+{
+    u_char     *c;
+    ngx_str_t   base;
+
+    for (c = mcf->phone_number_id.data;
+         c < mcf->phone_number_id.data + mcf->phone_number_id.len;
+         c++)
+    {
+        if (*c < '0' || *c > '9') {
+            break;
+        }
+    }
+
+    if (mcf->phone_number_id.len == 0
+        || c != mcf->phone_number_id.data + mcf->phone_number_id.len)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "meta_whatsapp provider \"%V\" needs "
+                           "phone_number_id= (digits: the ID of the sender, "
+                           "not its phone number)", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (mcf->token.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "meta_whatsapp provider \"%V\" needs token= or "
+                           "token_file=", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    for (c = mcf->token.data; c < mcf->token.data + mcf->token.len; c++) {
+        if (*c <= ' ' || *c >= 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "meta_whatsapp provider \"%V\": the token has "
+                               "a character that is not printable ASCII",
+                               &p->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    /* Meta's rule for template names: lower-case letters, digits, '_' */
+
+    for (c = mcf->template.data;
+         c < mcf->template.data + mcf->template.len;
+         c++)
+    {
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9')
+              || *c == '_'))
+        {
+            break;
+        }
+    }
+
+    if (mcf->template.len == 0
+        || c != mcf->template.data + mcf->template.len)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "meta_whatsapp provider \"%V\" needs template= "
+                           "the name of an approved authentication template "
+                           "(lower-case letters, digits and '_')", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (mcf->language.data == NULL) {
+        ngx_str_set(&mcf->language, NGX_OTP_META_LANGUAGE);
+    }
+
+    if (mcf->language.len == 0
+        || ngx_http_otp_meta_chars(&mcf->language, "_") != NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "meta_whatsapp provider \"%V\": invalid language "
+                           "\"%V\", e.g. \"en_US\"", &p->name,
+                           &mcf->language);
+        return NGX_CONF_ERROR;
+    }
+
+    if (mcf->version.data == NULL) {
+        ngx_str_set(&mcf->version, NGX_HTTP_OTP_META_VERSION);
+    }
+
+    if (mcf->version.len < 2 || mcf->version.data[0] != 'v'
+        || ngx_http_otp_meta_chars(&mcf->version, ".") != NGX_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "meta_whatsapp provider \"%V\": invalid version "
+                           "\"%V\", e.g. \"%s\"", &p->name, &mcf->version,
+                           NGX_HTTP_OTP_META_VERSION);
+        return NGX_CONF_ERROR;
+    }
+
+    p->channels = NGX_HTTP_OTP_WHATSAPP;
+
+    if (p->common.base_url.len) {
+        base = p->common.base_url;
+
+    } else {
+        ngx_str_set(&base, NGX_HTTP_OTP_META_BASE_URL);
+
+        if (ngx_http_otp_http_add_host(cf, p->http, &base) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    while (base.len && base.data[base.len - 1] == '/') {
+        base.len--;
+    }
+
+    mcf->url.len = base.len + sizeof("///messages") - 1 + mcf->version.len
+                   + mcf->phone_number_id.len;
+    mcf->url.data = ngx_pnalloc(cf->pool, mcf->url.len);
+    if (mcf->url.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(mcf->url.data, "%V/%V/%V/messages", &base, &mcf->version,
+                &mcf->phone_number_id);
+
+    mcf->authorization.len = sizeof("Authorization: Bearer ") - 1
+                             + mcf->token.len;
+    mcf->authorization.data = ngx_pnalloc(cf->pool, mcf->authorization.len);
+    if (mcf->authorization.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(mcf->authorization.data, "Authorization: Bearer %V",
+                &mcf->token);
+
+    return NGX_CONF_OK;
+}
+
+
+/* letters, digits and the characters of extra only */
+
+static ngx_int_t
+ngx_http_otp_meta_chars(ngx_str_t *value, const char *extra)
+{
+    u_char  *c;
+
+    for (c = value->data; c < value->data + value->len; c++) {
+        if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z')
+              || (*c >= '0' && *c <= '9')
+              || (*c && ngx_strchr(extra, *c) != NULL)))
+        {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_otp_meta_send(ngx_http_otp_send_t *send)
+{
+    int                        rc;
+    u_char                    *body;
+    size_t                     len;
+    ngx_otp_meta_msg_t         m;
+    ngx_http_otp_provider_t   *p;
+    ngx_http_otp_http_req_t   *req;
+    ngx_http_otp_meta_conf_t  *mcf;
+
+    p = send->provider;
+    mcf = p->conf;
+
+    if (send->channel != NGX_HTTP_OTP_WHATSAPP) {
+        ngx_http_otp_meta_fail(send, "meta: whatsapp only");
+        return;
+    }
+
+    m.to.data = send->phone;
+    m.to.len = send->phone_len;
+    m.name.data = mcf->template.data;
+    m.name.len = mcf->template.len;
+    m.language.data = mcf->language.data;
+    m.language.len = mcf->language.len;
+    m.code.data = send->code;
+    m.code.len = send->code_len;
+
+    rc = ngx_otp_meta_body(&m, NULL, 0, &len);
+
+    if (rc != NGX_OTP_OK) {
+        ngx_http_otp_meta_fail(send, rc == NGX_OTP_EINVAL
+                                     ? "meta: invalid message"
+                                     : "meta: out of memory");
+        return;
+    }
+
+    body = ngx_alloc(len, send->log);
+    if (body == NULL) {
+        ngx_http_otp_meta_fail(send, "meta: out of memory");
+        return;
+    }
+
+    rc = ngx_otp_meta_body(&m, body, len, &len);
+
+    req = (rc == NGX_OTP_OK) ? ngx_http_otp_http_create(send->log) : NULL;
+
+    if (req == NULL) {
+        ngx_explicit_memzero(body, len);
+        ngx_free(body);
+        ngx_http_otp_meta_fail(send, "meta: cannot build request");
+        return;
+    }
+
+    req->method = "POST";
+    req->url = mcf->url;
+    req->headers[0] = mcf->authorization;
+    ngx_str_set(&req->headers[1], "Content-Type: application/json");
+    req->nheaders = 2;
+    req->body.data = body;
+    req->body.len = len;
+    req->timeout = p->common.timeout;
+    req->handler = ngx_http_otp_meta_done;
+    req->data = send;
+
+    send->http = req;
+
+    ngx_http_otp_http_start(p->http, req);
+
+    /* start() has copied the body, and the body holds the code */
+
+    ngx_explicit_memzero(body, len);
+    ngx_free(body);
+}
+
+
+static void
+ngx_http_otp_meta_done(ngx_http_otp_http_req_t *req)
+{
+    int                     rc;
+    ngx_http_otp_send_t    *send;
+    ngx_otp_wire_answer_t   a;
+
+    send = req->data;
+    send->http = NULL;
+
+    if (req->rc != NGX_OK) {
+        /* curl's reason: "Connection refused", "Timeout was reached" */
+
+        send->rc = NGX_ERROR;
+        send->error_len = (req->error_len
+                           ? ngx_snprintf(send->error, sizeof(send->error),
+                                          "meta: %*s", req->error_len,
+                                          req->error)
+                           : ngx_cpymem(send->error, "meta: no answer", 15))
+                          - send->error;
+        ngx_http_otp_send_finish(send);
+        return;
+    }
+
+    if (req->truncated) {
+        ngx_log_error(NGX_LOG_INFO, send->log, 0,
+                      "otp meta_whatsapp provider \"%V\": answer over %uz "
+                      "bytes, HTTP %ui, cut short", &send->provider->name,
+                      (size_t) NGX_HTTP_OTP_HTTP_MAX_RESPONSE, req->status);
+    }
+
+    rc = ngx_otp_meta_parse(req->status, req->response, req->response_len,
+                            &a);
+
+    if (rc == NGX_OTP_OK) {
+        if (a.id_len > sizeof(send->message_id)) {
+            ngx_log_error(NGX_LOG_INFO, send->log, 0,
+                          "otp meta_whatsapp provider \"%V\": message id "
+                          "\"%*s\" cut to %uz bytes", &send->provider->name,
+                          a.id_len, a.id, sizeof(send->message_id));
+        }
+
+        send->message_id_len = ngx_min(a.id_len, sizeof(send->message_id));
+        ngx_memcpy(send->message_id, a.id, send->message_id_len);
+        send->rc = NGX_OK;
+
+    } else {
+        send->error_len = ngx_min(a.error_len, sizeof(send->error));
+        ngx_memcpy(send->error, a.error, send->error_len);
+        send->rc = NGX_ERROR;
+    }
+
+    ngx_http_otp_send_finish(send);
+}
+
+
+/* the port answers from the event loop, never from inside send() */
+
+static void
+ngx_http_otp_meta_fail(ngx_http_otp_send_t *send, const char *err)
+{
+    send->rc = NGX_ERROR;
+    send->error_len = ngx_min(ngx_strlen(err), sizeof(send->error));
+    ngx_memcpy(send->error, err, send->error_len);
+
+    send->event.handler = ngx_http_otp_meta_failed;
+    ngx_post_event(&send->event, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_otp_meta_failed(ngx_event_t *ev)
+{
+    ngx_http_otp_send_finish(ev->data);
+}

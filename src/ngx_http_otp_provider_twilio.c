@@ -1,0 +1,696 @@
+
+/*
+ * Copyright (C) The ngx_http_otp_module authors
+ *
+ * The "twilio" provider type: SMS and WhatsApp through Messages.json, a
+ * voice call through Calls.json, with Basic authentication by the
+ * account's auth token or an API key.  The bytes are built and read by
+ * the pure core (ngx_otp_provider_wire.c); this file only configures and
+ * sends them.
+ *
+ *   otp_provider tw twilio account_sid=AC... auth_token_file=/etc/tw.key
+ *                from=+15017122661 whatsapp_from=+14155238886
+ *                whatsapp_content_sid=HX... voice_from=+15017122661;
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_otp_module.h"
+
+
+#define NGX_HTTP_OTP_TWILIO_BASE_URL   "https://api.twilio.com"
+#define NGX_HTTP_OTP_TWILIO_SENDER_LEN 11      /* alphanumeric sender id */
+
+
+typedef struct {
+    ngx_str_t                       account_sid;
+    ngx_str_t                       auth_token;
+    ngx_str_t                       api_key;
+    ngx_str_t                       api_secret;
+    ngx_str_t                       from;
+    ngx_str_t                       service;
+    ngx_str_t                       whatsapp_from;
+    ngx_str_t                       content_sid;
+    ngx_str_t                       voice_from;
+    ngx_str_t                       voice_language;
+    ngx_str_t                       status_callback;
+
+    ngx_str_t                       userpwd;        /* sid:secret */
+    ngx_str_t                       messages_url;
+    ngx_str_t                       calls_url;
+} ngx_http_otp_twilio_conf_t;
+
+
+typedef struct {
+    const char                     *key;
+    size_t                          offset;
+} ngx_http_otp_twilio_option_t;
+
+
+static char *ngx_http_otp_twilio_conf(ngx_conf_t *cf,
+    ngx_http_otp_provider_t *p, ngx_str_t *args, ngx_uint_t nargs);
+static char *ngx_http_otp_twilio_check(ngx_conf_t *cf,
+    ngx_http_otp_provider_t *p, ngx_http_otp_twilio_conf_t *tcf);
+static ngx_int_t ngx_http_otp_twilio_sid(ngx_conf_t *cf,
+    ngx_http_otp_provider_t *p, ngx_str_t *value, const char *key,
+    const char *prefix);
+static ngx_int_t ngx_http_otp_twilio_phone(ngx_conf_t *cf,
+    ngx_http_otp_provider_t *p, ngx_str_t *value, const char *key,
+    ngx_uint_t sender);
+static ngx_int_t ngx_http_otp_twilio_urls(ngx_conf_t *cf,
+    ngx_http_otp_provider_t *p, ngx_http_otp_twilio_conf_t *tcf);
+static ngx_uint_t ngx_http_otp_twilio_alnum(u_char c);
+
+static void ngx_http_otp_twilio_send(ngx_http_otp_send_t *send);
+static void ngx_http_otp_twilio_done(ngx_http_otp_http_req_t *req);
+static void ngx_http_otp_twilio_fail(ngx_http_otp_send_t *send,
+    const char *err);
+static void ngx_http_otp_twilio_failed(ngx_event_t *ev);
+
+
+ngx_http_otp_provider_type_t  ngx_http_otp_provider_twilio = {
+    "twilio",
+    NGX_HTTP_OTP_SMS | NGX_HTTP_OTP_WHATSAPP | NGX_HTTP_OTP_VOICE,
+    ngx_http_otp_twilio_conf,
+    ngx_http_otp_twilio_send
+};
+
+
+static ngx_http_otp_twilio_option_t  ngx_http_otp_twilio_options[] = {
+    { "account_sid", offsetof(ngx_http_otp_twilio_conf_t, account_sid) },
+    { "auth_token", offsetof(ngx_http_otp_twilio_conf_t, auth_token) },
+    { "api_key", offsetof(ngx_http_otp_twilio_conf_t, api_key) },
+    { "api_secret", offsetof(ngx_http_otp_twilio_conf_t, api_secret) },
+    { "from", offsetof(ngx_http_otp_twilio_conf_t, from) },
+    { "messaging_service_sid",
+      offsetof(ngx_http_otp_twilio_conf_t, service) },
+    { "whatsapp_from", offsetof(ngx_http_otp_twilio_conf_t, whatsapp_from) },
+    { "whatsapp_content_sid",
+      offsetof(ngx_http_otp_twilio_conf_t, content_sid) },
+    { "voice_from", offsetof(ngx_http_otp_twilio_conf_t, voice_from) },
+    { "voice_language",
+      offsetof(ngx_http_otp_twilio_conf_t, voice_language) },
+    { "status_callback",
+      offsetof(ngx_http_otp_twilio_conf_t, status_callback) },
+    { NULL, 0 }
+};
+
+
+static char *
+ngx_http_otp_twilio_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
+    ngx_str_t *args, ngx_uint_t nargs)
+{
+    u_char                        *eq;
+    ngx_int_t                      rc;
+    ngx_str_t                      value, *field;
+    ngx_uint_t                     i;
+    ngx_http_otp_twilio_conf_t    *tcf;
+    ngx_http_otp_twilio_option_t  *o;
+
+    tcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_otp_twilio_conf_t));
+    if (tcf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    p->conf = tcf;
+
+    for (i = 0; i < nargs; i++) {
+
+        for (o = ngx_http_otp_twilio_options; o->key; o++) {
+
+            rc = ngx_http_otp_provider_arg(cf, &args[i], o->key, &value);
+
+            if (rc == NGX_DECLINED) {
+                continue;
+            }
+
+            if (rc != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            field = (ngx_str_t *) ((u_char *) tcf + o->offset);
+
+            if (field->data) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "twilio provider \"%V\": \"%s\" is "
+                                   "given twice", &p->name, o->key);
+                return NGX_CONF_ERROR;
+            }
+
+            *field = value;
+            break;
+        }
+
+        if (o->key == NULL) {
+            /* the key only: the value may be a secret */
+
+            eq = ngx_strlchr(args[i].data, args[i].data + args[i].len, '=');
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "twilio provider \"%V\": unknown option "
+                               "\"%*s\"", &p->name,
+                               (eq ? eq : args[i].data + args[i].len)
+                               - args[i].data, args[i].data);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return ngx_http_otp_twilio_check(cf, p, tcf);
+}
+
+
+static char *
+ngx_http_otp_twilio_check(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
+    ngx_http_otp_twilio_conf_t *tcf)
+{
+    u_char     *c;
+    ngx_str_t  *user, *secret;
+
+    if (tcf->account_sid.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "twilio provider \"%V\" needs account_sid=AC...",
+                           &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_otp_twilio_sid(cf, p, &tcf->account_sid, "account_sid",
+                                "AC")
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    /* Basic auth: AccountSid:AuthToken, or ApiKeySid:ApiSecret */
+
+    if (tcf->auth_token.len && (tcf->api_key.len || tcf->api_secret.len)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "twilio provider \"%V\": auth_token= and "
+                           "api_key= exclude each other", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (tcf->auth_token.len) {
+        user = &tcf->account_sid;
+        secret = &tcf->auth_token;
+
+    } else if (tcf->api_key.len && tcf->api_secret.len) {
+        if (ngx_http_otp_twilio_sid(cf, p, &tcf->api_key, "api_key", "SK")
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        user = &tcf->api_key;
+        secret = &tcf->api_secret;
+
+    } else {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "twilio provider \"%V\" needs auth_token= (or "
+                           "auth_token_file=), or api_key= with api_secret= "
+                           "(or api_secret_file=)", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    for (c = secret->data; c < secret->data + secret->len; c++) {
+        if (*c <= ' ' || *c == 0x7f) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "twilio provider \"%V\": the auth token or "
+                               "API secret has a space or control "
+                               "character", &p->name);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    tcf->userpwd.len = user->len + 1 + secret->len;
+    tcf->userpwd.data = ngx_pnalloc(cf->pool, tcf->userpwd.len);
+    if (tcf->userpwd.data == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    ngx_sprintf(tcf->userpwd.data, "%V:%V", user, secret);
+
+    /* channels: what the senders given allow */
+
+    p->channels = 0;
+
+    if (tcf->from.len && tcf->service.len) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "twilio provider \"%V\": from= and "
+                           "messaging_service_sid= exclude each other",
+                           &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (tcf->from.len) {
+        if (ngx_http_otp_twilio_phone(cf, p, &tcf->from, "from", 1)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        p->channels |= NGX_HTTP_OTP_SMS;
+    }
+
+    if (tcf->service.len) {
+        if (ngx_http_otp_twilio_sid(cf, p, &tcf->service,
+                                    "messaging_service_sid", "MG")
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        p->channels |= NGX_HTTP_OTP_SMS;
+    }
+
+    if ((tcf->whatsapp_from.len == 0) != (tcf->content_sid.len == 0)) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "twilio provider \"%V\": whatsapp_from= and "
+                           "whatsapp_content_sid= go together", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (tcf->whatsapp_from.len) {
+        if (ngx_http_otp_twilio_phone(cf, p, &tcf->whatsapp_from,
+                                      "whatsapp_from", 0)
+            != NGX_OK
+            || ngx_http_otp_twilio_sid(cf, p, &tcf->content_sid,
+                                       "whatsapp_content_sid", "HX")
+               != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        p->channels |= NGX_HTTP_OTP_WHATSAPP;
+    }
+
+    if (tcf->voice_from.len) {
+        if (ngx_http_otp_twilio_phone(cf, p, &tcf->voice_from, "voice_from",
+                                      0)
+            != NGX_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
+        p->channels |= NGX_HTTP_OTP_VOICE;
+    }
+
+    if (p->channels == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "twilio provider \"%V\" carries no channel: give "
+                           "from= or messaging_service_sid= (sms), "
+                           "whatsapp_from= with whatsapp_content_sid= "
+                           "(whatsapp), or voice_from= (voice)", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    /* a BCP 47 tag: letters, digits and '-' */
+
+    if (tcf->voice_language.data == NULL) {
+        ngx_str_set(&tcf->voice_language, NGX_OTP_TWILIO_VOICE_LANGUAGE);
+    }
+
+    for (c = tcf->voice_language.data;
+         c < tcf->voice_language.data + tcf->voice_language.len;
+         c++)
+    {
+        if (!(ngx_http_otp_twilio_alnum(*c) || *c == '-')) {
+            break;
+        }
+    }
+
+    if (tcf->voice_language.len == 0
+        || c != tcf->voice_language.data + tcf->voice_language.len)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "twilio provider \"%V\": invalid voice_language "
+                           "\"%V\", e.g. \"en-US\"", &p->name,
+                           &tcf->voice_language);
+        return NGX_CONF_ERROR;
+    }
+
+    if (tcf->status_callback.len
+        && ngx_strncmp(tcf->status_callback.data, "https://", 8) != 0
+        && ngx_strncmp(tcf->status_callback.data, "http://", 7) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "twilio provider \"%V\": status_callback must be "
+                           "an http:// or https:// URL", &p->name);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_otp_twilio_urls(cf, p, tcf) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* a Twilio SID: its two-letter prefix, then letters and digits */
+
+static ngx_int_t
+ngx_http_otp_twilio_sid(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
+    ngx_str_t *value, const char *key, const char *prefix)
+{
+    u_char  *c;
+
+    if (value->len > 2 && ngx_strncmp(value->data, prefix, 2) == 0) {
+
+        for (c = value->data + 2; c < value->data + value->len; c++) {
+            if (!ngx_http_otp_twilio_alnum(*c)) {
+                break;
+            }
+        }
+
+        if (c == value->data + value->len) {
+            return NGX_OK;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "twilio provider \"%V\": %s must be \"%s\" followed "
+                       "by letters and digits", &p->name, key, prefix);
+
+    return NGX_ERROR;
+}
+
+
+/*
+ * An E.164 number; with sender set, an alphanumeric sender ID (up to 11
+ * letters, digits and spaces, one letter at least) too, as Twilio takes
+ * for SMS where the country allows it.
+ */
+
+static ngx_int_t
+ngx_http_otp_twilio_phone(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
+    ngx_str_t *value, const char *key, ngx_uint_t sender)
+{
+    u_char      *c, out[NGX_OTP_PHONE_MAX_LEN];
+    size_t       len;
+    ngx_uint_t   letters;
+
+    if (value->data[0] == '+') {
+        if (ngx_otp_phone_normalize(value->data, value->len, NULL, 0, out,
+                                    &len)
+            == NGX_OTP_OK
+            && len == value->len
+            && ngx_memcmp(out, value->data, len) == 0)
+        {
+            return NGX_OK;
+        }
+
+    } else if (sender && value->len <= NGX_HTTP_OTP_TWILIO_SENDER_LEN) {
+        letters = 0;
+
+        for (c = value->data; c < value->data + value->len; c++) {
+            if (!ngx_http_otp_twilio_alnum(*c) && *c != ' ') {
+                break;
+            }
+
+            letters += !(*c >= '0' && *c <= '9') && *c != ' ';
+        }
+
+        if (c == value->data + value->len && letters) {
+            return NGX_OK;
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "twilio provider \"%V\": %s must be an E.164 number "
+                       "(\"+\" and 8-15 digits)%s", &p->name, key,
+                       sender ? " or an alphanumeric sender ID" : "");
+
+    return NGX_ERROR;
+}
+
+
+static ngx_int_t
+ngx_http_otp_twilio_urls(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
+    ngx_http_otp_twilio_conf_t *tcf)
+{
+    ngx_str_t  base;
+
+    if (p->common.base_url.len) {
+        base = p->common.base_url;
+
+    } else {
+        ngx_str_set(&base, NGX_HTTP_OTP_TWILIO_BASE_URL);
+
+        if (ngx_http_otp_http_add_host(cf, p->http, &base) != NGX_OK) {
+            return NGX_ERROR;
+        }
+    }
+
+    while (base.len && base.data[base.len - 1] == '/') {
+        base.len--;
+    }
+
+    tcf->messages_url.len = base.len
+                            + sizeof("/2010-04-01/Accounts//Messages.json")
+                            - 1 + tcf->account_sid.len;
+    tcf->messages_url.data = ngx_pnalloc(cf->pool, tcf->messages_url.len);
+    if (tcf->messages_url.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(tcf->messages_url.data,
+                "%V/2010-04-01/Accounts/%V/Messages.json", &base,
+                &tcf->account_sid);
+
+    tcf->calls_url.len = base.len
+                         + sizeof("/2010-04-01/Accounts//Calls.json") - 1
+                         + tcf->account_sid.len;
+    tcf->calls_url.data = ngx_pnalloc(cf->pool, tcf->calls_url.len);
+    if (tcf->calls_url.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_sprintf(tcf->calls_url.data, "%V/2010-04-01/Accounts/%V/Calls.json",
+                &base, &tcf->account_sid);
+
+    return NGX_OK;
+}
+
+
+static ngx_uint_t
+ngx_http_otp_twilio_alnum(u_char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z')
+           || (c >= 'A' && c <= 'Z');
+}
+
+
+static void
+ngx_http_otp_twilio_send(ngx_http_otp_send_t *send)
+{
+    int                          rc;
+    u_char                      *body, text[NGX_OTP_MESSAGE_MAX_LEN];
+    size_t                       len;
+    ngx_str_t                   *url;
+    ngx_otp_twilio_msg_t         m;
+    ngx_otp_message_vars_t       vars;
+    ngx_http_otp_provider_t     *p;
+    ngx_http_otp_http_req_t     *req;
+    ngx_http_otp_twilio_conf_t  *tcf;
+
+    int  (*build)(const ngx_otp_twilio_msg_t *m, u_char *out, size_t cap,
+                  size_t *len);
+
+    p = send->provider;
+    tcf = p->conf;
+
+    if (!(p->channels & send->channel)) {
+        ngx_http_otp_twilio_fail(send, "twilio: channel not configured");
+        return;
+    }
+
+    ngx_memzero(&m, sizeof(ngx_otp_twilio_msg_t));
+
+    m.to.data = send->phone;
+    m.to.len = send->phone_len;
+    m.code.data = send->code;
+    m.code.len = send->code_len;
+    m.status_callback.data = tcf->status_callback.data;
+    m.status_callback.len = tcf->status_callback.len;
+
+    switch (send->channel) {
+
+    case NGX_HTTP_OTP_WHATSAPP:
+        m.from.data = tcf->whatsapp_from.data;
+        m.from.len = tcf->whatsapp_from.len;
+        m.content_sid.data = tcf->content_sid.data;
+        m.content_sid.len = tcf->content_sid.len;
+        build = ngx_otp_twilio_whatsapp_body;
+        url = &tcf->messages_url;
+        break;
+
+    case NGX_HTTP_OTP_VOICE:
+        m.from.data = tcf->voice_from.data;
+        m.from.len = tcf->voice_from.len;
+        m.language.data = tcf->voice_language.data;
+        m.language.len = tcf->voice_language.len;
+        build = ngx_otp_twilio_voice_body;
+        url = &tcf->calls_url;
+        break;
+
+    default: /* NGX_HTTP_OTP_SMS */
+        m.from.data = tcf->from.data;
+        m.from.len = tcf->from.len;
+        m.service.data = tcf->service.data;
+        m.service.len = tcf->service.len;
+        m.text.data = send->text.data;
+        m.text.len = send->text.len;
+
+        if (m.text.len == 0) {
+            /* nobody rendered one: the module's default words */
+
+            ngx_memzero(&vars, sizeof(ngx_otp_message_vars_t));
+            vars.code = send->code;
+            vars.code_len = send->code_len;
+            vars.ttl = send->ttl / 1000;
+
+            if (ngx_otp_message_render(NULL, 0, &vars, text, sizeof(text),
+                                       &m.text.len)
+                != NGX_OTP_OK)
+            {
+                ngx_http_otp_twilio_fail(send, "twilio: cannot render text");
+                return;
+            }
+
+            m.text.data = text;
+        }
+
+        build = ngx_otp_twilio_sms_body;
+        url = &tcf->messages_url;
+        break;
+    }
+
+    body = NULL;
+
+    if (build(&m, NULL, 0, &len) != NGX_OTP_OK) {
+        ngx_explicit_memzero(text, sizeof(text));
+        ngx_http_otp_twilio_fail(send, "twilio: invalid message");
+        return;
+    }
+
+    body = ngx_alloc(len, send->log);
+    if (body == NULL) {
+        ngx_explicit_memzero(text, sizeof(text));
+        ngx_http_otp_twilio_fail(send, "twilio: out of memory");
+        return;
+    }
+
+    rc = build(&m, body, len, &len);
+
+    ngx_explicit_memzero(text, sizeof(text));
+
+    req = (rc == NGX_OTP_OK) ? ngx_http_otp_http_create(send->log) : NULL;
+
+    if (req == NULL) {
+        ngx_explicit_memzero(body, len);
+        ngx_free(body);
+        ngx_http_otp_twilio_fail(send, "twilio: cannot build request");
+        return;
+    }
+
+    req->method = "POST";
+    req->url = *url;
+    ngx_str_set(&req->headers[0],
+                "Content-Type: application/x-www-form-urlencoded");
+    req->nheaders = 1;
+    req->body.data = body;
+    req->body.len = len;
+    req->userpwd = tcf->userpwd;
+    req->timeout = p->common.timeout;
+    req->handler = ngx_http_otp_twilio_done;
+    req->data = send;
+
+    send->http = req;
+
+    ngx_http_otp_http_start(p->http, req);
+
+    /* start() has copied the body, and the body holds the code */
+
+    ngx_explicit_memzero(body, len);
+    ngx_free(body);
+}
+
+
+static void
+ngx_http_otp_twilio_done(ngx_http_otp_http_req_t *req)
+{
+    int                     rc;
+    ngx_http_otp_send_t    *send;
+    ngx_otp_wire_answer_t   a;
+
+    send = req->data;
+    send->http = NULL;
+
+    if (req->rc != NGX_OK) {
+        /* curl's reason: "Connection refused", "Timeout was reached" */
+
+        send->rc = NGX_ERROR;
+        send->error_len = (req->error_len
+                           ? ngx_snprintf(send->error, sizeof(send->error),
+                                          "twilio: %*s", req->error_len,
+                                          req->error)
+                           : ngx_cpymem(send->error, "twilio: no answer", 17))
+                          - send->error;
+        ngx_http_otp_send_finish(send);
+        return;
+    }
+
+    if (req->truncated) {
+        ngx_log_error(NGX_LOG_INFO, send->log, 0,
+                      "otp twilio provider \"%V\": answer over %uz bytes, "
+                      "HTTP %ui, cut short", &send->provider->name,
+                      (size_t) NGX_HTTP_OTP_HTTP_MAX_RESPONSE, req->status);
+    }
+
+    rc = ngx_otp_twilio_parse(req->status, req->response, req->response_len,
+                              &a);
+
+    if (rc == NGX_OTP_OK) {
+        if (a.id_len > sizeof(send->message_id)) {
+            ngx_log_error(NGX_LOG_INFO, send->log, 0,
+                          "otp twilio provider \"%V\": message id \"%*s\" "
+                          "cut to %uz bytes", &send->provider->name,
+                          a.id_len, a.id, sizeof(send->message_id));
+        }
+
+        send->message_id_len = ngx_min(a.id_len, sizeof(send->message_id));
+        ngx_memcpy(send->message_id, a.id, send->message_id_len);
+        send->rc = NGX_OK;
+
+    } else {
+        send->error_len = ngx_min(a.error_len, sizeof(send->error));
+        ngx_memcpy(send->error, a.error, send->error_len);
+        send->rc = NGX_ERROR;
+    }
+
+    ngx_http_otp_send_finish(send);
+}
+
+
+/* the port answers from the event loop, never from inside send() */
+
+static void
+ngx_http_otp_twilio_fail(ngx_http_otp_send_t *send, const char *err)
+{
+    send->rc = NGX_ERROR;
+    send->error_len = ngx_min(ngx_strlen(err), sizeof(send->error));
+    ngx_memcpy(send->error, err, send->error_len);
+
+    send->event.handler = ngx_http_otp_twilio_failed;
+    ngx_post_event(&send->event, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_otp_twilio_failed(ngx_event_t *ev)
+{
+    ngx_http_otp_send_finish(ev->data);
+}
