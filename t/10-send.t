@@ -22,7 +22,7 @@ use OtpTest;
 
 my $t = OtpTest->new;
 
-$t->plan(18 * $t->stores);
+$t->plan(23 * $t->stores);
 
 my $conf = <<'EOF';
 
@@ -207,6 +207,40 @@ $r = $t->post_form('/otp/send', { channel => 'sms' });
 
 response_is($r, 400, { error => 'invalid_request', message => any_string },
             "$store: send: 400 invalid_request without a phone");
+
+# fields the endpoint does not know are ignored
+
+$r = $t->post_json('/otp/send', { phone => '+15550100012', locale => 'en' });
+is($r->{status}, 202, "$store: send: unknown fields are ignored");
+
+# a body that arrives in two parts, 0.3 s apart
+
+my $body = 'phone=%2B15550100013';
+$r = $t->raw([ "POST /otp/send HTTP/1.1\r\nHost: localhost\r\n"
+               . "Connection: close\r\n"
+               . "Content-Type: application/x-www-form-urlencoded\r\n"
+               . "Content-Length: " . length($body) . "\r\n\r\n"
+               . substr($body, 0, 9),
+               substr($body, 9) ], delay => 0.3);
+$t->uses_phone('+15550100013');
+is($r->{status}, 202, "$store: send: a body in two parts 202");
+
+# two requests pipelined on one connection, both answered
+
+my @r = $t->raw(join('', map {
+    my $b = "phone=%2B1555010001$_";
+    "POST /otp/send HTTP/1.1\r\nHost: localhost\r\n"
+    . ($_ == 5 ? "Connection: close\r\n" : '')
+    . "Content-Type: application/x-www-form-urlencoded\r\n"
+    . "Content-Length: " . length($b) . "\r\n\r\n$b"
+} 4, 5), all => 1);
+$t->uses_phone('+15550100014', '+15550100015');
+
+is(join(' ', map { $_->{status} } @r), '202 202',
+   "$store: send: two pipelined requests, two 202s");
+isnt($r[0]{json}{message_id}, $r[-1]{json}{message_id},
+     "$store: send: each its own message_id");
+ok($t->sent($r[-1]{json}{message_id}), "$store: send: both sent");
 
 # nothing in the response says the code
 

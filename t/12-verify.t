@@ -25,7 +25,7 @@ use OtpTest;
 
 my $t = OtpTest->new;
 
-$t->plan(43 * $t->stores);
+$t->plan(44 * $t->stores);
 
 my $conf = <<'EOF';
 
@@ -307,6 +307,10 @@ response_is($r, 400, { error => 'invalid_request', message => any_string },
 $r = $t->post_form('/otp/verify', { phone => '+15550120008' });
 response_is($r, 400, { error => 'invalid_request', message => any_string },
             "$store: verify: no code 400 invalid_request");
+
+$r = $t->post_json('/otp/verify', qq({"phone":"+15550120008","code":$code}));
+response_is($r, 400, { error => 'invalid_request', message => any_string },
+            "$store: verify: the code as a JSON number 400 invalid_request");
 
 $r = $t->post_form('/otp/verify', { code => $code });
 response_is($r, 400, { error => 'invalid_request', message => any_string },

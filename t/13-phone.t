@@ -23,7 +23,7 @@ use OtpTest;
 
 my $t = OtpTest->new;
 
-$t->plan(23 * $t->stores);
+$t->plan(25 * $t->stores);
 
 my $conf = <<'EOF';
 
@@ -144,6 +144,20 @@ is($r->{status}, 200, "$store: default cc: without a trunk 0 too");
 ($r, $code) = $t->send_code('/uk/send', { phone => '+15550133004' });
 $sent = $t->sent($r->{json}{message_id});
 is($sent && $sent->{to}, '+1******3004', "$store: default cc: +1 stays +1");
+
+# JSON escapes are read before the number is
+
+($r, $code) = $t->send_code('/otp/send', { phone => '+15550133006' });
+$r = $t->post_json('/otp/verify',
+                   qq({"phone":"\\u002b1555013300\\u0036","code":"$code"}));
+is($r->{status}, 200, "$store: json: \\u escapes in the phone");
+
+# a raw + in a form body is a space (README): not E.164 without a default
+
+$r = $t->post('/otp/send', 'application/x-www-form-urlencoded',
+              'phone=+15550133007');
+$t->uses_phone('+15550133007');
+invalid_phone($r, "$store: form: a raw + reads as a space 400");
 
 # lengths: 8 to 15 digits
 

@@ -17,6 +17,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
+use IO::Socket::INET;
 use Time::HiRes qw(sleep time);
 use OtpTest;
 
@@ -24,7 +25,7 @@ use OtpTest;
 
 my $t = OtpTest->new->need_redis;
 
-$t->plan(20);
+$t->plan(21);
 
 $t->write_config(<<'EOF', store => 'redis')->run;
 
@@ -163,6 +164,20 @@ ok($took < 3, sprintf('hung: answered in %.1f s', $took));
 
 $r = $t->get('/plain');
 is("$r->{status} $r->{body}", "200 ok\n", 'hung: other locations serve');
+
+# a client that goes away while its operation waits: the operation is
+# cancelled or its answer dropped, and nothing else is disturbed
+
+my $body = 'phone=%2B15550160005&code=123456';
+my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port);
+print $s "POST /otp/verify HTTP/1.1\r\nHost: localhost\r\n"
+    . "Content-Type: application/x-www-form-urlencoded\r\n"
+    . 'Content-Length: ' . length($body) . "\r\n\r\n$body";
+sleep 0.2;
+close $s;
+
+$r = $t->get('/plain');
+is($r->{status}, 200, 'hung: a client gone mid-wait disturbs nothing');
 
 # several timeouts in a row: the connection is replaced, and everything
 # works again once Redis answers

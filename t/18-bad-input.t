@@ -27,7 +27,7 @@ my $t = OtpTest->new;
 
 my @cases;    # [ name, error, request sub, phone ]
 
-$t->plan(3 * 29 * $t->stores + 6 * $t->stores);
+$t->plan(3 * 30 * $t->stores + 6 * $t->stores);
 
 my $conf = <<'EOF';
 
@@ -212,6 +212,11 @@ case('a bad escape in a form', 'invalid_request', sub {
     my ($p, @opts) = @_;
     $t->post('/otp/send', $form, 'phone=' . esc($p) . '&channel=sm%zz',
              @opts);
+});
+
+case('a phone of 200 digits', 'invalid_phone', sub {
+    my ($p, @opts) = @_;
+    $t->post_json('/otp/send', { phone => $p . ('5' x 188) }, @opts);
 });
 
 # NUL bytes

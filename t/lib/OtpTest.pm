@@ -790,75 +790,115 @@ sub http {
     return $self->raw($req, %opts);
 }
 
-# Sends bytes as they are and parses the answer.
+# Sends bytes as they are and parses the answer.  $req may be a list of
+# parts, written one by one with opts{delay} seconds between them (a body
+# that arrives slowly).  With opts{all}, returns every response the
+# connection carried (pipelining), in a list.
 
 sub raw {
     my ($self, $req, %opts) = @_;
 
     my $port = $opts{port} || $self->{ports}{PORT};
     my $timeout = $opts{timeout} || 10;
+    my @parts = ref $req ? @$req : ($req);
 
     my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
                                   Timeout => $timeout)
-        or return { status => 0, error => "connect: $!", headers => {},
-                    body => '' };
+        or return _no_response("connect: $!", '', %opts);
 
     binmode $s;
     local $SIG{PIPE} = 'IGNORE';
 
     my $sel = IO::Select->new($s);
     my $deadline = time + $timeout;
-    my ($off, $in, $err) = (0, '', undef);
+    my ($in, $err) = ('', undef);
 
     # write and read together: nginx may answer (413, 400) before it has
     # read a large body, and then close
+    while (@parts > 1) {
+        _exchange($s, $sel, shift @parts, \$in, time + $timeout);
+        sleep($opts{delay} || 0.1);
+    }
+
+    $err = _exchange($s, $sel, $parts[0], \$in, $deadline, 1);
+
+    close $s;
+
+    my @res;
+    my $rest = $in;
+
+    while (length $rest) {
+        my ($res, $r) = _parse_response($rest);
+        last unless $res;
+        push @res, $res;
+        $rest = $r;
+    }
+
+    if (!@res) {
+        return _no_response($err || (time >= $deadline ? 'timeout'
+                                                       : 'bad response'),
+                            $in, %opts);
+    }
+
+    $_->{raw} = $in for @res;
+
+    return $opts{all} ? @res : $res[0];
+}
+
+sub _no_response {
+    my ($error, $in, %opts) = @_;
+
+    my $r = { status => 0, headers => {}, body => '', raw => $in,
+              error => $error };
+
+    return $opts{all} ? ($r) : $r;
+}
+
+# writes $out while reading into $$in; with $to_eof, reads until the peer
+# closes; returns an error text or undef
+sub _exchange {
+    my ($s, $sel, $out, $in, $deadline, $to_eof) = @_;
+
+    my $off = 0;
+
     while (time < $deadline) {
-        my $want_w = $off < length $req;
+        my $want_w = $off < length $out;
+
+        return undef if !$want_w && !$to_eof;
+
         my ($r, $w) = IO::Select->select($sel, $want_w ? $sel : undef, undef,
                                          $deadline - time);
         last unless $r || $w;
 
         if ($w && @$w) {
-            my $n = syswrite($s, $req, 65536, $off);
-            if (!defined $n) {
-                $off = length $req;    # the peer closed: read what it said
-            } else {
-                $off += $n;
-            }
+            my $n = syswrite($s, $out, 65536, $off);
+            # the peer closed: read what it said
+            $off = defined $n ? $off + $n : length $out;
         }
 
         if ($r && @$r) {
-            my $n = sysread($s, $in, 65536, length $in);
-            last if defined $n && $n == 0;
-            if (!defined $n) { $err = "read: $!"; last; }
+            my $n = sysread($s, $$in, 65536, length $$in);
+            return undef if defined $n && $n == 0;
+            return "read: $!" unless defined $n;
         }
     }
 
-    close $s;
-
-    my $res = _parse_response($in);
-
-    if (!$res) {
-        return { status => 0, headers => {}, body => '', raw => $in,
-                 error => $err || (time >= $deadline ? 'timeout'
-                                                       : 'bad response') };
-    }
-
-    $res->{raw} = $in;
-
-    return $res;
+    return 'timeout';
 }
 
+# one response from the front of $in: (response, the rest), or () while
+# incomplete
 sub _parse_response {
     my ($in) = @_;
 
     my $end = index($in, "\r\n\r\n");
-    return undef if $end < 0;
+    return () if $end < 0;
 
     my ($status_line, @lines) = split /\r\n/, substr($in, 0, $end);
     my $body = substr($in, $end + 4);
+    my $rest = '';
 
-    return undef unless $status_line =~ m{^HTTP/1\.[01] (\d{3})};
+    return () unless $status_line =~ m{^HTTP/1\.[01] (\d{3})};
     my $status = $1;
 
     my (%headers, @list);
@@ -872,24 +912,31 @@ sub _parse_response {
 
     if (($headers{'transfer-encoding'} || '') =~ /chunked/i) {
         my $out = '';
-        while ($body =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n//) {
+        while (1) {
+            $body =~ s/^([0-9a-fA-F]+)[^\r\n]*\r\n// or return ();
             my $n = hex $1;
-            last if $n == 0;
-            return undef if length $body < $n + 2;
+            if ($n == 0) {
+                $body =~ s/^\r\n//;
+                last;
+            }
+            return () if length $body < $n + 2;
             $out .= substr($body, 0, $n);
             substr($body, 0, $n + 2) = '';
         }
+        $rest = $body;
         $body = $out;
 
     } elsif (defined $headers{'content-length'}) {
-        return undef if length $body < $headers{'content-length'};
-        $body = substr($body, 0, $headers{'content-length'});
+        my $len = $headers{'content-length'};
+        return () if length $body < $len;
+        $rest = substr($body, $len);
+        $body = substr($body, 0, $len);
     }
 
     my $json = eval { JSON::PP->new->decode($body) };
 
-    return { status => $status, headers => \%headers, header_list => \@list,
-             body => $body, json => $json };
+    return ({ status => $status, headers => \%headers, header_list => \@list,
+              body => $body, json => $json }, $rest);
 }
 
 sub _esc {
