@@ -24,7 +24,7 @@ use OtpTest;
 
 my $t = OtpTest->new;
 
-$t->plan(20 * $t->stores);
+$t->plan(23 * $t->stores);
 
 my $conf = <<'EOF';
 
@@ -68,6 +68,12 @@ http {
 
         location = /send/number-after-cooldown {
             otp_resend_after 1s;
+            otp_send_limit 2/1m;
+            otp_send;
+        }
+
+        location = /send/verified {
+            otp_resend_after 0s;
             otp_send_limit 2/1m;
             otp_send;
         }
@@ -184,6 +190,19 @@ sleep($retry + 0.1);
 
 $r = $t->post_form('/send/number-after-cooldown', { phone => '+15550110005' });
 limited($r, 50, 60, "$store: refused sends: send 3 hits the window");
+
+# a verified code does not give its sends back: the window counts sends
+
+for my $n (1, 2) {
+    my ($r, $code) = $t->send_code('/send/verified',
+                                   { phone => '+15550110009' });
+    $r = $t->post_form('/otp/verify',
+                       { phone => '+15550110009', code => $code });
+    is($r->{status}, 200, "$store: verified: send $n of 2 and verify");
+}
+
+$r = $t->post_form('/send/verified', { phone => '+15550110009' });
+limited($r, 50, 60, "$store: verified: send 3 429 all the same");
 
 # per client: otp_client_limit 2/1h across numbers, per client address
 

@@ -16,13 +16,14 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
+use Time::HiRes qw(sleep);
 use OtpTest;
 
 ###############################################################################
 
 my $t = OtpTest->new;
 
-$t->plan(13 * $t->stores);
+$t->plan(16 * $t->stores);
 
 my $conf = <<'EOF';
 
@@ -48,6 +49,11 @@ http {
         otp_max_attempts 3;
 
         location = /otp/send {
+            otp_send;
+        }
+
+        location = /otp/send/short-ttl {
+            otp_ttl 1s;
             otp_send;
         }
 
@@ -151,6 +157,26 @@ is($r->{json} && $r->{json}{attempts_remaining}, 2,
 
 $r = $t->post_form('/otp/verify', { phone => '+15550140001', code => $code });
 is($r->{status}, 200, "$store: fresh: and verifies");
+
+# an expired code takes its attempts with it: a send after the TTL starts
+# from the top
+
+($r, $code) = $t->send_code('/otp/send/short-ttl', { phone => '+15550140003' });
+
+$r = $t->post_form('/otp/verify',
+                   { phone => '+15550140003', code => wrong($code) });
+is($r->{json} && $r->{json}{attempts_remaining}, 2,
+   "$store: expired: a wrong guess, 2 left");
+
+sleep(1.2);
+
+($r, $code) = $t->send_code('/otp/send', { phone => '+15550140003' });
+is($r->{status}, 202, "$store: expired: send 202 after the TTL");
+
+$r = $t->post_form('/otp/verify',
+                   { phone => '+15550140003', code => wrong($code) });
+is($r->{json} && $r->{json}{attempts_remaining}, 2,
+   "$store: expired: the new code has all its attempts");
 
 $t->stop;
 
