@@ -104,13 +104,15 @@ is($r->{status}, 429, 'two: resend too early 429');
 
 $r = $two->post_form('/otp/verify',
                      { phone => '+15550200002', code => wrong($code, 1) });
-is($r->{json} && $r->{json}{attempts_remaining}, 4,
-   'two: wrong guess, 4 left');
+response_is($r, 401, { error => 'invalid_code', message => any_string,
+                       attempts_remaining => number(4) },
+            'two: wrong guess, 4 left');
 
 $r = $one->post_form('/otp/verify',
                      { phone => '+15550200002', code => wrong($code, 2) });
-is($r->{json} && $r->{json}{attempts_remaining}, 3,
-   'one: wrong guess, 3 left');
+response_is($r, 401, { error => 'invalid_code', message => any_string,
+                       attempts_remaining => number(3) },
+            'one: wrong guess, 3 left');
 
 # 50 concurrent wrong guesses, every other one through the other instance
 

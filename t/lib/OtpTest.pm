@@ -339,10 +339,11 @@ sub store { $_[0]{store} || 'shm' }
 ###############################################################################
 
 # Starts nginx (and Redis first when the configuration uses it); dies with
-# the end of error.log when nginx does not come up.
+# the end of error.log when nginx does not come up.  With Redis, waits until
+# every worker has connected, unless store_wait => 0.
 
 sub run {
-    my ($self) = @_;
+    my ($self, %opts) = @_;
 
     die "nginx is already running\n" if $self->{pid};
 
@@ -383,8 +384,8 @@ sub run {
             && scalar(my @w = $self->worker_pids) >= $self->_workers_wanted)
         {
             $self->{workers} = [ $self->worker_pids ];
-            $self->_wait_redis_clients(@w || 1, $deadline)
-                if $self->store eq 'redis';
+            $self->_wait_redis_clients($deadline)
+                if $self->store eq 'redis' && ($opts{store_wait} // 1);
             return $self;
         }
 
@@ -599,12 +600,21 @@ sub start_redis {
     die "redis-server did not answer PING in 10 s\n";
 }
 
-# Waits until Redis lists one connection per worker, each past its
-# handshake (its last command a SCRIPT LOAD or a script), so that a test's
-# first request does not race the workers' connect.
+# Waits until Redis lists one connection per worker (of this nginx and of
+# those sharing its Redis), each past its handshake (its last command a
+# SCRIPT LOAD or a script), so that a test's first request does not race
+# the workers' connect.
 
 sub _wait_redis_clients {
-    my ($self, $n, $deadline) = @_;
+    my ($self, $deadline) = @_;
+
+    my $n = 0;
+
+    for my $t ($self, $self->{redis_of} || ()) {
+        next unless $t->{pid};
+        my @w = $t->worker_pids;
+        $n += @w || 1;
+    }
 
     while (time < $deadline) {
         my @clients = grep { !/cmd=client\|list/ }
