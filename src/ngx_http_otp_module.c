@@ -46,6 +46,14 @@ static char *ngx_http_otp_default_cc(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_otp_str_or_off(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_otp_route(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_otp_geo(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_otp_message(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_otp_prefix(ngx_str_t *value, ngx_str_t *prefix);
+static ngx_int_t ngx_http_otp_locale_valid(ngx_str_t *locale);
 static ngx_int_t ngx_http_otp_add_token_key(ngx_conf_t *cf,
     ngx_http_otp_main_conf_t *omcf, ngx_str_t *key, ngx_str_t *kid);
 
@@ -127,6 +135,55 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       NGX_HTTP_MAIN_CONF_OFFSET,
       offsetof(ngx_http_otp_main_conf_t, http.max_connections),
       &ngx_http_otp_max_connections_bounds },
+
+    { ngx_string("otp_route"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_otp_route,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_geo_allow"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_otp_geo,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, geo_allow),
+      NULL },
+
+    { ngx_string("otp_geo_deny"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_2MORE,
+      ngx_http_otp_geo,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, geo_deny),
+      NULL },
+
+    { ngx_string("otp_app_name"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, app_name),
+      NULL },
+
+    { ngx_string("otp_message"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE3,
+      ngx_http_otp_message,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_default_locale"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, default_locale),
+      NULL },
+
+    { ngx_string("otp_message_ttl"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, message_ttl),
+      NULL },
 
     { ngx_string("otp_send"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -299,6 +356,13 @@ ngx_http_otp_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
+    if (ngx_array_init(&omcf->routes, cf->pool, 4,
+                       sizeof(ngx_http_otp_route_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
     /*
      * set by ngx_pcalloc():
      *
@@ -353,6 +417,8 @@ ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
      *     olcf->token_issuer = { 0, NULL };
      *     olcf->token_audience = { 0, NULL };
      *     olcf->token_cookie = { 0, NULL };
+     *     olcf->app_name = { 0, NULL };
+     *     olcf->default_locale = { 0, NULL };
      */
 
     olcf->channels = NGX_CONF_UNSET_PTR;
@@ -365,6 +431,10 @@ ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
     olcf->client_limit.count = NGX_CONF_UNSET_UINT;
     olcf->body_limit = NGX_CONF_UNSET_SIZE;
     olcf->token_ttl = NGX_CONF_UNSET;
+    olcf->geo_allow = NGX_CONF_UNSET_PTR;
+    olcf->geo_deny = NGX_CONF_UNSET_PTR;
+    olcf->templates = NGX_CONF_UNSET_PTR;
+    olcf->message_ttl = NGX_CONF_UNSET_MSEC;
 
     return olcf;
 }
@@ -428,6 +498,15 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_str_value(conf->token_audience, prev->token_audience, "");
     ngx_conf_merge_str_value(conf->token_cookie, prev->token_cookie, "");
 
+    ngx_conf_merge_ptr_value(conf->geo_allow, prev->geo_allow, NULL);
+    ngx_conf_merge_ptr_value(conf->geo_deny, prev->geo_deny, NULL);
+    ngx_conf_merge_ptr_value(conf->templates, prev->templates, NULL);
+    ngx_conf_merge_str_value(conf->app_name, prev->app_name, "");
+    ngx_conf_merge_str_value(conf->default_locale, prev->default_locale,
+                             "en");
+    ngx_conf_merge_msec_value(conf->message_ttl, prev->message_ttl,
+                              86400000);
+
     if (conf->send_limit.count == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"otp_send_limit\" cannot be \"off\": "
@@ -449,6 +528,10 @@ ngx_http_otp_init(ngx_conf_t *cf)
 
     if (!omcf->used) {
         return NGX_OK;
+    }
+
+    if (ngx_http_otp_filter_init(cf) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     if (omcf->secret.len == 0) {
@@ -1059,4 +1142,322 @@ ngx_http_otp_str_or_off(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     *field = value[1];
 
     return NGX_CONF_OK;
+}
+
+
+/* otp_route CHANNEL PREFIX|default PROVIDER [PROVIDER ...] */
+
+static char *
+ngx_http_otp_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otp_main_conf_t *omcf = conf;
+
+    ngx_str_t                *value;
+    ngx_uint_t                i, j, *idx;
+    ngx_http_otp_route_t     *route, *r;
+    ngx_http_otp_provider_t  *p;
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts < 4) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "a route needs at least one provider");
+        return NGX_CONF_ERROR;
+    }
+
+    route = ngx_array_push(&omcf->routes);
+    if (route == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    route->channel = ngx_http_otp_channel_parse(&value[1]);
+
+    if (route->channel == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown channel \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_strcmp(value[2].data, "default") == 0) {
+        ngx_str_set(&route->prefix, "");
+
+    } else if (ngx_http_otp_prefix(&value[2], &route->prefix) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid prefix \"%V\": expected \"+\" and 1-15 "
+                           "digits, or \"default\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    r = omcf->routes.elts;
+
+    for (i = 0; i < omcf->routes.nelts - 1; i++) {
+        if (r[i].channel == route->channel
+            && r[i].prefix.len == route->prefix.len
+            && ngx_strncmp(r[i].prefix.data, route->prefix.data,
+                           route->prefix.len) == 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "duplicate route for %V %V",
+                               &value[1], &value[2]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (ngx_array_init(&route->providers, cf->pool, cf->args->nelts - 3,
+                       sizeof(ngx_uint_t))
+        != NGX_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    /* providers are referred to by index: the array may still grow */
+
+    for (i = 3; i < cf->args->nelts; i++) {
+        p = omcf->providers.elts;
+
+        for (j = 0; j < omcf->providers.nelts; j++) {
+            if (p[j].name.len == value[i].len
+                && ngx_strncmp(p[j].name.data, value[i].data, value[i].len)
+                   == 0)
+            {
+                break;
+            }
+        }
+
+        if (j == omcf->providers.nelts) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown provider \"%V\": declare it with "
+                               "\"otp_provider\" before the route",
+                               &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (!(p[j].channels & route->channel)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "provider \"%V\" cannot carry %V",
+                               &value[i], &value[1]);
+            return NGX_CONF_ERROR;
+        }
+
+        idx = ngx_array_push(&route->providers);
+        if (idx == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        *idx = j;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* otp_geo_allow|otp_geo_deny CHANNEL|all PREFIX ... */
+
+static char *
+ngx_http_otp_geo(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    char  *p = conf;
+
+    ngx_str_t            *value;
+    ngx_uint_t            i, channels;
+    ngx_array_t         **list;
+    ngx_http_otp_geo_t   *geo;
+
+    list = (ngx_array_t **) (p + cmd->offset);
+    value = cf->args->elts;
+
+    if (ngx_strcmp(value[1].data, "all") == 0) {
+        channels = NGX_HTTP_OTP_ALL_CHANNELS;
+
+    } else {
+        channels = ngx_http_otp_channel_parse(&value[1]);
+
+        if (channels == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "unknown channel \"%V\": expected \"sms\", "
+                               "\"whatsapp\", \"voice\" or \"all\"",
+                               &value[1]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    if (*list == NGX_CONF_UNSET_PTR) {
+        *list = ngx_array_create(cf->pool, 4, sizeof(ngx_http_otp_geo_t));
+        if (*list == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    for (i = 2; i < cf->args->nelts; i++) {
+        geo = ngx_array_push(*list);
+        if (geo == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        geo->channels = channels;
+
+        if (ngx_http_otp_prefix(&value[i], &geo->prefix) != NGX_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid prefix \"%V\": expected \"+\" and "
+                               "1-15 digits", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* otp_message CHANNEL LOCALE TEXT */
+
+static char *
+ngx_http_otp_message(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otp_loc_conf_t *olcf = conf;
+
+    size_t                    len;
+    ngx_str_t                *value;
+    ngx_otp_sms_info_t        info;
+    ngx_otp_message_vars_t    vars;
+    ngx_http_otp_template_t  *t;
+    u_char                    code[NGX_OTP_CODE_MAX_LEN];
+    u_char                    text[NGX_OTP_MESSAGE_MAX_LEN];
+
+    value = cf->args->elts;
+
+    if (olcf->templates == NGX_CONF_UNSET_PTR) {
+        olcf->templates = ngx_array_create(cf->pool, 4,
+                                           sizeof(ngx_http_otp_template_t));
+        if (olcf->templates == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    t = ngx_array_push(olcf->templates);
+    if (t == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    t->channel = ngx_http_otp_channel_parse(&value[1]);
+
+    if (t->channel == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "unknown channel \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (ngx_http_otp_locale_valid(&value[2]) != NGX_OK) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid locale \"%V\": expected a language tag "
+                           "such as \"en\" or \"pt-BR\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    t->locale = value[2];
+    t->text = value[3];
+
+    if (ngx_strnstr(t->text.data, "$code", t->text.len) == NULL
+        && ngx_strnstr(t->text.data, "${code}", t->text.len) == NULL)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the message has no \"$code\"");
+        return NGX_CONF_ERROR;
+    }
+
+    /*
+     * Render with the longest code and see whether it still fits one SMS:
+     * a second segment doubles the price of every message.
+     */
+
+    ngx_memset(code, '0', sizeof(code));
+    ngx_memzero(&vars, sizeof(ngx_otp_message_vars_t));
+    vars.code = code;
+    vars.code_len = NGX_OTP_CODE_MAX_LEN;
+    vars.ttl = 86400;
+
+    if (ngx_otp_message_render(t->text.data, t->text.len, &vars, text,
+                               sizeof(text), &len)
+        != NGX_OTP_OK)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "the message is too long");
+        return NGX_CONF_ERROR;
+    }
+
+    if (t->channel == NGX_HTTP_OTP_SMS) {
+
+        if (ngx_otp_message_segments(text, len, &info) != NGX_OTP_OK) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "the message is not valid UTF-8");
+            return NGX_CONF_ERROR;
+        }
+
+        if (info.segments > 1)
+        {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "the %V message for \"%V\" takes %uz SMS "
+                               "segments (%s); one holds 160 GSM-7 "
+                               "characters or 70 others",
+                               &value[1], &value[2], info.segments,
+                               info.encoding == NGX_OTP_SMS_GSM7
+                               ? "GSM-7" : "UCS-2");
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* "+254" or "254" -> "254" */
+
+static ngx_int_t
+ngx_http_otp_prefix(ngx_str_t *value, ngx_str_t *prefix)
+{
+    ngx_uint_t  i;
+
+    *prefix = *value;
+
+    if (prefix->len && prefix->data[0] == '+') {
+        prefix->data++;
+        prefix->len--;
+    }
+
+    if (prefix->len == 0 || prefix->len > NGX_OTP_PHONE_MAX_DIGITS) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < prefix->len; i++) {
+        if (prefix->data[i] < '0' || prefix->data[i] > '9') {
+            return NGX_ERROR;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* letters, digits and '-', starting with a letter, at most 16 */
+
+static ngx_int_t
+ngx_http_otp_locale_valid(ngx_str_t *locale)
+{
+    u_char      c;
+    ngx_uint_t  i;
+
+    if (locale->len == 0 || locale->len > 16) {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < locale->len; i++) {
+        c = locale->data[i];
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+            || (i > 0 && ((c >= '0' && c <= '9') || c == '-' || c == '_')))
+        {
+            continue;
+        }
+
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
 }

@@ -29,6 +29,29 @@ typedef struct {
 } ngx_http_otp_rate_t;
 
 
+/* otp_route: the providers for a channel and a number prefix */
+typedef struct {
+    ngx_uint_t                      channel;
+    ngx_str_t                       prefix;       /* digits; "" = default */
+    ngx_array_t                     providers;    /* ngx_uint_t indexes */
+} ngx_http_otp_route_t;
+
+
+/* otp_geo_allow, otp_geo_deny */
+typedef struct {
+    ngx_uint_t                      channels;     /* mask */
+    ngx_str_t                       prefix;       /* digits */
+} ngx_http_otp_geo_t;
+
+
+/* otp_message */
+typedef struct {
+    ngx_uint_t                      channel;
+    ngx_str_t                       locale;
+    ngx_str_t                       text;
+} ngx_http_otp_template_t;
+
+
 typedef struct {
     ngx_http_otp_store_conf_t       store;
     ngx_flag_t                      store_set;
@@ -38,6 +61,7 @@ typedef struct {
 
     ngx_array_t                     providers;    /* ngx_http_otp_provider_t */
     ngx_http_otp_http_conf_t        http;         /* the providers' client */
+    ngx_array_t                     routes;       /* ngx_http_otp_route_t */
     ngx_array_t                     token_keys;   /* ngx_otp_jwt_key_t */
 
     ngx_uint_t                      used;         /* any otp handler */
@@ -62,13 +86,74 @@ typedef struct {
     ngx_str_t                       token_issuer;
     ngx_str_t                       token_audience;
     ngx_str_t                       token_cookie;
+
+    ngx_array_t                    *geo_allow;    /* ngx_http_otp_geo_t */
+    ngx_array_t                    *geo_deny;
+    ngx_str_t                       app_name;
+    ngx_array_t                    *templates;    /* ngx_http_otp_template_t */
+    ngx_str_t                       default_locale;
+    ngx_msec_t                      message_ttl;
 } ngx_http_otp_loc_conf_t;
+
+
+#define NGX_HTTP_OTP_MAX_CHAIN      8
+
+
+/* a delivery attempt: one (channel, provider) of the chain */
+typedef struct {
+    ngx_uint_t                      channel;
+    ngx_http_otp_provider_t        *provider;
+    u_char                          error[128];
+    size_t                          error_len;
+    unsigned                        budget_checked:1;
+} ngx_http_otp_attempt_t;
+
+
+typedef struct {
+    ngx_uint_t                      status;
+    const char                     *error;
+    const char                     *message;
+} ngx_http_otp_err_t;
+
+
+/* per request */
+typedef struct {
+    ngx_http_request_t             *request;
+    ngx_http_otp_store_op_t        *op;
+    ngx_http_otp_send_t            *send;
+
+    u_char                          phone[NGX_OTP_PHONE_MAX_LEN];
+    size_t                          phone_len;
+    u_char                          masked[NGX_OTP_PHONE_MAX_LEN];
+    size_t                          masked_len;
+    u_char                          code[NGX_OTP_CODE_MAX_LEN];
+    size_t                          code_len;
+
+    u_char                          locale[16];
+    size_t                          locale_len;
+
+    /* delivery chain: (channel, provider) pairs in the order tried */
+    ngx_http_otp_attempt_t          chain[NGX_HTTP_OTP_MAX_CHAIN];
+    ngx_uint_t                      nchain;
+    ngx_uint_t                      next;
+    ngx_uint_t                      over_budget;
+    ngx_msec_t                      budget_retry;
+
+    /* the accepted message */
+    u_char                          message_id[NGX_HTTP_OTP_ID_LEN];
+    size_t                          message_id_len;
+
+    /* ngx_http_otp_filter.c: an nginx error answered as JSON */
+    ngx_str_t                      *error_body;
+    unsigned                        error_sent:1;
+} ngx_http_otp_ctx_t;
 
 
 extern ngx_module_t  ngx_http_otp_module;
 
 
 ngx_int_t ngx_http_otp_handler(ngx_http_request_t *r);
+ngx_int_t ngx_http_otp_filter_init(ngx_conf_t *cf);
 
 /* a secret or credential file, read at configuration time */
 char *ngx_http_otp_read_file(ngx_conf_t *cf, ngx_str_t *path, size_t min,

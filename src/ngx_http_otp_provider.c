@@ -33,6 +33,9 @@ ngx_http_otp_provider_type_t  ngx_http_otp_provider_log = {
 
 static ngx_http_otp_provider_type_t  *ngx_http_otp_provider_types[] = {
     &ngx_http_otp_provider_log,
+    &ngx_http_otp_provider_twilio,
+    &ngx_http_otp_provider_meta_whatsapp,
+    &ngx_http_otp_provider_africastalking,
     NULL
 };
 

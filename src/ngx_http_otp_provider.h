@@ -29,7 +29,7 @@
 #define NGX_HTTP_OTP_VOICE          0x04
 #define NGX_HTTP_OTP_ALL_CHANNELS   0x07
 
-#define NGX_HTTP_OTP_ID_LEN         48
+#define NGX_HTTP_OTP_ID_LEN         128     /* a Meta wamid is 58 */
 
 
 typedef struct ngx_http_otp_provider_s  ngx_http_otp_provider_t;
@@ -101,6 +101,9 @@ struct ngx_http_otp_send_s {
 
 
 extern ngx_http_otp_provider_type_t  ngx_http_otp_provider_log;
+extern ngx_http_otp_provider_type_t  ngx_http_otp_provider_twilio;
+extern ngx_http_otp_provider_type_t  ngx_http_otp_provider_meta_whatsapp;
+extern ngx_http_otp_provider_type_t  ngx_http_otp_provider_africastalking;
 
 
 const char *ngx_http_otp_channel_name(ngx_uint_t channel);

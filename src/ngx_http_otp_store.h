@@ -103,7 +103,7 @@ typedef enum {
 } ngx_http_otp_msg_status_e;
 
 
-#define NGX_HTTP_OTP_MESSAGE_ID_MAX     64
+#define NGX_HTTP_OTP_MESSAGE_ID_MAX     128
 #define NGX_HTTP_OTP_PROVIDER_NAME_MAX  32
 
 
