@@ -17,11 +17,14 @@
  * hiredis calls the adapter's cleanup hook whenever it frees a context
  * (failed connect, lost connection, our own redisAsyncFree()), so that hook
  * is the one place that notes the connection gone and arms the reconnect
- * timer, with a backoff from 100 ms doubling to 2 s.  Only READY takes
- * operations; in any other state an operation fails at once with
- * UNAVAILABLE (through a posted event, never inside start()): the store
- * fails closed, and a queue would only make clients wait for what is
- * likely a 503 anyway.
+ * timer, with a backoff from 100 ms doubling to 2 s.  READY takes
+ * operations.  While a connection is being made (CONNECTING, HANDSHAKE)
+ * they wait in a queue, under their own timeouts, and go out as soon as
+ * the handshake is done: a worker just started or reloaded would
+ * otherwise answer 503 to its first requests.  DISCONNECTED (between
+ * attempts, Redis known to be down) fails an operation at once with
+ * UNAVAILABLE, through a posted event, never inside start(): the store
+ * fails closed without making clients wait for what is likely a 503.
  *
  * hiredis 0.14 has no timers, so the connect timeout (which covers the
  * handshake too), the reconnect backoff and the per-operation timeouts are
@@ -138,6 +141,8 @@ typedef struct {
     u_char                          sha[NGX_HTTP_OTP_REDIS_NSCRIPTS]
                                        [NGX_HTTP_OTP_REDIS_SHA1_LEN];
 
+    ngx_queue_t                     waiting;    /* pending, not yet sent */
+
     unsigned                        failing:1;  /* outage already logged */
     unsigned                        exiting:1;
 } ngx_http_otp_redis_ctx_t;
@@ -161,6 +166,8 @@ typedef struct {
     ngx_http_otp_redis_ctx_t       *ctx;
     ngx_uint_t                      script;
     ngx_uint_t                      eval;       /* resent as EVAL */
+    ngx_queue_t                     queue;      /* in ctx->waiting */
+    unsigned                        waiting:1;
 } ngx_http_otp_redis_pending_t;
 
 
@@ -208,6 +215,8 @@ static void ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r,
 static ngx_int_t ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op,
     ngx_uint_t script, redisReply *reply);
 static void ngx_http_otp_redis_unavailable_handler(ngx_event_t *ev);
+static void ngx_http_otp_redis_flush(ngx_http_otp_redis_ctx_t *ctx,
+    ngx_uint_t fail);
 static void ngx_http_otp_redis_timeout_handler(ngx_event_t *ev);
 
 
@@ -793,6 +802,7 @@ ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
     ctx->log = cycle->log;
     ctx->backoff = NGX_HTTP_OTP_REDIS_BACKOFF_MIN;
     ctx->state = NGX_HTTP_OTP_REDIS_DISCONNECTED;
+    ngx_queue_init(&ctx->waiting);
 
     ctx->ident.fd = (ngx_socket_t) -1;
     ctx->ident.data = ctx;
@@ -1151,6 +1161,9 @@ ngx_http_otp_redis_cleanup(void *data)
         ngx_del_timer(&ctx->connect_timer);
     }
 
+    /* the connection they waited for is not coming */
+    ngx_http_otp_redis_flush(ctx, 1);
+
     /* a timer, never a connect from inside hiredis */
     ngx_http_otp_redis_schedule(ctx);
 }
@@ -1383,6 +1396,8 @@ ngx_http_otp_redis_handshake(redisAsyncContext *ac, void *r, void *privdata)
     ctx->timeouts = 0;
     ctx->backoff = NGX_HTTP_OTP_REDIS_BACKOFF_MIN;
 
+    ngx_http_otp_redis_flush(ctx, 0);
+
     return;
 
 failed:
@@ -1419,7 +1434,10 @@ ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
         goto unavailable;
     }
 
-    if (ctx->state != NGX_HTTP_OTP_REDIS_READY) {
+    if (ctx->state != NGX_HTTP_OTP_REDIS_READY
+        && ctx->state != NGX_HTTP_OTP_REDIS_CONNECTING
+        && ctx->state != NGX_HTTP_OTP_REDIS_HANDSHAKE)
+    {
         goto unavailable;
     }
 
@@ -1432,8 +1450,14 @@ ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
     pending->ctx = ctx;
     pending->script = script;
     pending->eval = 0;
+    pending->waiting = 0;
 
-    if (ngx_http_otp_redis_send(ctx, pending) != NGX_OK) {
+    if (ctx->state != NGX_HTTP_OTP_REDIS_READY) {
+        /* sent once the handshake is done, in the order they came */
+        pending->waiting = 1;
+        ngx_queue_insert_tail(&ctx->waiting, &pending->queue);
+
+    } else if (ngx_http_otp_redis_send(ctx, pending) != NGX_OK) {
         ngx_free(pending);
         goto unavailable;
     }
@@ -1790,6 +1814,46 @@ ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, ngx_uint_t script,
 }
 
 
+/*
+ * Sends the operations that waited for the connection, or, with fail,
+ * answers them UNAVAILABLE through posted events: this runs inside hiredis
+ * callbacks, where a handler must not start a new operation.
+ */
+
+static void
+ngx_http_otp_redis_flush(ngx_http_otp_redis_ctx_t *ctx, ngx_uint_t fail)
+{
+    ngx_queue_t                   *q;
+    ngx_http_otp_store_op_t       *op;
+    ngx_http_otp_redis_pending_t  *pending;
+
+    while (!ngx_queue_empty(&ctx->waiting)) {
+        q = ngx_queue_head(&ctx->waiting);
+        ngx_queue_remove(q);
+
+        pending = ngx_queue_data(q, ngx_http_otp_redis_pending_t, queue);
+        pending->waiting = 0;
+        op = pending->op;
+
+        if (!fail && ngx_http_otp_redis_send(ctx, pending) == NGX_OK) {
+            continue;
+        }
+
+        ngx_free(pending);
+
+        op->backend = NULL;
+        op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+
+        if (op->event.timer_set) {
+            ngx_del_timer(&op->event);
+        }
+
+        op->event.handler = ngx_http_otp_redis_unavailable_handler;
+        ngx_post_event(&op->event, &ngx_posted_events);
+    }
+}
+
+
 static void
 ngx_http_otp_redis_unavailable_handler(ngx_event_t *ev)
 {
@@ -1826,15 +1890,23 @@ ngx_http_otp_redis_timeout_handler(ngx_event_t *ev)
     pending->op = NULL;
     op->backend = NULL;
 
+    if (pending->waiting) {
+        /* never given to hiredis: nothing else will free it */
+        ngx_queue_remove(&pending->queue);
+        ngx_free(pending);
+        pending = NULL;
+    }
+
     op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
     op->retry_after = 0;
     op->attempts_remaining = 0;
     op->first_over = 0;
 
     ngx_log_error(NGX_LOG_ERR, op->log, 0,
-                  "otp redis store: %s timed out after %M ms",
-                  ngx_http_otp_redis_names[pending->script],
-                  ctx->scf->timeout);
+                  "otp redis store: %s timed out after %M ms%s",
+                  ngx_http_otp_redis_names[ngx_http_otp_redis_script(op)],
+                  ctx->scf->timeout,
+                  pending ? "" : " waiting for the connection");
 
     if (++ctx->timeouts >= NGX_HTTP_OTP_REDIS_MAX_TIMEOUTS
         && ctx->state == NGX_HTTP_OTP_REDIS_READY)
