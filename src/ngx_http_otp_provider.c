@@ -376,6 +376,132 @@ ngx_http_otp_send_done(ngx_event_t *ev)
 }
 
 
+void
+ngx_http_otp_send_fail(ngx_http_otp_send_t *send, const char *err)
+{
+    send->rc = NGX_ERROR;
+    send->error_len = ngx_min(ngx_strlen(err), sizeof(send->error));
+    ngx_memcpy(send->error, err, send->error_len);
+
+    send->event.handler = ngx_http_otp_send_done;
+    ngx_post_event(&send->event, &ngx_posted_events);
+}
+
+
+void
+ngx_http_otp_send_answer(ngx_http_otp_send_t *send,
+    ngx_http_otp_http_req_t *req, ngx_http_otp_provider_parse_pt parse,
+    const char *label)
+{
+    ngx_otp_wire_answer_t  a;
+
+    send->http = NULL;
+
+    if (req->rc != NGX_OK) {
+        /* curl's reason: "Connection refused", "Timeout was reached" */
+
+        send->rc = NGX_ERROR;
+        send->error_len = (req->error_len
+                           ? ngx_snprintf(send->error, sizeof(send->error),
+                                          "%s: %*s", label, req->error_len,
+                                          req->error)
+                           : ngx_snprintf(send->error, sizeof(send->error),
+                                          "%s: no answer", label))
+                          - send->error;
+
+        ngx_http_otp_send_finish(send);
+        return;
+    }
+
+    if (req->truncated) {
+        ngx_log_error(NGX_LOG_INFO, send->log, 0,
+                      "otp %s provider \"%V\": answer over %uz bytes, "
+                      "HTTP %ui, cut short", send->provider->type->name,
+                      &send->provider->name,
+                      (size_t) NGX_HTTP_OTP_HTTP_MAX_RESPONSE, req->status);
+    }
+
+    if (parse(req->status, req->response, req->response_len, &a)
+        == NGX_OTP_OK)
+    {
+        if (a.id_len > sizeof(send->message_id)) {
+            ngx_log_error(NGX_LOG_INFO, send->log, 0,
+                          "otp %s provider \"%V\": message id \"%*s\" cut "
+                          "to %uz bytes", send->provider->type->name,
+                          &send->provider->name, a.id_len, a.id,
+                          sizeof(send->message_id));
+        }
+
+        send->message_id_len = ngx_min(a.id_len, sizeof(send->message_id));
+        ngx_memcpy(send->message_id, a.id, send->message_id_len);
+        send->rc = NGX_OK;
+
+    } else {
+        send->error_len = ngx_min(a.error_len, sizeof(send->error));
+        ngx_memcpy(send->error, a.error, send->error_len);
+        send->rc = NGX_ERROR;
+    }
+
+    ngx_http_otp_send_finish(send);
+}
+
+
+char *
+ngx_http_otp_provider_options(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
+    ngx_str_t *args, ngx_uint_t nargs,
+    ngx_http_otp_provider_option_t *options, void *conf)
+{
+    u_char                          *eq;
+    ngx_int_t                        rc;
+    ngx_str_t                        value, *field;
+    ngx_uint_t                       i;
+    ngx_http_otp_provider_option_t  *o;
+
+    for (i = 0; i < nargs; i++) {
+
+        for (o = options; o->key; o++) {
+
+            rc = ngx_http_otp_provider_arg(cf, &args[i], o->key, &value);
+
+            if (rc == NGX_DECLINED) {
+                continue;
+            }
+
+            if (rc != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            field = (ngx_str_t *) ((u_char *) conf + o->offset);
+
+            if (field->data) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "%s provider \"%V\": \"%s\" is given "
+                                   "twice", p->type->name, &p->name, o->key);
+                return NGX_CONF_ERROR;
+            }
+
+            *field = value;
+            break;
+        }
+
+        if (o->key == NULL) {
+            /* the key only: the value may be a secret */
+
+            eq = ngx_strlchr(args[i].data, args[i].data + args[i].len, '=');
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s provider \"%V\": unknown option \"%*s\"",
+                               p->type->name, &p->name,
+                               (eq ? eq : args[i].data + args[i].len)
+                               - args[i].data, args[i].data);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 static char *
 ngx_http_otp_provider_log_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
     ngx_str_t *args, ngx_uint_t nargs)

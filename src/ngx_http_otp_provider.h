@@ -50,6 +50,19 @@ typedef struct {
 } ngx_http_otp_provider_type_t;
 
 
+/* a provider type's option: "key=value" (or "key_file=PATH") into an
+ * ngx_str_t at offset in the type's configuration */
+typedef struct {
+    const char                     *key;
+    size_t                          offset;
+} ngx_http_otp_provider_option_t;
+
+
+/* a provider type's answer parser (ngx_otp_provider_wire.c) */
+typedef int (*ngx_http_otp_provider_parse_pt)(unsigned status,
+    const u_char *body, size_t len, ngx_otp_wire_answer_t *a);
+
+
 /* what every provider accepts besides its own keys */
 typedef struct {
     ngx_str_t                       base_url;     /* "" = the provider's */
@@ -122,6 +135,31 @@ void ngx_http_otp_send_finish(ngx_http_otp_send_t *send);
  */
 ngx_int_t ngx_http_otp_provider_arg(ngx_conf_t *cf, ngx_str_t *arg,
     const char *key, ngx_str_t *value);
+
+/*
+ * For provider types' conf(): fills conf from args by the options table
+ * (NULL-terminated); an unknown or repeated option is an [emerg] that
+ * names the key, never the value, which may be a secret.
+ */
+char *ngx_http_otp_provider_options(ngx_conf_t *cf,
+    ngx_http_otp_provider_t *p, ngx_str_t *args, ngx_uint_t nargs,
+    ngx_http_otp_provider_option_t *options, void *conf);
+
+/*
+ * For provider types: reports a send that failed before its request went
+ * out, from the event loop (never from inside send()).
+ */
+void ngx_http_otp_send_fail(ngx_http_otp_send_t *send, const char *err);
+
+/*
+ * For provider types: completes a send with the provider's answer to its
+ * HTTP request: a transport failure ("<label>: Connection refused"), or
+ * what parse() reads, the message id or a short reason.  Frees nothing of
+ * req, which the client frees after its handler returns.
+ */
+void ngx_http_otp_send_answer(ngx_http_otp_send_t *send,
+    ngx_http_otp_http_req_t *req, ngx_http_otp_provider_parse_pt parse,
+    const char *label);
 
 char *ngx_http_otp_provider_conf(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);

@@ -33,12 +33,6 @@ typedef struct {
 } ngx_http_otp_at_conf_t;
 
 
-typedef struct {
-    const char                     *key;
-    size_t                          offset;
-} ngx_http_otp_at_option_t;
-
-
 static char *ngx_http_otp_at_conf(ngx_conf_t *cf,
     ngx_http_otp_provider_t *p, ngx_str_t *args, ngx_uint_t nargs);
 static char *ngx_http_otp_at_check(ngx_conf_t *cf,
@@ -47,9 +41,6 @@ static ngx_int_t ngx_http_otp_at_printable(ngx_str_t *value);
 
 static void ngx_http_otp_at_send(ngx_http_otp_send_t *send);
 static void ngx_http_otp_at_done(ngx_http_otp_http_req_t *req);
-static void ngx_http_otp_at_fail(ngx_http_otp_send_t *send,
-    const char *err);
-static void ngx_http_otp_at_failed(ngx_event_t *ev);
 
 
 ngx_http_otp_provider_type_t  ngx_http_otp_provider_africastalking = {
@@ -60,7 +51,7 @@ ngx_http_otp_provider_type_t  ngx_http_otp_provider_africastalking = {
 };
 
 
-static ngx_http_otp_at_option_t  ngx_http_otp_at_options[] = {
+static ngx_http_otp_provider_option_t  ngx_http_otp_at_options[] = {
     { "username", offsetof(ngx_http_otp_at_conf_t, username) },
     { "api_key", offsetof(ngx_http_otp_at_conf_t, api_key) },
     { "from", offsetof(ngx_http_otp_at_conf_t, from) },
@@ -72,12 +63,7 @@ static char *
 ngx_http_otp_at_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
     ngx_str_t *args, ngx_uint_t nargs)
 {
-    u_char                    *eq;
-    ngx_int_t                  rc;
-    ngx_str_t                  value, *field;
-    ngx_uint_t                 i;
-    ngx_http_otp_at_conf_t    *acf;
-    ngx_http_otp_at_option_t  *o;
+    ngx_http_otp_at_conf_t  *acf;
 
     acf = ngx_pcalloc(cf->pool, sizeof(ngx_http_otp_at_conf_t));
     if (acf == NULL) {
@@ -86,45 +72,11 @@ ngx_http_otp_at_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
 
     p->conf = acf;
 
-    for (i = 0; i < nargs; i++) {
-
-        for (o = ngx_http_otp_at_options; o->key; o++) {
-
-            rc = ngx_http_otp_provider_arg(cf, &args[i], o->key, &value);
-
-            if (rc == NGX_DECLINED) {
-                continue;
-            }
-
-            if (rc != NGX_OK) {
-                return NGX_CONF_ERROR;
-            }
-
-            field = (ngx_str_t *) ((u_char *) acf + o->offset);
-
-            if (field->data) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "africastalking provider \"%V\": \"%s\" "
-                                   "is given twice", &p->name, o->key);
-                return NGX_CONF_ERROR;
-            }
-
-            *field = value;
-            break;
-        }
-
-        if (o->key == NULL) {
-            /* the key only: the value may be a secret */
-
-            eq = ngx_strlchr(args[i].data, args[i].data + args[i].len, '=');
-
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "africastalking provider \"%V\": unknown "
-                               "option \"%*s\"", &p->name,
-                               (eq ? eq : args[i].data + args[i].len)
-                               - args[i].data, args[i].data);
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_http_otp_provider_options(cf, p, args, nargs,
+                                      ngx_http_otp_at_options, acf)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     return ngx_http_otp_at_check(cf, p, acf);
@@ -245,7 +197,7 @@ ngx_http_otp_at_send(ngx_http_otp_send_t *send)
     acf = p->conf;
 
     if (send->channel != NGX_HTTP_OTP_SMS) {
-        ngx_http_otp_at_fail(send, "africastalking: sms only");
+        ngx_http_otp_send_fail(send, "africastalking: sms only");
         return;
     }
 
@@ -270,7 +222,7 @@ ngx_http_otp_at_send(ngx_http_otp_send_t *send)
                                    &m.text.len)
             != NGX_OTP_OK)
         {
-            ngx_http_otp_at_fail(send, "africastalking: cannot render text");
+            ngx_http_otp_send_fail(send, "africastalking: cannot render text");
             return;
         }
 
@@ -279,14 +231,14 @@ ngx_http_otp_at_send(ngx_http_otp_send_t *send)
 
     if (ngx_otp_africastalking_body(&m, NULL, 0, &len) != NGX_OTP_OK) {
         ngx_explicit_memzero(text, sizeof(text));
-        ngx_http_otp_at_fail(send, "africastalking: invalid message");
+        ngx_http_otp_send_fail(send, "africastalking: invalid message");
         return;
     }
 
     body = ngx_alloc(len, send->log);
     if (body == NULL) {
         ngx_explicit_memzero(text, sizeof(text));
-        ngx_http_otp_at_fail(send, "africastalking: out of memory");
+        ngx_http_otp_send_fail(send, "africastalking: out of memory");
         return;
     }
 
@@ -299,7 +251,7 @@ ngx_http_otp_at_send(ngx_http_otp_send_t *send)
     if (req == NULL) {
         ngx_explicit_memzero(body, len);
         ngx_free(body);
-        ngx_http_otp_at_fail(send, "africastalking: cannot build request");
+        ngx_http_otp_send_fail(send, "africastalking: cannot build request");
         return;
     }
 
@@ -332,76 +284,6 @@ ngx_http_otp_at_send(ngx_http_otp_send_t *send)
 static void
 ngx_http_otp_at_done(ngx_http_otp_http_req_t *req)
 {
-    int                     rc;
-    ngx_http_otp_send_t    *send;
-    ngx_otp_wire_answer_t   a;
-
-    send = req->data;
-    send->http = NULL;
-
-    if (req->rc != NGX_OK) {
-        /* curl's reason: "Connection refused", "Timeout was reached" */
-
-        send->rc = NGX_ERROR;
-        send->error_len = (req->error_len
-                           ? ngx_snprintf(send->error, sizeof(send->error),
-                                          "africastalking: %*s",
-                                          req->error_len, req->error)
-                           : ngx_cpymem(send->error,
-                                        "africastalking: no answer", 25))
-                          - send->error;
-        ngx_http_otp_send_finish(send);
-        return;
-    }
-
-    if (req->truncated) {
-        ngx_log_error(NGX_LOG_INFO, send->log, 0,
-                      "otp africastalking provider \"%V\": answer over %uz "
-                      "bytes, HTTP %ui, cut short", &send->provider->name,
-                      (size_t) NGX_HTTP_OTP_HTTP_MAX_RESPONSE, req->status);
-    }
-
-    rc = ngx_otp_africastalking_parse(req->status, req->response,
-                                      req->response_len, &a);
-
-    if (rc == NGX_OTP_OK) {
-        if (a.id_len > sizeof(send->message_id)) {
-            ngx_log_error(NGX_LOG_INFO, send->log, 0,
-                          "otp africastalking provider \"%V\": message id "
-                          "\"%*s\" cut to %uz bytes", &send->provider->name,
-                          a.id_len, a.id, sizeof(send->message_id));
-        }
-
-        send->message_id_len = ngx_min(a.id_len, sizeof(send->message_id));
-        ngx_memcpy(send->message_id, a.id, send->message_id_len);
-        send->rc = NGX_OK;
-
-    } else {
-        send->error_len = ngx_min(a.error_len, sizeof(send->error));
-        ngx_memcpy(send->error, a.error, send->error_len);
-        send->rc = NGX_ERROR;
-    }
-
-    ngx_http_otp_send_finish(send);
-}
-
-
-/* the port answers from the event loop, never from inside send() */
-
-static void
-ngx_http_otp_at_fail(ngx_http_otp_send_t *send, const char *err)
-{
-    send->rc = NGX_ERROR;
-    send->error_len = ngx_min(ngx_strlen(err), sizeof(send->error));
-    ngx_memcpy(send->error, err, send->error_len);
-
-    send->event.handler = ngx_http_otp_at_failed;
-    ngx_post_event(&send->event, &ngx_posted_events);
-}
-
-
-static void
-ngx_http_otp_at_failed(ngx_event_t *ev)
-{
-    ngx_http_otp_send_finish(ev->data);
+    ngx_http_otp_send_answer(req->data, req, ngx_otp_africastalking_parse,
+                             "africastalking");
 }

@@ -36,12 +36,6 @@ typedef struct {
 } ngx_http_otp_meta_conf_t;
 
 
-typedef struct {
-    const char                     *key;
-    size_t                          offset;
-} ngx_http_otp_meta_option_t;
-
-
 static char *ngx_http_otp_meta_conf(ngx_conf_t *cf,
     ngx_http_otp_provider_t *p, ngx_str_t *args, ngx_uint_t nargs);
 static char *ngx_http_otp_meta_check(ngx_conf_t *cf,
@@ -51,9 +45,6 @@ static ngx_int_t ngx_http_otp_meta_chars(ngx_str_t *value,
 
 static void ngx_http_otp_meta_send(ngx_http_otp_send_t *send);
 static void ngx_http_otp_meta_done(ngx_http_otp_http_req_t *req);
-static void ngx_http_otp_meta_fail(ngx_http_otp_send_t *send,
-    const char *err);
-static void ngx_http_otp_meta_failed(ngx_event_t *ev);
 
 
 ngx_http_otp_provider_type_t  ngx_http_otp_provider_meta_whatsapp = {
@@ -64,7 +55,7 @@ ngx_http_otp_provider_type_t  ngx_http_otp_provider_meta_whatsapp = {
 };
 
 
-static ngx_http_otp_meta_option_t  ngx_http_otp_meta_options[] = {
+static ngx_http_otp_provider_option_t  ngx_http_otp_meta_options[] = {
     { "phone_number_id",
       offsetof(ngx_http_otp_meta_conf_t, phone_number_id) },
     { "token", offsetof(ngx_http_otp_meta_conf_t, token) },
@@ -79,12 +70,7 @@ static char *
 ngx_http_otp_meta_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
     ngx_str_t *args, ngx_uint_t nargs)
 {
-    u_char                      *eq;
-    ngx_int_t                    rc;
-    ngx_str_t                    value, *field;
-    ngx_uint_t                   i;
-    ngx_http_otp_meta_conf_t    *mcf;
-    ngx_http_otp_meta_option_t  *o;
+    ngx_http_otp_meta_conf_t  *mcf;
 
     mcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_otp_meta_conf_t));
     if (mcf == NULL) {
@@ -93,45 +79,11 @@ ngx_http_otp_meta_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
 
     p->conf = mcf;
 
-    for (i = 0; i < nargs; i++) {
-
-        for (o = ngx_http_otp_meta_options; o->key; o++) {
-
-            rc = ngx_http_otp_provider_arg(cf, &args[i], o->key, &value);
-
-            if (rc == NGX_DECLINED) {
-                continue;
-            }
-
-            if (rc != NGX_OK) {
-                return NGX_CONF_ERROR;
-            }
-
-            field = (ngx_str_t *) ((u_char *) mcf + o->offset);
-
-            if (field->data) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "meta_whatsapp provider \"%V\": \"%s\" "
-                                   "is given twice", &p->name, o->key);
-                return NGX_CONF_ERROR;
-            }
-
-            *field = value;
-            break;
-        }
-
-        if (o->key == NULL) {
-            /* the key only: the value may be a secret */
-
-            eq = ngx_strlchr(args[i].data, args[i].data + args[i].len, '=');
-
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "meta_whatsapp provider \"%V\": unknown "
-                               "option \"%*s\"", &p->name,
-                               (eq ? eq : args[i].data + args[i].len)
-                               - args[i].data, args[i].data);
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_http_otp_provider_options(cf, p, args, nargs,
+                                      ngx_http_otp_meta_options, mcf)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     return ngx_http_otp_meta_check(cf, p, mcf);
@@ -308,7 +260,7 @@ ngx_http_otp_meta_send(ngx_http_otp_send_t *send)
     mcf = p->conf;
 
     if (send->channel != NGX_HTTP_OTP_WHATSAPP) {
-        ngx_http_otp_meta_fail(send, "meta: whatsapp only");
+        ngx_http_otp_send_fail(send, "meta: whatsapp only");
         return;
     }
 
@@ -324,7 +276,7 @@ ngx_http_otp_meta_send(ngx_http_otp_send_t *send)
     rc = ngx_otp_meta_body(&m, NULL, 0, &len);
 
     if (rc != NGX_OTP_OK) {
-        ngx_http_otp_meta_fail(send, rc == NGX_OTP_EINVAL
+        ngx_http_otp_send_fail(send, rc == NGX_OTP_EINVAL
                                      ? "meta: invalid message"
                                      : "meta: out of memory");
         return;
@@ -332,7 +284,7 @@ ngx_http_otp_meta_send(ngx_http_otp_send_t *send)
 
     body = ngx_alloc(len, send->log);
     if (body == NULL) {
-        ngx_http_otp_meta_fail(send, "meta: out of memory");
+        ngx_http_otp_send_fail(send, "meta: out of memory");
         return;
     }
 
@@ -343,7 +295,7 @@ ngx_http_otp_meta_send(ngx_http_otp_send_t *send)
     if (req == NULL) {
         ngx_explicit_memzero(body, len);
         ngx_free(body);
-        ngx_http_otp_meta_fail(send, "meta: cannot build request");
+        ngx_http_otp_send_fail(send, "meta: cannot build request");
         return;
     }
 
@@ -372,75 +324,6 @@ ngx_http_otp_meta_send(ngx_http_otp_send_t *send)
 static void
 ngx_http_otp_meta_done(ngx_http_otp_http_req_t *req)
 {
-    int                     rc;
-    ngx_http_otp_send_t    *send;
-    ngx_otp_wire_answer_t   a;
-
-    send = req->data;
-    send->http = NULL;
-
-    if (req->rc != NGX_OK) {
-        /* curl's reason: "Connection refused", "Timeout was reached" */
-
-        send->rc = NGX_ERROR;
-        send->error_len = (req->error_len
-                           ? ngx_snprintf(send->error, sizeof(send->error),
-                                          "meta: %*s", req->error_len,
-                                          req->error)
-                           : ngx_cpymem(send->error, "meta: no answer", 15))
-                          - send->error;
-        ngx_http_otp_send_finish(send);
-        return;
-    }
-
-    if (req->truncated) {
-        ngx_log_error(NGX_LOG_INFO, send->log, 0,
-                      "otp meta_whatsapp provider \"%V\": answer over %uz "
-                      "bytes, HTTP %ui, cut short", &send->provider->name,
-                      (size_t) NGX_HTTP_OTP_HTTP_MAX_RESPONSE, req->status);
-    }
-
-    rc = ngx_otp_meta_parse(req->status, req->response, req->response_len,
-                            &a);
-
-    if (rc == NGX_OTP_OK) {
-        if (a.id_len > sizeof(send->message_id)) {
-            ngx_log_error(NGX_LOG_INFO, send->log, 0,
-                          "otp meta_whatsapp provider \"%V\": message id "
-                          "\"%*s\" cut to %uz bytes", &send->provider->name,
-                          a.id_len, a.id, sizeof(send->message_id));
-        }
-
-        send->message_id_len = ngx_min(a.id_len, sizeof(send->message_id));
-        ngx_memcpy(send->message_id, a.id, send->message_id_len);
-        send->rc = NGX_OK;
-
-    } else {
-        send->error_len = ngx_min(a.error_len, sizeof(send->error));
-        ngx_memcpy(send->error, a.error, send->error_len);
-        send->rc = NGX_ERROR;
-    }
-
-    ngx_http_otp_send_finish(send);
-}
-
-
-/* the port answers from the event loop, never from inside send() */
-
-static void
-ngx_http_otp_meta_fail(ngx_http_otp_send_t *send, const char *err)
-{
-    send->rc = NGX_ERROR;
-    send->error_len = ngx_min(ngx_strlen(err), sizeof(send->error));
-    ngx_memcpy(send->error, err, send->error_len);
-
-    send->event.handler = ngx_http_otp_meta_failed;
-    ngx_post_event(&send->event, &ngx_posted_events);
-}
-
-
-static void
-ngx_http_otp_meta_failed(ngx_event_t *ev)
-{
-    ngx_http_otp_send_finish(ev->data);
+    ngx_http_otp_send_answer(req->data, req, ngx_otp_meta_parse,
+                             "meta");
 }

@@ -44,12 +44,6 @@ typedef struct {
 } ngx_http_otp_twilio_conf_t;
 
 
-typedef struct {
-    const char                     *key;
-    size_t                          offset;
-} ngx_http_otp_twilio_option_t;
-
-
 static char *ngx_http_otp_twilio_conf(ngx_conf_t *cf,
     ngx_http_otp_provider_t *p, ngx_str_t *args, ngx_uint_t nargs);
 static char *ngx_http_otp_twilio_check(ngx_conf_t *cf,
@@ -66,9 +60,6 @@ static ngx_uint_t ngx_http_otp_twilio_alnum(u_char c);
 
 static void ngx_http_otp_twilio_send(ngx_http_otp_send_t *send);
 static void ngx_http_otp_twilio_done(ngx_http_otp_http_req_t *req);
-static void ngx_http_otp_twilio_fail(ngx_http_otp_send_t *send,
-    const char *err);
-static void ngx_http_otp_twilio_failed(ngx_event_t *ev);
 
 
 ngx_http_otp_provider_type_t  ngx_http_otp_provider_twilio = {
@@ -79,7 +70,7 @@ ngx_http_otp_provider_type_t  ngx_http_otp_provider_twilio = {
 };
 
 
-static ngx_http_otp_twilio_option_t  ngx_http_otp_twilio_options[] = {
+static ngx_http_otp_provider_option_t  ngx_http_otp_twilio_options[] = {
     { "account_sid", offsetof(ngx_http_otp_twilio_conf_t, account_sid) },
     { "auth_token", offsetof(ngx_http_otp_twilio_conf_t, auth_token) },
     { "api_key", offsetof(ngx_http_otp_twilio_conf_t, api_key) },
@@ -103,12 +94,7 @@ static char *
 ngx_http_otp_twilio_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
     ngx_str_t *args, ngx_uint_t nargs)
 {
-    u_char                        *eq;
-    ngx_int_t                      rc;
-    ngx_str_t                      value, *field;
-    ngx_uint_t                     i;
-    ngx_http_otp_twilio_conf_t    *tcf;
-    ngx_http_otp_twilio_option_t  *o;
+    ngx_http_otp_twilio_conf_t  *tcf;
 
     tcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_otp_twilio_conf_t));
     if (tcf == NULL) {
@@ -117,45 +103,11 @@ ngx_http_otp_twilio_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
 
     p->conf = tcf;
 
-    for (i = 0; i < nargs; i++) {
-
-        for (o = ngx_http_otp_twilio_options; o->key; o++) {
-
-            rc = ngx_http_otp_provider_arg(cf, &args[i], o->key, &value);
-
-            if (rc == NGX_DECLINED) {
-                continue;
-            }
-
-            if (rc != NGX_OK) {
-                return NGX_CONF_ERROR;
-            }
-
-            field = (ngx_str_t *) ((u_char *) tcf + o->offset);
-
-            if (field->data) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "twilio provider \"%V\": \"%s\" is "
-                                   "given twice", &p->name, o->key);
-                return NGX_CONF_ERROR;
-            }
-
-            *field = value;
-            break;
-        }
-
-        if (o->key == NULL) {
-            /* the key only: the value may be a secret */
-
-            eq = ngx_strlchr(args[i].data, args[i].data + args[i].len, '=');
-
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "twilio provider \"%V\": unknown option "
-                               "\"%*s\"", &p->name,
-                               (eq ? eq : args[i].data + args[i].len)
-                               - args[i].data, args[i].data);
-            return NGX_CONF_ERROR;
-        }
+    if (ngx_http_otp_provider_options(cf, p, args, nargs,
+                                      ngx_http_otp_twilio_options, tcf)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
     }
 
     return ngx_http_otp_twilio_check(cf, p, tcf);
@@ -503,7 +455,7 @@ ngx_http_otp_twilio_send(ngx_http_otp_send_t *send)
     tcf = p->conf;
 
     if (!(p->channels & send->channel)) {
-        ngx_http_otp_twilio_fail(send, "twilio: channel not configured");
+        ngx_http_otp_send_fail(send, "twilio: channel not configured");
         return;
     }
 
@@ -556,7 +508,7 @@ ngx_http_otp_twilio_send(ngx_http_otp_send_t *send)
                                        &m.text.len)
                 != NGX_OTP_OK)
             {
-                ngx_http_otp_twilio_fail(send, "twilio: cannot render text");
+                ngx_http_otp_send_fail(send, "twilio: cannot render text");
                 return;
             }
 
@@ -572,14 +524,14 @@ ngx_http_otp_twilio_send(ngx_http_otp_send_t *send)
 
     if (build(&m, NULL, 0, &len) != NGX_OTP_OK) {
         ngx_explicit_memzero(text, sizeof(text));
-        ngx_http_otp_twilio_fail(send, "twilio: invalid message");
+        ngx_http_otp_send_fail(send, "twilio: invalid message");
         return;
     }
 
     body = ngx_alloc(len, send->log);
     if (body == NULL) {
         ngx_explicit_memzero(text, sizeof(text));
-        ngx_http_otp_twilio_fail(send, "twilio: out of memory");
+        ngx_http_otp_send_fail(send, "twilio: out of memory");
         return;
     }
 
@@ -592,7 +544,7 @@ ngx_http_otp_twilio_send(ngx_http_otp_send_t *send)
     if (req == NULL) {
         ngx_explicit_memzero(body, len);
         ngx_free(body);
-        ngx_http_otp_twilio_fail(send, "twilio: cannot build request");
+        ngx_http_otp_send_fail(send, "twilio: cannot build request");
         return;
     }
 
@@ -622,75 +574,6 @@ ngx_http_otp_twilio_send(ngx_http_otp_send_t *send)
 static void
 ngx_http_otp_twilio_done(ngx_http_otp_http_req_t *req)
 {
-    int                     rc;
-    ngx_http_otp_send_t    *send;
-    ngx_otp_wire_answer_t   a;
-
-    send = req->data;
-    send->http = NULL;
-
-    if (req->rc != NGX_OK) {
-        /* curl's reason: "Connection refused", "Timeout was reached" */
-
-        send->rc = NGX_ERROR;
-        send->error_len = (req->error_len
-                           ? ngx_snprintf(send->error, sizeof(send->error),
-                                          "twilio: %*s", req->error_len,
-                                          req->error)
-                           : ngx_cpymem(send->error, "twilio: no answer", 17))
-                          - send->error;
-        ngx_http_otp_send_finish(send);
-        return;
-    }
-
-    if (req->truncated) {
-        ngx_log_error(NGX_LOG_INFO, send->log, 0,
-                      "otp twilio provider \"%V\": answer over %uz bytes, "
-                      "HTTP %ui, cut short", &send->provider->name,
-                      (size_t) NGX_HTTP_OTP_HTTP_MAX_RESPONSE, req->status);
-    }
-
-    rc = ngx_otp_twilio_parse(req->status, req->response, req->response_len,
-                              &a);
-
-    if (rc == NGX_OTP_OK) {
-        if (a.id_len > sizeof(send->message_id)) {
-            ngx_log_error(NGX_LOG_INFO, send->log, 0,
-                          "otp twilio provider \"%V\": message id \"%*s\" "
-                          "cut to %uz bytes", &send->provider->name,
-                          a.id_len, a.id, sizeof(send->message_id));
-        }
-
-        send->message_id_len = ngx_min(a.id_len, sizeof(send->message_id));
-        ngx_memcpy(send->message_id, a.id, send->message_id_len);
-        send->rc = NGX_OK;
-
-    } else {
-        send->error_len = ngx_min(a.error_len, sizeof(send->error));
-        ngx_memcpy(send->error, a.error, send->error_len);
-        send->rc = NGX_ERROR;
-    }
-
-    ngx_http_otp_send_finish(send);
-}
-
-
-/* the port answers from the event loop, never from inside send() */
-
-static void
-ngx_http_otp_twilio_fail(ngx_http_otp_send_t *send, const char *err)
-{
-    send->rc = NGX_ERROR;
-    send->error_len = ngx_min(ngx_strlen(err), sizeof(send->error));
-    ngx_memcpy(send->error, err, send->error_len);
-
-    send->event.handler = ngx_http_otp_twilio_failed;
-    ngx_post_event(&send->event, &ngx_posted_events);
-}
-
-
-static void
-ngx_http_otp_twilio_failed(ngx_event_t *ev)
-{
-    ngx_http_otp_send_finish(ev->data);
+    ngx_http_otp_send_answer(req->data, req, ngx_otp_twilio_parse,
+                             "twilio");
 }
