@@ -44,8 +44,7 @@
 #include <hiredis/async.h>
 #include <openssl/evp.h>
 
-#include "ngx_http_otp_store.h"
-#include "ngx_http_otp_provider.h"
+#include "ngx_http_otp_module.h"
 
 
 #define NGX_HTTP_OTP_REDIS_PORT             6379
@@ -171,8 +170,6 @@ typedef struct {
 } ngx_http_otp_redis_pending_t;
 
 
-static char *ngx_http_otp_redis_read_password(ngx_conf_t *cf,
-    ngx_http_otp_store_conf_t *scf, ngx_str_t *path);
 static ngx_int_t ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_otp_store_conf_t *scf);
 static void ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle,
@@ -621,7 +618,8 @@ ngx_http_otp_store_redis_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
                 goto invalid;
             }
 
-            if (ngx_http_otp_redis_read_password(cf, scf, &s) != NGX_CONF_OK)
+            if (ngx_http_otp_read_file(cf, &s, 1, &scf->password)
+                != NGX_CONF_OK)
             {
                 return NGX_CONF_ERROR;
             }
@@ -677,104 +675,6 @@ invalid:
  * The password is read here, before the workers start; it is never logged.
  * Only a trailing newline is dropped: white space may belong to it.
  */
-
-static char *
-ngx_http_otp_redis_read_password(ngx_conf_t *cf,
-    ngx_http_otp_store_conf_t *scf, ngx_str_t *path)
-{
-    char             *rv;
-    u_char           *buf;
-    size_t            size;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_str_t         name;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
-
-    name = *path;
-
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    rv = NGX_CONF_ERROR;
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_fd_info_n " \"%V\" failed", &name);
-        goto done;
-    }
-
-    size = (size_t) ngx_file_size(&fi);
-
-    if (fi.st_mode & S_IROTH) {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "password file \"%V\" is readable by everyone",
-                           &name);
-    }
-
-    if (size > NGX_HTTP_OTP_REDIS_PASSWORD_MAX) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "password file \"%V\" is larger than %d bytes",
-                           &name, NGX_HTTP_OTP_REDIS_PASSWORD_MAX);
-        goto done;
-    }
-
-    buf = ngx_pnalloc(cf->pool, size + 1);
-    if (buf == NULL) {
-        goto done;
-    }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.fd = fd;
-    file.name = name;
-    file.log = cf->log;
-
-    n = ngx_read_file(&file, buf, size, 0);
-
-    if (n == NGX_ERROR) {
-        goto done;
-    }
-
-    size = (size_t) n;
-
-    if (size > 0 && buf[size - 1] == '\n') {
-        size--;
-
-        if (size > 0 && buf[size - 1] == '\r') {
-            size--;
-        }
-    }
-
-    if (size == 0) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "password file \"%V\" is empty", &name);
-        goto done;
-    }
-
-    scf->password.data = buf;
-    scf->password.len = size;
-
-    rv = NGX_CONF_OK;
-
-done:
-
-    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
-                           ngx_close_file_n " \"%V\" failed", &name);
-    }
-
-    return rv;
-}
-
 
 static ngx_int_t
 ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
