@@ -48,7 +48,8 @@ for my $example (@examples) {
     $conf = "pid $dir/nginx.pid;\n$conf" unless $conf =~ /^pid /m;
     $conf = "error_log $dir/logs/error.log;\n$conf"
         unless $conf =~ /^error_log /m;
-    $conf =~ s/http \{/http {\n    access_log off;\n    client_body_temp_path temp;/;
+    $conf =~ s/http \{/http {\n    access_log off;\n    client_body_temp_path temp;/
+        unless $conf =~ /client_body_temp_path/;
 
     open my $out, '>', "$dir/nginx.conf" or die;
     print $out $conf;
