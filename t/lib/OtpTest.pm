@@ -32,6 +32,7 @@ package OtpTest;
 use warnings;
 use strict;
 
+use Config;
 use Cwd qw(abs_path);
 use Errno qw(ECHILD);
 use Exporter qw(import);
@@ -359,6 +360,7 @@ sub run {
     my $pid = fork() // die "fork: $!";
 
     if ($pid == 0) {
+        _die_with_parent();
         open STDOUT, '>>', "$dir/nginx.stdout";
         open STDERR, '>&', \*STDOUT;
         exec($self->{nginx}, '-p', "$dir/", '-c', "$dir/nginx.conf",
@@ -571,6 +573,7 @@ sub start_redis {
     my $pid = fork() // die "fork: $!";
 
     if ($pid == 0) {
+        _die_with_parent();
         open STDOUT, '>>', "$dir/redis.log";
         open STDERR, '>&', \*STDOUT;
         exec($bin, '--port', $port, '--bind', '127.0.0.1', '--save', '',
@@ -1228,7 +1231,25 @@ END {
     }
 }
 
-$SIG{INT} = $SIG{TERM} = sub { exit 1 } if $$ == $creator;
+$SIG{INT} = $SIG{TERM} = $SIG{HUP} = sub { exit 1 } if $$ == $creator;
+
+# In a child about to exec nginx or redis-server: prctl(PR_SET_PDEATHSIG,
+# SIGTERM), so that it goes when the test process goes, even killed with
+# SIGKILL, when no END block runs (nginx's master takes its workers along).
+# Linux only, by syscall number; elsewhere END must do.
+
+sub _die_with_parent {
+    my %prctl = ('x86_64-linux' => 157, 'aarch64-linux' => 167,
+                 'i686-linux' => 172, 'i386-linux' => 172);
+
+    my ($arch) = $Config{archname} =~ /^(\w+-linux)/ or return;
+    my $nr = $prctl{$arch} or return;
+
+    syscall($nr, 1, 15);
+
+    # the parent may have gone before the call
+    _exit(1) if getppid() == 1;
+}
 
 ###############################################################################
 
