@@ -10,10 +10,13 @@
  * interleave with.  Results are reported through a posted event so that
  * callers see the same asynchronous contract as with Redis.
  *
- * When the zone is full, expired records are swept; if it is still full
- * the operation fails (503) rather than evicting a live record: evicting
- * one would reset an attempt counter or a send limit, which is what an
- * attacker flooding the zone would want.
+ * When the zone is full, expired records are swept (at most once a second:
+ * a sweep walks the whole zone under the mutex), then the oldest message
+ * records are evicted: they sit on a queue of their own, and losing one
+ * costs a delivery status, nothing more.  If it is still full the
+ * operation fails (503) rather than evicting a live code, attempt counter
+ * or send window: resetting those is what an attacker flooding the zone
+ * would want.
  */
 
 
@@ -26,6 +29,12 @@
 
 /* records swept from the LRU tail on every operation */
 #define NGX_HTTP_OTP_SHM_EXPIRE_STEP  3
+
+/* message records evicted at most to make room for one record */
+#define NGX_HTTP_OTP_SHM_EVICT_STEP   8
+
+/* the shortest time between two sweeps of the whole zone */
+#define NGX_HTTP_OTP_SHM_SWEEP_EVERY  1000
 
 
 typedef enum {
@@ -85,7 +94,9 @@ typedef struct {
 typedef struct {
     ngx_rbtree_t                 rbtree;
     ngx_rbtree_node_t            sentinel;
-    ngx_queue_t                  queue;
+    ngx_queue_t                  queue;           /* codes and windows */
+    ngx_queue_t                  messages;        /* message records */
+    uint64_t                     swept;           /* last full sweep */
 } ngx_http_otp_shm_sh_t;
 
 
@@ -122,7 +133,9 @@ static void ngx_http_otp_shm_touch(ngx_http_otp_shm_ctx_t *ctx,
 static void ngx_http_otp_shm_free(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_shm_node_t *n);
 static void ngx_http_otp_shm_expire(ngx_http_otp_shm_ctx_t *ctx,
-    uint64_t now, ngx_uint_t n);
+    ngx_queue_t *queue, uint64_t now, ngx_uint_t n);
+static ngx_uint_t ngx_http_otp_shm_make_room(ngx_http_otp_shm_ctx_t *ctx,
+    uint64_t now);
 
 
 ngx_http_otp_store_backend_t  ngx_http_otp_store_shm_backend = {
@@ -215,6 +228,7 @@ ngx_http_otp_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
                     ngx_http_otp_shm_rbtree_insert);
 
     ngx_queue_init(&ctx->sh->queue);
+    ngx_queue_init(&ctx->sh->messages);
 
     len = sizeof(" in otp zone \"\"") + shm_zone->shm.name.len;
 
@@ -292,7 +306,10 @@ ngx_http_otp_shm_start(ngx_http_otp_store_conf_t *scf,
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
-    ngx_http_otp_shm_expire(ctx, now, NGX_HTTP_OTP_SHM_EXPIRE_STEP);
+    ngx_http_otp_shm_expire(ctx, &ctx->sh->queue, now,
+                            NGX_HTTP_OTP_SHM_EXPIRE_STEP);
+    ngx_http_otp_shm_expire(ctx, &ctx->sh->messages, now,
+                            NGX_HTTP_OTP_SHM_EXPIRE_STEP);
 
     switch (op->type) {
 
@@ -689,17 +706,15 @@ ngx_http_otp_shm_alloc(ngx_http_otp_shm_ctx_t *ctx, ngx_uint_t kind,
 
     node = ngx_slab_alloc_locked(ctx->shpool, size);
 
-    if (node == NULL) {
-        ngx_http_otp_shm_expire(ctx, now, 0);
-
+    while (node == NULL && ngx_http_otp_shm_make_room(ctx, now)) {
         node = ngx_slab_alloc_locked(ctx->shpool, size);
+    }
 
-        if (node == NULL) {
-            ngx_log_error(NGX_LOG_ERR, log, 0,
-                          "otp zone is full of live records: "
-                          "refusing the operation%s", ctx->shpool->log_ctx);
-            return NULL;
-        }
+    if (node == NULL) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "otp zone is full of live records: "
+                      "refusing the operation%s", ctx->shpool->log_ctx);
+        return NULL;
     }
 
     ngx_memzero(node, size);
@@ -713,12 +728,17 @@ ngx_http_otp_shm_alloc(ngx_http_otp_shm_ctx_t *ctx, ngx_uint_t kind,
 }
 
 
+#define ngx_http_otp_shm_queue(ctx, n)                                        \
+    ((n)->kind == NGX_HTTP_OTP_SHM_MESSAGE ? &(ctx)->sh->messages            \
+                                           : &(ctx)->sh->queue)
+
+
 static void
 ngx_http_otp_shm_insert(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_shm_node_t *n)
 {
     ngx_rbtree_insert(&ctx->sh->rbtree, ngx_http_otp_shm_rbnode(n));
-    ngx_queue_insert_head(&ctx->sh->queue, &n->queue);
+    ngx_queue_insert_head(ngx_http_otp_shm_queue(ctx, n), &n->queue);
 }
 
 
@@ -727,7 +747,7 @@ ngx_http_otp_shm_touch(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_shm_node_t *n)
 {
     ngx_queue_remove(&n->queue);
-    ngx_queue_insert_head(&ctx->sh->queue, &n->queue);
+    ngx_queue_insert_head(ngx_http_otp_shm_queue(ctx, n), &n->queue);
 }
 
 
@@ -749,21 +769,21 @@ ngx_http_otp_shm_free(ngx_http_otp_shm_ctx_t *ctx, ngx_http_otp_shm_node_t *n)
 
 
 /*
- * Frees expired records from the LRU tail: at most n of them and only
- * while the tail is expired, or, with n == 0 (the zone is full), every
- * expired record in the zone.
+ * Frees expired records from a queue's LRU tail: at most n of them and
+ * only while the tail is expired, or, with n == 0, every expired record on
+ * the queue.
  */
 
 static void
-ngx_http_otp_shm_expire(ngx_http_otp_shm_ctx_t *ctx, uint64_t now,
-    ngx_uint_t n)
+ngx_http_otp_shm_expire(ngx_http_otp_shm_ctx_t *ctx, ngx_queue_t *queue,
+    uint64_t now, ngx_uint_t n)
 {
     ngx_queue_t              *q, *prev;
     ngx_http_otp_shm_node_t  *node;
 
-    q = ngx_queue_last(&ctx->sh->queue);
+    q = ngx_queue_last(queue);
 
-    while (q != ngx_queue_sentinel(&ctx->sh->queue)) {
+    while (q != ngx_queue_sentinel(queue)) {
 
         prev = ngx_queue_prev(q);
         node = ngx_queue_data(q, ngx_http_otp_shm_node_t, queue);
@@ -781,4 +801,42 @@ ngx_http_otp_shm_expire(ngx_http_otp_shm_ctx_t *ctx, uint64_t now,
 
         q = prev;
     }
+}
+
+
+/*
+ * The zone is full: sweep it of expired records (not more than once a
+ * second), else evict the oldest message records.  Returns 0 when nothing
+ * could be freed.
+ */
+
+static ngx_uint_t
+ngx_http_otp_shm_make_room(ngx_http_otp_shm_ctx_t *ctx, uint64_t now)
+{
+    ngx_uint_t                n;
+    ngx_queue_t              *q;
+    ngx_http_otp_shm_node_t  *node;
+
+    if (now >= ctx->sh->swept + NGX_HTTP_OTP_SHM_SWEEP_EVERY) {
+        ctx->sh->swept = now;
+
+        ngx_http_otp_shm_expire(ctx, &ctx->sh->queue, now, 0);
+        ngx_http_otp_shm_expire(ctx, &ctx->sh->messages, now, 0);
+
+        return 1;
+    }
+
+    for (n = 0; n < NGX_HTTP_OTP_SHM_EVICT_STEP; n++) {
+
+        if (ngx_queue_empty(&ctx->sh->messages)) {
+            break;
+        }
+
+        q = ngx_queue_last(&ctx->sh->messages);
+        node = ngx_queue_data(q, ngx_http_otp_shm_node_t, queue);
+
+        ngx_http_otp_shm_free(ctx, node);
+    }
+
+    return n;
 }
