@@ -48,6 +48,28 @@ static ngx_http_otp_filter_error_t  ngx_http_otp_filter_errors[] = {
       ngx_string("{\"error\":\"method_not_allowed\",\"message\":"
                  "\"Use POST for this endpoint.\"}\n") },
 
+    /* what other modules in the location may answer */
+
+    { NGX_HTTP_UNAUTHORIZED, NGX_HTTP_UNAUTHORIZED,
+      ngx_string("{\"error\":\"unauthorized\",\"message\":"
+                 "\"Authentication is required.\"}\n") },
+
+    { NGX_HTTP_FORBIDDEN, NGX_HTTP_FORBIDDEN,
+      ngx_string("{\"error\":\"forbidden\",\"message\":"
+                 "\"This request is not allowed.\"}\n") },
+
+    { NGX_HTTP_NOT_FOUND, NGX_HTTP_NOT_FOUND,
+      ngx_string("{\"error\":\"not_found\",\"message\":"
+                 "\"Nothing is here.\"}\n") },
+
+    { NGX_HTTP_TOO_MANY_REQUESTS, NGX_HTTP_TOO_MANY_REQUESTS,
+      ngx_string("{\"error\":\"rate_limited\",\"message\":"
+                 "\"Too many requests; try again later.\"}\n") },
+
+    { NGX_HTTP_SERVICE_UNAVAILABLE, NGX_HTTP_SERVICE_UNAVAILABLE,
+      ngx_string("{\"error\":\"unavailable\",\"message\":"
+                 "\"The service is unavailable; try again shortly.\"}\n") },
+
     { 0, 0, ngx_null_string }
 };
 
@@ -165,7 +187,8 @@ ngx_http_otp_body_filter(ngx_http_request_t *r, ngx_chain_t *in)
     }
 
     if (ctx->error_sent) {
-        return NGX_OK;
+        /* the writer resumes a partly sent answer with a NULL chain */
+        return ngx_http_next_body_filter(r, NULL);
     }
 
     ctx->error_sent = 1;

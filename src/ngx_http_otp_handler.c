@@ -1163,6 +1163,13 @@ ngx_http_otp_send_to(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
     send->ttl = olcf->ttl;
     send->text.data = text;
     send->text.len = len;
+
+    if (ctx->text) {
+        /* the previous attempt's message */
+        ngx_explicit_memzero(ctx->text, NGX_OTP_MESSAGE_MAX_LEN);
+    }
+
+    ctx->text = text;
     send->locale.data = ctx->locale;
     send->locale.len = ctx->locale_len;
     send->handler = ngx_http_otp_delivered;
@@ -1195,10 +1202,13 @@ ngx_http_otp_delivered(ngx_http_otp_send_t *send)
                                       sizeof(ctx->message_id));
         ngx_memcpy(ctx->message_id, send->message_id, ctx->message_id_len);
 
-        rc = ngx_http_otp_record(r, ctx);
+        if (ngx_http_otp_record(r, ctx) != NGX_DONE) {
+            /* the code is on its way: a lost record costs the status only */
+            ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                          "otp: message %*s could not be recorded",
+                          ctx->message_id_len, ctx->message_id);
 
-        if (rc != NGX_DONE) {
-            ngx_http_otp_resume(r, rc);
+            ngx_http_otp_resume(r, ngx_http_otp_accepted(r, ctx));
         }
 
         return;
@@ -1464,7 +1474,7 @@ ngx_http_otp_verify_done(ngx_http_otp_store_op_t *op)
 static ngx_int_t
 ngx_http_otp_verified(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
 {
-    u_char                    *body, *p, *cookie;
+    u_char                    *body, *end, *p, *cookie;
     size_t                     len, jti_len;
     time_t                     now;
     ngx_str_t                  value;
@@ -1509,6 +1519,17 @@ ngx_http_otp_verified(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    /* everything allocated first: a valid token never rides on a 500 */
+
+    body = ngx_pnalloc(r->pool, sizeof("{\"verified\":true,\"token\":\"\"}")
+                                + len);
+    if (body == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    end = ngx_sprintf(body, "{\"verified\":true,\"token\":\"%*s\"}",
+                      len, token);
+
     if (olcf->token_cookie.len) {
         cookie = ngx_pnalloc(r->pool, olcf->token_cookie.len + len
                              + sizeof("=; Path=/; Max-Age=; HttpOnly; "
@@ -1535,15 +1556,7 @@ ngx_http_otp_verified(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
         }
     }
 
-    body = ngx_pnalloc(r->pool, sizeof("{\"verified\":true,\"token\":\"\"}")
-                                + len);
-    if (body == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    p = ngx_sprintf(body, "{\"verified\":true,\"token\":\"%*s\"}", len, token);
-
-    return ngx_http_otp_json(r, NGX_HTTP_OK, body, p - body);
+    return ngx_http_otp_json(r, NGX_HTTP_OK, body, end - body);
 }
 
 
@@ -1719,4 +1732,9 @@ ngx_http_otp_cleanup(void *data)
     }
 
     ngx_explicit_memzero(ctx->code, sizeof(ctx->code));
+
+    if (ctx->text) {
+        /* the message the code went out in */
+        ngx_explicit_memzero(ctx->text, NGX_OTP_MESSAGE_MAX_LEN);
+    }
 }

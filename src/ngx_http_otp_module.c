@@ -445,8 +445,20 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 {
     ngx_http_otp_loc_conf_t *prev = parent;
     ngx_http_otp_loc_conf_t *conf = child;
+    ngx_uint_t                *ch;
+    ngx_http_core_loc_conf_t  *clcf;
 
-    ngx_uint_t  *ch;
+    /*
+     * An "if" or "limit_except" block runs the location's content handler,
+     * so it must know which one it is; a real nested location does not
+     * inherit it and is no OTP endpoint unless it says so.
+     */
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (conf->handler == 0 && (clcf->noname || clcf->lmt_excpt)) {
+        conf->handler = prev->handler;
+    }
 
     if (conf->channels == NGX_CONF_UNSET_PTR) {
         if (prev->channels == NGX_CONF_UNSET_PTR) {

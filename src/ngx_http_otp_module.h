@@ -131,6 +131,7 @@ typedef struct {
 
     u_char                          locale[16];
     size_t                          locale_len;
+    u_char                         *text;         /* rendered, to wipe */
 
     /* delivery chain: (channel, provider) pairs in the order tried */
     ngx_http_otp_attempt_t          chain[NGX_HTTP_OTP_MAX_CHAIN];

@@ -506,10 +506,18 @@ static char *
 ngx_http_otp_provider_log_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
     ngx_str_t *args, ngx_uint_t nargs)
 {
+    u_char  *eq;
+
     if (nargs) {
+        /* the key only: the value may be a secret left from another type */
+
+        eq = ngx_strlchr(args[0].data, args[0].data + args[0].len, '=');
+
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "the \"log\" provider takes no options, "
-                           "found \"%V\"", &args[0]);
+                           "found \"%*s\"",
+                           (eq ? eq : args[0].data + args[0].len)
+                           - args[0].data, args[0].data);
         return NGX_CONF_ERROR;
     }
 
