@@ -16,16 +16,20 @@
 
 
 static char *ngx_http_otp_provider_log_conf(ngx_conf_t *cf,
-    ngx_http_otp_provider_t *p, ngx_str_t *args, ngx_uint_t nargs);
+    ngx_http_otp_provider_t *p);
 static void ngx_http_otp_provider_log_send(ngx_http_otp_send_t *send);
 static void ngx_http_otp_send_done(ngx_event_t *ev);
 static ngx_int_t ngx_http_otp_provider_common(ngx_conf_t *cf,
     ngx_http_otp_provider_t *p, ngx_str_t *arg);
+static char *ngx_http_otp_provider_options(ngx_conf_t *cf,
+    ngx_http_otp_provider_t *p, ngx_str_t *args, ngx_uint_t nargs);
 
 
 ngx_http_otp_provider_type_t  ngx_http_otp_provider_log = {
     "log",
     NGX_HTTP_OTP_ALL_CHANNELS,
+    0,
+    NULL,
     ngx_http_otp_provider_log_conf,
     ngx_http_otp_provider_log_send
 };
@@ -188,7 +192,13 @@ ngx_http_otp_provider_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return (*type)->conf(cf, p, args->elts, args->nelts);
+    if (ngx_http_otp_provider_options(cf, p, args->elts, args->nelts)
+        != NGX_CONF_OK)
+    {
+        return NGX_CONF_ERROR;
+    }
+
+    return (*type)->conf(cf, p);
 
 invalid_name:
 
@@ -266,6 +276,76 @@ ngx_http_otp_provider_common(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
     }
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * Allocates the type's configuration and fills it from args by the type's
+ * options table; an unknown or repeated option is an [emerg] that names
+ * the key, never the value, which may be a secret.
+ */
+
+static char *
+ngx_http_otp_provider_options(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
+    ngx_str_t *args, ngx_uint_t nargs)
+{
+    u_char                          *eq;
+    ngx_int_t                        rc;
+    ngx_str_t                        value, *field;
+    ngx_uint_t                       i;
+    ngx_http_otp_provider_option_t  *o, none;
+
+    if (p->type->conf_size) {
+        p->conf = ngx_pcalloc(cf->pool, p->type->conf_size);
+        if (p->conf == NULL) {
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    none.key = NULL;
+
+    for (i = 0; i < nargs; i++) {
+
+        for (o = p->type->options ? p->type->options : &none; o->key; o++) {
+
+            rc = ngx_http_otp_provider_arg(cf, &args[i], o->key, &value);
+
+            if (rc == NGX_DECLINED) {
+                continue;
+            }
+
+            if (rc != NGX_OK) {
+                return NGX_CONF_ERROR;
+            }
+
+            field = (ngx_str_t *) ((u_char *) p->conf + o->offset);
+
+            if (field->data) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "%s provider \"%V\": \"%s\" is given "
+                                   "twice", p->type->name, &p->name, o->key);
+                return NGX_CONF_ERROR;
+            }
+
+            *field = value;
+            break;
+        }
+
+        if (o->key == NULL) {
+            /* the key only: the value may be a secret */
+
+            eq = ngx_strlchr(args[i].data, args[i].data + args[i].len, '=');
+
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "%s provider \"%V\": unknown option \"%*s\"",
+                               p->type->name, &p->name,
+                               (eq ? eq : args[i].data + args[i].len)
+                               - args[i].data, args[i].data);
+            return NGX_CONF_ERROR;
+        }
+    }
+
+    return NGX_CONF_OK;
 }
 
 
@@ -446,81 +526,11 @@ ngx_http_otp_send_answer(ngx_http_otp_send_t *send,
 }
 
 
-char *
-ngx_http_otp_provider_options(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
-    ngx_str_t *args, ngx_uint_t nargs,
-    ngx_http_otp_provider_option_t *options, void *conf)
-{
-    u_char                          *eq;
-    ngx_int_t                        rc;
-    ngx_str_t                        value, *field;
-    ngx_uint_t                       i;
-    ngx_http_otp_provider_option_t  *o;
-
-    for (i = 0; i < nargs; i++) {
-
-        for (o = options; o->key; o++) {
-
-            rc = ngx_http_otp_provider_arg(cf, &args[i], o->key, &value);
-
-            if (rc == NGX_DECLINED) {
-                continue;
-            }
-
-            if (rc != NGX_OK) {
-                return NGX_CONF_ERROR;
-            }
-
-            field = (ngx_str_t *) ((u_char *) conf + o->offset);
-
-            if (field->data) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "%s provider \"%V\": \"%s\" is given "
-                                   "twice", p->type->name, &p->name, o->key);
-                return NGX_CONF_ERROR;
-            }
-
-            *field = value;
-            break;
-        }
-
-        if (o->key == NULL) {
-            /* the key only: the value may be a secret */
-
-            eq = ngx_strlchr(args[i].data, args[i].data + args[i].len, '=');
-
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "%s provider \"%V\": unknown option \"%*s\"",
-                               p->type->name, &p->name,
-                               (eq ? eq : args[i].data + args[i].len)
-                               - args[i].data, args[i].data);
-            return NGX_CONF_ERROR;
-        }
-    }
-
-    return NGX_CONF_OK;
-}
 
 
 static char *
-ngx_http_otp_provider_log_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
-    ngx_str_t *args, ngx_uint_t nargs)
+ngx_http_otp_provider_log_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p)
 {
-    u_char  *eq;
-
-    if (nargs) {
-        /* the key only: the value may be a secret left from another type */
-
-        eq = ngx_strlchr(args[0].data, args[0].data + args[0].len, '=');
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "the \"log\" provider takes no options, "
-                           "found \"%*s\"",
-                           (eq ? eq : args[0].data + args[0].len)
-                           - args[0].data, args[0].data);
-        return NGX_CONF_ERROR;
-    }
-
     ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
                        "otp provider \"%V\" prints codes to the error log "
                        "at the \"notice\" level: for development only",

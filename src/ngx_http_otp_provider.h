@@ -38,24 +38,28 @@ typedef struct ngx_http_otp_send_s      ngx_http_otp_send_t;
 typedef void (*ngx_http_otp_send_handler_pt)(ngx_http_otp_send_t *send);
 
 
-typedef struct {
-    const char                     *name;
-    ngx_uint_t                      channels;
-    /* parses "key=value" arguments after the type */
-    char                         *(*conf)(ngx_conf_t *cf,
-                                       ngx_http_otp_provider_t *p,
-                                       ngx_str_t *args, ngx_uint_t nargs);
-    /* starts delivery; must not call send->handler before returning */
-    void                          (*send)(ngx_http_otp_send_t *send);
-} ngx_http_otp_provider_type_t;
-
-
 /* a provider type's option: "key=value" (or "key_file=PATH") into an
  * ngx_str_t at offset in the type's configuration */
 typedef struct {
     const char                     *key;
     size_t                          offset;
 } ngx_http_otp_provider_option_t;
+
+
+typedef struct {
+    const char                     *name;
+    ngx_uint_t                      channels;
+    /* the type's configuration: the port allocates conf_size bytes and
+     * fills its ngx_str_t fields from options (NULL-terminated; none may
+     * be given when NULL), then conf() checks and completes it */
+    size_t                          conf_size;
+    ngx_http_otp_provider_option_t *options;
+    char                         *(*conf)(ngx_conf_t *cf,
+                                       ngx_http_otp_provider_t *p);
+    /* starts delivery; must not call send->handler before returning */
+    void                          (*send)(ngx_http_otp_send_t *send);
+} ngx_http_otp_provider_type_t;
+
 
 
 /* a provider type's answer parser (ngx_otp_provider_wire.c) */
@@ -135,15 +139,6 @@ void ngx_http_otp_send_finish(ngx_http_otp_send_t *send);
  */
 ngx_int_t ngx_http_otp_provider_arg(ngx_conf_t *cf, ngx_str_t *arg,
     const char *key, ngx_str_t *value);
-
-/*
- * For provider types' conf(): fills conf from args by the options table
- * (NULL-terminated); an unknown or repeated option is an [emerg] that
- * names the key, never the value, which may be a secret.
- */
-char *ngx_http_otp_provider_options(ngx_conf_t *cf,
-    ngx_http_otp_provider_t *p, ngx_str_t *args, ngx_uint_t nargs,
-    ngx_http_otp_provider_option_t *options, void *conf);
 
 /*
  * For provider types: reports a send that failed before its request went

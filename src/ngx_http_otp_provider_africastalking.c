@@ -34,21 +34,11 @@ typedef struct {
 
 
 static char *ngx_http_otp_at_conf(ngx_conf_t *cf,
-    ngx_http_otp_provider_t *p, ngx_str_t *args, ngx_uint_t nargs);
-static char *ngx_http_otp_at_check(ngx_conf_t *cf,
-    ngx_http_otp_provider_t *p, ngx_http_otp_at_conf_t *acf);
+    ngx_http_otp_provider_t *p);
 static ngx_int_t ngx_http_otp_at_printable(ngx_str_t *value);
 
 static void ngx_http_otp_at_send(ngx_http_otp_send_t *send);
 static void ngx_http_otp_at_done(ngx_http_otp_http_req_t *req);
-
-
-ngx_http_otp_provider_type_t  ngx_http_otp_provider_africastalking = {
-    "africastalking",
-    NGX_HTTP_OTP_SMS,
-    ngx_http_otp_at_conf,
-    ngx_http_otp_at_send
-};
 
 
 static ngx_http_otp_provider_option_t  ngx_http_otp_at_options[] = {
@@ -59,35 +49,23 @@ static ngx_http_otp_provider_option_t  ngx_http_otp_at_options[] = {
 };
 
 
+ngx_http_otp_provider_type_t  ngx_http_otp_provider_africastalking = {
+    "africastalking",
+    NGX_HTTP_OTP_SMS,
+    sizeof(ngx_http_otp_at_conf_t),
+    ngx_http_otp_at_options,
+    ngx_http_otp_at_conf,
+    ngx_http_otp_at_send
+};
+
+
 static char *
-ngx_http_otp_at_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
-    ngx_str_t *args, ngx_uint_t nargs)
+ngx_http_otp_at_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p)
 {
+    ngx_str_t                base;
     ngx_http_otp_at_conf_t  *acf;
 
-    acf = ngx_pcalloc(cf->pool, sizeof(ngx_http_otp_at_conf_t));
-    if (acf == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    p->conf = acf;
-
-    if (ngx_http_otp_provider_options(cf, p, args, nargs,
-                                      ngx_http_otp_at_options, acf)
-        != NGX_CONF_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    return ngx_http_otp_at_check(cf, p, acf);
-}
-
-
-static char *
-ngx_http_otp_at_check(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
-    ngx_http_otp_at_conf_t *acf)
-{
-    ngx_str_t  base;
+    acf = p->conf;
 
     if (acf->username.len == 0
         || ngx_http_otp_at_printable(&acf->username) != NGX_OK)

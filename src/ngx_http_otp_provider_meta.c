@@ -37,22 +37,12 @@ typedef struct {
 
 
 static char *ngx_http_otp_meta_conf(ngx_conf_t *cf,
-    ngx_http_otp_provider_t *p, ngx_str_t *args, ngx_uint_t nargs);
-static char *ngx_http_otp_meta_check(ngx_conf_t *cf,
-    ngx_http_otp_provider_t *p, ngx_http_otp_meta_conf_t *mcf);
+    ngx_http_otp_provider_t *p);
 static ngx_int_t ngx_http_otp_meta_chars(ngx_str_t *value,
     const char *extra);
 
 static void ngx_http_otp_meta_send(ngx_http_otp_send_t *send);
 static void ngx_http_otp_meta_done(ngx_http_otp_http_req_t *req);
-
-
-ngx_http_otp_provider_type_t  ngx_http_otp_provider_meta_whatsapp = {
-    "meta_whatsapp",
-    NGX_HTTP_OTP_WHATSAPP,
-    ngx_http_otp_meta_conf,
-    ngx_http_otp_meta_send
-};
 
 
 static ngx_http_otp_provider_option_t  ngx_http_otp_meta_options[] = {
@@ -66,36 +56,24 @@ static ngx_http_otp_provider_option_t  ngx_http_otp_meta_options[] = {
 };
 
 
+ngx_http_otp_provider_type_t  ngx_http_otp_provider_meta_whatsapp = {
+    "meta_whatsapp",
+    NGX_HTTP_OTP_WHATSAPP,
+    sizeof(ngx_http_otp_meta_conf_t),
+    ngx_http_otp_meta_options,
+    ngx_http_otp_meta_conf,
+    ngx_http_otp_meta_send
+};
+
+
 static char *
-ngx_http_otp_meta_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
-    ngx_str_t *args, ngx_uint_t nargs)
+ngx_http_otp_meta_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p)
 {
+    u_char                    *c;
+    ngx_str_t                  base;
     ngx_http_otp_meta_conf_t  *mcf;
 
-    mcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_otp_meta_conf_t));
-    if (mcf == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    p->conf = mcf;
-
-    if (ngx_http_otp_provider_options(cf, p, args, nargs,
-                                      ngx_http_otp_meta_options, mcf)
-        != NGX_CONF_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    return ngx_http_otp_meta_check(cf, p, mcf);
-}
-
-
-static char *
-ngx_http_otp_meta_check(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
-    ngx_http_otp_meta_conf_t *mcf)
-{
-    u_char     *c;
-    ngx_str_t   base;
+    mcf = p->conf;
 
     for (c = mcf->phone_number_id.data;
          c < mcf->phone_number_id.data + mcf->phone_number_id.len;

@@ -45,9 +45,7 @@ typedef struct {
 
 
 static char *ngx_http_otp_twilio_conf(ngx_conf_t *cf,
-    ngx_http_otp_provider_t *p, ngx_str_t *args, ngx_uint_t nargs);
-static char *ngx_http_otp_twilio_check(ngx_conf_t *cf,
-    ngx_http_otp_provider_t *p, ngx_http_otp_twilio_conf_t *tcf);
+    ngx_http_otp_provider_t *p);
 static ngx_int_t ngx_http_otp_twilio_sid(ngx_conf_t *cf,
     ngx_http_otp_provider_t *p, ngx_str_t *value, const char *key,
     const char *prefix);
@@ -60,14 +58,6 @@ static ngx_uint_t ngx_http_otp_twilio_alnum(u_char c);
 
 static void ngx_http_otp_twilio_send(ngx_http_otp_send_t *send);
 static void ngx_http_otp_twilio_done(ngx_http_otp_http_req_t *req);
-
-
-ngx_http_otp_provider_type_t  ngx_http_otp_provider_twilio = {
-    "twilio",
-    NGX_HTTP_OTP_SMS | NGX_HTTP_OTP_WHATSAPP | NGX_HTTP_OTP_VOICE,
-    ngx_http_otp_twilio_conf,
-    ngx_http_otp_twilio_send
-};
 
 
 static ngx_http_otp_provider_option_t  ngx_http_otp_twilio_options[] = {
@@ -90,36 +80,24 @@ static ngx_http_otp_provider_option_t  ngx_http_otp_twilio_options[] = {
 };
 
 
+ngx_http_otp_provider_type_t  ngx_http_otp_provider_twilio = {
+    "twilio",
+    NGX_HTTP_OTP_SMS | NGX_HTTP_OTP_WHATSAPP | NGX_HTTP_OTP_VOICE,
+    sizeof(ngx_http_otp_twilio_conf_t),
+    ngx_http_otp_twilio_options,
+    ngx_http_otp_twilio_conf,
+    ngx_http_otp_twilio_send
+};
+
+
 static char *
-ngx_http_otp_twilio_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
-    ngx_str_t *args, ngx_uint_t nargs)
+ngx_http_otp_twilio_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p)
 {
+    u_char                      *c;
+    ngx_str_t                   *user, *secret;
     ngx_http_otp_twilio_conf_t  *tcf;
 
-    tcf = ngx_pcalloc(cf->pool, sizeof(ngx_http_otp_twilio_conf_t));
-    if (tcf == NULL) {
-        return NGX_CONF_ERROR;
-    }
-
-    p->conf = tcf;
-
-    if (ngx_http_otp_provider_options(cf, p, args, nargs,
-                                      ngx_http_otp_twilio_options, tcf)
-        != NGX_CONF_OK)
-    {
-        return NGX_CONF_ERROR;
-    }
-
-    return ngx_http_otp_twilio_check(cf, p, tcf);
-}
-
-
-static char *
-ngx_http_otp_twilio_check(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
-    ngx_http_otp_twilio_conf_t *tcf)
-{
-    u_char     *c;
-    ngx_str_t  *user, *secret;
+    tcf = p->conf;
 
     if (tcf->account_sid.len == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,

@@ -118,7 +118,7 @@ my $out = `$ENV{TEST_NGINX_BINARY} -t -p $dir/ -c $dir/nginx.conf 2>&1`
 $out = `/usr/sbin/nginx -t -p $dir/ -c $dir/nginx.conf 2>&1`
     unless defined $out;
 
-like($out, qr/takes no options, found "auth_token"/,
+like($out, qr/log provider "dev": unknown option "auth_token"/,
      'a log provider with an option is refused, naming the key');
 unlike($out . $t->read_file('error.log'), qr/\Q$secret\E/,
        'and the secret is not echoed');
