@@ -254,7 +254,7 @@ ngx_http_otp_send_request(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
         name.data = channel;
         name.len = fields[1].len;
 
-        want = ngx_http_otp_channel_parse(&name);
+        want = ngx_otp_channel_parse(name.data, name.len);
 
         if (want == 0) {
             return ngx_http_otp_error(r, NGX_HTTP_BAD_REQUEST,
@@ -1221,7 +1221,7 @@ ngx_http_otp_delivered(ngx_http_otp_send_t *send)
     ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                   "otp provider \"%V\" failed to deliver to %*s via %s: %*s",
                   &a->provider->name, ctx->masked_len, ctx->masked,
-                  ngx_http_otp_channel_name(a->channel),
+                  ngx_otp_channel_name(a->channel),
                   a->error_len, a->error);
 
     rc = ngx_http_otp_deliver(r, ctx);
@@ -1319,7 +1319,7 @@ ngx_http_otp_accepted(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "otp code sent to %*s via %s by \"%V\", message_id %*s",
                   ctx->masked_len, ctx->masked,
-                  ngx_http_otp_channel_name(a->channel), &a->provider->name,
+                  ngx_otp_channel_name(a->channel), &a->provider->name,
                   ctx->message_id_len, ctx->message_id);
 
     len = sizeof("{\"status\":\"pending\",\"message_id\":\"\",\"channel\":\"\","
@@ -1342,7 +1342,7 @@ ngx_http_otp_accepted(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
 
     p = ngx_sprintf(p, "\",\"channel\":\"%s\",\"provider\":\"%V\","
                     "\"expires_in\":%T,\"resend_after\":%T}",
-                    ngx_http_otp_channel_name(a->channel),
+                    ngx_otp_channel_name(a->channel),
                     &a->provider->name,
                     (time_t) (olcf->ttl / 1000),
                     (time_t) ((olcf->resend_after + 999) / 1000));
@@ -1389,7 +1389,7 @@ ngx_http_otp_delivery_failed(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
 
         p = ngx_sprintf(p, "%s{\"channel\":\"%s\",\"provider\":\"%V\","
                         "\"error\":\"", i ? "," : "",
-                        ngx_http_otp_channel_name(a->channel),
+                        ngx_otp_channel_name(a->channel),
                         &a->provider->name);
         p = (u_char *) ngx_escape_json(p, a->error, a->error_len);
         *p++ = '"';
