@@ -23,8 +23,9 @@
  *
  * rc is NGX_OK when curl completed an HTTP exchange, whatever the status;
  * a refused connection, a timeout, a TLS failure, a malformed answer or a
- * body cut short is NGX_ERROR, with curl's short reason in error and the
- * status kept if one arrived.  The body is NUL-terminated for parsers.
+ * body cut short is NGX_ERROR, with its category (from the CURLcode) in
+ * category, curl's short reason in error for the log (it names addresses
+ * and ports: never for a client), and the status kept if one arrived.  The body is NUL-terminated for parsers.
  * An answer larger than NGX_HTTP_OTP_HTTP_MAX_RESPONSE is truncated: the
  * excess is read and thrown away, so the status and the connection are
  * kept and the transfer ends normally with truncated set; the transfer
@@ -69,11 +70,13 @@ typedef struct {
 
     ngx_queue_t                     active;       /* in the multi handle */
     ngx_uint_t                      nactive;
+    ngx_queue_t                     failing;      /* answers posted */
 
     CURL                           *idle[NGX_HTTP_OTP_HTTP_IDLE];
     ngx_uint_t                      nidle;
 
     ngx_uint_t                      busy;         /* inside a curl call */
+    unsigned                        closing:1;    /* c->close was seen */
 } ngx_http_otp_http_worker_t;
 
 
@@ -90,10 +93,14 @@ typedef struct {
     u_char                         *buf;
     size_t                          size;
 
+    u_char                         *body;         /* req->body, ours */
+    size_t                          body_size;
+
     ngx_msec_t                      start;
     char                            errbuf[CURL_ERROR_SIZE];
 
     unsigned                        active:1;     /* in the multi handle */
+    unsigned                        failing:1;    /* in worker's failing */
     unsigned                        failed:1;     /* error set by us */
     unsigned                        done:1;       /* handler called */
 } ngx_http_otp_http_xfer_t;
@@ -125,10 +132,10 @@ static void ngx_http_otp_http_failed_handler(ngx_event_t *ev);
 static void ngx_http_otp_http_read_info(ngx_http_otp_http_worker_t *w);
 static void ngx_http_otp_http_finish(ngx_http_otp_http_xfer_t *x,
     CURLcode code);
-static void ngx_http_otp_http_abort_all(ngx_http_otp_http_worker_t *w,
-    const char *err);
+static ngx_uint_t ngx_http_otp_http_category(CURLcode code);
+static void ngx_http_otp_http_abort_all(ngx_http_otp_http_worker_t *w);
 static void ngx_http_otp_http_fail(ngx_http_otp_http_xfer_t *x,
-    const char *err);
+    ngx_uint_t category, const char *err);
 static void ngx_http_otp_http_set_error(ngx_http_otp_http_req_t *req,
     const char *err);
 static void ngx_http_otp_http_mark_failed(ngx_http_otp_http_worker_t *w,
@@ -337,6 +344,7 @@ ngx_http_otp_http_init_process(ngx_cycle_t *cycle,
     w->sweep.cancelable = 1;
 
     ngx_queue_init(&w->active);
+    ngx_queue_init(&w->failing);
 
     if (hcf->ca_file.len) {
         w->ca_file = ngx_pnalloc(cycle->pool, hcf->ca_file.len + 1);
@@ -415,13 +423,27 @@ ngx_http_otp_http_exit_process(ngx_cycle_t *cycle,
     }
 
     /*
-     * Only a fast shutdown gets here with transfers in flight; the process
-     * is going away with its requests, so their handlers are not called.
+     * Only a fast shutdown gets here with transfers in flight or failures
+     * not yet answered; the process is going away with its requests, so
+     * their handlers are not called (ngx_http_otp_http.h).
      */
 
     while (!ngx_queue_empty(&w->active)) {
         q = ngx_queue_head(&w->active);
         x = ngx_queue_data(q, ngx_http_otp_http_xfer_t, queue);
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cycle->log, 0,
+                       "otp http: exit frees %p in flight", &x->req);
+
+        ngx_http_otp_http_free(x);
+    }
+
+    while (!ngx_queue_empty(&w->failing)) {
+        q = ngx_queue_head(&w->failing);
+        x = ngx_queue_data(q, ngx_http_otp_http_xfer_t, queue);
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cycle->log, 0,
+                       "otp http: exit frees %p unanswered", &x->req);
 
         ngx_http_otp_http_free(x);
     }
@@ -521,6 +543,35 @@ ngx_http_otp_http_create(ngx_log_t *log)
 }
 
 
+u_char *
+ngx_http_otp_http_body(ngx_http_otp_http_req_t *req, size_t len)
+{
+    ngx_http_otp_http_xfer_t  *x;
+
+    x = req->priv;
+
+    if (x->body) {
+        ngx_explicit_memzero(x->body, x->body_size);
+        ngx_free(x->body);
+        x->body = NULL;
+    }
+
+    /* one byte at least: an empty POST still has a body pointer */
+
+    x->body = ngx_alloc(len ? len : 1, req->log);
+    if (x->body == NULL) {
+        return NULL;
+    }
+
+    x->body_size = len ? len : 1;
+
+    req->body.data = x->body;
+    req->body.len = len;
+
+    return x->body;
+}
+
+
 void
 ngx_http_otp_http_start(ngx_http_otp_http_conf_t *hcf,
     ngx_http_otp_http_req_t *req)
@@ -536,14 +587,23 @@ ngx_http_otp_http_start(ngx_http_otp_http_conf_t *hcf,
     w = hcf ? hcf->worker : NULL;
 
     if (w == NULL) {
-        ngx_http_otp_http_fail(x, "http client not running");
+        ngx_http_otp_http_fail(x, NGX_OTP_DELIVERY_INTERNAL,
+                               "http client not running");
         return;
     }
 
     x->worker = w;
 
+    /* worker_shutdown_timeout has fired: nothing new starts */
+
+    if (w->closing) {
+        ngx_http_otp_http_fail(x, NGX_OTP_DELIVERY_ABORTED,
+                               "worker is shutting down");
+        return;
+    }
+
     if (ngx_http_otp_http_setup(hcf, x) != NGX_OK) {
-        ngx_http_otp_http_fail(x, NULL);
+        ngx_http_otp_http_fail(x, NGX_OTP_DELIVERY_INTERNAL, NULL);
         return;
     }
 
@@ -555,7 +615,8 @@ ngx_http_otp_http_start(ngx_http_otp_http_conf_t *hcf,
         ngx_log_error(NGX_LOG_ERR, req->log, 0,
                       "otp http: curl_multi_add_handle() failed: %s",
                       curl_multi_strerror(mrc));
-        ngx_http_otp_http_fail(x, "cannot start transfer");
+        ngx_http_otp_http_fail(x, NGX_OTP_DELIVERY_INTERNAL,
+                               "cannot start transfer");
         return;
     }
 
@@ -564,6 +625,10 @@ ngx_http_otp_http_start(ngx_http_otp_http_conf_t *hcf,
     w->nactive++;
 
     w->timer.cancelable = 0;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, req->log, 0,
+                   "otp http: started %p, %ui in flight, body %uz",
+                   req, w->nactive, req->body.len);
 }
 
 
@@ -593,10 +658,6 @@ ngx_http_otp_http_cancel(ngx_http_otp_http_req_t *req)
     if (x->active && w->busy) {
         ngx_post_event(&w->sweep, &ngx_posted_events);
         return;
-    }
-
-    if (x->event.posted) {
-        ngx_delete_posted_event(&x->event);
     }
 
     ngx_http_otp_http_free(x);
@@ -884,18 +945,28 @@ ngx_http_otp_http_setup_request(ngx_http_otp_http_xfer_t *x, u_char *tmp)
         curl_easy_setopt(x->easy, CURLOPT_NOBODY, 1L);
 
     } else {
-        /* the size first: COPYPOSTFIELDS copies that many bytes */
+        /*
+         * curl reads the body from our buffer, which is wiped when the
+         * request is freed: COPYPOSTFIELDS would leave a copy of it, and
+         * of the code in it, in memory curl frees as it is
+         */
+
+        if (req->body.data != x->body) {
+            p = req->body.data;
+
+            if (ngx_http_otp_http_body(req, req->body.len) == NULL) {
+                ngx_http_otp_http_set_error(req, "out of memory");
+                return NGX_ERROR;
+            }
+
+            if (req->body.len) {
+                ngx_memcpy(x->body, p, req->body.len);
+            }
+        }
 
         curl_easy_setopt(x->easy, CURLOPT_POSTFIELDSIZE_LARGE,
                          (curl_off_t) req->body.len);
-
-        if (curl_easy_setopt(x->easy, CURLOPT_COPYPOSTFIELDS,
-                             req->body.len ? (char *) req->body.data : "")
-            != CURLE_OK)
-        {
-            ngx_http_otp_http_set_error(req, "out of memory");
-            return NGX_ERROR;
-        }
+        curl_easy_setopt(x->easy, CURLOPT_POSTFIELDS, (char *) x->body);
 
         if (ngx_strcmp(method, "POST") != 0) {
             curl_easy_setopt(x->easy, CURLOPT_CUSTOMREQUEST, method);
@@ -1217,6 +1288,7 @@ ngx_http_otp_http_write(char *ptr, size_t size, size_t nmemb, void *userdata)
         buf = ngx_alloc(cap + 1, req->log);
         if (buf == NULL) {
             x->failed = 1;
+            req->category = NGX_OTP_DELIVERY_INTERNAL;
             ngx_http_otp_http_set_error(req, "out of memory");
             return 0;
         }
@@ -1265,7 +1337,10 @@ ngx_http_otp_http_event_handler(ngx_event_t *ev)
     /* worker_shutdown_timeout: whatever is in flight gives up now */
 
     if (c->close) {
-        ngx_http_otp_http_abort_all(w, "worker is shutting down");
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                       "otp http: close on %d, aborting all", fd);
+
+        ngx_http_otp_http_abort_all(w);
         return;
     }
 
@@ -1303,6 +1378,9 @@ ngx_http_otp_http_timer_handler(ngx_event_t *ev)
     c = ev->data;
     w = c->data;
 
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                   "otp http: curl timer fired, %ui in flight", w->nactive);
+
     w->busy++;
     mrc = curl_multi_socket_action(w->multi, CURL_SOCKET_TIMEOUT, 0,
                                    &running);
@@ -1339,11 +1417,17 @@ ngx_http_otp_http_sweep_handler(ngx_event_t *ev)
         x = ngx_queue_data(q, ngx_http_otp_http_xfer_t, queue);
 
         if (x->req.cancelled) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                           "otp http: sweep frees cancelled %p", &x->req);
+
             ngx_http_otp_http_free(x);
             continue;
         }
 
         if (x->failed) {
+            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                           "otp http: sweep answers failed %p", &x->req);
+
             ngx_http_otp_http_finish(x, CURLE_OK);
 
             /* the handler may have freed any other transfer */
@@ -1359,9 +1443,17 @@ ngx_http_otp_http_failed_handler(ngx_event_t *ev)
 {
     ngx_http_otp_http_xfer_t  *x = ev->data;
 
+    if (x->failing) {
+        ngx_queue_remove(&x->queue);
+        x->failing = 0;
+    }
+
     x->req.rc = NGX_ERROR;
     x->req.elapsed = ngx_current_msec - x->start;
     x->done = 1;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, x->req.log, 0,
+                   "otp http: answer failed %p: %s", &x->req, x->req.error);
 
     x->req.handler(&x->req);
 
@@ -1429,6 +1521,7 @@ ngx_http_otp_http_finish(ngx_http_otp_http_xfer_t *x, CURLcode code)
 
     } else {
         req->rc = NGX_ERROR;
+        req->category = ngx_http_otp_http_category(code);
 
         if (x->errbuf[0]) {
             len = ngx_strlen(x->errbuf);
@@ -1468,10 +1561,11 @@ ngx_http_otp_http_finish(ngx_http_otp_http_xfer_t *x, CURLcode code)
         req->response_len = 0;
     }
 
-    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, req->log, 0,
-                   "otp http: done rc:%i status:%ui len:%uz%s %Mms",
-                   req->rc, req->status, req->response_len,
-                   req->truncated ? " truncated" : "", req->elapsed);
+    ngx_log_debug7(NGX_LOG_DEBUG_HTTP, req->log, 0,
+                   "otp http: done %p rc:%i curl:%d status:%ui len:%uz%s "
+                   "%Mms", req, req->rc, (int) code, req->status,
+                   req->response_len, req->truncated ? " truncated" : "",
+                   req->elapsed);
 
     x->done = 1;
 
@@ -1481,11 +1575,69 @@ ngx_http_otp_http_finish(ngx_http_otp_http_xfer_t *x, CURLcode code)
 }
 
 
+/* what a client may be told of a transfer curl failed */
+
+static ngx_uint_t
+ngx_http_otp_http_category(CURLcode code)
+{
+    switch (code) {
+
+    case CURLE_OPERATION_TIMEDOUT:
+        return NGX_OTP_DELIVERY_TIMEOUT;
+
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+        return NGX_OTP_DELIVERY_CONNECT_FAILED;
+
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CIPHER:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ENGINE_NOTFOUND:
+    case CURLE_SSL_ENGINE_SETFAILED:
+    case CURLE_SSL_ENGINE_INITFAILED:
+    case CURLE_USE_SSL_FAILED:
+    case CURLE_SSL_SHUTDOWN_FAILED:
+    case CURLE_SSL_CRL_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
+    case CURLE_SSL_INVALIDCERTSTATUS:
+    case CURLE_SSL_CLIENTCERT:
+        return NGX_OTP_DELIVERY_TLS_FAILED;
+
+    case CURLE_OUT_OF_MEMORY:
+    case CURLE_FAILED_INIT:
+    case CURLE_BAD_FUNCTION_ARGUMENT:
+    case CURLE_UNKNOWN_OPTION:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_WRITE_ERROR:
+    case CURLE_ABORTED_BY_CALLBACK:
+    case CURLE_UNRECOVERABLE_POLL:
+        return NGX_OTP_DELIVERY_INTERNAL;
+
+    default:
+        /* no answer, half an answer, not HTTP: "Empty reply", HTTP/0.9 */
+        return NGX_OTP_DELIVERY_BAD_RESPONSE;
+    }
+}
+
+
+/*
+ * c->close on one of curl's connections (ngx_http_otp_http.h): every
+ * transfer is answered as aborted now, and nothing starts again.  A
+ * handler may start a request meanwhile; start() fails it, from a posted
+ * event, so the loop ends.
+ */
+
 static void
-ngx_http_otp_http_abort_all(ngx_http_otp_http_worker_t *w, const char *err)
+ngx_http_otp_http_abort_all(ngx_http_otp_http_worker_t *w)
 {
     ngx_queue_t               *q;
     ngx_http_otp_http_xfer_t  *x;
+
+    w->closing = 1;
 
     while (!ngx_queue_empty(&w->active)) {
         q = ngx_queue_head(&w->active);
@@ -1493,7 +1645,8 @@ ngx_http_otp_http_abort_all(ngx_http_otp_http_worker_t *w, const char *err)
 
         if (!x->failed) {
             x->failed = 1;
-            ngx_http_otp_http_set_error(&x->req, err);
+            x->req.category = NGX_OTP_DELIVERY_ABORTED;
+            ngx_http_otp_http_set_error(&x->req, "worker is shutting down");
         }
 
         ngx_http_otp_http_finish(x, CURLE_OK);
@@ -1504,18 +1657,22 @@ ngx_http_otp_http_abort_all(ngx_http_otp_http_worker_t *w, const char *err)
 /* fails a transfer that curl never saw, from a posted event */
 
 static void
-ngx_http_otp_http_fail(ngx_http_otp_http_xfer_t *x, const char *err)
+ngx_http_otp_http_fail(ngx_http_otp_http_xfer_t *x, ngx_uint_t category,
+    const char *err)
 {
+    ngx_http_otp_http_worker_t  *w;
+
     if (err) {
         ngx_http_otp_http_set_error(&x->req, err);
     }
 
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, x->req.log, 0,
-                   "otp http: failed: %s", x->req.error);
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, x->req.log, 0,
+                   "otp http: failed %p: %s", &x->req, x->req.error);
 
     ngx_http_otp_http_detach(x);
 
     x->req.rc = NGX_ERROR;
+    x->req.category = category;
 
     /* only ever posted, never a timer: data need not be a connection */
 
@@ -1524,6 +1681,15 @@ ngx_http_otp_http_fail(ngx_http_otp_http_xfer_t *x, const char *err)
     x->event.log = x->req.log;
 
     ngx_post_event(&x->event, &ngx_posted_events);
+
+    /* so that exit_process finds it: posted events die with the process */
+
+    w = x->worker;
+
+    if (w) {
+        ngx_queue_insert_tail(&w->failing, &x->queue);
+        x->failing = 1;
+    }
 }
 
 
@@ -1561,6 +1727,7 @@ ngx_http_otp_http_mark_failed(ngx_http_otp_http_worker_t *w, CURL *easy,
     }
 
     x->failed = 1;
+    x->req.category = NGX_OTP_DELIVERY_INTERNAL;
     ngx_http_otp_http_set_error(&x->req, err);
 
     ngx_post_event(&w->sweep, &ngx_posted_events);
@@ -1627,6 +1794,22 @@ static void
 ngx_http_otp_http_free(ngx_http_otp_http_xfer_t *x)
 {
     ngx_http_otp_http_detach(x);
+
+    if (x->event.posted) {
+        ngx_delete_posted_event(&x->event);
+    }
+
+    if (x->failing) {
+        ngx_queue_remove(&x->queue);
+        x->failing = 0;
+    }
+
+    /* the body may hold a code; curl is done with it (detached) */
+
+    if (x->body) {
+        ngx_explicit_memzero(x->body, x->body_size);
+        ngx_free(x->body);
+    }
 
     if (x->buf) {
         ngx_free(x->buf);

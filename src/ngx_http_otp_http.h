@@ -13,6 +13,22 @@
  * req->handler; the request (and its response buffer) is freed after the
  * handler returns.  ngx_http_otp_http_cancel() makes the handler never be
  * called; the transfer is aborted and freed by the client.
+ *
+ * The body is the request's own: it may hold a code, so it is written
+ * into the buffer ngx_http_otp_http_body() gives (or copied there by
+ * start()), handed to curl as it is (CURLOPT_POSTFIELDS, no copy of
+ * curl's), and wiped when the request is freed, however it ends.
+ *
+ * A worker that exits.  c->close on a live worker (worker_shutdown_timeout
+ * sets it on every connection, curl's sockets among them): the client
+ * closes the connection, answers every pending request as failed
+ * (NGX_OTP_DELIVERY_ABORTED) from that event, and from then on answers
+ * any new request the same way, from a posted event, without starting it;
+ * it retries nothing, ever.  exit_process: anything still pending
+ * (in curl, or failed and not yet answered) is freed without calling its
+ * handler; no handler runs after exit_process starts.  A graceful
+ * shutdown alone (ngx_exiting) aborts nothing: the curl timer holds the
+ * worker until every transfer in flight is answered.
  */
 
 
@@ -23,6 +39,8 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_http.h>
+
+#include "ngx_otp_core.h"
 
 
 #define NGX_HTTP_OTP_HTTP_MAX_HEADERS    8
@@ -47,12 +65,12 @@ typedef struct {
 
 
 struct ngx_http_otp_http_req_s {
-    /* input: everything is copied by start(), nothing else is kept */
+    /* input: copied by start(), nothing else is kept (the body: above) */
     const char                     *method;           /* "GET", "POST" */
     ngx_str_t                       url;
     ngx_str_t                       headers[NGX_HTTP_OTP_HTTP_MAX_HEADERS];
     ngx_uint_t                      nheaders;         /* "Name: value" */
-    ngx_str_t                       body;
+    ngx_str_t                       body;     /* see ngx_http_otp_http_body */
     ngx_str_t                       userpwd;          /* basic auth */
     ngx_msec_t                      timeout;          /* 0: conf's */
 
@@ -62,7 +80,10 @@ struct ngx_http_otp_http_req_s {
     u_char                         *response; /* body, capped */
     size_t                          response_len;
     unsigned                        truncated:1;
-    u_char                          error[128]; /* transport error */
+    ngx_uint_t                      category; /* NGX_OTP_DELIVERY_*, with
+                                                 rc NGX_ERROR */
+    u_char                          error[128]; /* curl's words: for the
+                                                   log, never a client */
     size_t                          error_len;
     ngx_msec_t                      elapsed;
 
@@ -90,6 +111,13 @@ void ngx_http_otp_http_exit_process(ngx_cycle_t *cycle,
     ngx_http_otp_http_conf_t *hcf);
 
 ngx_http_otp_http_req_t *ngx_http_otp_http_create(ngx_log_t *log);
+
+/*
+ * A buffer of len bytes for the body, owned by req: req->body is set to
+ * it, and it is wiped and freed with req.  NULL when out of memory.
+ */
+u_char *ngx_http_otp_http_body(ngx_http_otp_http_req_t *req, size_t len);
+
 void ngx_http_otp_http_start(ngx_http_otp_http_conf_t *hcf,
     ngx_http_otp_http_req_t *req);
 void ngx_http_otp_http_cancel(ngx_http_otp_http_req_t *req);

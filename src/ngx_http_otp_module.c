@@ -34,6 +34,8 @@ static char *ngx_http_otp_handler_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_otp_store_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_otp_provider(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_otp_secret_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_otp_token_key_file(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -87,7 +89,7 @@ static ngx_command_t  ngx_http_otp_commands[] = {
 
     { ngx_string("otp_provider"),
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
-      ngx_http_otp_provider_conf,
+      ngx_http_otp_provider,
       NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
@@ -737,6 +739,17 @@ ngx_http_otp_store_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return ngx_http_otp_store_shm_conf(cf, &omcf->store, &name, size);
+}
+
+
+/* the provider port parses it; the providers live in the main conf */
+
+static char *
+ngx_http_otp_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otp_main_conf_t *omcf = conf;
+
+    return ngx_http_otp_provider_add(cf, &omcf->providers, &omcf->http);
 }
 
 

@@ -2,9 +2,10 @@
 /*
  * Copyright (C) The ngx_http_otp_module authors
  *
- * The provider port: the otp_provider directive, channel names, the life
- * cycle of a send, and the development-only "log" provider, which stands
- * in for a phone by printing the code to the error log.
+ * The provider port: the otp_provider directive's arguments, the life
+ * cycle of a send, and the HTTP call every HTTP provider type makes: the
+ * body built into a buffer the call owns and wipes, the call started,
+ * its answer read, and a failure logged once, the code scrubbed out.
  */
 
 
@@ -12,27 +13,19 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_otp_module.h"
+#include "ngx_http_otp_conf.h"
+#include "ngx_http_otp_provider.h"
 
 
-static char *ngx_http_otp_provider_log_conf(ngx_conf_t *cf,
-    ngx_http_otp_provider_t *p);
-static void ngx_http_otp_provider_log_send(ngx_http_otp_send_t *send);
+static void ngx_http_otp_send_finish(ngx_http_otp_send_t *send);
 static void ngx_http_otp_send_done(ngx_event_t *ev);
+static void ngx_http_otp_send_answer(ngx_http_otp_http_req_t *req);
+static void ngx_http_otp_send_failed(ngx_http_otp_send_t *send,
+    ngx_uint_t category, ngx_uint_t status, u_char *text, size_t len);
 static ngx_int_t ngx_http_otp_provider_common(ngx_conf_t *cf,
     ngx_http_otp_provider_t *p, ngx_str_t *arg);
 static char *ngx_http_otp_provider_options(ngx_conf_t *cf,
     ngx_http_otp_provider_t *p, ngx_str_t *args, ngx_uint_t nargs);
-
-
-ngx_http_otp_provider_type_t  ngx_http_otp_provider_log = {
-    "log",
-    NGX_OTP_ALL_CHANNELS,
-    0,
-    NULL,
-    ngx_http_otp_provider_log_conf,
-    ngx_http_otp_provider_log_send
-};
 
 
 static ngx_http_otp_provider_type_t  *ngx_http_otp_provider_types[] = {
@@ -47,10 +40,9 @@ static ngx_http_otp_provider_type_t  *ngx_http_otp_provider_types[] = {
 /* otp_provider NAME TYPE [key=value ...] */
 
 char *
-ngx_http_otp_provider_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+ngx_http_otp_provider_add(ngx_conf_t *cf, ngx_array_t *providers,
+    ngx_http_otp_http_conf_t *hcf)
 {
-    ngx_http_otp_main_conf_t *omcf = conf;
-
     u_char                         *c;
     ngx_str_t                      *value, *a;
     ngx_uint_t                      i;
@@ -74,9 +66,9 @@ ngx_http_otp_provider_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
     }
 
-    p = omcf->providers.elts;
+    p = providers->elts;
 
-    for (i = 0; i < omcf->providers.nelts; i++) {
+    for (i = 0; i < providers->nelts; i++) {
         if (p[i].name.len == value[1].len
             && ngx_strncmp(p[i].name.data, value[1].data, value[1].len) == 0)
         {
@@ -98,7 +90,7 @@ ngx_http_otp_provider_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    p = ngx_array_push(&omcf->providers);
+    p = ngx_array_push(providers);
     if (p == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -108,7 +100,7 @@ ngx_http_otp_provider_conf(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     p->name = value[1];
     p->type = *type;
     p->channels = (*type)->channels;
-    p->http = &omcf->http;
+    p->http = hcf;
 
     /* the options every type shares go first; the rest are the type's */
 
@@ -359,6 +351,17 @@ ngx_http_otp_send_create(ngx_log_t *log)
 void
 ngx_http_otp_send_start(ngx_http_otp_send_t *send)
 {
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, send->log, 0,
+                   "otp provider \"%V\": send %p via %s, %s",
+                   &send->provider->name, send,
+                   ngx_otp_channel_name(send->channel),
+                   send->provider->type->name);
+
+    /* what the error log says the request was doing, until the answer */
+
+    send->action = send->log->action;
+    send->log->action = "sending the code through a provider";
+
     send->provider->type->send(send);
 }
 
@@ -366,6 +369,13 @@ ngx_http_otp_send_start(ngx_http_otp_send_t *send)
 void
 ngx_http_otp_send_cancel(ngx_http_otp_send_t *send)
 {
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, send->log, 0,
+                   "otp provider \"%V\": cancel send %p%s",
+                   &send->provider->name, send,
+                   send->http ? ", aborting its call" : "");
+
+    send->log->action = send->action;
+
     if (send->http) {
         /* the transfer is aborted and its handler never runs */
         ngx_http_otp_http_cancel(send->http);
@@ -373,6 +383,8 @@ ngx_http_otp_send_cancel(ngx_http_otp_send_t *send)
         ngx_free(send);
         return;
     }
+
+    /* a posted answer: it runs, finds the send cancelled, and frees it */
 
     send->cancelled = 1;
     send->data = NULL;
@@ -382,8 +394,87 @@ ngx_http_otp_send_cancel(ngx_http_otp_send_t *send)
 
 
 void
+ngx_http_otp_send_post(ngx_http_otp_send_t *send, ngx_int_t rc,
+    ngx_uint_t category, const char *reason)
+{
+    if (rc != NGX_OK) {
+        ngx_http_otp_send_failed(send, category, 0, (u_char *) reason,
+                                 reason ? ngx_strlen(reason) : 0);
+    }
+
+    send->rc = rc;
+
+    send->event.handler = ngx_http_otp_send_done;
+    ngx_post_event(&send->event, &ngx_posted_events);
+}
+
+
+void
+ngx_http_otp_provider_call(ngx_http_otp_send_t *send,
+    ngx_http_otp_provider_call_t *pr)
+{
+    u_char                   *body;
+    size_t                    len;
+    ngx_uint_t                i;
+    ngx_http_otp_http_req_t  *req;
+
+    if (pr->build(pr->msg, NULL, 0, &len) != NGX_OTP_OK) {
+        ngx_http_otp_send_post(send, NGX_ERROR, NGX_OTP_DELIVERY_INTERNAL,
+                               "the message cannot be built");
+        return;
+    }
+
+    req = ngx_http_otp_http_create(send->log);
+    if (req == NULL) {
+        ngx_http_otp_send_post(send, NGX_ERROR, NGX_OTP_DELIVERY_INTERNAL,
+                               "out of memory");
+        return;
+    }
+
+    /* the body holds the code: it is the request's, wiped with it */
+
+    body = ngx_http_otp_http_body(req, len);
+
+    if (body == NULL || pr->build(pr->msg, body, len, &len) != NGX_OTP_OK) {
+        ngx_http_otp_http_cancel(req);
+        ngx_http_otp_send_post(send, NGX_ERROR, NGX_OTP_DELIVERY_INTERNAL,
+                               body ? "the message cannot be built"
+                                    : "out of memory");
+        return;
+    }
+
+    req->method = "POST";
+    req->url = pr->url;
+
+    for (i = 0; i < pr->nheaders; i++) {
+        req->headers[i] = pr->headers[i];
+    }
+
+    req->nheaders = pr->nheaders;
+    req->userpwd = pr->userpwd;
+    req->timeout = send->provider->common.timeout;
+    req->handler = ngx_http_otp_send_answer;
+    req->data = send;
+
+    send->http = req;
+    send->parse = pr->parse;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, send->log, 0,
+                   "otp provider \"%V\": send %p calls %V",
+                   &send->provider->name, send, &req->url);
+
+    ngx_http_otp_http_start(send->provider->http, req);
+}
+
+
+/* reports the result, then frees the send; a cancelled one is only freed */
+
+static void
 ngx_http_otp_send_finish(ngx_http_otp_send_t *send)
 {
+    u_char      *p;
+    const char  *name;
+
     if (send->event.timer_set) {
         ngx_del_timer(&send->event);
     }
@@ -392,11 +483,26 @@ ngx_http_otp_send_finish(ngx_http_otp_send_t *send)
         ngx_delete_posted_event(&send->event);
     }
 
+    if (send->rc != NGX_OK) {
+        name = ngx_otp_delivery_error_name(send->category);
+        p = ngx_cpystrn(send->error, (u_char *) name, sizeof(send->error));
+        send->error_len = p - send->error;
+    }
+
     if (!send->cancelled && send->handler) {
+        send->log->action = send->action;
+
+        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, send->log, 0,
+                       "otp provider \"%V\": send %p answered %i %s",
+                       &send->provider->name, send, send->rc,
+                       send->rc == NGX_OK
+                       ? "ok" : ngx_otp_delivery_error_name(send->category));
+
         send->handler(send);
     }
 
     /* the code must not outlive the send in freed memory */
+
     ngx_explicit_memzero(send->code, sizeof(send->code));
 
     ngx_free(send);
@@ -410,39 +516,28 @@ ngx_http_otp_send_done(ngx_event_t *ev)
 }
 
 
-void
-ngx_http_otp_send_fail(ngx_http_otp_send_t *send, const char *err)
+/* the HTTP client's answer; req is freed by the client once this returns */
+
+static void
+ngx_http_otp_send_answer(ngx_http_otp_http_req_t *req)
 {
-    send->rc = NGX_ERROR;
-    send->error_len = ngx_min(ngx_strlen(err), sizeof(send->error));
-    ngx_memcpy(send->error, err, send->error_len);
+    ngx_otp_wire_str_t      code;
+    ngx_http_otp_send_t    *send;
+    ngx_otp_wire_answer_t   a;
 
-    send->event.handler = ngx_http_otp_send_done;
-    ngx_post_event(&send->event, &ngx_posted_events);
-}
-
-
-void
-ngx_http_otp_send_answer(ngx_http_otp_send_t *send,
-    ngx_http_otp_http_req_t *req, ngx_http_otp_provider_parse_pt parse,
-    const char *label)
-{
-    ngx_otp_wire_answer_t  a;
-
+    send = req->data;
     send->http = NULL;
 
+    ngx_log_debug5(NGX_LOG_DEBUG_HTTP, send->log, 0,
+                   "otp provider \"%V\": send %p got rc:%i HTTP %ui in %Mms",
+                   &send->provider->name, send, req->rc, req->status,
+                   req->elapsed);
+
     if (req->rc != NGX_OK) {
-        /* curl's reason: "Connection refused", "Timeout was reached" */
+        /* curl's words name addresses and ports: the log's only */
 
-        send->rc = NGX_ERROR;
-        send->error_len = (req->error_len
-                           ? ngx_snprintf(send->error, sizeof(send->error),
-                                          "%s: %*s", label, req->error_len,
-                                          req->error)
-                           : ngx_snprintf(send->error, sizeof(send->error),
-                                          "%s: no answer", label))
-                          - send->error;
-
+        ngx_http_otp_send_failed(send, req->category, req->status,
+                                 req->error, req->error_len);
         ngx_http_otp_send_finish(send);
         return;
     }
@@ -455,7 +550,11 @@ ngx_http_otp_send_answer(ngx_http_otp_send_t *send,
                       (size_t) NGX_HTTP_OTP_HTTP_MAX_RESPONSE, req->status);
     }
 
-    if (parse(req->status, req->response, req->response_len, &a)
+    code.data = send->code;
+    code.len = send->code_len;
+
+    if (send->parse(req->status, req->response, req->response_len, &code,
+                    &a)
         == NGX_OTP_OK)
     {
         if (a.id_len > sizeof(send->message_id)) {
@@ -471,59 +570,57 @@ ngx_http_otp_send_answer(ngx_http_otp_send_t *send,
         send->rc = NGX_OK;
 
     } else {
-        send->error_len = ngx_min(a.error_len, sizeof(send->error));
-        ngx_memcpy(send->error, a.error, send->error_len);
-        send->rc = NGX_ERROR;
+        send->has_provider_code = a.has_provider_code;
+        send->provider_code = a.provider_code;
+
+        ngx_http_otp_send_failed(send, a.category, req->status, a.error,
+                                 a.error_len);
     }
 
     ngx_http_otp_send_finish(send);
 }
 
 
-
-
-static char *
-ngx_http_otp_provider_log_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p)
-{
-    ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                       "otp provider \"%V\" prints codes to the error log "
-                       "at the \"notice\" level: for development only",
-                       &p->name);
-
-    return NGX_CONF_OK;
-}
-
+/*
+ * A send that failed: its category, and the one [warn] line that says
+ * why, with the provider's or curl's words, scrubbed of the code.
+ */
 
 static void
-ngx_http_otp_provider_log_send(ngx_http_otp_send_t *send)
+ngx_http_otp_send_failed(ngx_http_otp_send_t *send, ngx_uint_t category,
+    ngx_uint_t status, u_char *text, size_t len)
 {
-    u_char  masked[NGX_OTP_PHONE_MAX_LEN];
-    size_t  masked_len;
+    u_char  *p, masked[NGX_OTP_PHONE_MAX_LEN], head[64];
+    u_char   words[NGX_OTP_WIRE_ERROR_LEN];
+    size_t   masked_len;
 
-    if (ngx_otp_random_id(send->message_id, sizeof(send->message_id),
-                          &send->message_id_len, "log_")
-        != NGX_OTP_OK)
-    {
-        ngx_memcpy(send->error, "random id failed", 16);
-        send->error_len = 16;
-        send->rc = NGX_ERROR;
+    send->rc = NGX_ERROR;
+    send->category = category;
 
-    } else {
-        masked_len = ngx_otp_phone_mask(send->phone, send->phone_len,
-                                        masked);
+    masked_len = ngx_otp_phone_mask(send->phone, send->phone_len, masked);
 
-        /* the one place a code is logged: this provider is the phone */
+    p = head;
 
-        ngx_log_error(NGX_LOG_NOTICE, send->log, 0,
-                      "otp log provider (DEVELOPMENT ONLY): code %*s for "
-                      "%*s via %s, message_id %*s",
-                      send->code_len, send->code, masked_len, masked,
-                      ngx_otp_channel_name(send->channel),
-                      send->message_id_len, send->message_id);
-
-        send->rc = NGX_OK;
+    if (status) {
+        p = ngx_sprintf(p, ", HTTP %ui", status);
     }
 
-    send->event.handler = ngx_http_otp_send_done;
-    ngx_post_event(&send->event, &ngx_posted_events);
+    if (send->has_provider_code) {
+        p = ngx_sprintf(p, ", %s code %L", send->provider->type->name,
+                        send->provider_code);
+    }
+
+    /* a provider's words are scrubbed by the parser; anything else here */
+
+    len = ngx_min(len, sizeof(words));
+    ngx_memcpy(words, text, len);
+    (void) ngx_otp_wire_scrub(words, len, send->code, send->code_len);
+
+    ngx_log_error(NGX_LOG_WARN, send->log, 0,
+                  "otp provider \"%V\" failed to deliver to %*s via %s: "
+                  "%s%*s%s%*s%s", &send->provider->name, masked_len, masked,
+                  ngx_otp_channel_name(send->channel),
+                  ngx_otp_delivery_error_name(category), (size_t) (p - head),
+                  head,
+                  len ? ": \"" : "", len, words, len ? "\"" : "");
 }

@@ -2,13 +2,19 @@
 /*
  * Copyright (C) The ngx_http_otp_module authors
  *
- * The provider port: how a code reaches a phone.  A provider type (log now;
- * twilio, meta_whatsapp and africastalking later) only builds a request and
- * reads the answer; delivery is asynchronous and reports exactly once,
- * from the event loop, through send->handler.  Lifetime rules are those of
- * the store port: the send is allocated outside the request pool, a
- * request that goes away cancels it, and the port frees it after the
- * handler returns.
+ * The provider port: how a code reaches a phone.  A provider type (log,
+ * twilio, meta_whatsapp, africastalking: one file each) only fills in a
+ * request and names the core's builder and parser for it; the port
+ * builds the body, makes the call and reads the answer.  Delivery is
+ * asynchronous and reports exactly once, from the event loop, through
+ * send->handler.  Lifetime rules are those of the store port: the send is
+ * allocated outside the request pool, a request that goes away cancels
+ * it, and the port frees it after the handler returns.
+ *
+ * A failed send tells its handler only a category (NGX_OTP_DELIVERY_*)
+ * and the provider's numeric code: what a client may see.  The
+ * provider's or curl's words go to the error log, once, from the port,
+ * scrubbed of the code (ngx_otp_wire_scrub()) and with the phone masked.
  */
 
 
@@ -60,7 +66,24 @@ typedef struct {
 
 /* a provider type's answer parser (ngx_otp_provider_wire.c) */
 typedef int (*ngx_http_otp_provider_parse_pt)(unsigned status,
-    const u_char *body, size_t len, ngx_otp_wire_answer_t *a);
+    const u_char *body, size_t len, const ngx_otp_wire_str_t *code,
+    ngx_otp_wire_answer_t *a);
+
+/* a body builder of ngx_otp_provider_wire.c, msg its message */
+typedef int (*ngx_http_otp_provider_build_pt)(const void *msg, u_char *out,
+    size_t cap, size_t *len);
+
+
+/* what a provider type's send() asks of the port */
+typedef struct {
+    ngx_str_t                       url;
+    ngx_str_t                       headers[NGX_HTTP_OTP_HTTP_MAX_HEADERS];
+    ngx_uint_t                      nheaders;         /* "Name: value" */
+    ngx_str_t                       userpwd;          /* basic auth */
+    ngx_http_otp_provider_build_pt  build;
+    const void                     *msg;              /* build()'s */
+    ngx_http_otp_provider_parse_pt  parse;
+} ngx_http_otp_provider_call_t;
 
 
 /* what every provider accepts besides its own keys */
@@ -97,16 +120,23 @@ struct ngx_http_otp_send_s {
     ngx_int_t                       rc;         /* NGX_OK or NGX_ERROR */
     u_char                          message_id[NGX_HTTP_OTP_ID_LEN];
     size_t                          message_id_len;
-    u_char                          error[128]; /* short reason */
+    ngx_uint_t                      category;   /* NGX_OTP_DELIVERY_* */
+    int64_t                         provider_code;
+    unsigned                        has_provider_code:1;
+
+    /* the category's name, nothing else: what the 502 may carry */
+    u_char                          error[32];
     size_t                          error_len;
 
     ngx_http_otp_send_handler_pt    handler;
     void                           *data;
     ngx_log_t                      *log;
 
-    /* a provider that talks HTTP keeps its request here, so that a
-     * cancelled send aborts the transfer */
+    /* the port's: the HTTP call in flight, so that a cancelled send
+     * aborts the transfer, and how to read its answer */
     ngx_http_otp_http_req_t        *http;
+    ngx_http_otp_provider_parse_pt  parse;
+    char                           *action;     /* the log's, restored */
 
     ngx_event_t                     event;
     unsigned                        cancelled:1;
@@ -122,8 +152,23 @@ extern ngx_http_otp_provider_type_t  ngx_http_otp_provider_africastalking;
 ngx_http_otp_send_t *ngx_http_otp_send_create(ngx_log_t *log);
 void ngx_http_otp_send_start(ngx_http_otp_send_t *send);
 void ngx_http_otp_send_cancel(ngx_http_otp_send_t *send);
-/* for provider types: report the result; frees the send */
-void ngx_http_otp_send_finish(ngx_http_otp_send_t *send);
+/*
+ * For provider types: reports the result from the event loop (a posted
+ * event), never from inside send(); with rc NGX_ERROR, category and
+ * reason (for the log) say why.
+ */
+void ngx_http_otp_send_post(ngx_http_otp_send_t *send, ngx_int_t rc,
+    ngx_uint_t category, const char *reason);
+
+/*
+ * For provider types: the HTTP call of a send.  The port measures and
+ * builds the body (pr->build on pr->msg) into a buffer the HTTP request
+ * owns and wipes, starts the call, and answers the send with what
+ * pr->parse reads of the answer; a failure before the call is answered
+ * from a posted event.  pr is not kept.
+ */
+void ngx_http_otp_provider_call(ngx_http_otp_send_t *send,
+    ngx_http_otp_provider_call_t *pr);
 
 /*
  * For provider types' conf(): reads "key=value" or "key_file=PATH" (the
@@ -134,23 +179,11 @@ ngx_int_t ngx_http_otp_provider_arg(ngx_conf_t *cf, ngx_str_t *arg,
     const char *key, ngx_str_t *value);
 
 /*
- * For provider types: reports a send that failed before its request went
- * out, from the event loop (never from inside send()).
+ * otp_provider NAME TYPE [key=value ...]: a provider added to providers
+ * (of ngx_http_otp_provider_t), each sharing the HTTP client hcf.
  */
-void ngx_http_otp_send_fail(ngx_http_otp_send_t *send, const char *err);
-
-/*
- * For provider types: completes a send with the provider's answer to its
- * HTTP request: a transport failure ("<label>: Connection refused"), or
- * what parse() reads, the message id or a short reason.  Frees nothing of
- * req, which the client frees after its handler returns.
- */
-void ngx_http_otp_send_answer(ngx_http_otp_send_t *send,
-    ngx_http_otp_http_req_t *req, ngx_http_otp_provider_parse_pt parse,
-    const char *label);
-
-char *ngx_http_otp_provider_conf(ngx_conf_t *cf, ngx_command_t *cmd,
-    void *conf);
+char *ngx_http_otp_provider_add(ngx_conf_t *cf, ngx_array_t *providers,
+    ngx_http_otp_http_conf_t *hcf);
 
 
 #endif /* _NGX_HTTP_OTP_PROVIDER_H_INCLUDED_ */

@@ -17,7 +17,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_otp_module.h"
+#include "ngx_http_otp_provider.h"
 
 
 #define NGX_HTTP_OTP_AT_BASE_URL   "https://api.africastalking.com"
@@ -38,7 +38,8 @@ static char *ngx_http_otp_at_conf(ngx_conf_t *cf,
 static ngx_int_t ngx_http_otp_at_printable(ngx_str_t *value);
 
 static void ngx_http_otp_at_send(ngx_http_otp_send_t *send);
-static void ngx_http_otp_at_done(ngx_http_otp_http_req_t *req);
+static int ngx_http_otp_at_build(const void *m, u_char *out, size_t cap,
+    size_t *len);
 
 
 static ngx_http_otp_provider_option_t  ngx_http_otp_at_options[] = {
@@ -162,20 +163,15 @@ ngx_http_otp_at_printable(ngx_str_t *value)
 static void
 ngx_http_otp_at_send(ngx_http_otp_send_t *send)
 {
-    int                           rc;
-    u_char                       *body, text[NGX_OTP_MESSAGE_MAX_LEN];
-    size_t                        len;
-    ngx_otp_message_vars_t        vars;
-    ngx_http_otp_at_conf_t       *acf;
-    ngx_http_otp_provider_t      *p;
-    ngx_http_otp_http_req_t      *req;
-    ngx_otp_africastalking_msg_t  m;
+    ngx_http_otp_at_conf_t           *acf;
+    ngx_otp_africastalking_msg_t      m;
+    ngx_http_otp_provider_call_t   pr;
 
-    p = send->provider;
-    acf = p->conf;
+    acf = send->provider->conf;
 
     if (send->channel != NGX_OTP_SMS) {
-        ngx_http_otp_send_fail(send, "africastalking: sms only");
+        ngx_http_otp_send_post(send, NGX_ERROR, NGX_OTP_DELIVERY_INTERNAL,
+                               "sms only");
         return;
     }
 
@@ -188,80 +184,26 @@ ngx_http_otp_at_send(ngx_http_otp_send_t *send)
     m.from.data = acf->from.data;
     m.from.len = acf->from.len;
 
-    if (m.text.len == 0) {
-        /* nobody rendered one: the module's default words */
-
-        ngx_memzero(&vars, sizeof(ngx_otp_message_vars_t));
-        vars.code = send->code;
-        vars.code_len = send->code_len;
-        vars.ttl = send->ttl / 1000;
-
-        if (ngx_otp_message_render(NULL, 0, &vars, text, sizeof(text),
-                                   &m.text.len)
-            != NGX_OTP_OK)
-        {
-            ngx_http_otp_send_fail(send, "africastalking: cannot render text");
-            return;
-        }
-
-        m.text.data = text;
-    }
-
-    if (ngx_otp_africastalking_body(&m, NULL, 0, &len) != NGX_OTP_OK) {
-        ngx_explicit_memzero(text, sizeof(text));
-        ngx_http_otp_send_fail(send, "africastalking: invalid message");
-        return;
-    }
-
-    body = ngx_alloc(len, send->log);
-    if (body == NULL) {
-        ngx_explicit_memzero(text, sizeof(text));
-        ngx_http_otp_send_fail(send, "africastalking: out of memory");
-        return;
-    }
-
-    rc = ngx_otp_africastalking_body(&m, body, len, &len);
-
-    ngx_explicit_memzero(text, sizeof(text));
-
-    req = (rc == NGX_OTP_OK) ? ngx_http_otp_http_create(send->log) : NULL;
-
-    if (req == NULL) {
-        ngx_explicit_memzero(body, len);
-        ngx_free(body);
-        ngx_http_otp_send_fail(send, "africastalking: cannot build request");
-        return;
-    }
+    ngx_memzero(&pr, sizeof(ngx_http_otp_provider_call_t));
 
     /* without Accept the answer is XML */
 
-    req->method = "POST";
-    req->url = acf->url;
-    req->headers[0] = acf->api_key_header;
-    ngx_str_set(&req->headers[1], "Accept: application/json");
-    ngx_str_set(&req->headers[2],
+    pr.url = acf->url;
+    pr.headers[0] = acf->api_key_header;
+    ngx_str_set(&pr.headers[1], "Accept: application/json");
+    ngx_str_set(&pr.headers[2],
                 "Content-Type: application/x-www-form-urlencoded");
-    req->nheaders = 3;
-    req->body.data = body;
-    req->body.len = len;
-    req->timeout = p->common.timeout;
-    req->handler = ngx_http_otp_at_done;
-    req->data = send;
+    pr.nheaders = 3;
+    pr.build = ngx_http_otp_at_build;
+    pr.msg = &m;
+    pr.parse = ngx_otp_africastalking_parse;
 
-    send->http = req;
-
-    ngx_http_otp_http_start(p->http, req);
-
-    /* start() has copied the body, and the body holds the code */
-
-    ngx_explicit_memzero(body, len);
-    ngx_free(body);
+    ngx_http_otp_provider_call(send, &pr);
 }
 
 
-static void
-ngx_http_otp_at_done(ngx_http_otp_http_req_t *req)
+static int
+ngx_http_otp_at_build(const void *m, u_char *out, size_t cap, size_t *len)
 {
-    ngx_http_otp_send_answer(req->data, req, ngx_otp_africastalking_parse,
-                             "africastalking");
+    return ngx_otp_africastalking_body(m, out, cap, len);
 }

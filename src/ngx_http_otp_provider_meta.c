@@ -17,7 +17,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_otp_module.h"
+#include "ngx_http_otp_provider.h"
 
 
 #define NGX_HTTP_OTP_META_BASE_URL     "https://graph.facebook.com"
@@ -42,7 +42,8 @@ static ngx_int_t ngx_http_otp_meta_chars(ngx_str_t *value,
     const char *extra);
 
 static void ngx_http_otp_meta_send(ngx_http_otp_send_t *send);
-static void ngx_http_otp_meta_done(ngx_http_otp_http_req_t *req);
+static int ngx_http_otp_meta_build(const void *m, u_char *out, size_t cap,
+    size_t *len);
 
 
 static ngx_http_otp_provider_option_t  ngx_http_otp_meta_options[] = {
@@ -226,19 +227,15 @@ ngx_http_otp_meta_chars(ngx_str_t *value, const char *extra)
 static void
 ngx_http_otp_meta_send(ngx_http_otp_send_t *send)
 {
-    int                        rc;
-    u_char                    *body;
-    size_t                     len;
-    ngx_otp_meta_msg_t         m;
-    ngx_http_otp_provider_t   *p;
-    ngx_http_otp_http_req_t   *req;
-    ngx_http_otp_meta_conf_t  *mcf;
+    ngx_otp_meta_msg_t                m;
+    ngx_http_otp_meta_conf_t         *mcf;
+    ngx_http_otp_provider_call_t   pr;
 
-    p = send->provider;
-    mcf = p->conf;
+    mcf = send->provider->conf;
 
     if (send->channel != NGX_OTP_WHATSAPP) {
-        ngx_http_otp_send_fail(send, "meta: whatsapp only");
+        ngx_http_otp_send_post(send, NGX_ERROR, NGX_OTP_DELIVERY_INTERNAL,
+                               "whatsapp only");
         return;
     }
 
@@ -251,57 +248,22 @@ ngx_http_otp_meta_send(ngx_http_otp_send_t *send)
     m.code.data = send->code;
     m.code.len = send->code_len;
 
-    rc = ngx_otp_meta_body(&m, NULL, 0, &len);
+    ngx_memzero(&pr, sizeof(ngx_http_otp_provider_call_t));
 
-    if (rc != NGX_OTP_OK) {
-        ngx_http_otp_send_fail(send, rc == NGX_OTP_EINVAL
-                                     ? "meta: invalid message"
-                                     : "meta: out of memory");
-        return;
-    }
+    pr.url = mcf->url;
+    pr.headers[0] = mcf->authorization;
+    ngx_str_set(&pr.headers[1], "Content-Type: application/json");
+    pr.nheaders = 2;
+    pr.build = ngx_http_otp_meta_build;
+    pr.msg = &m;
+    pr.parse = ngx_otp_meta_parse;
 
-    body = ngx_alloc(len, send->log);
-    if (body == NULL) {
-        ngx_http_otp_send_fail(send, "meta: out of memory");
-        return;
-    }
-
-    rc = ngx_otp_meta_body(&m, body, len, &len);
-
-    req = (rc == NGX_OTP_OK) ? ngx_http_otp_http_create(send->log) : NULL;
-
-    if (req == NULL) {
-        ngx_explicit_memzero(body, len);
-        ngx_free(body);
-        ngx_http_otp_send_fail(send, "meta: cannot build request");
-        return;
-    }
-
-    req->method = "POST";
-    req->url = mcf->url;
-    req->headers[0] = mcf->authorization;
-    ngx_str_set(&req->headers[1], "Content-Type: application/json");
-    req->nheaders = 2;
-    req->body.data = body;
-    req->body.len = len;
-    req->timeout = p->common.timeout;
-    req->handler = ngx_http_otp_meta_done;
-    req->data = send;
-
-    send->http = req;
-
-    ngx_http_otp_http_start(p->http, req);
-
-    /* start() has copied the body, and the body holds the code */
-
-    ngx_explicit_memzero(body, len);
-    ngx_free(body);
+    ngx_http_otp_provider_call(send, &pr);
 }
 
 
-static void
-ngx_http_otp_meta_done(ngx_http_otp_http_req_t *req)
+static int
+ngx_http_otp_meta_build(const void *m, u_char *out, size_t cap, size_t *len)
 {
-    ngx_http_otp_send_answer(req->data, req, ngx_otp_meta_parse,
-                             "meta");
+    return ngx_otp_meta_body(m, out, cap, len);
 }

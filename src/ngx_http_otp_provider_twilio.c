@@ -18,7 +18,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_otp_module.h"
+#include "ngx_http_otp_provider.h"
 
 
 #define NGX_HTTP_OTP_TWILIO_BASE_URL   "https://api.twilio.com"
@@ -57,7 +57,12 @@ static ngx_int_t ngx_http_otp_twilio_urls(ngx_conf_t *cf,
 static ngx_uint_t ngx_http_otp_twilio_alnum(u_char c);
 
 static void ngx_http_otp_twilio_send(ngx_http_otp_send_t *send);
-static void ngx_http_otp_twilio_done(ngx_http_otp_http_req_t *req);
+static int ngx_http_otp_twilio_sms(const void *m, u_char *out, size_t cap,
+    size_t *len);
+static int ngx_http_otp_twilio_whatsapp(const void *m, u_char *out,
+    size_t cap, size_t *len);
+static int ngx_http_otp_twilio_voice(const void *m, u_char *out, size_t cap,
+    size_t *len);
 
 
 static ngx_http_otp_provider_option_t  ngx_http_otp_twilio_options[] = {
@@ -416,28 +421,22 @@ ngx_http_otp_twilio_alnum(u_char c)
 static void
 ngx_http_otp_twilio_send(ngx_http_otp_send_t *send)
 {
-    int                          rc;
-    u_char                      *body, text[NGX_OTP_MESSAGE_MAX_LEN];
-    size_t                       len;
-    ngx_str_t                   *url;
-    ngx_otp_twilio_msg_t         m;
-    ngx_otp_message_vars_t       vars;
-    ngx_http_otp_provider_t     *p;
-    ngx_http_otp_http_req_t     *req;
-    ngx_http_otp_twilio_conf_t  *tcf;
-
-    int  (*build)(const ngx_otp_twilio_msg_t *m, u_char *out, size_t cap,
-                  size_t *len);
+    ngx_otp_twilio_msg_t             m;
+    ngx_http_otp_provider_t         *p;
+    ngx_http_otp_twilio_conf_t      *tcf;
+    ngx_http_otp_provider_call_t  pr;
 
     p = send->provider;
     tcf = p->conf;
 
     if (!(p->channels & send->channel)) {
-        ngx_http_otp_send_fail(send, "twilio: channel not configured");
+        ngx_http_otp_send_post(send, NGX_ERROR, NGX_OTP_DELIVERY_INTERNAL,
+                               "channel not configured");
         return;
     }
 
     ngx_memzero(&m, sizeof(ngx_otp_twilio_msg_t));
+    ngx_memzero(&pr, sizeof(ngx_http_otp_provider_call_t));
 
     m.to.data = send->phone;
     m.to.len = send->phone_len;
@@ -453,8 +452,8 @@ ngx_http_otp_twilio_send(ngx_http_otp_send_t *send)
         m.from.len = tcf->whatsapp_from.len;
         m.content_sid.data = tcf->content_sid.data;
         m.content_sid.len = tcf->content_sid.len;
-        build = ngx_otp_twilio_whatsapp_body;
-        url = &tcf->messages_url;
+        pr.build = ngx_http_otp_twilio_whatsapp;
+        pr.url = tcf->messages_url;
         break;
 
     case NGX_OTP_VOICE:
@@ -462,8 +461,8 @@ ngx_http_otp_twilio_send(ngx_http_otp_send_t *send)
         m.from.len = tcf->voice_from.len;
         m.language.data = tcf->voice_language.data;
         m.language.len = tcf->voice_language.len;
-        build = ngx_otp_twilio_voice_body;
-        url = &tcf->calls_url;
+        pr.build = ngx_http_otp_twilio_voice;
+        pr.url = tcf->calls_url;
         break;
 
     default: /* NGX_OTP_SMS */
@@ -473,85 +472,40 @@ ngx_http_otp_twilio_send(ngx_http_otp_send_t *send)
         m.service.len = tcf->service.len;
         m.text.data = send->text.data;
         m.text.len = send->text.len;
-
-        if (m.text.len == 0) {
-            /* nobody rendered one: the module's default words */
-
-            ngx_memzero(&vars, sizeof(ngx_otp_message_vars_t));
-            vars.code = send->code;
-            vars.code_len = send->code_len;
-            vars.ttl = send->ttl / 1000;
-
-            if (ngx_otp_message_render(NULL, 0, &vars, text, sizeof(text),
-                                       &m.text.len)
-                != NGX_OTP_OK)
-            {
-                ngx_http_otp_send_fail(send, "twilio: cannot render text");
-                return;
-            }
-
-            m.text.data = text;
-        }
-
-        build = ngx_otp_twilio_sms_body;
-        url = &tcf->messages_url;
+        pr.build = ngx_http_otp_twilio_sms;
+        pr.url = tcf->messages_url;
         break;
     }
 
-    body = NULL;
-
-    if (build(&m, NULL, 0, &len) != NGX_OTP_OK) {
-        ngx_explicit_memzero(text, sizeof(text));
-        ngx_http_otp_send_fail(send, "twilio: invalid message");
-        return;
-    }
-
-    body = ngx_alloc(len, send->log);
-    if (body == NULL) {
-        ngx_explicit_memzero(text, sizeof(text));
-        ngx_http_otp_send_fail(send, "twilio: out of memory");
-        return;
-    }
-
-    rc = build(&m, body, len, &len);
-
-    ngx_explicit_memzero(text, sizeof(text));
-
-    req = (rc == NGX_OTP_OK) ? ngx_http_otp_http_create(send->log) : NULL;
-
-    if (req == NULL) {
-        ngx_explicit_memzero(body, len);
-        ngx_free(body);
-        ngx_http_otp_send_fail(send, "twilio: cannot build request");
-        return;
-    }
-
-    req->method = "POST";
-    req->url = *url;
-    ngx_str_set(&req->headers[0],
+    ngx_str_set(&pr.headers[0],
                 "Content-Type: application/x-www-form-urlencoded");
-    req->nheaders = 1;
-    req->body.data = body;
-    req->body.len = len;
-    req->userpwd = tcf->userpwd;
-    req->timeout = p->common.timeout;
-    req->handler = ngx_http_otp_twilio_done;
-    req->data = send;
+    pr.nheaders = 1;
+    pr.userpwd = tcf->userpwd;
+    pr.msg = &m;
+    pr.parse = ngx_otp_twilio_parse;
 
-    send->http = req;
-
-    ngx_http_otp_http_start(p->http, req);
-
-    /* start() has copied the body, and the body holds the code */
-
-    ngx_explicit_memzero(body, len);
-    ngx_free(body);
+    ngx_http_otp_provider_call(send, &pr);
 }
 
 
-static void
-ngx_http_otp_twilio_done(ngx_http_otp_http_req_t *req)
+static int
+ngx_http_otp_twilio_sms(const void *m, u_char *out, size_t cap, size_t *len)
 {
-    ngx_http_otp_send_answer(req->data, req, ngx_otp_twilio_parse,
-                             "twilio");
+    return ngx_otp_twilio_sms_body(m, out, cap, len);
+}
+
+
+static int
+ngx_http_otp_twilio_whatsapp(const void *m, u_char *out, size_t cap,
+    size_t *len)
+{
+    return ngx_otp_twilio_whatsapp_body(m, out, cap, len);
+}
+
+
+static int
+ngx_http_otp_twilio_voice(const void *m, u_char *out, size_t cap,
+    size_t *len)
+{
+    return ngx_otp_twilio_voice_body(m, out, cap, len);
 }

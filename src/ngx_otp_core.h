@@ -432,41 +432,105 @@ typedef struct {
 int ngx_otp_africastalking_body(const ngx_otp_africastalking_msg_t *m,
     u_char *out, size_t cap, size_t *len);
 
+/*
+ * Why a delivery attempt failed: the one thing about it a client is told
+ * (API.md, the 502's attempts[].error), so a fixed word, never the
+ * provider's or curl's text.  The README's "Error categories" table says
+ * when each is given.
+ */
+#define NGX_OTP_DELIVERY_OK                0
+#define NGX_OTP_DELIVERY_REJECTED          1   /* refused the message */
+#define NGX_OTP_DELIVERY_AUTH_FAILED       2   /* HTTP 401, 403 */
+#define NGX_OTP_DELIVERY_THROTTLED         3   /* HTTP 429 */
+#define NGX_OTP_DELIVERY_UNAVAILABLE       4   /* HTTP 5xx */
+#define NGX_OTP_DELIVERY_BAD_RESPONSE      5   /* an answer not understood */
+#define NGX_OTP_DELIVERY_TIMEOUT           6
+#define NGX_OTP_DELIVERY_CONNECT_FAILED    7
+#define NGX_OTP_DELIVERY_TLS_FAILED        8
+#define NGX_OTP_DELIVERY_BUDGET_EXHAUSTED  9   /* the provider's budget= */
+#define NGX_OTP_DELIVERY_ABORTED           10  /* the worker is exiting */
+#define NGX_OTP_DELIVERY_INTERNAL          11  /* ours: memory, setup */
+
+/* "rejected", "timeout", ...; "internal" for an unknown category */
+const char *ngx_otp_delivery_error_name(unsigned category);
+
+/*
+ * The category of an answer with HTTP status that refused a message:
+ * 401 and 403 auth_failed, 429 throttled, 5xx unavailable, other 4xx
+ * rejected; anything else (1xx, 2xx, 3xx) bad_response.
+ */
+unsigned ngx_otp_delivery_status_category(unsigned status);
+
 typedef struct {
     u_char          id[NGX_OTP_WIRE_ID_LEN];
     size_t          id_len;
+
+    /* a refusal: NGX_OTP_DELIVERY_*, and the provider's own number */
+    unsigned        category;
+    unsigned        has_provider_code:1;
+    long long       provider_code;
+
+    /* for the error log only: the provider's words, scrubbed */
     u_char          error[NGX_OTP_WIRE_ERROR_LEN];
     size_t          error_len;
 } ngx_otp_wire_answer_t;
 
 /*
  * Answer parsers: status is the HTTP status, body the answer (need not be
- * NUL-terminated).  NGX_OTP_OK when the provider took the message, with
- * its id in a->id; NGX_OTP_EINVAL when it refused it or the answer cannot
- * be read, with a short reason in a->error:
- *   "twilio 21211: <message>"          Twilio's error object
- *   "meta 190: <message>"              Graph API's "error" object
- *   "africastalking 403: <status>"     a recipient's refusal
- *   "africastalking: <Message>"        no recipient at all
- *   "africastalking: HTTP 401: <text>" any other status, with the body
- *   "<provider>: HTTP <status>, unreadable answer"
+ * NUL-terminated), code the code the request carried (NULL: none).
+ * NGX_OTP_OK when the provider took the message, with its id in a->id;
+ * NGX_OTP_EINVAL when it refused it or the answer cannot be read, with:
+ *
+ *   a->category       ngx_otp_delivery_status_category(status), except
+ *                     that a 2xx that refuses (an Africa's Talking
+ *                     recipient) is rejected, and a 2xx without an id
+ *                     bad_response;
+ *   a->provider_code  Twilio's "code", Meta's error.code, Africa's
+ *                     Talking's recipient statusCode, when it is an
+ *                     integer whose digits do not hold the code;
+ *   a->error          the provider's words: Twilio's "message", Meta's
+ *                     error.message (its "(#<code>) " prefix dropped),
+ *                     Africa's Talking's recipient status, its "Message",
+ *                     or its text body; or the start of an answer that
+ *                     cannot be read.  Possibly empty.
+ *
+ * a->error is made fit for a log line: cut (ending "...") to fit, white
+ * space and control characters collapsed to one space, invalid UTF-8 made
+ * '?', any run of four or more digits starred (providers echo phone
+ * numbers), and then scrubbed by the code (ngx_otp_wire_scrub()).
  *
  * Precisely: an id is 1..NGX_OTP_WIRE_ID_LEN bytes in '!'..'~' other than
  * '"' and '\\', so that it can be logged and put in JSON as it is;
  * another is no id.  Twilio wants a 2xx and "sid", Meta a 2xx and
  * messages[0].id; Africa's Talking wants a 2xx and a first recipient with
  * statusCode 100, 101 or 102, and its messageId is optional (id_len 0).
- * Provider text in an error is cut (ending "...") to fit, white space and
- * control characters become one space, invalid UTF-8 becomes '?', and any
- * run of four or more digits is starred out: providers echo numbers and
- * message text, and a code is such a run.  Meta's "(#<code>) " prefix is
- * dropped.  A body over NGX_OTP_WIRE_ANSWER_MAX is unreadable.
+ * A body over NGX_OTP_WIRE_ANSWER_MAX is not read.
  */
 int ngx_otp_twilio_parse(unsigned status, const u_char *body, size_t len,
-    ngx_otp_wire_answer_t *a);
+    const ngx_otp_wire_str_t *code, ngx_otp_wire_answer_t *a);
 int ngx_otp_meta_parse(unsigned status, const u_char *body, size_t len,
-    ngx_otp_wire_answer_t *a);
+    const ngx_otp_wire_str_t *code, ngx_otp_wire_answer_t *a);
 int ngx_otp_africastalking_parse(unsigned status, const u_char *body,
-    size_t len, ngx_otp_wire_answer_t *a);
+    size_t len, const ngx_otp_wire_str_t *code, ngx_otp_wire_answer_t *a);
+
+/*
+ * Stars out, in place, every ASCII digit of text that may spell the code,
+ * however it is written: "123456", "1, 2, 3, 4, 5, 6", "1-2-3-4-5-6",
+ * "<Say>1</Say><Say>2</Say>...", the code cut short by a provider that
+ * quotes part of it.  The digits of text are read as one sequence, as if
+ * everything else were not there, and every NGX_OTP_SCRUB_RUN digits in a
+ * row of that sequence that also stand in a row in the code are starred,
+ * again on what is left, until no such run remains.  So what is left
+ * never holds the code, nor NGX_OTP_SCRUB_RUN of its digits in a row;
+ * at most NGX_OTP_SCRUB_RUN - 1 of them in a row may remain, unplaced,
+ * out of a code of NGX_OTP_CODE_MIN_LEN digits or more.  Other numbers
+ * stay unless they happen to share such a run with the code.  Meant for
+ * a log line's worth of text (quadratic at worst).  Returns how many
+ * digits were starred; with code_len 0 none.
+ */
+#define NGX_OTP_SCRUB_RUN          3
+
+size_t ngx_otp_wire_scrub(u_char *text, size_t len, const u_char *code,
+    size_t code_len);
 
 #endif /* _NGX_OTP_CORE_H_INCLUDED_ */

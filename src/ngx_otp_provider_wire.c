@@ -17,9 +17,6 @@
 #include "ngx_otp_core.h"
 
 
-#define NGX_OTP_WIRE_HEAD_LEN       64      /* "africastalking: HTTP N" */
-
-
 /* a body being written, or only measured when out is NULL */
 
 typedef struct {
@@ -48,14 +45,17 @@ static int ngx_otp_wire_e164(const ngx_otp_wire_str_t *phone);
 static int ngx_otp_wire_code(const ngx_otp_wire_str_t *code);
 static int ngx_otp_wire_utf8(const ngx_otp_wire_str_t *s, int controls);
 
+static void ngx_otp_wire_answer_init(ngx_otp_wire_answer_t *a);
 static json_t *ngx_otp_wire_load(const u_char *body, size_t len);
 static int ngx_otp_wire_take_id(ngx_otp_wire_answer_t *a, json_t *v);
-static int ngx_otp_wire_error(ngx_otp_wire_answer_t *a, const char *head,
-    const u_char *text, size_t len);
-static int ngx_otp_wire_error_json(ngx_otp_wire_answer_t *a,
-    const char *provider, json_t *code, json_t *message);
-static int ngx_otp_wire_unreadable(ngx_otp_wire_answer_t *a,
-    const char *provider, unsigned status);
+static void ngx_otp_wire_refusal(ngx_otp_wire_answer_t *a, unsigned status,
+    json_t *n, json_t *message, const ngx_otp_wire_str_t *code);
+static int ngx_otp_wire_unreadable(ngx_otp_wire_answer_t *a, unsigned status,
+    const u_char *body, size_t len, const ngx_otp_wire_str_t *code);
+static void ngx_otp_wire_text(ngx_otp_wire_answer_t *a, const u_char *text,
+    size_t len, const ngx_otp_wire_str_t *code);
+static int ngx_otp_wire_find(const u_char *digits, size_t len,
+    const ngx_otp_wire_str_t *code);
 static size_t ngx_otp_wire_clean(u_char *dst, size_t cap, const u_char *src,
     size_t len);
 
@@ -534,19 +534,57 @@ ngx_otp_wire_utf8(const ngx_otp_wire_str_t *s, int controls)
 }
 
 
+const char *
+ngx_otp_delivery_error_name(unsigned category)
+{
+    static const char  *names[] = {
+        "ok", "rejected", "auth_failed", "throttled", "unavailable",
+        "bad_response", "timeout", "connect_failed", "tls_failed",
+        "budget_exhausted", "aborted", "internal"
+    };
+
+    if (category >= sizeof(names) / sizeof(names[0])) {
+        return "internal";
+    }
+
+    return names[category];
+}
+
+
+unsigned
+ngx_otp_delivery_status_category(unsigned status)
+{
+    if (status == 401 || status == 403) {
+        return NGX_OTP_DELIVERY_AUTH_FAILED;
+    }
+
+    if (status == 429) {
+        return NGX_OTP_DELIVERY_THROTTLED;
+    }
+
+    if (status >= 500 && status <= 599) {
+        return NGX_OTP_DELIVERY_UNAVAILABLE;
+    }
+
+    if (status >= 400 && status <= 499) {
+        return NGX_OTP_DELIVERY_REJECTED;
+    }
+
+    return NGX_OTP_DELIVERY_BAD_RESPONSE;
+}
+
+
 int
 ngx_otp_twilio_parse(unsigned status, const u_char *body, size_t len,
-    ngx_otp_wire_answer_t *a)
+    const ngx_otp_wire_str_t *code, ngx_otp_wire_answer_t *a)
 {
-    int      rc;
     json_t  *root;
 
-    a->id_len = 0;
-    a->error_len = 0;
+    ngx_otp_wire_answer_init(a);
 
     root = ngx_otp_wire_load(body, len);
     if (root == NULL) {
-        return ngx_otp_wire_unreadable(a, "twilio", status);
+        return ngx_otp_wire_unreadable(a, status, body, len, code);
     }
 
     if (status / 100 == 2
@@ -558,14 +596,10 @@ ngx_otp_twilio_parse(unsigned status, const u_char *body, size_t len,
 
     /* {"code": 21211, "message": "...", "more_info": "...", "status": 400} */
 
-    rc = ngx_otp_wire_error_json(a, "twilio", json_object_get(root, "code"),
-                                 json_object_get(root, "message"));
+    ngx_otp_wire_refusal(a, status, json_object_get(root, "code"),
+                         json_object_get(root, "message"), code);
 
     json_decref(root);
-
-    if (rc == NGX_OTP_ERROR) {
-        return ngx_otp_wire_unreadable(a, "twilio", status);
-    }
 
     return NGX_OTP_EINVAL;
 }
@@ -573,17 +607,15 @@ ngx_otp_twilio_parse(unsigned status, const u_char *body, size_t len,
 
 int
 ngx_otp_meta_parse(unsigned status, const u_char *body, size_t len,
-    ngx_otp_wire_answer_t *a)
+    const ngx_otp_wire_str_t *code, ngx_otp_wire_answer_t *a)
 {
-    int      rc;
     json_t  *root, *v;
 
-    a->id_len = 0;
-    a->error_len = 0;
+    ngx_otp_wire_answer_init(a);
 
     root = ngx_otp_wire_load(body, len);
     if (root == NULL) {
-        return ngx_otp_wire_unreadable(a, "meta", status);
+        return ngx_otp_wire_unreadable(a, status, body, len, code);
     }
 
     if (status / 100 == 2) {
@@ -599,14 +631,10 @@ ngx_otp_meta_parse(unsigned status, const u_char *body, size_t len,
 
     v = json_object_get(root, "error");
 
-    rc = ngx_otp_wire_error_json(a, "meta", json_object_get(v, "code"),
-                                 json_object_get(v, "message"));
+    ngx_otp_wire_refusal(a, status, json_object_get(v, "code"),
+                         json_object_get(v, "message"), code);
 
     json_decref(root);
-
-    if (rc == NGX_OTP_ERROR) {
-        return ngx_otp_wire_unreadable(a, "meta", status);
-    }
 
     return NGX_OTP_EINVAL;
 }
@@ -614,27 +642,26 @@ ngx_otp_meta_parse(unsigned status, const u_char *body, size_t len,
 
 int
 ngx_otp_africastalking_parse(unsigned status, const u_char *body,
-    size_t len, ngx_otp_wire_answer_t *a)
+    size_t len, const ngx_otp_wire_str_t *code, ngx_otp_wire_answer_t *a)
 {
     int          rc;
-    char         head[NGX_OTP_WIRE_HEAD_LEN];
-    json_t      *root, *data, *list, *r, *code, *v;
-    json_int_t   n;
+    json_t      *root, *data, *list, *r, *n, *v;
+    json_int_t   sc;
 
-    a->id_len = 0;
-    a->error_len = 0;
+    ngx_otp_wire_answer_init(a);
 
     if (status / 100 != 2) {
         /* an error is text/plain ("The supplied authentication is ...") */
 
-        snprintf(head, sizeof(head), "africastalking: HTTP %u", status);
+        a->category = ngx_otp_delivery_status_category(status);
+        ngx_otp_wire_text(a, body, len, code);
 
-        return ngx_otp_wire_error(a, head, body, len);
+        return NGX_OTP_EINVAL;
     }
 
     root = ngx_otp_wire_load(body, len);
     if (root == NULL) {
-        return ngx_otp_wire_unreadable(a, "africastalking", status);
+        return ngx_otp_wire_unreadable(a, status, body, len, code);
     }
 
     rc = NGX_OTP_ERROR;
@@ -644,24 +671,26 @@ ngx_otp_africastalking_parse(unsigned status, const u_char *body,
 
     if (json_array_size(list)) {
         r = json_array_get(list, 0);
-        code = json_object_get(r, "statusCode");
+        n = json_object_get(r, "statusCode");
 
-        if (!json_is_integer(code)) {
+        if (!json_is_integer(n)) {
             goto done;
         }
 
-        n = json_integer_value(code);
+        sc = json_integer_value(n);
 
         /* 100 Processed, 101 Sent, 102 Queued */
 
-        if (n >= 100 && n <= 102) {
+        if (sc >= 100 && sc <= 102) {
             (void) ngx_otp_wire_take_id(a, json_object_get(r, "messageId"));
             rc = NGX_OTP_OK;
             goto done;
         }
 
-        rc = ngx_otp_wire_error_json(a, "africastalking", code,
-                                     json_object_get(r, "status"));
+        /* a refusal of this recipient, whatever the HTTP status said */
+
+        ngx_otp_wire_refusal(a, 400, n, json_object_get(r, "status"), code);
+        rc = NGX_OTP_EINVAL;
         goto done;
     }
 
@@ -670,9 +699,8 @@ ngx_otp_africastalking_parse(unsigned status, const u_char *body,
     v = json_object_get(data, "Message");
 
     if (json_string_length(v)) {
-        rc = ngx_otp_wire_error(a, "africastalking",
-                                (const u_char *) json_string_value(v),
-                                json_string_length(v));
+        ngx_otp_wire_refusal(a, 400, NULL, v, code);
+        rc = NGX_OTP_EINVAL;
     }
 
 done:
@@ -680,10 +708,82 @@ done:
     json_decref(root);
 
     if (rc == NGX_OTP_ERROR) {
-        return ngx_otp_wire_unreadable(a, "africastalking", status);
+        return ngx_otp_wire_unreadable(a, status, body, len, code);
     }
 
     return rc;
+}
+
+
+size_t
+ngx_otp_wire_scrub(u_char *text, size_t len, const u_char *code,
+    size_t code_len)
+{
+    size_t  i, j, k, n, pass, starred, cover;
+    u_char  run[NGX_OTP_SCRUB_RUN];
+
+    if (code_len < NGX_OTP_SCRUB_RUN) {
+        return 0;
+    }
+
+    starred = 0;
+
+    /*
+     * Each pass looks at the digits left, as one sequence: the digit at i
+     * is starred when some run through it is a run of the code.  The run
+     * starting at i is read before i is starred, and runs only look
+     * forward, so a pass sees its own sequence whole.  Starring joins the
+     * digits on either side, which may make a new run: another pass.
+     */
+
+    do {
+        pass = 0;
+        cover = 0;          /* digits of matching runs still to star */
+
+        for (i = 0; i < len; i++) {
+
+            if (text[i] < '0' || text[i] > '9') {
+                continue;
+            }
+
+            for (j = i, n = 0; j < len && n < NGX_OTP_SCRUB_RUN; j++) {
+                if (text[j] >= '0' && text[j] <= '9') {
+                    run[n++] = text[j];
+                }
+            }
+
+            if (n == NGX_OTP_SCRUB_RUN) {
+                for (k = 0; k + NGX_OTP_SCRUB_RUN <= code_len; k++) {
+                    if (memcmp(code + k, run, NGX_OTP_SCRUB_RUN) == 0) {
+                        cover = NGX_OTP_SCRUB_RUN;
+                        break;
+                    }
+                }
+            }
+
+            if (cover) {
+                cover--;
+                text[i] = '*';
+                pass++;
+            }
+        }
+
+        starred += pass;
+
+    } while (pass);
+
+    return starred;
+}
+
+
+static void
+ngx_otp_wire_answer_init(ngx_otp_wire_answer_t *a)
+{
+    a->id_len = 0;
+    a->category = NGX_OTP_DELIVERY_OK;
+    a->has_provider_code = 0;
+    a->provider_code = 0;
+    a->error_len = 0;
 }
 
 
@@ -745,94 +845,118 @@ ngx_otp_wire_take_id(ngx_otp_wire_answer_t *a, json_t *v)
 }
 
 
-/* "<head>: <text cleaned>", or "<head>" when no text is left */
-
-static int
-ngx_otp_wire_error(ngx_otp_wire_answer_t *a, const char *head,
-    const u_char *text, size_t len)
-{
-    size_t  n, m;
-
-    n = strlen(head);
-    memcpy(a->error, head, n);
-
-    if (text && len) {
-        m = ngx_otp_wire_clean(a->error + n + 2,
-                               NGX_OTP_WIRE_ERROR_LEN - n - 2, text, len);
-        if (m) {
-            a->error[n] = ':';
-            a->error[n + 1] = ' ';
-            n += 2 + m;
-        }
-    }
-
-    a->error_len = n;
-
-    return NGX_OTP_EINVAL;
-}
-
-
 /*
- * "<provider> <code>: <message>" from an integer code and a string
- * message (may be absent); NGX_OTP_ERROR when there is no integer code.
+ * A refusal the provider explained: the category by status, its numeric
+ * code (an integer, or absent), its message (a string, or absent).
  */
 
-static int
-ngx_otp_wire_error_json(ngx_otp_wire_answer_t *a, const char *provider,
-    json_t *code, json_t *message)
+static void
+ngx_otp_wire_refusal(ngx_otp_wire_answer_t *a, unsigned status, json_t *n,
+    json_t *message, const ngx_otp_wire_str_t *code)
 {
-    char           head[NGX_OTP_WIRE_HEAD_LEN];
+    char           digits[32];
     size_t         len;
+    json_int_t     v;
     const u_char  *s, *p, *end;
 
-    if (!json_is_integer(code)) {
-        return NGX_OTP_ERROR;
-    }
+    a->category = ngx_otp_delivery_status_category(status);
 
-    snprintf(head, sizeof(head), "%s %" JSON_INTEGER_FORMAT, provider,
-             json_integer_value(code));
+    if (json_is_integer(n)) {
+        v = json_integer_value(n);
 
-    s = NULL;
-    len = 0;
+        /* a provider's number that spells the code is no error code */
 
-    if (json_is_string(message)) {
-        s = (const u_char *) json_string_value(message);
-        len = json_string_length(message);
+        len = (size_t) snprintf(digits, sizeof(digits),
+                                "%" JSON_INTEGER_FORMAT, v);
 
-        /* Graph API repeats the code: "(#131030) Recipient phone ..." */
-
-        if (len > 2 && s[0] == '(' && s[1] == '#') {
-            end = s + len;
-
-            for (p = s + 2; p < end && *p >= '0' && *p <= '9'; p++) {
-                /* void */
-            }
-
-            if (p > s + 2 && p < end && *p == ')') {
-                p++;
-                len -= (size_t) (p - s);
-                s = p;
-            }
+        if (code == NULL || code->len == 0 || code->len > len
+            || ngx_otp_wire_find((u_char *) digits, len, code) == 0)
+        {
+            a->has_provider_code = 1;
+            a->provider_code = (long long) v;
         }
     }
 
-    return ngx_otp_wire_error(a, head, s, len);
+    if (!json_is_string(message)) {
+        return;
+    }
+
+    s = (const u_char *) json_string_value(message);
+    len = json_string_length(message);
+
+    /* Graph API repeats the code: "(#131030) Recipient phone ..." */
+
+    if (len > 2 && s[0] == '(' && s[1] == '#') {
+        end = s + len;
+
+        for (p = s + 2; p < end && *p >= '0' && *p <= '9'; p++) {
+            /* void */
+        }
+
+        if (p > s + 2 && p < end && *p == ')') {
+            p++;
+            len -= (size_t) (p - s);
+            s = p;
+        }
+    }
+
+    ngx_otp_wire_text(a, s, len, code);
 }
 
 
+/* an answer not understood: its status's category, its first words */
+
 static int
-ngx_otp_wire_unreadable(ngx_otp_wire_answer_t *a, const char *provider,
-    unsigned status)
+ngx_otp_wire_unreadable(ngx_otp_wire_answer_t *a, unsigned status,
+    const u_char *body, size_t len, const ngx_otp_wire_str_t *code)
 {
-    int  n;
-
-    n = snprintf((char *) a->error, NGX_OTP_WIRE_ERROR_LEN,
-                 "%s: HTTP %u, unreadable answer", provider, status);
-
     a->id_len = 0;
-    a->error_len = (size_t) n;
+    a->category = ngx_otp_delivery_status_category(status);
+    a->has_provider_code = 0;
+
+    if (len <= NGX_OTP_WIRE_ANSWER_MAX) {
+        ngx_otp_wire_text(a, body, len, code);
+    }
 
     return NGX_OTP_EINVAL;
+}
+
+
+static void
+ngx_otp_wire_text(ngx_otp_wire_answer_t *a, const u_char *text, size_t len,
+    const ngx_otp_wire_str_t *code)
+{
+    a->error_len = 0;
+
+    if (text == NULL || len == 0) {
+        return;
+    }
+
+    a->error_len = ngx_otp_wire_clean(a->error, NGX_OTP_WIRE_ERROR_LEN,
+                                      text, len);
+
+    if (code) {
+        (void) ngx_otp_wire_scrub(a->error, a->error_len, code->data,
+                                  code->len);
+    }
+}
+
+
+/* the code's digits in a row in digits */
+
+static int
+ngx_otp_wire_find(const u_char *digits, size_t len,
+    const ngx_otp_wire_str_t *code)
+{
+    size_t  i;
+
+    for (i = 0; i + code->len <= len; i++) {
+        if (memcmp(digits + i, code->data, code->len) == 0) {
+            return 1;
+        }
+    }
+
+    return 0;
 }
 
 

@@ -3,20 +3,26 @@
  * Copyright (C) The ngx_http_otp_module authors
  *
  * Fuzzes ngx_otp_provider_wire.c and ngx_otp_message.c.  The first byte
- * picks what (its value modulo 8):
+ * picks what (its value modulo 9):
  *
  *   0-2  the Twilio, Meta, Africa's Talking answer parsers: two bytes of
- *        HTTP status (100-599), then the body;
+ *        HTTP status (100-599), a byte of code length (4-10 digits), the
+ *        code's digits (each byte modulo 10), then the body;
  *   3-5  the Twilio, Meta, Africa's Talking body builders: values split
  *        on 0xff bytes (for Twilio a first byte picks the channel);
  *   6    ngx_otp_message_render(): template 0xff app 0xff code 0xff ttl;
- *   7    ngx_otp_message_segments() and ngx_otp_message_gsm7().
+ *   7    ngx_otp_message_segments() and ngx_otp_message_gsm7();
+ *   8    ngx_otp_wire_scrub(): a byte of code length (3-10 digits), the
+ *        code's digits, then the text.
  *
- * Invariants.  Parsers: OK with a well-formed id and no error, or EINVAL
- * with a non-empty error of at most NGX_OTP_WIRE_ERROR_LEN bytes that is
- * valid UTF-8, has no control character, names its provider and holds no
- * run of four digits but the provider's code or the HTTP status; the same
- * answer parses the same twice.  Builders: OK exactly when the inputs are
+ * Invariants.  Parsers: OK with a well-formed id, no error and no
+ * category, or EINVAL with a category and an error of at most
+ * NGX_OTP_WIRE_ERROR_LEN bytes that is valid UTF-8, has no control
+ * character, holds no run of four digits, and whose digits, read as one
+ * sequence, hold no NGX_OTP_SCRUB_RUN digits in a row of the code; a
+ * provider code never holds the code; the same answer parses the same
+ * twice.  Scrub: the same of what it leaves, only digits starred, the
+ * count right, a second scrub stars nothing.  Builders: OK exactly when the inputs are
  * valid; the size measured is the size written, one byte less is ETOOBIG;
  * a form decodes (ngx_otp_fields_parse) to exactly the values given, the
  * TwiML has its seven tags whatever the language, the JSON parses back to
@@ -47,12 +53,17 @@ typedef struct {
 static size_t split(const uint8_t *data, size_t size, part_t *parts);
 static void fuzz_parser(int which, const uint8_t *data, size_t size);
 static void check_answer(int rc, const ngx_otp_wire_answer_t *a,
-    const char *provider, int id_optional);
+    const ngx_otp_wire_str_t *code, int id_optional);
 static void fuzz_twilio(const uint8_t *data, size_t size);
 static void fuzz_meta(const uint8_t *data, size_t size);
 static void fuzz_africastalking(const uint8_t *data, size_t size);
 static void fuzz_render(const uint8_t *data, size_t size);
 static void fuzz_segments(const uint8_t *data, size_t size);
+static void fuzz_scrub(const uint8_t *data, size_t size);
+static size_t take_code(const uint8_t *data, size_t size, size_t min,
+    u_char *code);
+static int scrubbed(const u_char *text, size_t len, const u_char *code,
+    size_t code_len);
 
 static u_char *build(int (*b)(const void *m, u_char *out, size_t cap,
     size_t *len), const void *m, int valid, size_t *len);
@@ -80,12 +91,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
 
-    switch (data[0] % 8) {
+    switch (data[0] % 9) {
 
     case 0:
     case 1:
     case 2:
-        fuzz_parser(data[0] % 8, data + 1, size - 1);
+        fuzz_parser(data[0] % 9, data + 1, size - 1);
         break;
 
     case 3:
@@ -104,8 +115,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_render(data + 1, size - 1);
         break;
 
-    default:
+    case 7:
         fuzz_segments(data + 1, size - 1);
+        break;
+
+    default:
+        fuzz_scrub(data + 1, size - 1);
         break;
     }
 
@@ -149,8 +164,10 @@ static void
 fuzz_parser(int which, const uint8_t *data, size_t size)
 {
     int                     rc, rc2;
+    u_char                  digits[NGX_OTP_CODE_MAX_LEN];
+    size_t                  n;
     unsigned                status;
-    const char             *provider;
+    ngx_otp_wire_str_t      code;
     ngx_otp_wire_answer_t   a, b;
 
     if (size < 2) {
@@ -161,37 +178,48 @@ fuzz_parser(int which, const uint8_t *data, size_t size)
     data += 2;
     size -= 2;
 
+    n = take_code(data, size, NGX_OTP_CODE_MIN_LEN, digits);
+    if (n == 0) {
+        return;
+    }
+
+    code.data = digits;
+    code.len = n;
+    data += 1 + n;
+    size -= 1 + n;
+
     memset(&a, 0xa5, sizeof(a));
     memset(&b, 0x5a, sizeof(b));
 
     switch (which) {
 
     case 0:
-        provider = "twilio";
-        rc = ngx_otp_twilio_parse(status, data, size, &a);
-        rc2 = ngx_otp_twilio_parse(status, data, size, &b);
+        rc = ngx_otp_twilio_parse(status, data, size, &code, &a);
+        rc2 = ngx_otp_twilio_parse(status, data, size, &code, &b);
         break;
 
     case 1:
-        provider = "meta";
-        rc = ngx_otp_meta_parse(status, data, size, &a);
-        rc2 = ngx_otp_meta_parse(status, data, size, &b);
+        rc = ngx_otp_meta_parse(status, data, size, &code, &a);
+        rc2 = ngx_otp_meta_parse(status, data, size, &code, &b);
         break;
 
     default:
-        provider = "africastalking";
-        rc = ngx_otp_africastalking_parse(status, data, size, &a);
-        rc2 = ngx_otp_africastalking_parse(status, data, size, &b);
+        rc = ngx_otp_africastalking_parse(status, data, size, &code, &a);
+        rc2 = ngx_otp_africastalking_parse(status, data, size, &code, &b);
         break;
     }
 
-    check_answer(rc, &a, provider, which == 2);
+    check_answer(rc, &a, &code, which == 2);
 
     fuzz_check(rc2 == rc);
     fuzz_check(a.id_len == b.id_len
                && memcmp(a.id, b.id, a.id_len) == 0);
     fuzz_check(a.error_len == b.error_len
                && memcmp(a.error, b.error, a.error_len) == 0);
+    fuzz_check(a.category == b.category
+               && a.has_provider_code == b.has_provider_code
+               && (!a.has_provider_code
+                   || a.provider_code == b.provider_code));
 
     if (rc == NGX_OTP_OK) {
         fuzz_check(status / 100 == 2);
@@ -200,16 +228,19 @@ fuzz_parser(int which, const uint8_t *data, size_t size)
 
 
 static void
-check_answer(int rc, const ngx_otp_wire_answer_t *a, const char *provider,
-    int id_optional)
+check_answer(int rc, const ngx_otp_wire_answer_t *a,
+    const ngx_otp_wire_str_t *code, int id_optional)
 {
-    size_t    i, k, run, plen;
+    char      pc[32];
+    size_t    i, k, run, len;
     uint32_t  cp;
 
     fuzz_check(rc == NGX_OTP_OK || rc == NGX_OTP_EINVAL);
 
     if (rc == NGX_OTP_OK) {
         fuzz_check(a->error_len == 0);
+        fuzz_check(a->category == NGX_OTP_DELIVERY_OK);
+        fuzz_check(!a->has_provider_code);
         fuzz_check(a->id_len <= NGX_OTP_WIRE_ID_LEN);
         fuzz_check(id_optional || a->id_len > 0);
 
@@ -222,12 +253,9 @@ check_answer(int rc, const ngx_otp_wire_answer_t *a, const char *provider,
     }
 
     fuzz_check(a->id_len == 0);
-    fuzz_check(a->error_len > 0 && a->error_len <= NGX_OTP_WIRE_ERROR_LEN);
-
-    plen = strlen(provider);
-    fuzz_check(a->error_len > plen);
-    fuzz_check(memcmp(a->error, provider, plen) == 0);
-    fuzz_check(a->error[plen] == ' ' || a->error[plen] == ':');
+    fuzz_check(a->error_len <= NGX_OTP_WIRE_ERROR_LEN);
+    fuzz_check(a->category >= NGX_OTP_DELIVERY_REJECTED
+               && a->category <= NGX_OTP_DELIVERY_BAD_RESPONSE);
 
     for (i = 0; i < a->error_len; i += k) {
         k = ngx_otp_utf8_decode(&a->error[i], a->error_len - i, &cp);
@@ -235,23 +263,130 @@ check_answer(int rc, const ngx_otp_wire_answer_t *a, const char *provider,
         fuzz_check(cp >= ' ' && cp != 0x7f && !(cp >= 0x80 && cp < 0xa0));
     }
 
-    /* four digits in a row: only the provider's code or the status */
+    /* no four digits in a row: no phone number, no code */
 
-    for (i = 0; i < a->error_len; i += run ? run : 1) {
-        for (run = 0; i + run < a->error_len && a->error[i + run] >= '0'
-                      && a->error[i + run] <= '9'; run++)
-        {
-            /* void */
+    for (i = 0, run = 0; i < a->error_len; i++) {
+        run = (a->error[i] >= '0' && a->error[i] <= '9') ? run + 1 : 0;
+        fuzz_check(run < NGX_OTP_CODE_MIN_LEN);
+    }
+
+    /* nor the code in any spelling */
+
+    fuzz_check(scrubbed(a->error, a->error_len, code->data, code->len));
+
+    if (a->has_provider_code) {
+        len = (size_t) snprintf(pc, sizeof(pc), "%lld", a->provider_code);
+
+        for (i = 0; i + code->len <= len; i++) {
+            fuzz_check(memcmp(pc + i, code->data, code->len) != 0);
         }
+    }
+}
 
-        if (run < NGX_OTP_CODE_MIN_LEN) {
+
+/*
+ * The text, code and twice scrubbed: only digits starred, as many as
+ * counted, what is left scrubbed, and nothing more to do the second time.
+ */
+
+static void
+fuzz_scrub(const uint8_t *data, size_t size)
+{
+    u_char  code[NGX_OTP_CODE_MAX_LEN], *text;
+    size_t  i, n, len, starred, count;
+
+    n = take_code(data, size, NGX_OTP_SCRUB_RUN, code);
+    if (n == 0) {
+        return;
+    }
+
+    data += 1 + n;
+    len = size - 1 - n;
+
+    text = malloc(len ? len : 1);
+    fuzz_check(text != NULL);
+
+    if (len) {
+        memcpy(text, data, len);
+    }
+
+    starred = ngx_otp_wire_scrub(text, len, code, n);
+
+    count = 0;
+
+    for (i = 0; i < len; i++) {
+        if (text[i] != data[i]) {
+            fuzz_check(text[i] == '*' && data[i] >= '0' && data[i] <= '9');
+            count++;
+        }
+    }
+
+    fuzz_check(count == starred);
+    fuzz_check(scrubbed(text, len, code, n));
+    fuzz_check(ngx_otp_wire_scrub(text, len, code, n) == 0);
+
+    free(text);
+}
+
+
+/* a length byte (min..NGX_OTP_CODE_MAX_LEN digits), then the digits */
+
+static size_t
+take_code(const uint8_t *data, size_t size, size_t min, u_char *code)
+{
+    size_t  i, n;
+
+    if (size == 0) {
+        return 0;
+    }
+
+    n = min + data[0] % (NGX_OTP_CODE_MAX_LEN - min + 1);
+
+    if (size < 1 + n) {
+        return 0;
+    }
+
+    for (i = 0; i < n; i++) {
+        code[i] = (u_char) ('0' + data[1 + i] % 10);
+    }
+
+    return n;
+}
+
+
+/* the digits of text, read as one, hold no NGX_OTP_SCRUB_RUN of the code */
+
+static int
+scrubbed(const u_char *text, size_t len, const u_char *code,
+    size_t code_len)
+{
+    u_char  run[NGX_OTP_SCRUB_RUN];
+    size_t  i, j, k, n;
+
+    for (i = 0; i < len; i++) {
+
+        if (text[i] < '0' || text[i] > '9') {
             continue;
         }
 
-        fuzz_check(i == plen + 1
-                   || (i == plen + 2 && a->error[plen + 1] == '-')
-                   || (i >= 5 && memcmp(&a->error[i - 5], "HTTP ", 5) == 0));
+        for (j = i, n = 0; j < len && n < NGX_OTP_SCRUB_RUN; j++) {
+            if (text[j] >= '0' && text[j] <= '9') {
+                run[n++] = text[j];
+            }
+        }
+
+        if (n < NGX_OTP_SCRUB_RUN) {
+            return 1;
+        }
+
+        for (k = 0; k + NGX_OTP_SCRUB_RUN <= code_len; k++) {
+            if (memcmp(code + k, run, NGX_OTP_SCRUB_RUN) == 0) {
+                return 0;
+            }
+        }
     }
+
+    return 1;
 }
 
 

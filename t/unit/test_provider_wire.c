@@ -445,7 +445,11 @@ test_africastalking_body(void)
 
 
 typedef int (*parser_pt)(unsigned status, const u_char *body, size_t len,
-    ngx_otp_wire_answer_t *a);
+    const ngx_otp_wire_str_t *code, ngx_otp_wire_answer_t *a);
+
+
+/* the code every answer below is read against: it appears in none */
+static const ngx_otp_wire_str_t  code = S("482913");
 
 
 static void
@@ -456,11 +460,13 @@ accepted(parser_pt parse, unsigned status, const char *body,
 
     memset(&answer, CANARY, sizeof(answer));
 
-    rc = parse(status, (const u_char *) body, strlen(body), &answer);
+    rc = parse(status, (const u_char *) body, strlen(body), &code, &answer);
 
     is_int(rc, NGX_OTP_OK, "%s: accepted", why);
     is_str(answer.id, answer.id_len, id, "%s: message id", why);
     is_int(answer.error_len, 0, "%s: no error", why);
+    is_int(answer.category, NGX_OTP_DELIVERY_OK, "%s: no category", why);
+    is_int(answer.has_provider_code, 0, "%s: no provider code", why);
 }
 
 
@@ -473,7 +479,7 @@ refused(parser_pt parse, unsigned status, const char *body, size_t len,
     memset(&answer, CANARY, sizeof(answer));
 
     rc = parse(status, (const u_char *) body, len ? len : strlen(body),
-               &answer);
+               &code, &answer);
 
     is_int(rc, NGX_OTP_EINVAL, "%s: refused", why);
     is_str(answer.error, answer.error_len, error, "%s: error", why);
@@ -525,7 +531,7 @@ test_twilio_parse(void)
             "{\"code\": 21211, \"message\": \"The 'To' number 5551234567 is "
             "not a valid phone number.\", \"more_info\": "
             "\"https://www.twilio.com/docs/errors/21211\", \"status\": 400}",
-            0, "twilio 21211: The 'To' number ********** is not a valid "
+            0, "The 'To' number ********** is not a valid "
             "phone number.", "twilio: 21211, the number starred out");
 
     refused(ngx_otp_twilio_parse, 401,
@@ -533,56 +539,56 @@ test_twilio_parse(void)
             "was incorrect.\", \"message\": \"Authentication Error - "
             "invalid username\", \"more_info\": "
             "\"https://www.twilio.com/docs/errors/20003\", \"status\": 401}",
-            0, "twilio 20003: Authentication Error - invalid username",
+            0, "Authentication Error - invalid username",
             "twilio: 20003, bad credentials");
 
     refused(ngx_otp_twilio_parse, 400,
             "{\"code\": 63016, \"message\": \"Failed to send freeform "
             "message because you are outside the allowed window.\", "
             "\"status\": 400}", 0,
-            "twilio 63016: Failed to send freeform message because you are "
+            "Failed to send freeform message because you are "
             "outside the allowed window.", "twilio: 63016, whatsapp");
 
     refused(ngx_otp_twilio_parse, 400,
             "{\"code\": 21617, \"message\": \"The concatenated message body "
             "exceeds the 1600 character limit. Body: Your code is "
             "123456\"}", 0,
-            "twilio 21617: The concatenated message body exceeds the **** "
+            "The concatenated message body exceeds the **** "
             "character limit. Body: Your code is ******",
             "twilio: a code the provider quotes is starred out");
 
     refused(ngx_otp_twilio_parse, 429, "{\"code\": 20429}", 0,
-            "twilio 20429", "twilio: a code without a message");
+            "", "twilio: a code without a message");
 
     refused(ngx_otp_twilio_parse, 400,
             "{\"code\": 21211, \"message\": \"  two\\nlines\\t\\u0000and "
             "\\u0085 controls  \"}", 0,
-            "twilio 21211: two lines and controls",
+            "two lines and controls",
             "twilio: white space and controls collapse");
 
     refused(ngx_otp_twilio_parse, 502,
             "<html><body>502 Bad Gateway</body></html>", 0,
-            "twilio: HTTP 502, unreadable answer", "twilio: not JSON");
+            "<html><body>502 Bad Gateway</body></html>", "twilio: not JSON");
     refused(ngx_otp_twilio_parse, 500, "", 0,
-            "twilio: HTTP 500, unreadable answer", "twilio: empty");
+            "", "twilio: empty");
     refused(ngx_otp_twilio_parse, 201, "{\"status\": \"queued\"}", 0,
-            "twilio: HTTP 201, unreadable answer", "twilio: 201 without sid");
+            "", "twilio: 201 without sid");
     refused(ngx_otp_twilio_parse, 201, "[\"SMaaaa\"]", 0,
-            "twilio: HTTP 201, unreadable answer", "twilio: not an object");
+            "[\"SMaaaa\"]", "twilio: not an object");
     refused(ngx_otp_twilio_parse, 201, "{\"sid\": \"SM\\\"aa\"}", 0,
-            "twilio: HTTP 201, unreadable answer",
+            "",
             "twilio: a sid with a quote is no id");
     refused(ngx_otp_twilio_parse, 201, "{\"sid\": \"\"}", 0,
-            "twilio: HTTP 201, unreadable answer", "twilio: an empty sid");
+            "", "twilio: an empty sid");
     refused(ngx_otp_twilio_parse, 201, "{\"sid\": 42}", 0,
-            "twilio: HTTP 201, unreadable answer", "twilio: a number sid");
+            "", "twilio: a number sid");
     refused(ngx_otp_twilio_parse, 400, "{\"code\": \"21211\", "
-            "\"message\": \"x\"}", 0, "twilio: HTTP 400, unreadable answer",
+            "\"message\": \"x\"}", 0, "x",
             "twilio: a string code");
     refused(ngx_otp_twilio_parse, 200, "{\"sid\": \"SMa\"", 0,
-            "twilio: HTTP 200, unreadable answer", "twilio: cut short");
+            "{\"sid\": \"SMa\"", "twilio: cut short");
     refused(ngx_otp_twilio_parse, 400, "{\"sid\": \"SMa\", \"code\": 1}", 0,
-            "twilio 1", "twilio: a sid in a 400 is no success");
+            "", "twilio: a sid in a 400 is no success");
 
     /* a long message is cut at a character, with "..." */
 
@@ -591,9 +597,9 @@ test_twilio_parse(void)
     memcpy(body + 328, "\"}", 3);
 
     refused(ngx_otp_twilio_parse, 400, body, 0,
-            "twilio 30001: xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
             "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
-            "...", "twilio: a long message is cut to 128 bytes");
+            "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+            "x...", "twilio: a long message is cut to 128 bytes");
 
     memcpy(body, "{\"code\": 30001, \"message\": \"", 28);
 
@@ -604,7 +610,8 @@ test_twilio_parse(void)
     memcpy(body + 228, "\"}", 3);
 
     memset(&answer, 0, sizeof(answer));
-    ngx_otp_twilio_parse(400, (u_char *) body, strlen(body), &answer);
+    ngx_otp_twilio_parse(400, (u_char *) body, strlen(body), &code,
+                         &answer);
     ok(answer.error_len <= NGX_OTP_WIRE_ERROR_LEN
        && answer.error_len >= NGX_OTP_WIRE_ERROR_LEN - 4
        && memcmp(answer.error + answer.error_len - 5, "\xc3\xa9...", 5) == 0,
@@ -617,7 +624,8 @@ test_twilio_parse(void)
     memcpy(body + 9 + NGX_OTP_WIRE_ID_LEN, "\"}", 3);
 
     memset(&answer, 0, sizeof(answer));
-    is_int(ngx_otp_twilio_parse(201, (u_char *) body, strlen(body), &answer),
+    is_int(ngx_otp_twilio_parse(201, (u_char *) body, strlen(body), &code,
+                                &answer),
            NGX_OTP_OK, "twilio: an id of NGX_OTP_WIRE_ID_LEN bytes");
     is_int(answer.id_len, NGX_OTP_WIRE_ID_LEN, "twilio: all of it taken");
 
@@ -626,11 +634,11 @@ test_twilio_parse(void)
     memcpy(body + 10 + NGX_OTP_WIRE_ID_LEN, "\"}", 3);
 
     refused(ngx_otp_twilio_parse, 201, body, 0,
-            "twilio: HTTP 201, unreadable answer", "twilio: an id too long");
+            "", "twilio: an id too long");
 
     refused(ngx_otp_twilio_parse, 200, "{\"sid\": \"SMa\"}",
             NGX_OTP_WIRE_ANSWER_MAX + 1,
-            "twilio: HTTP 200, unreadable answer",
+            "",
             "twilio: an answer over NGX_OTP_WIRE_ANSWER_MAX");
 }
 
@@ -654,7 +662,7 @@ test_meta_parse(void)
             "{\"error\":{\"message\":\"Invalid OAuth access token - Cannot "
             "parse access token\",\"type\":\"OAuthException\",\"code\":190,"
             "\"fbtrace_id\":\"Azr7Sq8Xo2FkbF1XTcpLuKf\"}}", 0,
-            "meta 190: Invalid OAuth access token - Cannot parse access "
+            "Invalid OAuth access token - Cannot parse access "
             "token", "meta: 190, a bad token");
 
     refused(ngx_otp_meta_parse, 401,
@@ -663,9 +671,10 @@ test_meta_parse(void)
             "current time is Saturday, 02-Nov-24 10:11:12 PDT.\",\"type\":"
             "\"OAuthException\",\"code\":190,\"error_subcode\":463,"
             "\"fbtrace_id\":\"AzbRY1KfZ3nh2Wb7mJpQx5h\"}}", 0,
-            "meta 190: Error validating access token: Session has expired "
+            "Error validating access token: Session has expired "
             "on Friday, 01-Nov-24 00:00:00 PDT. The current time is "
-            "Saturday,...", "meta: 190, an expired token, cut to 128 bytes");
+            "Saturday, 02-Nov-24...",
+            "meta: 190, an expired token, cut to 128 bytes");
 
     refused(ngx_otp_meta_parse, 400,
             "{\"error\":{\"message\":\"(#131030) Recipient phone number not "
@@ -675,7 +684,7 @@ test_meta_parse(void)
             "phone number to recipient list and try again.\"},"
             "\"error_subcode\":2655007,\"fbtrace_id\":"
             "\"Az8or2yhqkZfEZ-_4Qn_Bam\"}}", 0,
-            "meta 131030: Recipient phone number not in allowed list",
+            "Recipient phone number not in allowed list",
             "meta: 131030, the \"(#code) \" prefix dropped");
 
     refused(ngx_otp_meta_parse, 404,
@@ -684,30 +693,30 @@ test_meta_parse(void)
             "\"code\":132001,\"error_data\":{\"messaging_product\":"
             "\"whatsapp\",\"details\":\"template name (otp_login) does not "
             "exist in en_US\"},\"fbtrace_id\":\"A6kQ6pY1Wb0J\"}}", 0,
-            "meta 132001: Template name does not exist in the translation",
+            "Template name does not exist in the translation",
             "meta: 132001, no such template");
 
     refused(ngx_otp_meta_parse, 400,
             "{\"error\":{\"message\":\"(#100)\",\"code\":100}}", 0,
-            "meta 100", "meta: nothing after the prefix");
+            "", "meta: nothing after the prefix");
     refused(ngx_otp_meta_parse, 400,
             "{\"error\":{\"message\":\"(#abc) x\",\"code\":100}}", 0,
-            "meta 100: (#abc) x", "meta: not a prefix, kept");
+            "(#abc) x", "meta: not a prefix, kept");
 
     refused(ngx_otp_meta_parse, 200,
             "{\"messaging_product\":\"whatsapp\",\"messages\":[]}", 0,
-            "meta: HTTP 200, unreadable answer", "meta: no message");
+            "", "meta: no message");
     refused(ngx_otp_meta_parse, 200, "{\"messages\":[{\"id\":7}]}", 0,
-            "meta: HTTP 200, unreadable answer", "meta: a number id");
+            "", "meta: a number id");
     refused(ngx_otp_meta_parse, 200, "{\"messages\":{\"id\":\"wamid.x\"}}",
-            0, "meta: HTTP 200, unreadable answer", "meta: not an array");
+            0, "", "meta: not an array");
     refused(ngx_otp_meta_parse, 500, "Service Unavailable", 0,
-            "meta: HTTP 500, unreadable answer", "meta: not JSON");
+            "Service Unavailable", "meta: not JSON");
     refused(ngx_otp_meta_parse, 400, "{\"error\":\"bad\"}", 0,
-            "meta: HTTP 400, unreadable answer", "meta: a string error");
+            "", "meta: a string error");
     refused(ngx_otp_meta_parse, 400,
             "{\"messages\":[{\"id\":\"wamid.x\"}],\"error\":{\"code\":4}}",
-            0, "meta 4", "meta: an id in a 400 is no success");
+            0, "", "meta: an id in a 400 is no success");
 }
 
 
@@ -738,7 +747,7 @@ test_africastalking_parse(void)
             "\"Recipients\":[{\"statusCode\":403,\"number\":"
             "\"+254711XXXYYY\",\"status\":\"InvalidPhoneNumber\",\"cost\":"
             "\"0\",\"messageId\":\"None\"}]}}", 0,
-            "africastalking 403: InvalidPhoneNumber",
+            "InvalidPhoneNumber",
             "africastalking: 403 InvalidPhoneNumber");
 
     refused(ngx_otp_africastalking_parse, 201,
@@ -746,48 +755,295 @@ test_africastalking_parse(void)
             "\"Recipients\":[{\"statusCode\":405,\"number\":\"+254711000111\","
             "\"status\":\"InsufficientBalance\",\"cost\":\"0\","
             "\"messageId\":\"None\"}]}}", 0,
-            "africastalking 405: InsufficientBalance",
+            "InsufficientBalance",
             "africastalking: 405 InsufficientBalance");
 
     refused(ngx_otp_africastalking_parse, 201,
             "{\"SMSMessageData\":{\"Recipients\":[{\"statusCode\":406}]}}", 0,
-            "africastalking 406", "africastalking: a refusal without status");
+            "", "africastalking: a refusal without status");
 
     refused(ngx_otp_africastalking_parse, 201,
             "{\"SMSMessageData\":{\"Message\":\"InvalidSenderId\","
             "\"Recipients\":[]}}", 0,
-            "africastalking: InvalidSenderId",
+            "InvalidSenderId",
             "africastalking: no recipient, the Message says why");
 
     refused(ngx_otp_africastalking_parse, 401,
             "The supplied authentication is invalid", 0,
-            "africastalking: HTTP 401: The supplied authentication is "
+            "The supplied authentication is "
             "invalid", "africastalking: 401, a text body");
 
     refused(ngx_otp_africastalking_parse, 400,
             "Request is missing required form field 'to'\n", 0,
-            "africastalking: HTTP 400: Request is missing required form "
+            "Request is missing required form "
             "field 'to'", "africastalking: 400, trailing new line dropped");
 
     refused(ngx_otp_africastalking_parse, 500, "", 0,
-            "africastalking: HTTP 500", "africastalking: 500, no body");
+            "", "africastalking: 500, no body");
 
     refused(ngx_otp_africastalking_parse, 201,
             "<?xml version=\"1.0\"?><AfricasTalkingResponse/>", 0,
-            "africastalking: HTTP 201, unreadable answer",
+            "<?xml version=\"1.0\"?><AfricasTalkingResponse/>",
             "africastalking: XML, when Accept was forgotten");
     refused(ngx_otp_africastalking_parse, 201,
             "{\"SMSMessageData\":{\"Recipients\":[]}}", 0,
-            "africastalking: HTTP 201, unreadable answer",
+            "{\"SMSMessageData\":{\"Recipients\":[]}}",
             "africastalking: no recipient and no Message");
     refused(ngx_otp_africastalking_parse, 201,
             "{\"SMSMessageData\":{\"Recipients\":[{\"statusCode\":\"101\"}]}}",
-            0, "africastalking: HTTP 201, unreadable answer",
+            0, "{\"SMSMessageData\":{\"Recipients\":[{\"statusCode\":\"101\"}]}}",
             "africastalking: a string statusCode");
     refused(ngx_otp_africastalking_parse, 201,
             "{\"SMSMessageData\":{\"Recipients\":[7]}}", 0,
-            "africastalking: HTTP 201, unreadable answer",
+            "{\"SMSMessageData\":{\"Recipients\":[7]}}",
             "africastalking: a recipient that is not an object");
+}
+
+
+/* what is left of text after the scrub holds no run of the code */
+
+static int
+scrub_sound(const u_char *text, size_t len, const char *c)
+{
+    u_char  d[BUF_LEN];
+    size_t  i, n, k, clen;
+
+    clen = strlen(c);
+    n = 0;
+
+    for (i = 0; i < len && n < sizeof(d); i++) {
+        if (text[i] >= '0' && text[i] <= '9') {
+            d[n++] = text[i];
+        }
+    }
+
+    for (i = 0; i + NGX_OTP_SCRUB_RUN <= n; i++) {
+        for (k = 0; k + NGX_OTP_SCRUB_RUN <= clen; k++) {
+            if (memcmp(d + i, c + k, NGX_OTP_SCRUB_RUN) == 0) {
+                return 0;
+            }
+        }
+    }
+
+    return 1;
+}
+
+
+static void
+scrubs(const char *c, const char *text, const char *expected,
+    size_t starred, const char *why)
+{
+    size_t  len, n;
+
+    len = strlen(text);
+    memcpy(buf, text, len);
+    buf[len] = CANARY;
+
+    n = ngx_otp_wire_scrub(buf, len, (const u_char *) c, strlen(c));
+
+    is_str(buf, len, expected, "scrub: %s", why);
+    is_int(n, starred, "scrub: %s: digits starred", why);
+    ok(buf[len] == CANARY, "scrub: %s: nothing written past the text", why);
+    ok(scrub_sound(buf, len, c), "scrub: %s: no run of the code left", why);
+}
+
+
+static void
+test_scrub(void)
+{
+    /* the code in every spelling a provider may quote it back in */
+
+    scrubs("123456", "Your code is 123456.", "Your code is ******.", 6,
+           "the code as it is");
+    scrubs("123456", "Your code is 1, 2, 3, 4, 5, 6.",
+           "Your code is *, *, *, *, *, *.", 6, "the voice text's spelling");
+    scrubs("123456", "1-2-3-4-5-6", "*-*-*-*-*-*", 6, "dashes");
+    scrubs("123456", "1 2 3\n4 5 6", "* * *\n* * *", 6, "a line break");
+    scrubs("123456", "<Say>1</Say><Say>2</Say><Say>3</Say><Say>4</Say>"
+           "<Say>5</Say><Say>6</Say>",
+           "<Say>*</Say><Say>*</Say><Say>*</Say><Say>*</Say>"
+           "<Say>*</Say><Say>*</Say>", 6, "digits split by XML tags");
+    scrubs("123456", "one1two2three3four4five5six6",
+           "one*two*three*four*five*six*", 6, "digits split by words");
+    scrubs("123456", "Again: 1, 2, 3, 4, 5, 6. Again: 1, 2, 3, 4, 5, 6.",
+           "Again: *, *, *, *, *, *. Again: *, *, *, *, *, *.", 12,
+           "said twice");
+
+    /* a code the provider cut short: three digits in a row are enough */
+
+    scrubs("123456", "Your code is 1, 2, 3, 4...",
+           "Your code is *, *, *, *...", 4, "four digits of it, cut");
+    scrubs("123456", "is 1, 2, 3...", "is *, *, *...", 3,
+           "three digits of it, cut");
+    scrubs("123456", "...4, 5, 6.", "...*, *, *.", 3, "its last three");
+    scrubs("123456", "is 1, 2...", "is 1, 2...", 0,
+           "two digits are left: a hundredth of the code, unplaced");
+
+    /* the provider's own numbers stay when they cannot be the code */
+
+    scrubs("123456", "Error 21211: Your code is 1, 2, 3, 4, 5, 6",
+           "Error 21211: Your code is *, *, *, *, *, *", 6,
+           "an error number beside the code");
+    scrubs("123456", "HTTP 400, error 63016", "HTTP 400, error 63016", 0,
+           "no code at all");
+    scrubs("987654", "code 21211 at 12:30", "code 21211 at 12:30", 0,
+           "numbers that share nothing with the code");
+
+    /* a run made across numbers is starred: the digits could spell it */
+
+    scrubs("123456", "12 34 56", "** ** **", 6, "the code in pairs");
+    scrubs("123456", "41 23 99", "4* ** 99", 3,
+           "a run of the code across two numbers");
+
+    /* starring one run makes the digits around it meet: looked at again */
+
+    scrubs("123456", "1 2 [4 5 6] 3", "* * [* * *] *", 6,
+           "runs that meet once one goes");
+    scrubs("123456", "1 2 3 4 [5 6 1 2] 5 6", "* * * * [* * 1 2] 5 6", 6,
+           "what is left after the code is no run of it");
+    scrubs("1212", "121212", "******", 6, "a code that repeats itself");
+
+    /* nothing to scrub by */
+
+    scrubs("", "123456", "123456", 0, "no code");
+
+    memcpy(buf, "1, 2, 3", 7);
+    is_int(ngx_otp_wire_scrub(buf, 0, (const u_char *) "123456", 6), 0,
+           "scrub: an empty text");
+}
+
+
+static void
+category(parser_pt parse, unsigned status, const char *body,
+    const ngx_otp_wire_str_t *c, unsigned expected, long long pcode,
+    const char *why)
+{
+    int  rc;
+
+    memset(&answer, CANARY, sizeof(answer));
+
+    rc = parse(status, (const u_char *) body, strlen(body), c, &answer);
+
+    is_int(rc, NGX_OTP_EINVAL, "%s: refused", why);
+    is_str(ngx_otp_delivery_error_name(answer.category),
+           strlen(ngx_otp_delivery_error_name(answer.category)),
+           ngx_otp_delivery_error_name(expected), "%s: category", why);
+    is_int(answer.has_provider_code, pcode >= 0, "%s: provider code given",
+           why);
+
+    if (pcode >= 0) {
+        is_int(answer.provider_code, pcode, "%s: provider code", why);
+    }
+}
+
+
+static void
+test_categories(void)
+{
+    unsigned                  i;
+    const ngx_otp_wire_str_t  voice = S("123456");
+
+    static const char  *names[] = {
+        "ok", "rejected", "auth_failed", "throttled", "unavailable",
+        "bad_response", "timeout", "connect_failed", "tls_failed",
+        "budget_exhausted", "aborted", "internal"
+    };
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        is_str(ngx_otp_delivery_error_name(i),
+               strlen(ngx_otp_delivery_error_name(i)), names[i],
+               "category %u is %s", i, names[i]);
+    }
+
+    is_str(ngx_otp_delivery_error_name(99), 8, "internal",
+           "an unknown category is internal");
+
+    is_int(ngx_otp_delivery_status_category(400), NGX_OTP_DELIVERY_REJECTED,
+           "status 400: rejected");
+    is_int(ngx_otp_delivery_status_category(404), NGX_OTP_DELIVERY_REJECTED,
+           "status 404: rejected");
+    is_int(ngx_otp_delivery_status_category(401),
+           NGX_OTP_DELIVERY_AUTH_FAILED, "status 401: auth_failed");
+    is_int(ngx_otp_delivery_status_category(403),
+           NGX_OTP_DELIVERY_AUTH_FAILED, "status 403: auth_failed");
+    is_int(ngx_otp_delivery_status_category(429), NGX_OTP_DELIVERY_THROTTLED,
+           "status 429: throttled");
+    is_int(ngx_otp_delivery_status_category(500),
+           NGX_OTP_DELIVERY_UNAVAILABLE, "status 500: unavailable");
+    is_int(ngx_otp_delivery_status_category(503),
+           NGX_OTP_DELIVERY_UNAVAILABLE, "status 503: unavailable");
+    is_int(ngx_otp_delivery_status_category(201),
+           NGX_OTP_DELIVERY_BAD_RESPONSE, "status 201: bad_response");
+    is_int(ngx_otp_delivery_status_category(302),
+           NGX_OTP_DELIVERY_BAD_RESPONSE, "status 302: bad_response");
+
+    category(ngx_otp_twilio_parse, 400, "{\"code\": 21211, \"message\": "
+             "\"Invalid 'To' Phone Number\"}", &code,
+             NGX_OTP_DELIVERY_REJECTED, 21211, "twilio 21211");
+    category(ngx_otp_twilio_parse, 401, "{\"code\": 20003}", &code,
+             NGX_OTP_DELIVERY_AUTH_FAILED, 20003, "twilio 20003");
+    category(ngx_otp_twilio_parse, 429, "{\"code\": 20429}", &code,
+             NGX_OTP_DELIVERY_THROTTLED, 20429, "twilio 20429");
+    category(ngx_otp_twilio_parse, 503, "<html>Service Unavailable</html>",
+             &code, NGX_OTP_DELIVERY_UNAVAILABLE, -1, "twilio: a 503 page");
+    category(ngx_otp_twilio_parse, 201, "{\"status\": \"queued\"}", &code,
+             NGX_OTP_DELIVERY_BAD_RESPONSE, -1, "twilio: a 201 without sid");
+    category(ngx_otp_twilio_parse, 200, "{\"sid\": ", &code,
+             NGX_OTP_DELIVERY_BAD_RESPONSE, -1, "twilio: a 200 cut short");
+    category(ngx_otp_meta_parse, 400, "{\"error\":{\"message\":\"(#131026) "
+             "Message undeliverable\",\"code\":131026}}", &code,
+             NGX_OTP_DELIVERY_REJECTED, 131026, "meta 131026");
+    category(ngx_otp_meta_parse, 401, "{\"error\":{\"code\":190}}", &code,
+             NGX_OTP_DELIVERY_AUTH_FAILED, 190, "meta 190");
+    category(ngx_otp_africastalking_parse, 201,
+             "{\"SMSMessageData\":{\"Recipients\":[{\"statusCode\":403,"
+             "\"status\":\"InvalidPhoneNumber\"}]}}", &code,
+             NGX_OTP_DELIVERY_REJECTED, 403,
+             "africastalking: a recipient's 403 in a 201");
+    category(ngx_otp_africastalking_parse, 201,
+             "{\"SMSMessageData\":{\"Message\":\"InvalidSenderId\","
+             "\"Recipients\":[]}}", &code, NGX_OTP_DELIVERY_REJECTED, -1,
+             "africastalking: no recipient");
+    category(ngx_otp_africastalking_parse, 401, "The supplied "
+             "authentication is invalid", &code,
+             NGX_OTP_DELIVERY_AUTH_FAILED, -1, "africastalking: a 401");
+
+    /* a provider "code" that holds the code is not reported */
+
+    category(ngx_otp_twilio_parse, 400, "{\"code\": 482913}", &code,
+             NGX_OTP_DELIVERY_REJECTED, -1, "twilio: a code that is the code");
+    category(ngx_otp_twilio_parse, 400, "{\"code\": 94829131}", &code,
+             NGX_OTP_DELIVERY_REJECTED, -1,
+             "twilio: a code that holds the code");
+    category(ngx_otp_twilio_parse, 400, "{\"code\": 48291}", &code,
+             NGX_OTP_DELIVERY_REJECTED, 48291,
+             "twilio: a code shorter than the code is kept");
+
+    /*
+     * A proxy that refuses the voice call quotes its TwiML back: the code
+     * as the voice reads it, digit by digit, is starred out of the text.
+     */
+
+    category(ngx_otp_twilio_parse, 400, "{\"code\": 21211, \"message\": "
+             "\"Invalid parameter Twiml: <Response><Say language=\\\"en-US"
+             "\\\">Your verification code is 1, 2, 3, 4, 5, 6.</Say><Pause "
+             "length=\\\"1\\\"/><Say language=\\\"en-US\\\">Again: 1, 2, "
+             "3, 4, 5, 6.</Say></Response>\"}", &voice,
+             NGX_OTP_DELIVERY_REJECTED, 21211, "twilio: TwiML quoted back");
+    is_str(answer.error, answer.error_len, "Invalid parameter Twiml: "
+           "<Response><Say language=\"en-US\">Your verification code is *, "
+           "*, *, *, *, *.</Say><Pause length=\"1\"/>...", "twilio: TwiML quoted back: the code starred, "
+           "the rest kept");
+    ok(scrub_sound(answer.error, answer.error_len, "123456"),
+       "twilio: TwiML quoted back: no run of the code left");
+
+    /* the same, cut by the provider after three digits */
+
+    category(ngx_otp_meta_parse, 400, "{\"error\":{\"code\":100,"
+             "\"message\":\"Invalid parameter: code 1 2 3\"}}", &voice,
+             NGX_OTP_DELIVERY_REJECTED, 100, "meta: part of the code quoted");
+    is_str(answer.error, answer.error_len,
+           "Invalid parameter: code * * *", "meta: part of the code starred");
 }
 
 
@@ -802,6 +1058,8 @@ main(void)
     test_twilio_parse();
     test_meta_parse();
     test_africastalking_parse();
+    test_scrub();
+    test_categories();
 
     return tap_done();
 }
