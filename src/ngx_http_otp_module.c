@@ -46,6 +46,8 @@ static char *ngx_http_otp_default_cc(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_otp_str_or_off(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_otp_token_cookie(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_otp_route(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_otp_geo(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -289,8 +291,8 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       NULL },
 
     { ngx_string("otp_token_cookie"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_otp_str_or_off,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_otp_token_cookie,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_otp_loc_conf_t, token_cookie),
       NULL },
@@ -433,6 +435,7 @@ ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
     olcf->geo_deny = NGX_CONF_UNSET_PTR;
     olcf->templates = NGX_CONF_UNSET_PTR;
     olcf->message_ttl = NGX_CONF_UNSET_MSEC;
+    olcf->token_cookie_secure = NGX_CONF_UNSET_UINT;
 
     return olcf;
 }
@@ -506,7 +509,15 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->token_ttl, prev->token_ttl, 3600);
     ngx_conf_merge_str_value(conf->token_issuer, prev->token_issuer, "");
     ngx_conf_merge_str_value(conf->token_audience, prev->token_audience, "");
+    if (conf->token_cookie.data == NULL) {
+        conf->token_cookie = prev->token_cookie;
+        conf->token_cookie_secure = prev->token_cookie_secure;
+    }
+
     ngx_conf_merge_str_value(conf->token_cookie, prev->token_cookie, "");
+    ngx_conf_merge_uint_value(conf->token_cookie_secure,
+                              prev->token_cookie_secure,
+                              NGX_HTTP_OTP_COOKIE_SECURE_AUTO);
 
     ngx_conf_merge_ptr_value(conf->geo_allow, prev->geo_allow, NULL);
     ngx_conf_merge_ptr_value(conf->geo_deny, prev->geo_deny, NULL);
@@ -1046,6 +1057,57 @@ ngx_http_otp_str_or_off(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     *field = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/* otp_token_cookie NAME [secure=on|off|auto] | off */
+
+static char *
+ngx_http_otp_token_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otp_loc_conf_t *olcf = conf;
+
+    char       *rv;
+    ngx_str_t  *value, s;
+
+    rv = ngx_http_otp_str_or_off(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    value = cf->args->elts;
+
+    olcf->token_cookie_secure = NGX_HTTP_OTP_COOKIE_SECURE_AUTO;
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    if (olcf->token_cookie.len == 0
+        || ngx_strncmp(value[2].data, "secure=", 7) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    s.data = value[2].data + 7;
+    s.len = value[2].len - 7;
+
+    if (s.len == 2 && ngx_strncmp(s.data, "on", 2) == 0) {
+        olcf->token_cookie_secure = NGX_HTTP_OTP_COOKIE_SECURE_ON;
+
+    } else if (s.len == 3 && ngx_strncmp(s.data, "off", 3) == 0) {
+        olcf->token_cookie_secure = NGX_HTTP_OTP_COOKIE_SECURE_OFF;
+
+    } else if (s.len != 4 || ngx_strncmp(s.data, "auto", 4) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\": secure= takes on, off or "
+                           "auto", &value[2]);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
