@@ -249,7 +249,7 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       NULL },
 
     { ngx_string("otp_client_limit"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_otp_rate,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_otp_loc_conf_t, client_limit),
@@ -499,6 +499,7 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         if (prev->client_limit.count == NGX_CONF_UNSET_UINT) {
             prev->client_limit.count = 20;
             prev->client_limit.window = 3600000;
+            prev->client_limit.ipv6_prefix = NGX_HTTP_OTP_IPV6_PREFIX;
         }
 
         conf->client_limit = prev->client_limit;
@@ -931,7 +932,43 @@ ngx_http_otp_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    /*
+     * A client keyed by its full IPv6 address changes address at will:
+     * one host is routinely given a whole /64.  So IPv6 clients are keyed
+     * by their /64 unless told otherwise.
+     */
+
+    rate->ipv6_prefix = NGX_HTTP_OTP_IPV6_PREFIX;
+
+    if (cf->args->nelts == 3) {
+        if (value[2].len <= sizeof("ipv6_prefix=") - 1
+            || ngx_strncmp(value[2].data, "ipv6_prefix=",
+                           sizeof("ipv6_prefix=") - 1)
+               != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        n = ngx_atoi(value[2].data + sizeof("ipv6_prefix=") - 1,
+                     value[2].len - (sizeof("ipv6_prefix=") - 1));
+
+        if (n == NGX_ERROR || n < 1 || n > 128) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value \"%V\": ipv6_prefix= takes "
+                               "a prefix length from 1 to 128", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        rate->ipv6_prefix = n;
+    }
+
     if (ngx_strcmp(value[1].data, "off") == 0) {
+        if (cf->args->nelts == 3) {
+            return "takes no parameters with \"off\"";
+        }
+
         rate->count = 0;
         rate->window = 0;
         return NGX_CONF_OK;

@@ -23,6 +23,9 @@
 #define NGX_HTTP_OTP_HANDLER_SEND     1
 #define NGX_HTTP_OTP_HANDLER_VERIFY   2
 
+/* otp_client_limit ... ipv6_prefix= */
+#define NGX_HTTP_OTP_IPV6_PREFIX          64
+
 /* otp_token_cookie ... secure= */
 #define NGX_HTTP_OTP_COOKIE_SECURE_AUTO   0   /* when the client's is TLS */
 #define NGX_HTTP_OTP_COOKIE_SECURE_ON     1
@@ -32,6 +35,7 @@
 typedef struct {
     ngx_uint_t                      count;        /* 0: no limit */
     ngx_msec_t                      window;
+    ngx_uint_t                      ipv6_prefix;  /* otp_client_limit */
 } ngx_http_otp_rate_t;
 
 
