@@ -114,8 +114,10 @@ typedef struct {
 typedef struct {
     ngx_uint_t                      channel;
     ngx_http_otp_provider_t        *provider;
-    u_char                          error[128];
-    size_t                          error_len;
+    /* a failure: what the 502 says of it, never the provider's words */
+    ngx_uint_t                      category;       /* NGX_OTP_DELIVERY_* */
+    int64_t                         provider_code;
+    unsigned                        has_provider_code:1;
     unsigned                        budget_checked:1;
 } ngx_http_otp_attempt_t;
 

@@ -472,21 +472,12 @@ ngx_http_otp_provider_call(ngx_http_otp_send_t *send,
 static void
 ngx_http_otp_send_finish(ngx_http_otp_send_t *send)
 {
-    u_char      *p;
-    const char  *name;
-
     if (send->event.timer_set) {
         ngx_del_timer(&send->event);
     }
 
     if (send->event.posted) {
         ngx_delete_posted_event(&send->event);
-    }
-
-    if (send->rc != NGX_OK) {
-        name = ngx_otp_delivery_error_name(send->category);
-        p = ngx_cpystrn(send->error, (u_char *) name, sizeof(send->error));
-        send->error_len = p - send->error;
     }
 
     if (!send->cancelled && send->handler) {

@@ -124,10 +124,6 @@ struct ngx_http_otp_send_s {
     int64_t                         provider_code;
     unsigned                        has_provider_code:1;
 
-    /* the category's name, nothing else: what the 502 may carry */
-    u_char                          error[32];
-    size_t                          error_len;
-
     ngx_http_otp_send_handler_pt    handler;
     void                           *data;
     ngx_log_t                      *log;

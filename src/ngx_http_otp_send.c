@@ -659,9 +659,7 @@ ngx_http_otp_budget_done(ngx_http_otp_store_op_t *op)
                           &a->provider->name, a->provider->common.budget);
         }
 
-        a->error_len = ngx_cpymem(a->error, "hourly budget spent",
-                                  sizeof("hourly budget spent") - 1)
-                       - a->error;
+        a->category = NGX_OTP_DELIVERY_BUDGET_EXHAUSTED;
 
         if (ctx->over_budget == 0 || op->retry_after < ctx->budget_retry) {
             ctx->budget_retry = op->retry_after;
@@ -798,15 +796,17 @@ ngx_http_otp_delivered(ngx_http_otp_send_t *send)
         return;
     }
 
-    a = &ctx->chain[ctx->next++];
-    a->error_len = ngx_min(send->error_len, sizeof(a->error));
-    ngx_memcpy(a->error, send->error, a->error_len);
+    /* the provider port has logged why, the code scrubbed out */
 
-    ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                  "otp provider \"%V\" failed to deliver to %*s via %s: %*s",
-                  &a->provider->name, ctx->masked_len, ctx->masked,
-                  ngx_otp_channel_name(a->channel),
-                  a->error_len, a->error);
+    a = &ctx->chain[ctx->next++];
+    a->category = send->category;
+    a->has_provider_code = send->has_provider_code;
+    a->provider_code = send->provider_code;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp send: \"%V\" via %s failed: %s, next",
+                   &a->provider->name, ngx_otp_channel_name(a->channel),
+                   ngx_otp_delivery_error_name(a->category));
 
     rc = ngx_http_otp_deliver(r, ctx);
 
@@ -934,14 +934,18 @@ ngx_http_otp_delivery_failed(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
                   "otp delivery to %*s failed on every provider",
                   ctx->masked_len, ctx->masked);
 
+    /* a category and a number only: no provider's words reach a client */
+
     len = sizeof("{\"error\":\"delivery_failed\",\"message\":\"No provider "
                  "could deliver the code.\",\"attempts\":[]}") - 1;
 
     for (i = 0; i < ctx->nchain; i++) {
         a = &ctx->chain[i];
-        len += sizeof("{\"channel\":\"\",\"provider\":\"\",\"error\":\"\"},")
-               - 1 + sizeof("whatsapp") - 1 + a->provider->name.len
-               + a->error_len + ngx_escape_json(NULL, a->error, a->error_len);
+        len += sizeof("{\"channel\":\"\",\"provider\":\"\",\"error\":\"\","
+                      "\"provider_code\":},") - 1
+               + sizeof("whatsapp") - 1 + a->provider->name.len
+               + ngx_strlen(ngx_otp_delivery_error_name(a->category))
+               + NGX_INT64_LEN;
     }
 
     body = ngx_pnalloc(r->pool, len);
@@ -959,11 +963,15 @@ ngx_http_otp_delivery_failed(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
         a = &ctx->chain[i];
 
         p = ngx_sprintf(p, "%s{\"channel\":\"%s\",\"provider\":\"%V\","
-                        "\"error\":\"", i ? "," : "",
+                        "\"error\":\"%s\"", i ? "," : "",
                         ngx_otp_channel_name(a->channel),
-                        &a->provider->name);
-        p = (u_char *) ngx_escape_json(p, a->error, a->error_len);
-        *p++ = '"';
+                        &a->provider->name,
+                        ngx_otp_delivery_error_name(a->category));
+
+        if (a->has_provider_code) {
+            p = ngx_sprintf(p, ",\"provider_code\":%L", a->provider_code);
+        }
+
         *p++ = '}';
     }
 

@@ -388,14 +388,16 @@ for my $q (@reqs) {
     push @codes, $c;
 }
 
-my $warn = 'twilio 21211: '
-    . star_digits("The 'To' number +15550400001 is not a valid phone number.");
+my $warn = 'rejected, HTTP 400, twilio code 21211: "'
+    . star_digits("The 'To' number +15550400001 is not a valid phone number.")
+    . '"';
 
-is(scalar(grep { /\[warn\].*otp provider "tw" failed to deliver to \Q${\ mask('+15550400001')}\E via sms: \Q$warn\E, client: / }
+is(scalar(grep { /\[warn\].*otp provider "tw" failed to deliver to \Q${\ mask('+15550400001')}\E via sms: \Q$warn\E while sending the code through a provider, client: / }
           MockProvider::log_lines($t, qr/failed to deliver/)),
    1, 'error: logged once, with Twilio\'s words and the number starred');
 
-# both providers refuse: 502 with each one's error
+# both providers refuse: 502 with each one's category and code, never
+# Twilio's words
 
 my $err21408 = {
     code => 21408,
@@ -414,11 +416,12 @@ response_is($r, 502, {
     error => 'delivery_failed',
     message => any_string,
     attempts => [
-        { channel => 'sms', provider => 'tw', error => $warn },
-        { channel => 'sms', provider => 'tw_key',
-          error => 'twilio 21408: ' . star_digits($err21408->{message}) },
+        { channel => 'sms', provider => 'tw', error => 'rejected',
+          provider_code => 21211 },
+        { channel => 'sms', provider => 'tw_key', error => 'rejected',
+          provider_code => 21408 },
     ],
-}, '502 delivery_failed: both attempts with Twilio\'s errors');
+}, '502 delivery_failed: both attempts with Twilio\'s codes');
 
 is(scalar @reqs, 2, '502: both providers were asked');
 
@@ -438,7 +441,7 @@ $mock->on(qr{^/2010-04-01/Accounts/$AC1/Messages\.json$}
 ($r, @reqs) = send_one({ phone => '+15550400003', channel => 'sms' });
 
 is($r->{json} && $r->{json}{attempts} && $r->{json}{attempts}[0]{error},
-   'twilio: HTTP 503, unreadable answer', '502: a non-JSON error is unreadable');
+   'unavailable', '502: a 503 page that is not JSON: unavailable');
 
 $mock->reset;
 

@@ -28,7 +28,7 @@ use MockProvider qw(mask star_digits leaks log_lines);
 
 my $t = OtpTest->new;
 
-$t->plan(19);
+$t->plan(20);
 
 my $mock = MockProvider->new(dir => $t->dir);
 
@@ -210,24 +210,24 @@ $mock->on(qr{/messages$} => { status => 401, body => $oauth });
 
 ($r, $req) = send_one({ phone => '+15550310002' });
 
-my $reason = 'meta 190: ' . star_digits($oauth->{error}{message});
+my $reason = star_digits($oauth->{error}{message});
 $reason = substr($reason, 0, 125) . '...' if length $reason > 128;
 
 response_is($r, 502, {
     error => 'delivery_failed',
     message => any_string,
     attempts => [ { channel => 'whatsapp', provider => 'wa',
-                    error => $reason } ],
-}, 'OAuthException: 502 with Meta\'s code and message');
+                    error => 'auth_failed', provider_code => 190 } ],
+}, 'OAuthException: 502 with the category and Meta\'s code, not its words');
 
 $code = code_of($req // {});
 push @codes, $code;
 
 ok($code && index($r->{raw}, $code) < 0, 'OAuthException: no code in the 502');
 
-is(scalar(grep { /\[warn\].*otp provider "wa" failed to deliver to \Q${\ mask('+15550310002')}\E via whatsapp: \Qmeta 190: \E/ }
+is(scalar(grep { /\[warn\].*otp provider "wa" failed to deliver to \Q${\ mask('+15550310002')}\E via whatsapp: \Qauth_failed, HTTP 401, meta_whatsapp code 190: "$reason"\E/ }
           log_lines($t, qr/failed to deliver/)),
-   1, 'OAuthException: logged once');
+   1, 'OAuthException: logged once, with Meta\'s words');
 
 # "(#131030) ..." : the prefix dropped
 
@@ -249,9 +249,13 @@ $mock->on(qr{/messages$} => { status => 400, body => {
 ($r, $req) = send_one({ phone => '+15550310003' });
 push @codes, code_of($req // {});
 
-is($r->{json} && $r->{json}{attempts} && $r->{json}{attempts}[0]{error},
-   'meta 131030: Recipient phone number not in allowed list',
-   '(#131030): 502 with the message, its "(#...)" prefix dropped');
+is($r->{json} && $r->{json}{attempts}
+   && "$r->{json}{attempts}[0]{error} $r->{json}{attempts}[0]{provider_code}",
+   'rejected 131030', '(#131030): 502 rejected, with Meta\'s code');
+
+is(scalar(grep { /via whatsapp: rejected, HTTP 400, meta_whatsapp code 131030: "Recipient phone number not in allowed list"/ }
+          log_lines($t, qr/\Q${\ mask('+15550310003')}\E/)),
+   1, '(#131030): logged with the message, its "(#...)" prefix dropped');
 
 # a 200 without messages[0].id is no success
 
@@ -263,8 +267,7 @@ push @codes, code_of($req // {});
 
 is($r->{status} . ' ' . ($r->{json} && $r->{json}{attempts}
                          ? $r->{json}{attempts}[0]{error} : ''),
-   '502 meta: HTTP 200, unreadable answer',
-   'a 200 without a message id: 502 unreadable');
+   '502 bad_response', 'a 200 without a message id: 502 bad_response');
 
 $mock->reset;
 

@@ -30,7 +30,7 @@ use MockProvider qw(form_pairs form_hash mask leaks log_lines);
 
 my $t = OtpTest->new;
 
-$t->plan(18);
+$t->plan(20);
 
 my $mock = MockProvider->new(dir => $t->dir);
 
@@ -219,13 +219,13 @@ push @codes, code_of($req // {});
 response_is($r, 502, {
     error => 'delivery_failed',
     message => any_string,
-    attempts => [ { channel => 'sms', provider => 'at',
-                    error => 'africastalking 403: InvalidPhoneNumber' } ],
-}, '403 InvalidPhoneNumber: 502 with the recipient\'s status');
+    attempts => [ { channel => 'sms', provider => 'at', error => 'rejected',
+                    provider_code => 403 } ],
+}, '403 InvalidPhoneNumber: 502 rejected, with the recipient\'s code');
 
-is(scalar(grep { /\[warn\].*otp provider "at" failed to deliver to \Q${\ mask('+254711000004')}\E via sms: africastalking 403: InvalidPhoneNumber, client: / }
+is(scalar(grep { /\[warn\].*otp provider "at" failed to deliver to \Q${\ mask('+254711000004')}\E via sms: rejected, HTTP 201, africastalking code 403: "InvalidPhoneNumber" while / }
           log_lines($t, qr/failed to deliver/)),
-   1, '403 InvalidPhoneNumber: logged once');
+   1, '403 InvalidPhoneNumber: logged once, with the recipient\'s status');
 
 # nobody to send to: the Message says why
 
@@ -237,7 +237,11 @@ $mock->on(qr{^/version1/messaging$} => { status => 201, body => {
 push @codes, code_of($req // {});
 
 is($r->{json} && $r->{json}{attempts} && $r->{json}{attempts}[0]{error},
-   'africastalking: InvalidSenderId', 'no recipient: 502 with the Message');
+   'rejected', 'no recipient: 502 rejected');
+
+is(scalar(grep { /via sms: rejected, HTTP 201: "InvalidSenderId"/ }
+          log_lines($t, qr/\Q${\ mask('+254711000005')}\E/)),
+   1, 'no recipient: the Message logged');
 
 # a wrong key: 401 in plain text
 
@@ -250,8 +254,11 @@ push @codes, code_of($req // {});
 
 is($r->{status} . ' ' . ($r->{json} && $r->{json}{attempts}
                          ? $r->{json}{attempts}[0]{error} : ''),
-   '502 africastalking: HTTP 401: The supplied authentication is invalid',
-   '401: 502 with the text');
+   '502 auth_failed', '401: 502 auth_failed');
+
+is(scalar(grep { /via sms: auth_failed, HTTP 401: "The supplied authentication is invalid"/ }
+          log_lines($t, qr/\Q${\ mask('+254711000006')}\E/)),
+   1, '401: the text logged');
 
 # a success status that is not JSON
 
@@ -261,7 +268,7 @@ $mock->on(qr{^/version1/messaging$} => { status => 201, malformed_json => 1 });
 push @codes, code_of($req // {});
 
 is($r->{json} && $r->{json}{attempts} && $r->{json}{attempts}[0]{error},
-   'africastalking: HTTP 201, unreadable answer', 'cut JSON: unreadable');
+   'bad_response', 'cut JSON: bad_response');
 
 $mock->reset;
 

@@ -134,12 +134,12 @@ sub accepted {
 my $oauth = { error => { message => 'Invalid OAuth access token.',
                          type => 'OAuthException', code => 190,
                          fbtrace_id => 'AbCdEfGhIj' } };
-my $meta_err = 'meta 190: Invalid OAuth access token.';
+my %meta_err = (error => 'auth_failed', provider_code => 190);
 
 my $tw_21211 = { code => 21211, status => 400,
                  message => "The 'To' number is not a valid phone number.",
                  more_info => 'https://www.twilio.com/docs/errors/21211' };
-my $tw_err = "twilio 21211: The 'To' number is not a valid phone number.";
+my %tw_err = (error => 'rejected', provider_code => 21211);
 
 my $tw_13224 = { code => 13224, status => 400,
                  message => 'Call: Invalid phone number.',
@@ -197,7 +197,7 @@ $mock->on(qr{/messages$} => { delay => 3 });
 accepted($r, 'sms', 'tw', 'fallback: whatsapp timeout, then sms');
 is($paths, "$META $TW_SMS", 'timeout: Meta, then Twilio');
 
-my @timeout = grep { /\[warn\].*otp provider "wa" failed to deliver to \Q${\ mask('+447700900004')}\E via whatsapp: meta: .*tim(ed|e) ?out/i }
+my @timeout = grep { /\[warn\].*otp provider "wa" failed to deliver to \Q${\ mask('+447700900004')}\E via whatsapp: timeout: ".*tim(ed|e) ?out/i }
               log_lines($t, qr/failed to deliver/);
 is(scalar @timeout, 1, 'timeout: logged once as a timeout')
     or diag(join "\n", log_lines($t, qr/\Q${\ mask('+447700900004')}\E/));
@@ -214,8 +214,8 @@ response_is($r, 502, {
     error => 'delivery_failed',
     message => any_string,
     attempts => [
-        { channel => 'whatsapp', provider => 'wa', error => $meta_err },
-        { channel => 'sms', provider => 'tw', error => $tw_err },
+        { channel => 'whatsapp', provider => 'wa', %meta_err },
+        { channel => 'sms', provider => 'tw', %tw_err },
     ],
 }, '502: whatsapp wa, then sms tw, each with its error');
 is($paths, "$META $TW_SMS", '502: both asked, in order');
@@ -235,9 +235,9 @@ response_is($r, 502, {
     error => 'delivery_failed',
     message => any_string,
     attempts => [
-        { channel => 'whatsapp', provider => 'wa', error => $meta_err },
-        { channel => 'sms', provider => 'at',
-          error => 'africastalking 406: UserInBlacklist' },
+        { channel => 'whatsapp', provider => 'wa', %meta_err },
+        { channel => 'sms', provider => 'at', error => 'rejected',
+          provider_code => 406 },
     ],
 }, '502: +254: whatsapp wa, then sms at');
 is($paths, "$META $AT", '502: +254: Meta, then Africa\'s Talking');
@@ -267,10 +267,10 @@ response_is($r, 502, {
     error => 'delivery_failed',
     message => any_string,
     attempts => [
-        { channel => 'voice', provider => 'tw',
-          error => 'twilio 13224: Call: Invalid phone number.' },
-        { channel => 'voice', provider => 'tw2',
-          error => 'twilio 13224: Call: Invalid phone number.' },
+        { channel => 'voice', provider => 'tw', error => 'rejected',
+          provider_code => 13224 },
+        { channel => 'voice', provider => 'tw2', error => 'rejected',
+          provider_code => 13224 },
     ],
 }, 'no route: 502 lists tw and tw2');
 

@@ -263,9 +263,9 @@ response_is($r, 502, {
     error => 'delivery_failed',
     message => any_string,
     attempts => [
-        { channel => 'sms', provider => 'first', error => 'hourly budget spent' },
-        { channel => 'sms', provider => 'second',
-          error => 'twilio 21610: Attempt to send to unsubscribed recipient' },
+        { channel => 'sms', provider => 'first', error => 'budget_exhausted' },
+        { channel => 'sms', provider => 'second', error => 'rejected',
+          provider_code => 21610 },
     ],
 }, 'chain: 502 lists the budget and the second\'s error');
 

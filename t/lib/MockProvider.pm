@@ -40,6 +40,9 @@ package MockProvider;
 #   garbage => 1                   answer bytes that are not HTTP, close
 #   huge => N                      a 2xx JSON answer of N bytes
 #   malformed_json => 1            a cut JSON body, with a valid header
+#   quote => FIELD                 "{FIELD}" in the body becomes the form
+#                                  field FIELD the module sent (JSON-escaped),
+#                                  as a proxy that quotes a refused request
 #   keepalive => SECONDS           after this answer, close the connection
 #                                  silently once idle that long (default
 #                                  60), as servers drop idle connections
@@ -716,6 +719,13 @@ sub _answer {
 
     $status = $rule->{status} if $rule->{status};
     $body = $rule->{body} if exists $rule->{body};
+
+    if (defined $rule->{quote}) {
+        my %f = eval { form_hash($req->{body} // '') };
+        my $v = $json->encode('' . ($f{$rule->{quote}} // ''));
+        $v =~ s/^"|"$//g;
+        $body =~ s/\{\Q$rule->{quote}\E\}/$v/g;
+    }
 
     if ($rule->{huge}) {
         my $head = '{"sid":"SM' . _hex(32) . '","status":"queued","pad":"';
