@@ -31,6 +31,14 @@
  * kept and the transfer ends normally with truncated set; the transfer
  * timeout still bounds how long that can take.
  *
+ * Memory that held a request or an answer is wiped before it is freed: a
+ * request body holds a code and the Authorization header a credential,
+ * and an answer may quote either.  The body is ours (CURLOPT_POSTFIELDS
+ * over a buffer the request owns), the answer too; curl's own copies (its
+ * request buffer, to which it appends a small body, its receive buffer)
+ * are wiped by the allocator it is given (curl_global_init_mem()), which
+ * wipes every block curl frees or moves.
+ *
  * The curl timer holds a graceful shutdown while a transfer is in flight
  * (as proxy_read_timeout does), so the waiting client gets its answer
  * before the worker exits; with nothing in flight it never holds it.
@@ -56,6 +64,9 @@
 
 #define NGX_HTTP_OTP_HTTP_METHOD_LEN        16
 #define NGX_HTTP_OTP_HTTP_AGENT             "ngx_http_otp_module"
+
+/* the size of a block curl allocates, kept before it; malloc's alignment */
+#define NGX_HTTP_OTP_HTTP_MEM_HEAD          16
 
 
 typedef struct {
@@ -143,6 +154,12 @@ static void ngx_http_otp_http_mark_failed(ngx_http_otp_http_worker_t *w,
 static void ngx_http_otp_http_detach(ngx_http_otp_http_xfer_t *x);
 static void ngx_http_otp_http_free(ngx_http_otp_http_xfer_t *x);
 static void ngx_http_otp_http_close(ngx_connection_t *c);
+
+static void *ngx_http_otp_curl_malloc(size_t size);
+static void ngx_http_otp_curl_free(void *ptr);
+static void *ngx_http_otp_curl_realloc(void *ptr, size_t size);
+static char *ngx_http_otp_curl_strdup(const char *str);
+static void *ngx_http_otp_curl_calloc(size_t nmemb, size_t size);
 
 
 static ngx_uint_t  ngx_http_otp_http_curl_ready;
@@ -311,9 +328,16 @@ ngx_http_otp_http_init_process(ngx_cycle_t *cycle,
     }
 
     if (!ngx_http_otp_http_curl_ready) {
-        if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        if (curl_global_init_mem(CURL_GLOBAL_DEFAULT,
+                                 ngx_http_otp_curl_malloc,
+                                 ngx_http_otp_curl_free,
+                                 ngx_http_otp_curl_realloc,
+                                 ngx_http_otp_curl_strdup,
+                                 ngx_http_otp_curl_calloc)
+            != CURLE_OK)
+        {
             ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                          "curl_global_init() failed");
+                          "curl_global_init_mem() failed");
             return NGX_ERROR;
         }
 
@@ -1804,7 +1828,7 @@ ngx_http_otp_http_free(ngx_http_otp_http_xfer_t *x)
         x->failing = 0;
     }
 
-    /* the body may hold a code; curl is done with it (detached) */
+    /* the body holds a code, the answer may quote it; curl is done */
 
     if (x->body) {
         ngx_explicit_memzero(x->body, x->body_size);
@@ -1812,6 +1836,7 @@ ngx_http_otp_http_free(ngx_http_otp_http_xfer_t *x)
     }
 
     if (x->buf) {
+        ngx_explicit_memzero(x->buf, x->size + 1);
         ngx_free(x->buf);
     }
 
@@ -1848,4 +1873,111 @@ ngx_http_otp_http_close(ngx_connection_t *c)
     /* or the exit would report it as an open socket left */
 
     c->fd = (ngx_socket_t) -1;
+}
+
+
+/*
+ * curl's allocator: malloc's, with each block's size kept in front of it,
+ * so that a block is wiped when curl frees it, and when curl grows it,
+ * which malloc would do by moving it and freeing the old one as it is.
+ */
+
+static void *
+ngx_http_otp_curl_malloc(size_t size)
+{
+    u_char  *p;
+
+    if (size > (size_t) -1 - NGX_HTTP_OTP_HTTP_MEM_HEAD) {
+        return NULL;
+    }
+
+    p = malloc(size + NGX_HTTP_OTP_HTTP_MEM_HEAD);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    *(size_t *) p = size;
+
+    return p + NGX_HTTP_OTP_HTTP_MEM_HEAD;
+}
+
+
+static void
+ngx_http_otp_curl_free(void *ptr)
+{
+    u_char  *p;
+
+    if (ptr == NULL) {
+        return;
+    }
+
+    p = (u_char *) ptr - NGX_HTTP_OTP_HTTP_MEM_HEAD;
+
+    ngx_explicit_memzero(p, *(size_t *) p + NGX_HTTP_OTP_HTTP_MEM_HEAD);
+
+    free(p);
+}
+
+
+static void *
+ngx_http_otp_curl_realloc(void *ptr, size_t size)
+{
+    void    *n;
+    size_t   old;
+
+    if (ptr == NULL) {
+        return ngx_http_otp_curl_malloc(size);
+    }
+
+    old = *(size_t *) ((u_char *) ptr - NGX_HTTP_OTP_HTTP_MEM_HEAD);
+
+    n = ngx_http_otp_curl_malloc(size);
+    if (n == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(n, ptr, ngx_min(old, size));
+
+    ngx_http_otp_curl_free(ptr);
+
+    return n;
+}
+
+
+static char *
+ngx_http_otp_curl_strdup(const char *str)
+{
+    char    *p;
+    size_t   len;
+
+    len = ngx_strlen(str) + 1;
+
+    p = ngx_http_otp_curl_malloc(len);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memcpy(p, str, len);
+
+    return p;
+}
+
+
+static void *
+ngx_http_otp_curl_calloc(size_t nmemb, size_t size)
+{
+    void  *p;
+
+    if (size && nmemb > (size_t) -1 / size) {
+        return NULL;
+    }
+
+    p = ngx_http_otp_curl_malloc(nmemb * size);
+    if (p == NULL) {
+        return NULL;
+    }
+
+    ngx_memzero(p, nmemb * size);
+
+    return p;
 }
