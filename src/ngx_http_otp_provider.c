@@ -357,10 +357,19 @@ ngx_http_otp_send_start(ngx_http_otp_send_t *send)
                    ngx_otp_channel_name(send->channel),
                    send->provider->type->name);
 
-    /* what the error log says the request was doing, until the answer */
+    /*
+     * What the error log says the request was doing, until the answer;
+     * and which request it names, which the port's lines logged from
+     * curl's events, before the handler runs, must name too
+     */
 
     send->action = send->log->action;
     send->log->action = "sending the code through a provider";
+
+    if (send->log->data) {
+        send->log_request =
+                  ((ngx_http_log_ctx_t *) send->log->data)->current_request;
+    }
 
     send->provider->type->send(send);
 }
@@ -518,6 +527,10 @@ ngx_http_otp_send_answer(ngx_http_otp_http_req_t *req)
 
     send = req->data;
     send->http = NULL;
+
+    if (send->log_request) {
+        ngx_http_set_log_request(send->log, send->log_request);
+    }
 
     ngx_log_debug5(NGX_LOG_DEBUG_HTTP, send->log, 0,
                    "otp provider \"%V\": send %p got rc:%i HTTP %ui in %Mms",

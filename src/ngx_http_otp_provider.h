@@ -126,13 +126,15 @@ struct ngx_http_otp_send_s {
 
     ngx_http_otp_send_handler_pt    handler;
     void                           *data;
-    ngx_log_t                      *log;
+    ngx_log_t                      *log;        /* a request's connection
+                                                   log, or the cycle's */
 
     /* the port's: the HTTP call in flight, so that a cancelled send
      * aborts the transfer, and how to read its answer */
     ngx_http_otp_http_req_t        *http;
     ngx_http_otp_provider_parse_pt  parse;
     char                           *action;     /* the log's, restored */
+    ngx_http_request_t             *log_request;   /* the log's context */
 
     ngx_event_t                     event;
     unsigned                        cancelled:1;
