@@ -975,7 +975,7 @@ ngx_http_otp_http_setup_request(ngx_http_otp_http_xfer_t *x, u_char *tmp)
          * of the code in it, in memory curl frees as it is
          */
 
-        if (req->body.data != x->body) {
+        if (x->body == NULL || req->body.data != x->body) {
             p = req->body.data;
 
             if (ngx_http_otp_http_body(req, req->body.len) == NULL) {
