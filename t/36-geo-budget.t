@@ -13,7 +13,7 @@
 # (the end of the clock hour) and a Retry-After header; the provider is
 # never asked beyond its budget, and the [alert] is logged exactly once,
 # however many sends follow; in a chain, a provider over budget is skipped
-# ("hourly budget spent") and the next one tried.
+# (its attempt says budget_exhausted) and the next one tried.
 
 ###############################################################################
 
