@@ -25,7 +25,8 @@
  * a refused connection, a timeout, a TLS failure, a malformed answer or a
  * body cut short is NGX_ERROR, with its category (from the CURLcode) in
  * category, curl's short reason in error for the log (it names addresses
- * and ports: never for a client), and the status kept if one arrived.  The body is NUL-terminated for parsers.
+ * and ports: never for a client), and the status kept if one arrived.
+ * The body is NUL-terminated for parsers.
  * An answer larger than NGX_HTTP_OTP_HTTP_MAX_RESPONSE is truncated: the
  * excess is read and thrown away, so the status and the connection are
  * kept and the transfer ends normally with truncated set; the transfer

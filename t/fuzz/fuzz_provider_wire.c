@@ -22,11 +22,11 @@
  * sequence, hold no NGX_OTP_SCRUB_RUN digits in a row of the code; a
  * provider code never holds the code; the same answer parses the same
  * twice.  Scrub: the same of what it leaves, only digits starred, the
- * count right, a second scrub stars nothing.  Builders: OK exactly when the inputs are
- * valid; the size measured is the size written, one byte less is ETOOBIG;
- * a form decodes (ngx_otp_fields_parse) to exactly the values given, the
- * TwiML has its seven tags whatever the language, the JSON parses back to
- * the values given.  Messages: output within its cap, the cap exact, a
+ * count right, a second scrub stars nothing.  Builders: OK exactly when
+ * the inputs are valid; the size measured is the size written, one byte
+ * less is ETOOBIG; a form decodes (ngx_otp_fields_parse) to exactly the
+ * values given, the TwiML has its seven tags whatever the language, the
+ * JSON parses back to the values given.  Messages: output within its cap, the cap exact, a
  * template without '$' rendered as it is; segments consistent with the
  * counts.
  */

@@ -791,7 +791,9 @@ test_africastalking_parse(void)
             "africastalking: no recipient and no Message");
     refused(ngx_otp_africastalking_parse, 201,
             "{\"SMSMessageData\":{\"Recipients\":[{\"statusCode\":\"101\"}]}}",
-            0, "{\"SMSMessageData\":{\"Recipients\":[{\"statusCode\":\"101\"}]}}",
+            0,
+            "{\"SMSMessageData\":{\"Recipients\":[{\"statusCode\":"
+            "\"101\"}]}}",
             "africastalking: a string statusCode");
     refused(ngx_otp_africastalking_parse, 201,
             "{\"SMSMessageData\":{\"Recipients\":[7]}}", 0,
@@ -1032,8 +1034,8 @@ test_categories(void)
              NGX_OTP_DELIVERY_REJECTED, 21211, "twilio: TwiML quoted back");
     is_str(answer.error, answer.error_len, "Invalid parameter Twiml: "
            "<Response><Say language=\"en-US\">Your verification code is *, "
-           "*, *, *, *, *.</Say><Pause length=\"1\"/>...", "twilio: TwiML quoted back: the code starred, "
-           "the rest kept");
+           "*, *, *, *, *.</Say><Pause length=\"1\"/>...",
+           "twilio: TwiML quoted back: the code starred, the rest kept");
     ok(scrub_sound(answer.error, answer.error_len, "123456"),
        "twilio: TwiML quoted back: no run of the code left");
 
