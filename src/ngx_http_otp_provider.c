@@ -596,7 +596,7 @@ ngx_http_otp_send_failed(ngx_http_otp_send_t *send, ngx_uint_t category,
 {
     u_char  *p, masked[NGX_OTP_PHONE_MAX_LEN], head[64];
     u_char   words[NGX_OTP_WIRE_ERROR_LEN];
-    size_t   masked_len;
+    size_t   i, masked_len;
 
     send->rc = NGX_ERROR;
     send->category = category;
@@ -614,10 +614,18 @@ ngx_http_otp_send_failed(ngx_http_otp_send_t *send, ngx_uint_t category,
                         send->provider_code);
     }
 
-    /* a provider's words are scrubbed by the parser; anything else here */
+    /*
+     * A provider's words are cleaned and scrubbed by the parser; curl's
+     * may carry what a server sent (a certificate's names): no control
+     * character reaches the log, and no code
+     */
 
     len = ngx_min(len, sizeof(words));
-    ngx_memcpy(words, text, len);
+
+    for (i = 0; i < len; i++) {
+        words[i] = (text[i] < ' ' || text[i] == 0x7f) ? ' ' : text[i];
+    }
+
     (void) ngx_otp_wire_scrub(words, len, send->code, send->code_len);
 
     ngx_log_error(NGX_LOG_WARN, send->log, 0,
