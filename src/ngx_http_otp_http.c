@@ -11,7 +11,9 @@
  * (the timer callback); each curl socket is wrapped in an nginx connection
  * from ngx_get_connection(), registered level-triggered, and every event
  * that fires goes back to curl_multi_socket_action() with the direction
- * that fired.  Finished transfers are collected with curl_multi_info_read()
+ * that fired.  curl closes its sockets through our callback, so that a
+ * socket's events are always removed while its fd is open: curl may close
+ * a socket it is still connecting before it says CURL_POLL_REMOVE.  Finished transfers are collected with curl_multi_info_read()
  * after socket_action() has returned, so a request's handler, and whatever
  * it starts or cancels, never runs inside a curl callback.
  *
@@ -87,6 +89,8 @@ typedef struct {
     CURL                           *idle[NGX_HTTP_OTP_HTTP_IDLE];
     ngx_uint_t                      nidle;
 
+    ngx_array_t                     socks;        /* curl's, wrapped */
+
     ngx_uint_t                      busy;         /* inside a curl call */
     unsigned                        closing:1;    /* c->close was seen */
 } ngx_http_otp_http_worker_t;
@@ -133,6 +137,9 @@ static int ngx_http_otp_http_socket(CURL *easy, curl_socket_t s, int what,
 static int ngx_http_otp_http_timer(CURLM *multi, long ms, void *userp);
 static size_t ngx_http_otp_http_write(char *ptr, size_t size, size_t nmemb,
     void *userdata);
+static int ngx_http_otp_http_closesocket(void *clientp, curl_socket_t s);
+static ngx_connection_t *ngx_http_otp_http_sock(ngx_http_otp_http_worker_t *w,
+    curl_socket_t s, ngx_connection_t *c);
 static int ngx_http_otp_http_no_resolve(void *resolver, void *reserved,
     void *userdata);
 
@@ -371,6 +378,12 @@ ngx_http_otp_http_init_process(ngx_cycle_t *cycle,
     ngx_queue_init(&w->active);
     ngx_queue_init(&w->failing);
 
+    if (ngx_array_init(&w->socks, cycle->pool, 8, sizeof(ngx_connection_t *))
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
     if (hcf->ca_file.len) {
         w->ca_file = ngx_pnalloc(cycle->pool, hcf->ca_file.len + 1);
         if (w->ca_file == NULL) {
@@ -437,7 +450,7 @@ ngx_http_otp_http_exit_process(ngx_cycle_t *cycle,
 {
     ngx_uint_t                    i;
     ngx_queue_t                  *q;
-    ngx_connection_t             *c;
+    ngx_connection_t             *c, **sock;
     ngx_http_otp_http_xfer_t     *x;
     ngx_http_otp_http_worker_t   *w;
 
@@ -486,41 +499,41 @@ ngx_http_otp_http_exit_process(ngx_cycle_t *cycle,
     w->multi = NULL;
 
     /*
-     * Should curl have closed a socket without telling us, its slot would
-     * be reported as an open socket left; the fd is closed already, so
-     * only the slot is given back.
+     * curl closes its sockets through our callback, which releases their
+     * connections; should it have closed one otherwise, its slot would be
+     * reported as an open socket left: the fd is closed already, so only
+     * the slot is given back.
      */
 
-    c = cycle->connections;
+    sock = w->socks.elts;
 
-    for (i = 0; i < cycle->connection_n; i++) {
-        if (c[i].fd != (ngx_socket_t) -1
-            && c[i].read
-            && c[i].read->handler == ngx_http_otp_http_event_handler)
-        {
-            ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cycle->log, 0,
-                           "otp http: socket %d left by curl", c[i].fd);
+    for (i = 0; i < w->socks.nelts; i++) {
+        c = sock[i];
 
-            if (c[i].read->active) {
-                ngx_del_event(c[i].read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-            }
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cycle->log, 0,
+                       "otp http: socket %d left by curl", c->fd);
 
-            if (c[i].write->active) {
-                ngx_del_event(c[i].write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-            }
-
-            if (c[i].read->posted) {
-                ngx_delete_posted_event(c[i].read);
-            }
-
-            if (c[i].write->posted) {
-                ngx_delete_posted_event(c[i].write);
-            }
-
-            ngx_free_connection(&c[i]);
-            c[i].fd = (ngx_socket_t) -1;
+        if (c->read->active) {
+            ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
         }
+
+        if (c->write->active) {
+            ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
+        }
+
+        if (c->read->posted) {
+            ngx_delete_posted_event(c->read);
+        }
+
+        if (c->write->posted) {
+            ngx_delete_posted_event(c->write);
+        }
+
+        ngx_free_connection(c);
+        c->fd = (ngx_socket_t) -1;
     }
+
+    w->socks.nelts = 0;
 
     if (w->timer.timer_set) {
         ngx_del_timer(&w->timer);
@@ -798,6 +811,10 @@ ngx_http_otp_http_setup(ngx_http_otp_http_conf_t *hcf,
                          ngx_http_otp_http_no_resolve);
         curl_easy_setopt(x->easy, CURLOPT_RESOLVER_START_DATA, x);
     }
+
+    curl_easy_setopt(x->easy, CURLOPT_CLOSESOCKETFUNCTION,
+                     ngx_http_otp_http_closesocket);
+    curl_easy_setopt(x->easy, CURLOPT_CLOSESOCKETDATA, w);
 
     curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYPEER, hcf->verify ? 1L : 0L);
     curl_easy_setopt(x->easy, CURLOPT_SSL_VERIFYHOST, hcf->verify ? 2L : 0L);
@@ -1163,14 +1180,17 @@ ngx_http_otp_http_socket(CURL *easy, curl_socket_t s, int what, void *userp,
     void *socketp)
 {
     ngx_event_t                  *rev, *wev;
-    ngx_connection_t             *c;
+    ngx_connection_t             *c, **sock;
     ngx_http_otp_http_worker_t   *w;
 
     w = userp;
-    c = socketp;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, w->log, 0,
-                   "otp http: socket %d what %d conn %p", s, what, c);
+                   "otp http: socket %d what %d conn %p", s, what, socketp);
+
+    /* socketp may be stale: the socket was closed through our callback */
+
+    c = ngx_http_otp_http_sock(w, s, socketp);
 
     if (what == CURL_POLL_REMOVE) {
 
@@ -1178,6 +1198,9 @@ ngx_http_otp_http_socket(CURL *easy, curl_socket_t s, int what, void *userp,
 
         if (c) {
             ngx_http_otp_http_close(c);
+        }
+
+        if (socketp) {
             curl_multi_assign(w->multi, s, NULL);
         }
 
@@ -1185,6 +1208,12 @@ ngx_http_otp_http_socket(CURL *easy, curl_socket_t s, int what, void *userp,
     }
 
     if (c == NULL) {
+        sock = ngx_array_push(&w->socks);
+        if (sock == NULL) {
+            ngx_http_otp_http_mark_failed(w, easy, "out of memory");
+            return 0;
+        }
+
         c = ngx_get_connection(s, w->log);
 
         /*
@@ -1193,9 +1222,12 @@ ngx_http_otp_http_socket(CURL *easy, curl_socket_t s, int what, void *userp,
          */
 
         if (c == NULL) {
+            w->socks.nelts--;
             ngx_http_otp_http_mark_failed(w, easy, "no free connection");
             return 0;
         }
+
+        *sock = c;
 
         c->data = w;
         c->read->handler = ngx_http_otp_http_event_handler;
@@ -1331,6 +1363,66 @@ ngx_http_otp_http_write(char *ptr, size_t size, size_t nmemb, void *userdata)
     req->response_len += len;
 
     return n;
+}
+
+
+/*
+ * curl closes a socket: its events go first, while the fd is still open
+ * (ngx_del_event() on a closed fd fails), then the fd; a later
+ * CURL_POLL_REMOVE finds nothing left to do.
+ */
+
+static int
+ngx_http_otp_http_closesocket(void *clientp, curl_socket_t s)
+{
+    ngx_connection_t             *c;
+    ngx_http_otp_http_worker_t   *w;
+
+    w = clientp;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, w->log, 0,
+                   "otp http: close socket %d", s);
+
+    c = ngx_http_otp_http_sock(w, s, NULL);
+
+    if (c) {
+        ngx_http_otp_http_close(c);
+    }
+
+    if (ngx_close_socket(s) == -1) {
+        ngx_log_error(NGX_LOG_ALERT, w->log, ngx_socket_errno,
+                      ngx_close_socket_n " %d failed", s);
+        return 1;
+    }
+
+    return 0;
+}
+
+
+/* the connection that wraps s: c when it still does, or the one found */
+
+static ngx_connection_t *
+ngx_http_otp_http_sock(ngx_http_otp_http_worker_t *w, curl_socket_t s,
+    ngx_connection_t *c)
+{
+    ngx_uint_t          i;
+    ngx_connection_t  **sock;
+
+    if (c && c->fd == (ngx_socket_t) s
+        && c->read->handler == ngx_http_otp_http_event_handler)
+    {
+        return c;
+    }
+
+    sock = w->socks.elts;
+
+    for (i = 0; i < w->socks.nelts; i++) {
+        if (sock[i]->fd == (ngx_socket_t) s) {
+            return sock[i];
+        }
+    }
+
+    return NULL;
 }
 
 
@@ -1848,8 +1940,22 @@ ngx_http_otp_http_free(ngx_http_otp_http_xfer_t *x)
 static void
 ngx_http_otp_http_close(ngx_connection_t *c)
 {
+    ngx_uint_t                    i;
+    ngx_connection_t            **sock;
+    ngx_http_otp_http_worker_t   *w;
+
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, c->log, 0,
                    "otp http: release socket %d", c->fd);
+
+    w = c->data;
+    sock = w->socks.elts;
+
+    for (i = 0; i < w->socks.nelts; i++) {
+        if (sock[i] == c) {
+            sock[i] = sock[--w->socks.nelts];
+            break;
+        }
+    }
 
     /* flags 0, not NGX_CLOSE_EVENT: the fd is still open */
 
