@@ -161,7 +161,7 @@ static void ngx_http_otp_http_mark_failed(ngx_http_otp_http_worker_t *w,
     CURL *easy, const char *err);
 static void ngx_http_otp_http_detach(ngx_http_otp_http_xfer_t *x);
 static void ngx_http_otp_http_free(ngx_http_otp_http_xfer_t *x);
-static void ngx_http_otp_http_close(ngx_connection_t *c);
+static void ngx_http_otp_http_close(ngx_connection_t *c, ngx_uint_t flags);
 
 static void *ngx_http_otp_curl_malloc(size_t size);
 static void ngx_http_otp_curl_free(void *ptr);
@@ -448,9 +448,8 @@ void
 ngx_http_otp_http_exit_process(ngx_cycle_t *cycle,
     ngx_http_otp_http_conf_t *hcf)
 {
-    ngx_uint_t                    i;
     ngx_queue_t                  *q;
-    ngx_connection_t             *c, **sock;
+    ngx_connection_t             *c;
     ngx_http_otp_http_xfer_t     *x;
     ngx_http_otp_http_worker_t   *w;
 
@@ -505,35 +504,14 @@ ngx_http_otp_http_exit_process(ngx_cycle_t *cycle,
      * the slot is given back.
      */
 
-    sock = w->socks.elts;
-
-    for (i = 0; i < w->socks.nelts; i++) {
-        c = sock[i];
+    while (w->socks.nelts) {
+        c = ((ngx_connection_t **) w->socks.elts)[0];
 
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cycle->log, 0,
                        "otp http: socket %d left by curl", c->fd);
 
-        if (c->read->active) {
-            ngx_del_event(c->read, NGX_READ_EVENT, NGX_CLOSE_EVENT);
-        }
-
-        if (c->write->active) {
-            ngx_del_event(c->write, NGX_WRITE_EVENT, NGX_CLOSE_EVENT);
-        }
-
-        if (c->read->posted) {
-            ngx_delete_posted_event(c->read);
-        }
-
-        if (c->write->posted) {
-            ngx_delete_posted_event(c->write);
-        }
-
-        ngx_free_connection(c);
-        c->fd = (ngx_socket_t) -1;
+        ngx_http_otp_http_close(c, NGX_CLOSE_EVENT);
     }
-
-    w->socks.nelts = 0;
 
     if (w->timer.timer_set) {
         ngx_del_timer(&w->timer);
@@ -1197,7 +1175,7 @@ ngx_http_otp_http_socket(CURL *easy, curl_socket_t s, int what, void *userp,
         /* curl still owns the fd and closes it itself, maybe later */
 
         if (c) {
-            ngx_http_otp_http_close(c);
+            ngx_http_otp_http_close(c, 0);
         }
 
         if (socketp) {
@@ -1386,7 +1364,7 @@ ngx_http_otp_http_closesocket(void *clientp, curl_socket_t s)
     c = ngx_http_otp_http_sock(w, s, NULL);
 
     if (c) {
-        ngx_http_otp_http_close(c);
+        ngx_http_otp_http_close(c, 0);
     }
 
     if (ngx_close_socket(s) == -1) {
@@ -1938,7 +1916,7 @@ ngx_http_otp_http_free(ngx_http_otp_http_xfer_t *x)
 
 
 static void
-ngx_http_otp_http_close(ngx_connection_t *c)
+ngx_http_otp_http_close(ngx_connection_t *c, ngx_uint_t flags)
 {
     ngx_uint_t                    i;
     ngx_connection_t            **sock;
@@ -1957,14 +1935,14 @@ ngx_http_otp_http_close(ngx_connection_t *c)
         }
     }
 
-    /* flags 0, not NGX_CLOSE_EVENT: the fd is still open */
+    /* flags 0 while the fd is open; NGX_CLOSE_EVENT once it is closed */
 
     if (c->read->active) {
-        ngx_del_event(c->read, NGX_READ_EVENT, 0);
+        ngx_del_event(c->read, NGX_READ_EVENT, flags);
     }
 
     if (c->write->active) {
-        ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
+        ngx_del_event(c->write, NGX_WRITE_EVENT, flags);
     }
 
     if (c->read->posted) {
