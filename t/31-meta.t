@@ -22,7 +22,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP;
 use OtpTest;
-use MockProvider qw(mask star_digits leaks log_lines);
+use MockProvider qw(mask star_digits scrubbed leaks log_lines);
 
 ###############################################################################
 
@@ -225,7 +225,7 @@ push @codes, $code;
 
 ok($code && index($r->{raw}, $code) < 0, 'OAuthException: no code in the 502');
 
-is(scalar(grep { /\[warn\].*otp provider "wa" failed to deliver to \Q${\ mask('+15550310002')}\E via whatsapp: \Qauth_failed, HTTP 401, meta_whatsapp code 190: "$reason"\E/ }
+is(scalar(grep { /\[warn\].*otp provider "wa" failed to deliver to \Q${\ mask('+15550310002')}\E via whatsapp: \Qauth_failed, HTTP 401, meta_whatsapp code 190: "\E${\ scrubbed($reason)}"/ }
           log_lines($t, qr/failed to deliver/)),
    1, 'OAuthException: logged once, with Meta\'s words');
 
