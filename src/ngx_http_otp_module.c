@@ -542,10 +542,6 @@ ngx_http_otp_init(ngx_conf_t *cf)
         return NGX_OK;
     }
 
-    if (ngx_http_otp_filter_init(cf) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
     if (omcf->secret.len == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"otp_secret_file\" is required where \"otp_send\" "

@@ -154,7 +154,6 @@ extern ngx_module_t  ngx_http_otp_module;
 
 
 ngx_int_t ngx_http_otp_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_otp_filter_init(ngx_conf_t *cf);
 
 /* a secret or credential file, read at configuration time */
 char *ngx_http_otp_read_file(ngx_conf_t *cf, ngx_str_t *path, size_t min,
