@@ -4,9 +4,10 @@ package OtpTest;
 
 # A small harness for the integration tests, on core Perl only, in the
 # spirit of nginx-tests' Test::Nginx: a temporary prefix per test file, an
-# nginx started with -p/-c/-e on free loopback ports, a real redis-server
-# where the store is Redis, a raw HTTP client, and the implicit checks of
-# error.log and access.log that end every file.
+# nginx started with -p/-c/-e on loopback ports locked for the file's life
+# (see port), a real redis-server where the store is Redis, a raw HTTP
+# client, and the implicit checks that end every file: error.log and
+# access.log, and no sanitizer report in nginx's stderr or error.log.
 #
 #   my $t = OtpTest->new;
 #   $t->plan(N * $t->stores);           # + the implicit log checks
@@ -22,12 +23,14 @@ package OtpTest;
 # code_for / sent (what the log provider printed for a message id),
 # send_code, reload, stop_redis / start_redis / restart_redis,
 # concurrently (forked clients released together), share_store_with (a
-# second nginx on the same store), jwt_decode.
+# second nginx on the same store), jwt_decode.  OtpTest->new(nginx =>
+# BINARY, module => undef): an nginx with the module built in.
 #
 # Environment: OTP_MODULE (the .so, default build/ngx_http_otp_module.so),
 # TEST_NGINX_BINARY (default /usr/sbin/nginx), TEST_NGINX_LEAVE (keep the
 # temporary directory), TEST_REDIS_BINARY (default redis-server in PATH),
-# TEST_OTP_STORES (e.g. "shm" to run one store only).
+# TEST_OTP_STORES (e.g. "shm" to run one store only), TEST_OTP_PORTS
+# (lo-hi: the ports to use).
 
 use warnings;
 use strict;
@@ -52,7 +55,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(response_is int_in number true false any_string jwt_decode);
 
 # the number of tests done() adds to a file's plan
-use constant IMPLICIT_TESTS => 4;
+use constant IMPLICIT_TESTS => 5;
 
 my $root = abs_path(dirname(__FILE__) . '/../..');
 
@@ -250,8 +253,26 @@ sub plan {
     return $self;
 }
 
-# A free loopback port, found by binding; named ports keep their number
-# for the life of the harness (so a restarted Redis comes back on its own).
+# A loopback port of its own, by name; a named port keeps its number for
+# the life of the harness (so a restarted Redis comes back on its own).
+#
+# Every port handed out stays locked until the harness goes, the way
+# nginx-tests does it: a UDP socket bound to the same number on 127.0.0.1.
+# Another harness (another `prove -j` job, another developer's suite,
+# nginx-tests itself) cannot bind that UDP port, so it picks another one,
+# even while nobody listens on the TCP port: before nginx starts, between a
+# stop and a run, while Redis restarts, for a port kept closed on purpose.
+# Probing alone (bind, close, hand out) leaves exactly those gaps.  Why a
+# socket and not a lock file per port: the kernel drops it when the process
+# ends, even on SIGKILL, so no lock is ever stale; and it lives in the
+# network namespace, where ports collide, not in a directory that two
+# users (umask, sticky /tmp) or two containers on one network might not
+# share.  A test that needs a UDP server on a port would need another lock;
+# none does.
+#
+# Ports come from below the kernel's ephemeral range (TEST_OTP_PORTS=lo-hi
+# to choose), so that no bind(0) or connect() (a mock provider, nginx's
+# own connections) is given a port a harness holds but nobody listens on.
 
 sub port {
     my ($self, $name) = @_;
@@ -260,26 +281,73 @@ sub port {
 
     return $self->{ports}{$name} if $self->{ports}{$name};
 
-    my %taken = map { $_ => 1 } values %{$self->{ports}};
+    my ($lo, $hi) = _port_range();
+    my $n = $hi - $lo + 1;
 
-    for (1 .. 50) {
-        my $s = IO::Socket::INET->new(
+    # a small range is tried whole, a large one by 2000 random picks
+    my @try = $n <= 2000
+        ? map { $_->[1] } sort { $a->[0] <=> $b->[0] }
+          map { [ rand, $_ ] } $lo .. $hi
+        : map { $lo + int rand $n } 1 .. 2000;
+
+    for my $port (@try) {
+        next if $self->{locks}{$port};
+
+        my $lock = lock_port($port) or next;
+
+        # and nothing outside any harness listens there, nor lingers
+        my $probe = IO::Socket::INET->new(
             LocalAddr => '127.0.0.1',
-            LocalPort => 0,
+            LocalPort => $port,
             Proto => 'tcp',
             Listen => 1,
             ReuseAddr => 0,
-        ) or die "cannot bind a free port: $!";
+        ) or next;
 
-        my $port = $s->sockport;
-        close $s;
+        close $probe;
 
-        next if $taken{$port};
+        $self->{locks}{$port} = $lock;
 
         return $self->{ports}{$name} = $port;
     }
 
-    die "no free port";
+    die "no free port in $lo-$hi\n";
+}
+
+# The lock on a port: a UDP socket bound to it (never with SO_REUSEADDR,
+# which would let a second one bind), or undef when another holds it.
+# MockProvider takes one for its kernel-chosen port too.
+
+sub lock_port {
+    my ($port) = @_;
+
+    return IO::Socket::INET->new(
+        LocalAddr => '127.0.0.1',
+        LocalPort => $port,
+        Proto => 'udp',
+    );
+}
+
+# the ports to hand out: TEST_OTP_PORTS, or from 20000 to the start of the
+# ephemeral range (the range above it where that is too narrow)
+sub _port_range {
+    if (($ENV{TEST_OTP_PORTS} // '') =~ /^\s*(\d+)\s*-\s*(\d+)\s*$/) {
+        die "TEST_OTP_PORTS: $1-$2 is not a range of ports\n"
+            unless $1 >= 1 && $1 <= $2 && $2 <= 65535;
+        return ($1, $2);
+    }
+
+    my ($eph_lo, $eph_hi) = (32768, 60999);
+
+    if (open my $fh, '<', '/proc/sys/net/ipv4/ip_local_port_range') {
+        my $line = <$fh> // '';
+        ($eph_lo, $eph_hi) = ($1, $2) if $line =~ /(\d+)\s+(\d+)/;
+        close $fh;
+    }
+
+    return (20000, $eph_lo - 1) if $eph_lo - 20000 >= 1000;
+    return ($eph_hi + 1, 65535) if 65535 - $eph_hi >= 1000;
+    return (10000, 65535);
 }
 
 ###############################################################################
@@ -1181,6 +1249,31 @@ sub check_log {
     my $any_re = _digits_re(@phones, @c);
     my @acc = grep { /$any_re/ } split /\n/, $access;
     _none(\@acc, 'no phone number or code in access.log');
+
+    # 5: a build with -fsanitize=... (OTP_CFLAGS, an nginx built so) lets
+    # the process run on after a report, or dies where nobody looks: read
+    # nginx's stderr (nginx.stdout, until nginx redirects its stderr) and
+    # error.log (after), where the reports land
+    my @san = sanitizer_reports($self->read_file('nginx.stdout'), $log);
+    _none(\@san, 'no sanitizer report in nginx\'s stderr or error.log');
+}
+
+# The lines of some texts that belong to a sanitizer's report:
+# "==PID==ERROR: AddressSanitizer: ..." (LeakSanitizer, MemorySanitizer
+# alike), "WARNING: ThreadSanitizer: ...", UndefinedBehaviorSanitizer's
+# "file.c:L:C: runtime error: ..." and the "SUMMARY: ...Sanitizer" lines.
+
+my $sanitizer_re = qr/
+      (?:^|==\d+==\s*) (?:ERROR|WARNING): \s* \w+Sanitizer
+    | \bSUMMARY: \s* \w+Sanitizer
+    | :\s runtime\ error: \s
+/x;
+
+sub sanitizer_reports {
+    my (@texts) = @_;
+
+    return grep { /$sanitizer_re/ }
+           map { split /\n/ } grep { defined } @texts;
 }
 
 # one regexp for any of these digit strings, standing alone
