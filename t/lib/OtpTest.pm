@@ -23,8 +23,9 @@ package OtpTest;
 # code_for / sent (what the log provider printed for a message id),
 # send_code, reload, stop_redis / start_redis / restart_redis,
 # concurrently (forked clients released together), share_store_with (a
-# second nginx on the same store), jwt_decode.  OtpTest->new(nginx =>
-# BINARY, module => undef): an nginx with the module built in.
+# second nginx on the same store), jwt_decode.  h2 => 1 to a request
+# method: over HTTP/2 (see _h2).  OtpTest->new(nginx => BINARY, module =>
+# undef): an nginx with the module built in.
 #
 # Environment: OTP_MODULE (the .so, default build/ngx_http_otp_module.so),
 # TEST_NGINX_BINARY (default /usr/sbin/nginx), TEST_NGINX_LEAVE (keep the
@@ -860,6 +861,8 @@ sub get {
 sub http {
     my ($self, $method, $path, $body, %opts) = @_;
 
+    return $self->_h2($method, $path, $body, %opts) if $opts{h2};
+
     my $req = "$method $path HTTP/1.1\r\nHost: localhost\r\n"
         . "Connection: close\r\n";
 
@@ -874,6 +877,117 @@ sub http {
     $req .= $body if defined $body;
 
     return $self->raw($req, %opts);
+}
+
+# HTTP/2 (opts h2 => 1 to any method above): cleartext with prior
+# knowledge, to a `listen ... http2;` port.  Core Perl speaks no h2, so a
+# client does it: nghttp (nghttp2-client; scripts/install-deps), which
+# reads an answer that comes before the whole body went (nginx's early 400
+# or 413 and RST_STREAM NO_ERROR, RFC 9113 8.1), where curl 7.88 drops it
+# with error 92 now and then.  opts{no_length}: no content-length, the
+# body in DATA frames alone.  With opts{parts} (a list of strings) instead
+# of a body, curl sends it (-T -, no length) from a pipe the harness feeds
+# part by part, opts{delay} seconds apart (default 0.2): a body arriving
+# slowly in several frames; for bodies nginx reads to the end (the race
+# above).  The same answer hash, with http_version.
+
+sub _h2 {
+    my ($self, $method, $path, $body, %opts) = @_;
+
+    my $n = ++$self->{h2_requests};
+    my $f = "$self->{dir}/h2-$n";
+    my $url = 'http://127.0.0.1:' . ($opts{port} || $self->{ports}{PORT})
+              . $path;
+    my $timeout = $opts{timeout} || 10;
+    my $parts = $opts{parts};
+    my %h = %{ $opts{headers} || {} };
+    my @cmd;
+
+    if ($parts) {
+        @cmd = (_which('curl') || 'curl', '-sS', '--http2-prior-knowledge',
+                '--max-time', $timeout, '-X', $method, '-T', '-',
+                '-D', "$f.headers", '-o', "$f.body", $url,
+                map { ('-H', defined $h{$_} ? "$_: $h{$_}" : "$_:") }
+                sort keys %h);
+
+    } else {
+        @cmd = (_which('nghttp') || 'nghttp', '-t', $timeout, '-r', "$f.har",
+                '-H', ":method: $method", $url,
+                map { ('-H', "$_: $h{$_}") } grep { defined $h{$_} }
+                sort keys %h);
+
+        if (defined $body) {
+            $self->write_file("h2-$n.request", $body);
+            push @cmd, '-d', "$f.request";
+            push @cmd, '--no-content-length' if $opts{no_length};
+        }
+    }
+
+    pipe(my $in_r, my $in_w) or die "pipe: $!";
+
+    my $pid = fork() // die "fork: $!";
+
+    if ($pid == 0) {
+        close $in_w;
+        open STDIN, '<&', $in_r or _exit(127);
+        open STDOUT, '>', $parts ? "$f.out" : "$f.body" or _exit(127);
+        open STDERR, '>', "$f.err" or _exit(127);
+        exec(@cmd) or _exit(127);
+    }
+
+    close $in_r;
+
+    local $SIG{PIPE} = 'IGNORE';
+
+    for my $i (0 .. $#{ $parts || [] }) {
+        sleep($opts{delay} // 0.2) if $i;
+        syswrite($in_w, $parts->[$i]);
+    }
+
+    close $in_w;
+    waitpid($pid, 0);
+
+    my $error = $? ? "$cmd[0] exit " . ($? >> 8) . ': '
+                     . $self->read_file("h2-$n.err") : undef;
+
+    $body = $self->read_file("h2-$n.body");
+
+    my ($status, $version, @list);
+
+    if ($parts) {
+        # the last header block (after any 1xx)
+        my @blocks = grep { /\S/ } split /\r?\n\r?\n/,
+                     $self->read_file("h2-$n.headers");
+        my ($line, @lines) = split /\r?\n/, $blocks[-1] // '';
+
+        ($version, $status) = ($line // '') =~ m{^HTTP/(\S+) (\d{3})};
+        push @list, map { /^([^:]+):\s*(.*)$/ ? [ $1, $2 ] : () } @lines;
+
+    } else {
+        my $har = eval { JSON::PP->new->decode($self->read_file("h2-$n.har")) };
+        my $res = $har ? $har->{log}{entries}[0]{response} : undef;
+
+        if ($res) {
+            $status = $res->{status};
+            ($version = $res->{httpVersion} // '') =~ s{^HTTP/(\d)\.0$}{$1};
+            push @list, map { [ $_->{name}, $_->{value} ] }
+                        grep { $_->{name} !~ /^:/ } @{ $res->{headers} };
+        }
+    }
+
+    return _no_response($error || 'no answer', $body) unless $status;
+
+    my %headers;
+
+    for (@list) {
+        my ($k, $v) = (lc $_->[0], $_->[1]);
+        $headers{$k} = exists $headers{$k} ? "$headers{$k}, $v" : $v;
+    }
+
+    return { status => $status, headers => \%headers, header_list => \@list,
+             body => $body, json => eval { JSON::PP->new->decode($body) },
+             raw => join('', map { "$_->[0]: $_->[1]\n" } @list) . "\n$body",
+             http_version => $version, error => $error };
 }
 
 # Sends bytes as they are and parses the answer.  $req may be a list of
