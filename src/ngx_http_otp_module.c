@@ -52,8 +52,6 @@ static char *ngx_http_otp_geo(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_otp_message(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
-static ngx_int_t ngx_http_otp_prefix(ngx_str_t *value, ngx_str_t *prefix);
-static ngx_int_t ngx_http_otp_locale_valid(ngx_str_t *locale);
 static ngx_int_t ngx_http_otp_add_token_key(ngx_conf_t *cf,
     ngx_http_otp_main_conf_t *omcf, ngx_str_t *key, ngx_str_t *kid);
 
@@ -473,7 +471,7 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                 return NGX_CONF_ERROR;
             }
 
-            *ch = NGX_HTTP_OTP_SMS;
+            *ch = NGX_OTP_SMS;
         }
 
         conf->channels = prev->channels;
@@ -844,110 +842,6 @@ ngx_http_otp_add_token_key(ngx_conf_t *cf, ngx_http_otp_main_conf_t *omcf,
 }
 
 
-/*
- * Reads a key file at configuration time (the master, before any worker
- * exists).  Trailing white space is dropped so that "echo $KEY > file"
- * works; the key itself is never logged.
- */
-
-char *
-ngx_http_otp_read_file(ngx_conf_t *cf, ngx_str_t *path, size_t min,
-    ngx_str_t *key)
-{
-    char             *rv;
-    u_char           *buf;
-    size_t            size;
-    ssize_t           n;
-    ngx_fd_t          fd;
-    ngx_str_t         name;
-    ngx_file_t        file;
-    ngx_file_info_t   fi;
-
-    name = *path;
-
-    if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
-        return NGX_CONF_ERROR;
-    }
-
-    fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
-
-    if (fd == NGX_INVALID_FILE) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_open_file_n " \"%V\" failed", &name);
-        return NGX_CONF_ERROR;
-    }
-
-    rv = NGX_CONF_ERROR;
-    buf = NULL;
-    size = 0;
-
-    if (ngx_fd_info(fd, &fi) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, ngx_errno,
-                           ngx_fd_info_n " \"%V\" failed", &name);
-        goto done;
-    }
-
-    size = (size_t) ngx_file_size(&fi);
-
-    if (size > 4096) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "key file \"%V\" is larger than 4096 bytes",
-                           &name);
-        goto done;
-    }
-
-    if (fi.st_mode & S_IROTH) {
-        ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
-                           "key file \"%V\" is readable by everyone", &name);
-    }
-
-    buf = ngx_pnalloc(cf->pool, size + 1);
-    if (buf == NULL) {
-        goto done;
-    }
-
-    ngx_memzero(&file, sizeof(ngx_file_t));
-    file.fd = fd;
-    file.name = name;
-    file.log = cf->log;
-
-    n = ngx_read_file(&file, buf, size, 0);
-
-    if (n == NGX_ERROR) {
-        goto done;
-    }
-
-    size = (size_t) n;
-
-    while (size > 0
-           && (buf[size - 1] == '\n' || buf[size - 1] == '\r'
-               || buf[size - 1] == ' ' || buf[size - 1] == '\t'))
-    {
-        size--;
-    }
-
-    if (size < min) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "key file \"%V\" holds %uz bytes, at least %uz "
-                           "are required", &name, size, min);
-        goto done;
-    }
-
-    key->data = buf;
-    key->len = size;
-    rv = NGX_CONF_OK;
-
-done:
-
-    if (ngx_close_file(fd) == NGX_FILE_ERROR) {
-        ngx_conf_log_error(NGX_LOG_ALERT, cf, ngx_errno,
-                           ngx_close_file_n " \"%V\" failed", &name);
-    }
-
-    return rv;
-}
-
-
 static char *
 ngx_http_otp_channels(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
@@ -969,7 +863,7 @@ ngx_http_otp_channels(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     for (i = 1; i < cf->args->nelts; i++) {
-        ch = ngx_http_otp_channel_parse(&value[i]);
+        ch = ngx_otp_channel_parse(value[i].data, value[i].len);
 
         if (ch == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1178,7 +1072,7 @@ ngx_http_otp_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    route->channel = ngx_http_otp_channel_parse(&value[1]);
+    route->channel = ngx_otp_channel_parse(value[1].data, value[1].len);
 
     if (route->channel == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1275,10 +1169,10 @@ ngx_http_otp_geo(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     value = cf->args->elts;
 
     if (ngx_strcmp(value[1].data, "all") == 0) {
-        channels = NGX_HTTP_OTP_ALL_CHANNELS;
+        channels = NGX_OTP_ALL_CHANNELS;
 
     } else {
-        channels = ngx_http_otp_channel_parse(&value[1]);
+        channels = ngx_otp_channel_parse(value[1].data, value[1].len);
 
         if (channels == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1346,7 +1240,7 @@ ngx_http_otp_message(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    t->channel = ngx_http_otp_channel_parse(&value[1]);
+    t->channel = ngx_otp_channel_parse(value[1].data, value[1].len);
 
     if (t->channel == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1391,7 +1285,7 @@ ngx_http_otp_message(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    if (t->channel == NGX_HTTP_OTP_SMS) {
+    if (t->channel == NGX_OTP_SMS) {
 
         if (ngx_otp_message_segments(text, len, &info) != NGX_OTP_OK) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -1412,60 +1306,4 @@ ngx_http_otp_message(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
-}
-
-
-/* "+254" or "254" -> "254" */
-
-static ngx_int_t
-ngx_http_otp_prefix(ngx_str_t *value, ngx_str_t *prefix)
-{
-    ngx_uint_t  i;
-
-    *prefix = *value;
-
-    if (prefix->len && prefix->data[0] == '+') {
-        prefix->data++;
-        prefix->len--;
-    }
-
-    if (prefix->len == 0 || prefix->len > NGX_OTP_PHONE_MAX_DIGITS) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < prefix->len; i++) {
-        if (prefix->data[i] < '0' || prefix->data[i] > '9') {
-            return NGX_ERROR;
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-/* letters, digits and '-', starting with a letter, at most 16 */
-
-static ngx_int_t
-ngx_http_otp_locale_valid(ngx_str_t *locale)
-{
-    u_char      c;
-    ngx_uint_t  i;
-
-    if (locale->len == 0 || locale->len > 16) {
-        return NGX_ERROR;
-    }
-
-    for (i = 0; i < locale->len; i++) {
-        c = locale->data[i];
-
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
-            || (i > 0 && ((c >= '0' && c <= '9') || c == '-' || c == '_')))
-        {
-            continue;
-        }
-
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
 }

@@ -17,6 +17,7 @@
 #include "ngx_otp_core.h"
 #include "ngx_http_otp_store.h"
 #include "ngx_http_otp_provider.h"
+#include "ngx_http_otp_conf.h"
 
 
 #define NGX_HTTP_OTP_HANDLER_SEND     1
@@ -155,9 +156,6 @@ extern ngx_module_t  ngx_http_otp_module;
 
 ngx_int_t ngx_http_otp_handler(ngx_http_request_t *r);
 
-/* a secret or credential file, read at configuration time */
-char *ngx_http_otp_read_file(ngx_conf_t *cf, ngx_str_t *path, size_t min,
-    ngx_str_t *key);
 
 
 #endif /* _NGX_HTTP_OTP_MODULE_H_INCLUDED_ */

@@ -27,7 +27,7 @@ static char *ngx_http_otp_provider_options(ngx_conf_t *cf,
 
 ngx_http_otp_provider_type_t  ngx_http_otp_provider_log = {
     "log",
-    NGX_HTTP_OTP_ALL_CHANNELS,
+    NGX_OTP_ALL_CHANNELS,
     0,
     NULL,
     ngx_http_otp_provider_log_conf,
@@ -42,52 +42,6 @@ static ngx_http_otp_provider_type_t  *ngx_http_otp_provider_types[] = {
     &ngx_http_otp_provider_africastalking,
     NULL
 };
-
-
-static ngx_str_t  ngx_http_otp_channel_names[] = {
-    ngx_string("sms"),
-    ngx_string("whatsapp"),
-    ngx_string("voice")
-};
-
-
-const char *
-ngx_http_otp_channel_name(ngx_uint_t channel)
-{
-    switch (channel) {
-    case NGX_HTTP_OTP_SMS:
-        return "sms";
-    case NGX_HTTP_OTP_WHATSAPP:
-        return "whatsapp";
-    case NGX_HTTP_OTP_VOICE:
-        return "voice";
-    default:
-        return "unknown";
-    }
-}
-
-
-/* returns the channel bit, or 0 for an unknown name */
-
-ngx_uint_t
-ngx_http_otp_channel_parse(ngx_str_t *name)
-{
-    ngx_uint_t  i;
-
-    for (i = 0; i < sizeof(ngx_http_otp_channel_names) / sizeof(ngx_str_t);
-         i++)
-    {
-        if (name->len == ngx_http_otp_channel_names[i].len
-            && ngx_strncmp(name->data, ngx_http_otp_channel_names[i].data,
-                           name->len)
-               == 0)
-        {
-            return (ngx_uint_t) 1 << i;
-        }
-    }
-
-    return 0;
-}
 
 
 /* otp_provider NAME TYPE [key=value ...] */
@@ -564,7 +518,7 @@ ngx_http_otp_provider_log_send(ngx_http_otp_send_t *send)
                       "otp log provider (DEVELOPMENT ONLY): code %*s for "
                       "%*s via %s, message_id %*s",
                       send->code_len, send->code, masked_len, masked,
-                      ngx_http_otp_channel_name(send->channel),
+                      ngx_otp_channel_name(send->channel),
                       send->message_id_len, send->message_id);
 
         send->rc = NGX_OK;

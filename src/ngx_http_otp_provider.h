@@ -24,10 +24,6 @@
 #include "ngx_http_otp_http.h"
 
 
-#define NGX_HTTP_OTP_SMS            0x01
-#define NGX_HTTP_OTP_WHATSAPP       0x02
-#define NGX_HTTP_OTP_VOICE          0x04
-#define NGX_HTTP_OTP_ALL_CHANNELS   0x07
 
 #define NGX_HTTP_OTP_ID_LEN         128     /* a Meta wamid is 58 */
 
@@ -123,9 +119,6 @@ extern ngx_http_otp_provider_type_t  ngx_http_otp_provider_meta_whatsapp;
 extern ngx_http_otp_provider_type_t  ngx_http_otp_provider_africastalking;
 
 
-const char *ngx_http_otp_channel_name(ngx_uint_t channel);
-ngx_uint_t ngx_http_otp_channel_parse(ngx_str_t *name);
-
 ngx_http_otp_send_t *ngx_http_otp_send_create(ngx_log_t *log);
 void ngx_http_otp_send_start(ngx_http_otp_send_t *send);
 void ngx_http_otp_send_cancel(ngx_http_otp_send_t *send);
@@ -134,7 +127,7 @@ void ngx_http_otp_send_finish(ngx_http_otp_send_t *send);
 
 /*
  * For provider types' conf(): reads "key=value" or "key_file=PATH" (the
- * value read from the file, trailing white space dropped) into *value.
+ * value read from the file, one trailing line ending dropped) into *value.
  * Returns NGX_OK when arg is that key, NGX_DECLINED when it is another.
  */
 ngx_int_t ngx_http_otp_provider_arg(ngx_conf_t *cf, ngx_str_t *arg,

@@ -51,7 +51,7 @@ static ngx_http_otp_provider_option_t  ngx_http_otp_at_options[] = {
 
 ngx_http_otp_provider_type_t  ngx_http_otp_provider_africastalking = {
     "africastalking",
-    NGX_HTTP_OTP_SMS,
+    NGX_OTP_SMS,
     sizeof(ngx_http_otp_at_conf_t),
     ngx_http_otp_at_options,
     ngx_http_otp_at_conf,
@@ -105,7 +105,7 @@ ngx_http_otp_at_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p)
         return NGX_CONF_ERROR;
     }
 
-    p->channels = NGX_HTTP_OTP_SMS;
+    p->channels = NGX_OTP_SMS;
 
     if (p->common.base_url.len) {
         base = p->common.base_url;
@@ -174,7 +174,7 @@ ngx_http_otp_at_send(ngx_http_otp_send_t *send)
     p = send->provider;
     acf = p->conf;
 
-    if (send->channel != NGX_HTTP_OTP_SMS) {
+    if (send->channel != NGX_OTP_SMS) {
         ngx_http_otp_send_fail(send, "africastalking: sms only");
         return;
     }

@@ -58,7 +58,7 @@ static ngx_http_otp_provider_option_t  ngx_http_otp_meta_options[] = {
 
 ngx_http_otp_provider_type_t  ngx_http_otp_provider_meta_whatsapp = {
     "meta_whatsapp",
-    NGX_HTTP_OTP_WHATSAPP,
+    NGX_OTP_WHATSAPP,
     sizeof(ngx_http_otp_meta_conf_t),
     ngx_http_otp_meta_options,
     ngx_http_otp_meta_conf,
@@ -162,7 +162,7 @@ ngx_http_otp_meta_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p)
         return NGX_CONF_ERROR;
     }
 
-    p->channels = NGX_HTTP_OTP_WHATSAPP;
+    p->channels = NGX_OTP_WHATSAPP;
 
     if (p->common.base_url.len) {
         base = p->common.base_url;
@@ -237,7 +237,7 @@ ngx_http_otp_meta_send(ngx_http_otp_send_t *send)
     p = send->provider;
     mcf = p->conf;
 
-    if (send->channel != NGX_HTTP_OTP_WHATSAPP) {
+    if (send->channel != NGX_OTP_WHATSAPP) {
         ngx_http_otp_send_fail(send, "meta: whatsapp only");
         return;
     }

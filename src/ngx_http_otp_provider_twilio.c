@@ -82,7 +82,7 @@ static ngx_http_otp_provider_option_t  ngx_http_otp_twilio_options[] = {
 
 ngx_http_otp_provider_type_t  ngx_http_otp_provider_twilio = {
     "twilio",
-    NGX_HTTP_OTP_SMS | NGX_HTTP_OTP_WHATSAPP | NGX_HTTP_OTP_VOICE,
+    NGX_OTP_SMS | NGX_OTP_WHATSAPP | NGX_OTP_VOICE,
     sizeof(ngx_http_otp_twilio_conf_t),
     ngx_http_otp_twilio_options,
     ngx_http_otp_twilio_conf,
@@ -181,7 +181,7 @@ ngx_http_otp_twilio_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p)
             return NGX_CONF_ERROR;
         }
 
-        p->channels |= NGX_HTTP_OTP_SMS;
+        p->channels |= NGX_OTP_SMS;
     }
 
     if (tcf->service.len) {
@@ -192,7 +192,7 @@ ngx_http_otp_twilio_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p)
             return NGX_CONF_ERROR;
         }
 
-        p->channels |= NGX_HTTP_OTP_SMS;
+        p->channels |= NGX_OTP_SMS;
     }
 
     if ((tcf->whatsapp_from.len == 0) != (tcf->content_sid.len == 0)) {
@@ -213,7 +213,7 @@ ngx_http_otp_twilio_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p)
             return NGX_CONF_ERROR;
         }
 
-        p->channels |= NGX_HTTP_OTP_WHATSAPP;
+        p->channels |= NGX_OTP_WHATSAPP;
     }
 
     if (tcf->voice_from.len) {
@@ -224,7 +224,7 @@ ngx_http_otp_twilio_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p)
             return NGX_CONF_ERROR;
         }
 
-        p->channels |= NGX_HTTP_OTP_VOICE;
+        p->channels |= NGX_OTP_VOICE;
     }
 
     if (p->channels == 0) {
@@ -448,7 +448,7 @@ ngx_http_otp_twilio_send(ngx_http_otp_send_t *send)
 
     switch (send->channel) {
 
-    case NGX_HTTP_OTP_WHATSAPP:
+    case NGX_OTP_WHATSAPP:
         m.from.data = tcf->whatsapp_from.data;
         m.from.len = tcf->whatsapp_from.len;
         m.content_sid.data = tcf->content_sid.data;
@@ -457,7 +457,7 @@ ngx_http_otp_twilio_send(ngx_http_otp_send_t *send)
         url = &tcf->messages_url;
         break;
 
-    case NGX_HTTP_OTP_VOICE:
+    case NGX_OTP_VOICE:
         m.from.data = tcf->voice_from.data;
         m.from.len = tcf->voice_from.len;
         m.language.data = tcf->voice_language.data;
@@ -466,7 +466,7 @@ ngx_http_otp_twilio_send(ngx_http_otp_send_t *send)
         url = &tcf->calls_url;
         break;
 
-    default: /* NGX_HTTP_OTP_SMS */
+    default: /* NGX_OTP_SMS */
         m.from.data = tcf->from.data;
         m.from.len = tcf->from.len;
         m.service.data = tcf->service.data;

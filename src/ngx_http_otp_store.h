@@ -151,7 +151,7 @@ struct ngx_http_otp_store_op_s {
     size_t                          message_id_len;
     u_char                          provider[NGX_HTTP_OTP_PROVIDER_NAME_MAX];
     size_t                          provider_len;
-    ngx_uint_t                      channel;        /* NGX_HTTP_OTP_SMS.. */
+    ngx_uint_t                      channel;        /* NGX_OTP_SMS.. */
     ngx_msec_t                      message_ttl;
 
     /* output */

@@ -1410,9 +1410,9 @@ ngx_http_otp_redis_script(ngx_http_otp_store_op_t *op)
             || op->provider_len == 0
             || op->provider_len > NGX_HTTP_OTP_PROVIDER_NAME_MAX
             || op->message_ttl == 0
-            || (op->channel != NGX_HTTP_OTP_SMS
-                && op->channel != NGX_HTTP_OTP_WHATSAPP
-                && op->channel != NGX_HTTP_OTP_VOICE))
+            || (op->channel != NGX_OTP_SMS
+                && op->channel != NGX_OTP_WHATSAPP
+                && op->channel != NGX_OTP_VOICE))
         {
             break;
         }
@@ -1510,7 +1510,7 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
         ngx_http_otp_redis_arg(&a, "otp:m:{%*s}", op->message_id_len,
                                op->message_id);
         ngx_http_otp_redis_arg(&a, "%s",
-                               ngx_http_otp_channel_name(op->channel));
+                               ngx_otp_channel_name(op->channel));
         ngx_http_otp_redis_arg(&a, "%*s", op->provider_len, op->provider);
         ngx_http_otp_redis_arg(&a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
                                op->phone_key);

@@ -33,6 +33,20 @@
 #define NGX_OTP_ECLAIM            -8   /* token iss/aud/nbf/kid mismatch */
 
 
+/* ngx_otp_channel.c: delivery channels */
+
+#define NGX_OTP_SMS                0x01
+#define NGX_OTP_WHATSAPP           0x02
+#define NGX_OTP_VOICE              0x04
+#define NGX_OTP_ALL_CHANNELS       0x07
+
+/* "sms", "whatsapp", "voice"; "unknown" for anything else */
+const char *ngx_otp_channel_name(unsigned channel);
+
+/* the channel bit of an exact, case-sensitive name; 0 for an unknown one */
+unsigned ngx_otp_channel_parse(const u_char *name, size_t len);
+
+
 /* ngx_otp_code.c: one-time codes */
 
 #define NGX_OTP_CODE_MIN_LEN       4
