@@ -15,6 +15,7 @@ use strict;
 use FindBin;
 use lib "$FindBin::Bin/lib";
 
+use File::Path ();
 use File::Temp ();
 use IO::Socket::INET;
 use Test::More;
@@ -64,6 +65,11 @@ if ($pid == 0) {
 
     syswrite($said_w, "@p\n");
     sysread($go_r, my $buf, 1);
+
+    # _exit skips END, and with it File::Temp's cleanup
+    my $dir = $t->dir;
+    undef $t;
+    File::Path::remove_tree($dir);
 
     POSIX::_exit(0);
 }
