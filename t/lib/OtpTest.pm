@@ -31,7 +31,8 @@ package OtpTest;
 # TEST_NGINX_BINARY (default /usr/sbin/nginx), TEST_NGINX_LEAVE (keep the
 # temporary directory), TEST_REDIS_BINARY (default redis-server in PATH),
 # TEST_OTP_STORES (e.g. "shm" to run one store only), TEST_OTP_PORTS
-# (lo-hi: the ports to use).
+# (lo-hi: the ports to use), TEST_OTP_HTTP2 (requests over HTTP/2 where
+# the configuration has a plain `listen 127.0.0.1:%%PORT%%;`).
 
 use warnings;
 use strict;
@@ -89,6 +90,7 @@ sub new {
         pid => undef,
         redis_pid => undef,
         log_offset => 0,
+        h2 => $ENV{TEST_OTP_HTTP2},
     }, $class;
 
     Test::More::diag("prefix $dir kept") if $ENV{TEST_NGINX_LEAVE};
@@ -391,6 +393,13 @@ access_log $dir/access.log;
     scgi_temp_path $dir/scgi_temp;
 EOF
 
+    # TEST_OTP_HTTP2: the main port speaks HTTP/2 and every request but
+    # raw bytes goes over it; raw HTTP/1.1 (a pipeline, a body in parts)
+    # goes to a second, HTTP/1.1 listener of the same server
+    $self->{h2_port} = $self->{h2} &&
+        $text =~ s{^(\s*)listen\s+127\.0\.0\.1:%%PORT%%\s*;}
+                  {$1listen 127.0.0.1:%%PORT%% http2;\n$1listen 127.0.0.1:%%PORT_H1%%;}m;
+
     $text =~ s/%%GLOBALS%%/$globals/g;
     $text =~ s/%%HTTP_GLOBALS%%/$http_globals/g;
     $text =~ s/%%STORE%%/$store_conf/g;
@@ -398,7 +407,7 @@ EOF
     $text =~ s/%%MODULE%%/$self->{module} \/\/ ''/ge;
     $text =~ s/%%SECRET%%/$dir\/otp.key/g;
     $text =~ s/%%TOKEN_KEY%%/$dir\/token.key/g;
-    $text =~ s/%%(PORT\d*|REDIS_PORT)%%/$self->port($1)/ge;
+    $text =~ s/%%(PORT\d*|PORT_H1|REDIS_PORT)%%/$self->port($1)/ge;
 
     die "unknown substitution $1 in nginx.conf\n" if $text =~ /(%%\w+%%)/;
 
@@ -861,7 +870,8 @@ sub get {
 sub http {
     my ($self, $method, $path, $body, %opts) = @_;
 
-    return $self->_h2($method, $path, $body, %opts) if $opts{h2};
+    return $self->_h2($method, $path, $body, %opts)
+        if $opts{h2} // ($self->{h2_port} && !$opts{port});
 
     my $req = "$method $path HTTP/1.1\r\nHost: localhost\r\n"
         . "Connection: close\r\n";
@@ -998,7 +1008,8 @@ sub _h2 {
 sub raw {
     my ($self, $req, %opts) = @_;
 
-    my $port = $opts{port} || $self->{ports}{PORT};
+    my $port = $opts{port}
+               || $self->{ports}{ $self->{h2_port} ? 'PORT_H1' : 'PORT' };
     my $timeout = $opts{timeout} || 10;
     my @parts = ref $req ? @$req : ($req);
 
