@@ -77,6 +77,7 @@ typedef struct {
     ngx_msec_t                      ttl;
     ngx_uint_t                      max_attempts;
     ngx_msec_t                      lockout;
+    ngx_http_otp_rate_t             max_failures;
     ngx_msec_t                      resend_after;
     ngx_http_otp_rate_t             send_limit;
     ngx_http_otp_rate_t             client_limit;

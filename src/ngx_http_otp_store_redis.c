@@ -76,7 +76,7 @@
  */
 #define NGX_HTTP_OTP_REDIS_ISSUE_ARGS_LEN   (3 * NGX_HTTP_OTP_REDIS_KEY_LEN  \
                                              + NGX_OTP_HASH_LEN * 2          \
-                                             + 9 * NGX_INT64_LEN)
+                                             + 11 * NGX_INT64_LEN)
 #define NGX_HTTP_OTP_REDIS_MESSAGE_ARGS_LEN                                  \
     (NGX_HTTP_OTP_REDIS_MESSAGE_KEY_LEN + sizeof("whatsapp") - 1             \
      + NGX_HTTP_OTP_PROVIDER_NAME_MAX + NGX_OTP_HASH_LEN * 2                 \
@@ -93,8 +93,8 @@
 #define NGX_HTTP_OTP_REDIS_STEP_AUTH        NGX_HTTP_OTP_REDIS_NSCRIPTS
 #define NGX_HTTP_OTP_REDIS_STEP_SELECT      (NGX_HTTP_OTP_REDIS_NSCRIPTS + 1)
 
-/* the most, ISSUE's: EVALSHA sha numkeys, three keys, nine arguments */
-#define NGX_HTTP_OTP_REDIS_MAX_ARGS         15
+/* the most, ISSUE's: EVALSHA sha numkeys, three keys, eleven arguments */
+#define NGX_HTTP_OTP_REDIS_MAX_ARGS         17
 
 
 typedef enum {
@@ -102,6 +102,7 @@ typedef enum {
     NGX_HTTP_OTP_REDIS_VERIFY,
     NGX_HTTP_OTP_REDIS_BUDGET,
     NGX_HTTP_OTP_REDIS_MESSAGE_PUT,
+    NGX_HTTP_OTP_REDIS_REVOKE,
     NGX_HTTP_OTP_REDIS_NSCRIPTS
 } ngx_http_otp_redis_script_e;
 
@@ -244,7 +245,8 @@ static ngx_str_t  *ngx_http_otp_redis_scripts[] = {
     &ngx_http_otp_redis_issue_lua,
     &ngx_http_otp_redis_verify_lua,
     &ngx_http_otp_redis_budget_lua,
-    &ngx_http_otp_redis_message_put_lua
+    &ngx_http_otp_redis_message_put_lua,
+    &ngx_http_otp_redis_revoke_lua
 };
 
 
@@ -253,7 +255,8 @@ static const char  *ngx_http_otp_redis_names[] = {
     "issue",
     "verify",
     "budget",
-    "message put"
+    "message put",
+    "revoke"
 };
 
 
@@ -282,6 +285,12 @@ static ngx_http_otp_store_status_e  ngx_http_otp_redis_budget_status[] = {
 
 static ngx_http_otp_store_status_e  ngx_http_otp_redis_message_put_status[] = {
     NGX_HTTP_OTP_STORE_OK
+};
+
+
+static ngx_http_otp_store_status_e  ngx_http_otp_redis_revoke_status[] = {
+    NGX_HTTP_OTP_STORE_OK,
+    NGX_HTTP_OTP_STORE_EXPIRED
 };
 
 
@@ -1242,6 +1251,9 @@ ngx_http_otp_redis_script(ngx_http_otp_store_op_t *op)
 
         return NGX_HTTP_OTP_REDIS_MESSAGE_PUT;
 
+    case NGX_HTTP_OTP_OP_REVOKE:
+        return NGX_HTTP_OTP_REDIS_REVOKE;
+
     default:
         break;
     }
@@ -1309,9 +1321,12 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
         ngx_http_otp_redis_arg(&a, "%M", op->send_window);
         ngx_http_otp_redis_arg(&a, "%ui", op->client_limit);
         ngx_http_otp_redis_arg(&a, "%M", op->client_window);
+        ngx_http_otp_redis_arg(&a, "%ui", op->max_failures);
+        ngx_http_otp_redis_arg(&a, "%M", op->failure_window);
         break;
 
     case NGX_HTTP_OTP_REDIS_VERIFY:
+    case NGX_HTTP_OTP_REDIS_REVOKE:
         ngx_http_otp_redis_arg(&a, "1");
         ngx_http_otp_redis_arg(&a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
                                op->phone_key);
@@ -1457,9 +1472,9 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 
 
 /*
- * {status, retry_after_ms, attempts_remaining} (ISSUE, VERIFY), {status,
- * retry_after_ms, first_over} (BUDGET) or {status} (MESSAGE_PUT), every
- * one an integer
+ * {status, retry_after_ms, attempts_remaining} (ISSUE, VERIFY, REVOKE),
+ * {status, retry_after_ms, first_over} (BUDGET) or {status} (MESSAGE_PUT),
+ * every one an integer
  */
 
 static ngx_int_t
@@ -1494,6 +1509,12 @@ ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, ngx_uint_t script,
     case NGX_HTTP_OTP_REDIS_VERIFY:
         map = ngx_http_otp_redis_verify_status;
         n = sizeof(ngx_http_otp_redis_verify_status)
+            / sizeof(ngx_http_otp_store_status_e);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_REVOKE:
+        map = ngx_http_otp_redis_revoke_status;
+        n = sizeof(ngx_http_otp_redis_revoke_status)
             / sizeof(ngx_http_otp_store_status_e);
         break;
 

@@ -1,9 +1,11 @@
 -- ISSUE (the rules are in src/ngx_http_otp_store.h).
---   KEYS[1] otp:{P}:r   the phone record
+--   KEYS[1] otp:{P}:r   the phone record: code, exp, sent, lock, max,
+--                       lockout, fails, fend, lmax, lwin, lfails, lfend
 --   KEYS[2] otp:{P}:w   the phone's send window: count, end
 --   KEYS[3] otp:c:{C}   the client's send window: count, end
 --   ARGV    code key, ttl, resend_after, lockout, max_attempts,
---           send_limit, send_window, client_limit, client_window
+--           send_limit, send_window, client_limit, client_window,
+--           max_failures (0: no limit), failure_window
 --   answer  {status, retry_after_ms, 0}; status 0 OK, 1 LOCKED,
 --           2 COOLDOWN, 3 LIMITED, 4 CLIENT_LIMITED
 --
@@ -16,16 +18,38 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local ttl = tonumber(ARGV[2])
 local resend = tonumber(ARGV[3])
+local lockout = tonumber(ARGV[4])
+local max = tonumber(ARGV[5])
 local slimit = tonumber(ARGV[6])
 local climit = tonumber(ARGV[8])
-local r = redis.call('HMGET', KEYS[1], 'code', 'exp', 'lock', 'sent',
-  'att')
+local lmax = tonumber(ARGV[10])
+if lmax == 0 then lmax = 4294967295 end
+local lwin = tonumber(ARGV[11])
+local r = redis.call('HMGET', KEYS[1], 'code', 'exp', 'sent', 'lock',
+  'max', 'lockout', 'fails', 'fend', 'lmax', 'lwin', 'lfails', 'lfend')
 local exp = tonumber(r[2]) or 0
-local lock = tonumber(r[3]) or 0
-local sent = tonumber(r[4]) or 0
-local live = math.max(exp, lock) > now
-if live and lock > now then return {1, lock - now, 0} end
-if live and r[1] and exp > now and now < sent + resend then
+local sent = tonumber(r[3]) or 0
+local lock = tonumber(r[4]) or 0
+local fails = tonumber(r[7]) or 0
+local fend = tonumber(r[8]) or 0
+local lfails = tonumber(r[11]) or 0
+local lfend = tonumber(r[12]) or 0
+if fend <= now then fails = 0; fend = 0 end
+if lfend <= now then lfails = 0; lfend = 0 end
+local live = math.max(exp, lock, fend, lfend) > now
+if live then
+  -- the strictest of the live record's limits and the new ones
+  max = math.min(max, tonumber(r[5]) or max)
+  lockout = math.max(lockout, tonumber(r[6]) or 0)
+  lmax = math.min(lmax, tonumber(r[9]) or lmax)
+  lwin = math.max(lwin, tonumber(r[10]) or 0)
+end
+if lock > now then return {1, lock - now, 0} end
+local retry = 0
+if fails >= max then retry = fend - now end
+if lfails >= lmax then retry = math.max(retry, lfend - now) end
+if retry > 0 then return {1, retry, 0} end
+if r[1] and exp > now and now < sent + resend then
   return {2, sent + resend - now, 0}
 end
 local w = redis.call('HMGET', KEYS[2], 'count', 'end')
@@ -59,14 +83,11 @@ if climit > 0 then
     redis.call('PEXPIREAT', KEYS[3], cend)
   end
 end
-local att = 0
-if live then
-  att = tonumber(r[5]) or 0
-else
-  redis.call('DEL', KEYS[1])
-end
 exp = now + ttl
-redis.call('HSET', KEYS[1], 'code', ARGV[1], 'exp', exp, 'att', att,
-  'max', ARGV[5], 'lock', 0, 'lockout', ARGV[4], 'sent', now)
-redis.call('PEXPIREAT', KEYS[1], exp)
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'code', ARGV[1], 'exp', exp, 'sent', now,
+  'lock', 0, 'max', max, 'lockout', lockout, 'fails', fails,
+  'fend', fend, 'lmax', lmax, 'lwin', lwin, 'lfails', lfails,
+  'lfend', lfend)
+redis.call('PEXPIREAT', KEYS[1], math.max(exp, fend, lfend))
 return {0, 0, 0}
