@@ -1280,11 +1280,21 @@ ngx_http_otp_message(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     t->locale = value[2];
     t->text = value[3];
 
-    if (ngx_strnstr(t->text.data, "$code", t->text.len) == NULL
-        && ngx_strnstr(t->text.data, "${code}", t->text.len) == NULL)
-    {
+    /* rendered, not searched: "$code_now" or "$$code" show no code */
+
+    switch (ngx_otp_message_shows_code(t->text.data, t->text.len)) {
+
+    case NGX_OTP_OK:
+        break;
+
+    case NGX_OTP_ETOOBIG:
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "the message is too long");
+        return NGX_CONF_ERROR;
+
+    default:
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "the message has no \"$code\"");
+                           "the message never shows the code: write "
+                           "\"$code\" or \"${code}\"");
         return NGX_CONF_ERROR;
     }
 

@@ -297,6 +297,14 @@ int ngx_otp_message_render(const u_char *tpl, size_t tpl_len,
     size_t *out_len);
 
 /*
+ * NGX_OTP_OK when tpl, rendered, shows the code: rendered with a code that
+ * no configured text can spell (it holds NUL bytes), the code must be in
+ * the output.  EINVAL otherwise ("$code_now", "$$code", "$codex" name no
+ * code); ETOOBIG when even the shortest rendering does not fit.
+ */
+int ngx_otp_message_shows_code(const u_char *tpl, size_t tpl_len);
+
+/*
  * The code point UTF-8 encodes at p: returns its length (1-4) and sets
  * *cp, or returns 0 for invalid UTF-8 (a stray continuation byte, a
  * sequence cut short, an overlong form, a surrogate, over U+10FFFF).

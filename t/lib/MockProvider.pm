@@ -12,6 +12,7 @@ package MockProvider;
 #   ... otp_provider tw twilio ... base_url=${\ $mock->url} ...
 #   $mock->on(qr{/Messages\.json$} => { status => 400, body => {...} });
 #   my @req = $mock->requests(qr{Messages});   # what the module sent
+#   my @gone = $mock->hangups(qr{Messages});   # hung up on while delayed
 #   $mock->reset;                              # defaults again
 #   $mock->stop;                               # also on die, and at END
 #
@@ -21,7 +22,9 @@ package MockProvider;
 # JSON line {method, path, query, headers (lower-case names), body, ts,
 # conn, seq, action, answer}: conn is the serving child's pid (one per
 # connection), seq the request's number on that connection (so reuse can
-# be seen), action what the mock did (answer, hang, close, garbage) and
+# be seen), action what the mock did (answer, hang, close, garbage; and
+# peer_closed, a line of its own, when the module closed the connection
+# while a delayed answer waited) and
 # answer {status, body} what it said, logged before any delay, so that a
 # test sees a request the mock is still sitting on.
 #
@@ -70,6 +73,7 @@ use IO::Socket::INET;
 use JSON::PP;
 use MIME::Base64 qw(decode_base64);
 use POSIX qw(WNOHANG _exit setpgid);
+use Socket qw(MSG_PEEK);
 use Time::HiRes qw(sleep time);
 
 our @EXPORT_OK = qw(form_pairs form_hash basic_auth mask star_digits
@@ -260,6 +264,8 @@ sub _write_rules {
 # The requests received so far, oldest first, as hashes; with a regexp,
 # only those whose path matches.
 
+our $want_hangups = 0;
+
 sub requests {
     my ($self, $path) = @_;
 
@@ -277,7 +283,20 @@ sub requests {
 
     @all = grep { $_->{path} =~ $path } @all if defined $path;
 
-    return @all;
+    # a hang-up is no request: hangups() lists those
+    return grep { $want_hangups xor ($_->{action} // '') ne 'peer_closed' }
+           @all;
+}
+
+# The requests (matching $path) whose connection the module closed while
+# the mock delayed its answer, each logged with the time it noticed (ts).
+
+sub hangups {
+    my ($self, $path) = @_;
+
+    local $want_hangups = 1;
+
+    return $self->requests($path);
 }
 
 # Waits until there are at least $n requests (matching $path), for up to
@@ -724,9 +743,23 @@ sub _answer {
 
     if ($rule->{delay}) {
         my $until = time + $rule->{delay};
+        my $sel = IO::Select->new($c);
         while (time < $until) {
             return 0 if getppid() != $server;
-            sleep(($until - time) < 0.1 ? $until - time : 0.1);
+            my $left = $until - time;
+            next unless $sel->can_read($left < 0.1 ? $left : 0.1);
+
+            # a peek, so that bytes of a next request stay where they are
+            my $buf = '';
+            my $ok = recv($c, $buf, 1, MSG_PEEK);
+            if (defined $ok && length $buf == 0) {
+                # the module gave up on this request (cancelled, timed
+                # out): logged, so that a test sees the abort and when
+                $self->_log_request({ %$req, action => 'peer_closed',
+                                      answer => undef, ts => time });
+                return 0;
+            }
+            sleep 0.1;
         }
     }
 
