@@ -24,7 +24,7 @@ use MockProvider qw(form_hash);
 
 my $t = OtpTest->new;
 
-$t->plan(9 * $t->stores);
+$t->plan(10 * $t->stores);
 
 my $mock = MockProvider->new(dir => $t->dir);
 
@@ -108,7 +108,13 @@ $r = $t->post_form('/otp/verify', { phone => $phone, code => $code });
 response_is($r, 410, { error => 'expired', message => any_string },
             "$store: that code never verifies: 410 expired");
 
-# no cooldown: a resend at once reaches the provider again
+# no cooldown: a resend at once reaches the provider again (a number of
+# its own, that no verify touched)
+
+$phone = $store eq 'shm' ? '+15550270003' : '+15550270103';
+
+$r = $t->post_form('/otp/send', { phone => $phone });
+is($r->{status}, 502, "$store: another number: 502 delivery_failed");
 
 $mock->reset;
 
