@@ -579,7 +579,8 @@ ngx_http_otp_init(ngx_conf_t *cf)
         ngx_str_set(&name, NGX_HTTP_OTP_DEFAULT_ZONE);
 
         if (ngx_http_otp_store_shm_conf(cf, &omcf->store, &name,
-                                        NGX_HTTP_OTP_DEFAULT_ZONE_SIZE)
+                                        NGX_HTTP_OTP_DEFAULT_ZONE_SIZE,
+                                        &ngx_http_otp_module)
             != NGX_CONF_OK)
         {
             return NGX_ERROR;
@@ -754,7 +755,8 @@ ngx_http_otp_store_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_otp_store_shm_conf(cf, &omcf->store, &name, size);
+    return ngx_http_otp_store_shm_conf(cf, &omcf->store, &name, size,
+                                       &ngx_http_otp_module);
 }
 
 

@@ -257,9 +257,13 @@ void ngx_http_otp_store_op_cancel(ngx_http_otp_store_op_t *op);
 /* for backends: report the result (op->status etc. set); frees the op */
 void ngx_http_otp_store_op_finish(ngx_http_otp_store_op_t *op);
 
-/* shm backend configuration (ngx_http_otp_store_shm.c) */
+/*
+ * shm backend configuration (ngx_http_otp_store_shm.c); tag is the
+ * module's, so that nginx tells the zone from other modules' zones
+ */
 char *ngx_http_otp_store_shm_conf(ngx_conf_t *cf,
-    ngx_http_otp_store_conf_t *scf, ngx_str_t *name, ssize_t size);
+    ngx_http_otp_store_conf_t *scf, ngx_str_t *name, ssize_t size,
+    void *tag);
 
 /* redis backend configuration (ngx_http_otp_store_redis.c): parses
  * "redis://HOST[:PORT][/DB]" or "redis+unix:PATH" and key=value options

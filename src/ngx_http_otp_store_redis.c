@@ -44,7 +44,8 @@
 #include <hiredis/async.h>
 #include <openssl/evp.h>
 
-#include "ngx_http_otp_module.h"
+#include "ngx_http_otp_conf.h"
+#include "ngx_http_otp_store.h"
 
 
 #define NGX_HTTP_OTP_REDIS_PORT             6379

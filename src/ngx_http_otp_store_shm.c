@@ -24,7 +24,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_otp_module.h"
+#include "ngx_http_otp_store.h"
 
 
 /* records swept from the LRU tail on every operation */
@@ -176,7 +176,7 @@ ngx_http_otp_store_backend_t  ngx_http_otp_store_shm_backend = {
 
 char *
 ngx_http_otp_store_shm_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
-    ngx_str_t *name, ssize_t size)
+    ngx_str_t *name, ssize_t size, void *tag)
 {
     ngx_shm_zone_t          *shm_zone;
     ngx_http_otp_shm_ctx_t  *ctx;
@@ -186,7 +186,7 @@ ngx_http_otp_store_shm_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
         return NGX_CONF_ERROR;
     }
 
-    shm_zone = ngx_shared_memory_add(cf, name, size, &ngx_http_otp_module);
+    shm_zone = ngx_shared_memory_add(cf, name, size, tag);
     if (shm_zone == NULL) {
         return NGX_CONF_ERROR;
     }
