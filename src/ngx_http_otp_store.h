@@ -106,6 +106,17 @@
  * send then meets COOLDOWN.  That errs on the side of fewer messages.
  *
  * Any failure to reach or use the store is UNAVAILABLE: fail closed.
+ *
+ * When a worker exits (the same policy as the HTTP client's, in
+ * ngx_http_otp_http.h):
+ *   c->close on a live worker (worker_shutdown_timeout): the adapter closes
+ *   the connection, answers every pending operation as failed (store:
+ *   UNAVAILABLE) from that event, and schedules no reconnect while
+ *   ngx_exiting/ngx_terminate.  exit_process: anything still pending is
+ *   freed without calling handlers (their requests are gone); no handler
+ *   runs after exit_process starts.
+ * The shm backend holds nothing across events (an operation completes in
+ * the posted event that follows its start), so only Redis has work to do.
  */
 
 

@@ -10,9 +10,11 @@
  * init_process):
  *
  *   DISCONNECTED --reconnect timer--> CONNECTING --connected--> HANDSHAKE
- *   HANDSHAKE --AUTH, SELECT, SCRIPT LOAD all answered--> READY
- *   any --lost, refused, connect timeout, op timeouts, exit--> CLOSING
- *   CLOSING --cleanup hook--> DISCONNECTED (reconnect timer armed)
+ *   HANDSHAKE --AUTH, SELECT, INFO, SCRIPT LOAD all answered--> READY
+ *   any --lost, refused, connect timeout, op timeouts, a handshake step
+ *         that could not be queued, c->close, exit--> CLOSING
+ *   CLOSING --cleanup hook--> DISCONNECTED (reconnect timer armed, unless
+ *         the worker is exiting)
  *
  * hiredis calls the adapter's cleanup hook whenever it frees a context
  * (failed connect, lost connection, our own redisAsyncFree()), so that hook
@@ -93,6 +95,10 @@
 /* handshake steps besides SCRIPT LOAD of script 0, 1, ... */
 #define NGX_HTTP_OTP_REDIS_STEP_AUTH        NGX_HTTP_OTP_REDIS_NSCRIPTS
 #define NGX_HTTP_OTP_REDIS_STEP_SELECT      (NGX_HTTP_OTP_REDIS_NSCRIPTS + 1)
+#define NGX_HTTP_OTP_REDIS_STEP_INFO        (NGX_HTTP_OTP_REDIS_NSCRIPTS + 2)
+
+/* the longest maxmemory-policy name logged as Redis gave it */
+#define NGX_HTTP_OTP_REDIS_POLICY_MAX       32
 
 /* the most, ISSUE's: EVALSHA sha numkeys, three keys, eleven arguments */
 #define NGX_HTTP_OTP_REDIS_MAX_ARGS         17
@@ -125,6 +131,7 @@ typedef struct {
 
     ngx_event_t                     connect_timer;
     ngx_event_t                     reconnect_timer;
+    ngx_event_t                     broken;     /* posted: close it */
 
     /*
      * What the timers' ev->data points to: nginx's debug log reads
@@ -146,6 +153,7 @@ typedef struct {
 
     unsigned                        failing:1;  /* outage already logged */
     unsigned                        exiting:1;
+    unsigned                        handshake_failed:1;
 } ngx_http_otp_redis_ctx_t;
 
 
@@ -201,6 +209,9 @@ static ngx_int_t ngx_http_otp_redis_step(ngx_http_otp_redis_ctx_t *ctx,
     ngx_uint_t step, int argc, const char **argv, const size_t *argvlen);
 static void ngx_http_otp_redis_handshake(redisAsyncContext *ac, void *r,
     void *privdata);
+static void ngx_http_otp_redis_policy(ngx_http_otp_redis_ctx_t *ctx,
+    redisReply *reply);
+static void ngx_http_otp_redis_broken_handler(ngx_event_t *ev);
 
 static void ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
     ngx_http_otp_store_op_t *op);
@@ -550,6 +561,10 @@ ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
     ctx->reconnect_timer.log = cycle->log;
     ctx->reconnect_timer.cancelable = 1;
 
+    ctx->broken.handler = ngx_http_otp_redis_broken_handler;
+    ctx->broken.data = &ctx->ident;
+    ctx->broken.log = cycle->log;
+
     /* EVALSHA needs the SHA1 of each script, as Redis computes it */
 
     for (i = 0; i < NGX_HTTP_OTP_REDIS_NSCRIPTS; i++) {
@@ -595,10 +610,21 @@ ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle,
         return;
     }
 
+    /*
+     * The requests still waiting are gone with the worker: from here on
+     * an operation is freed without its handler (ngx_http_otp_store.h).
+     */
     ctx->exiting = 1;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_EVENT, ctx->log, 0,
+                   "otp redis store: exit, pending operations dropped");
 
     if (ctx->reconnect_timer.timer_set) {
         ngx_del_timer(&ctx->reconnect_timer);
+    }
+
+    if (ctx->broken.posted) {
+        ngx_delete_posted_event(&ctx->broken);
     }
 
     /* the cleanup hook frees the connection slot before hiredis closes */
@@ -669,6 +695,7 @@ ngx_http_otp_redis_connect(ngx_http_otp_redis_ctx_t *ctx)
     ctx->ac = ac;
     ctx->conn = c;
     ctx->state = NGX_HTTP_OTP_REDIS_CONNECTING;
+    ctx->handshake_failed = 0;
 
     ac->data = ctx;
     ac->ev.data = ctx;
@@ -714,7 +741,9 @@ ngx_http_otp_redis_schedule(ngx_http_otp_redis_ctx_t *ctx)
 
     ctx->state = NGX_HTTP_OTP_REDIS_DISCONNECTED;
 
-    if (ctx->exiting || ctx->reconnect_timer.timer_set) {
+    if (ctx->exiting || ngx_exiting || ngx_terminate
+        || ctx->reconnect_timer.timer_set)
+    {
         return;
     }
 
@@ -913,6 +942,21 @@ ngx_http_otp_redis_read_handler(ngx_event_t *rev)
     c = rev->data;
     ctx = c->data;
 
+    /*
+     * worker_shutdown_timeout: nginx sets c->close and calls this handler.
+     * The connection goes now, every pending operation is answered
+     * UNAVAILABLE from here, and no reconnect follows (the worker is
+     * exiting): an operation waiting on a Redis that never answers must
+     * not hold the worker past the timeout.
+     */
+
+    if (c->close) {
+        ngx_log_debug0(NGX_LOG_DEBUG_EVENT, rev->log, 0,
+                       "otp redis store: closed by the worker's shutdown");
+        ngx_http_otp_redis_close(ctx);
+        return;
+    }
+
     if (ctx->ac) {
         redisAsyncHandleRead(ctx->ac);
     }
@@ -979,7 +1023,7 @@ ngx_http_otp_redis_connected(const redisAsyncContext *ac, int status)
                                     argv, argvlen)
             != NGX_OK)
         {
-            return;
+            goto failed;
         }
     }
 
@@ -993,8 +1037,26 @@ ngx_http_otp_redis_connected(const redisAsyncContext *ac, int status)
                                     argv, argvlen)
             != NGX_OK)
         {
-            return;
+            goto failed;
         }
+    }
+
+    /*
+     * INFO, not CONFIG GET: managed Redis services often rename or forbid
+     * CONFIG.  Before SCRIPT LOAD, so that a connection's last handshake
+     * command is a SCRIPT LOAD, as the tests' readiness check expects.
+     */
+
+    argv[0] = "INFO";
+    argvlen[0] = 4;
+    argv[1] = "memory";
+    argvlen[1] = 6;
+
+    if (ngx_http_otp_redis_step(ctx, NGX_HTTP_OTP_REDIS_STEP_INFO, 2,
+                                argv, argvlen)
+        != NGX_OK)
+    {
+        goto failed;
     }
 
     for (i = 0; i < NGX_HTTP_OTP_REDIS_NSCRIPTS; i++) {
@@ -1006,8 +1068,43 @@ ngx_http_otp_redis_connected(const redisAsyncContext *ac, int status)
         argvlen[2] = ngx_http_otp_redis_scripts[i]->len;
 
         if (ngx_http_otp_redis_step(ctx, i, 3, argv, argvlen) != NGX_OK) {
-            return;
+            goto failed;
         }
+    }
+
+    return;
+
+failed:
+
+    /*
+     * A step that could not be queued would leave a connection that
+     * answers the steps before it and then looks ready without SELECT or
+     * SCRIPT LOAD: the handshake fails as a whole.  The context must not
+     * be freed inside this callback, so the close runs from a posted
+     * event, before any reply can be read; the replies already queued are
+     * ignored meanwhile.
+     */
+
+    ctx->handshake_failed = 1;
+    ngx_post_event(&ctx->broken, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_otp_redis_broken_handler(ngx_event_t *ev)
+{
+    ngx_connection_t          *ident;
+    ngx_http_otp_redis_ctx_t  *ctx;
+
+    ident = ev->data;
+    ctx = ident->data;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_EVENT, ctx->log, 0,
+                   "otp redis store: closing after a failed handshake");
+
+    if (ctx->handshake_failed) {
+        ctx->failing = 1;
+        ngx_http_otp_redis_close(ctx);
     }
 }
 
@@ -1023,7 +1120,8 @@ ngx_http_otp_redis_step(ngx_http_otp_redis_ctx_t *ctx, ngx_uint_t step,
         != REDIS_OK)
     {
         ngx_log_error(NGX_LOG_ALERT, ctx->log, 0,
-                      "otp redis store: could not queue the handshake");
+                      "otp redis store: could not queue the handshake with "
+                      "\"%V\", closing the connection", &ctx->scf->url);
         return NGX_ERROR;
     }
 
@@ -1073,14 +1171,23 @@ ngx_http_otp_redis_handshake(redisAsyncContext *ac, void *r, void *privdata)
     ctx = ac->data;
     step = (ngx_uint_t) (uintptr_t) privdata;
 
-    if (reply == NULL || ctx->state != NGX_HTTP_OTP_REDIS_HANDSHAKE) {
+    if (reply == NULL || ctx->state != NGX_HTTP_OTP_REDIS_HANDSHAKE
+        || ctx->handshake_failed)
+    {
         /* the connection is going; the cleanup hook follows */
         return;
     }
 
     name = (step == NGX_HTTP_OTP_REDIS_STEP_AUTH) ? "AUTH"
            : (step == NGX_HTTP_OTP_REDIS_STEP_SELECT) ? "SELECT"
+           : (step == NGX_HTTP_OTP_REDIS_STEP_INFO) ? "INFO"
            : "SCRIPT LOAD";
+
+    if (step == NGX_HTTP_OTP_REDIS_STEP_INFO) {
+        /* advice, not a condition of use: a refused INFO fails nothing */
+        ngx_http_otp_redis_policy(ctx, reply);
+        goto next;
+    }
 
     if (reply->type == REDIS_REPLY_ERROR) {
         level = ngx_http_otp_redis_failure_level(ctx);
@@ -1110,6 +1217,8 @@ ngx_http_otp_redis_handshake(redisAsyncContext *ac, void *r, void *privdata)
         goto failed;
     }
 
+next:
+
     if (--ctx->handshake > 0) {
         return;
     }
@@ -1137,6 +1246,72 @@ failed:
 
     /* deferred by hiredis until this callback returns */
     ngx_http_otp_redis_close(ctx);
+}
+
+
+/*
+ * Every key the store writes has a TTL, so under memory pressure a
+ * "volatile-*" or "allkeys-*" maxmemory-policy may evict a lock, a failure
+ * counter or a send window: exactly what an attacker flooding Redis wants.
+ * Only "noeviction" keeps them (Redis then refuses writes, and the store
+ * fails closed).  Warned once per connection.  The reply is Redis's text:
+ * only a plain policy name is repeated in the log.
+ */
+
+static void
+ngx_http_otp_redis_policy(ngx_http_otp_redis_ctx_t *ctx, redisReply *reply)
+{
+    u_char  *p, *last, *v;
+    size_t   len;
+
+    if (reply->type != REDIS_REPLY_STRING) {
+        ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
+                      "otp redis store: could not read the maxmemory-policy "
+                      "of \"%V\" (INFO refused): make sure it is "
+                      "\"noeviction\"", &ctx->scf->url);
+        return;
+    }
+
+    p = (u_char *) reply->str;
+    last = p + reply->len;
+
+    v = ngx_strlcasestrn(p, last, (u_char *) "maxmemory_policy:",
+                         sizeof("maxmemory_policy:") - 1 - 1);
+
+    if (v == NULL) {
+        ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
+                      "otp redis store: \"%V\" did not tell its "
+                      "maxmemory-policy: make sure it is \"noeviction\"",
+                      &ctx->scf->url);
+        return;
+    }
+
+    v += sizeof("maxmemory_policy:") - 1;
+
+    for (p = v; p < last && p - v < NGX_HTTP_OTP_REDIS_POLICY_MAX; p++) {
+        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
+              || *p == '-'))
+        {
+            break;
+        }
+    }
+
+    len = p - v;
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, ctx->log, 0,
+                   "otp redis store: maxmemory-policy \"%*s\"", len, v);
+
+    if (len == sizeof("noeviction") - 1
+        && ngx_strncmp(v, "noeviction", len) == 0)
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
+                  "otp redis store: \"%V\" has maxmemory-policy \"%*s\": "
+                  "under memory pressure Redis may evict locks and failure "
+                  "counters; set it to \"noeviction\"",
+                  &ctx->scf->url, len, v);
 }
 
 
@@ -1427,6 +1602,11 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
 
+    if (ctx->exiting) {
+        /* exit_process: the request is gone, no handler runs */
+        op->cancelled = 1;
+    }
+
     if (reply == NULL) {
         op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
 
@@ -1588,6 +1768,13 @@ ngx_http_otp_redis_flush(ngx_http_otp_redis_ctx_t *ctx, ngx_uint_t fail)
 
         op->backend = NULL;
         op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+
+        if (ctx->exiting) {
+            /* exit_process: freed now, no handler runs, nothing posted */
+            op->cancelled = 1;
+            ngx_http_otp_store_op_finish(op);
+            continue;
+        }
 
         if (op->event.timer_set) {
             ngx_del_timer(&op->event);
