@@ -26,6 +26,8 @@ static ngx_str_t *ngx_http_otp_template(ngx_http_otp_loc_conf_t *olcf,
     ngx_uint_t channel, u_char *locale, size_t len);
 static ngx_int_t ngx_http_otp_issue(ngx_http_request_t *r,
     ngx_http_otp_ctx_t *ctx);
+static void ngx_http_otp_client_addr(ngx_http_request_t *r,
+    ngx_uint_t prefix, ngx_str_t *addr);
 static void ngx_http_otp_issue_done(ngx_http_otp_store_op_t *op);
 static ngx_int_t ngx_http_otp_deliver(ngx_http_request_t *r,
     ngx_http_otp_ctx_t *ctx);
@@ -142,13 +144,16 @@ ngx_http_otp_send_request(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
 static ngx_int_t
 ngx_http_otp_issue(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
 {
-    ngx_str_t                 *addr;
+    ngx_str_t                  addr;
     ngx_http_otp_store_op_t   *op;
     ngx_http_otp_loc_conf_t   *olcf;
     ngx_http_otp_main_conf_t  *omcf;
+    u_char                     text[NGX_INET6_ADDRSTRLEN + 4];
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+
+    addr.data = text;
 
     op = ngx_http_otp_op_create(r, NGX_HTTP_OTP_OP_ISSUE,
                                 ngx_http_otp_issue_done);
@@ -156,11 +161,11 @@ ngx_http_otp_issue(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    addr = &r->connection->addr_text;
+    ngx_http_otp_client_addr(r, olcf->client_limit.ipv6_prefix, &addr);
 
     if (ngx_http_otp_op_keys(r, ctx, op, 1) != NGX_OK
         || ngx_otp_key_client(omcf->secret.data, omcf->secret.len,
-                              addr->data, addr->len, op->client_key)
+                              addr.data, addr.len, op->client_key)
            != NGX_OTP_OK)
     {
         ngx_free(op);
@@ -472,6 +477,50 @@ ngx_http_otp_template(ngx_http_otp_loc_conf_t *olcf, ngx_uint_t channel,
     }
 
     return NULL;
+}
+
+
+/*
+ * What the per-client limit counts by: an IPv4 address (also one mapped
+ * into IPv6), or an IPv6 address cut to its first prefix bits and written
+ * as "network/prefix"; addr->data holds NGX_INET6_ADDRSTRLEN + 4 bytes.
+ * The address is the one realip may have set from a trusted proxy.
+ */
+
+static void
+ngx_http_otp_client_addr(ngx_http_request_t *r, ngx_uint_t prefix,
+    ngx_str_t *addr)
+{
+#if (NGX_HAVE_INET6)
+    u_char                n;
+    ngx_uint_t            i;
+    struct sockaddr_in6  *sin6;
+    u_char                net[16];
+
+    if (r->connection->sockaddr->sa_family == AF_INET6) {
+        sin6 = (struct sockaddr_in6 *) r->connection->sockaddr;
+
+        if (!IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) && prefix < 128) {
+            ngx_memcpy(net, sin6->sin6_addr.s6_addr, 16);
+
+            for (i = 0; i < 16; i++) {
+                n = (prefix >= 8 * (i + 1)) ? 0xff
+                    : (prefix <= 8 * i) ? 0
+                    : (u_char) (0xff << (8 - (prefix - 8 * i)));
+                net[i] &= n;
+            }
+
+            addr->len = ngx_inet6_ntop(net, addr->data, NGX_INET6_ADDRSTRLEN);
+            addr->len = ngx_sprintf(addr->data + addr->len, "/%ui", prefix)
+                        - addr->data;
+            return;
+        }
+    }
+#endif
+
+    addr->len = ngx_min(r->connection->addr_text.len,
+                        NGX_INET6_ADDRSTRLEN + 4);
+    ngx_memcpy(addr->data, r->connection->addr_text.data, addr->len);
 }
 
 
