@@ -97,9 +97,6 @@
 #define NGX_HTTP_OTP_REDIS_STEP_SELECT      (NGX_HTTP_OTP_REDIS_NSCRIPTS + 1)
 #define NGX_HTTP_OTP_REDIS_STEP_INFO        (NGX_HTTP_OTP_REDIS_NSCRIPTS + 2)
 
-/* the longest maxmemory-policy name logged as Redis gave it */
-#define NGX_HTTP_OTP_REDIS_POLICY_MAX       32
-
 /* the most, ISSUE's: EVALSHA sha numkeys, three keys, eleven arguments */
 #define NGX_HTTP_OTP_REDIS_MAX_ARGS         17
 
@@ -1255,14 +1252,15 @@ failed:
  * counter or a send window: exactly what an attacker flooding Redis wants.
  * Only "noeviction" keeps them (Redis then refuses writes, and the store
  * fails closed).  Warned once per connection.  The reply is Redis's text:
- * only a plain policy name is repeated in the log.
+ * only a plain policy name is repeated in the log (the pure core's
+ * ngx_otp_redis_info_field(), unit-tested and fuzzed).
  */
 
 static void
 ngx_http_otp_redis_policy(ngx_http_otp_redis_ctx_t *ctx, redisReply *reply)
 {
-    u_char  *p, *last, *v;
-    size_t   len;
+    size_t         len;
+    const u_char  *v;
 
     if (reply->type != REDIS_REPLY_STRING) {
         ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
@@ -1272,31 +1270,16 @@ ngx_http_otp_redis_policy(ngx_http_otp_redis_ctx_t *ctx, redisReply *reply)
         return;
     }
 
-    p = (u_char *) reply->str;
-    last = p + reply->len;
-
-    v = ngx_strlcasestrn(p, last, (u_char *) "maxmemory_policy:",
-                         sizeof("maxmemory_policy:") - 1 - 1);
-
-    if (v == NULL) {
+    if (ngx_otp_redis_info_field((u_char *) reply->str, reply->len,
+                                 "maxmemory_policy", &v, &len)
+        != NGX_OTP_OK)
+    {
         ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
                       "otp redis store: \"%V\" did not tell its "
                       "maxmemory-policy: make sure it is \"noeviction\"",
                       &ctx->scf->url);
         return;
     }
-
-    v += sizeof("maxmemory_policy:") - 1;
-
-    for (p = v; p < last && p - v < NGX_HTTP_OTP_REDIS_POLICY_MAX; p++) {
-        if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9')
-              || *p == '-'))
-        {
-            break;
-        }
-    }
-
-    len = p - v;
 
     ngx_log_debug2(NGX_LOG_DEBUG_EVENT, ctx->log, 0,
                    "otp redis store: maxmemory-policy \"%*s\"", len, v);
