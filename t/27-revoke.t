@@ -18,13 +18,15 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 use OtpTest;
-use MockProvider qw(form_hash);
+use POSIX ();
+use MockProvider qw(form_hash mask);
 
 ###############################################################################
 
 my $t = OtpTest->new;
 
-$t->plan(10 * $t->stores);
+# 10 a store, and 2 that need Redis
+$t->plan(10 * $t->stores + 2 * grep { $_ eq 'redis' } $t->stores);
 
 my $mock = MockProvider->new(dir => $t->dir);
 
@@ -161,6 +163,49 @@ $r = $t->post_form('/otp/verify',
                                                       ($code + 1) % 1e6) });
 is($r->{json} && $r->{json}{attempts_remaining}, 3,
    "$store: the failure before the revoke still counts: 3 left");
+
+# Redis goes away while the provider takes its time to refuse: the revoke
+# fails, the answer is still the 502, and the failure is logged
+
+if ($store eq 'redis') {
+    my $phone3 = '+15550270104';
+
+    $mock->on(qr/Messages/ => { %$refuse, delay => 1 });
+
+    pipe(my $res_r, my $res_w) or die "pipe: $!";
+    my $kid = fork() // die "fork: $!";
+
+    if ($kid == 0) {
+        close $res_r;
+        my $res = $t->post_form('/otp/send/now', { phone => $phone3 },
+                                timeout => 10);
+        syswrite $res_w, "$res->{status}\n";
+        POSIX::_exit(0);
+    }
+
+    close $res_w;
+    $t->uses_phone($phone3);
+
+    $mock->wait_requests(scalar($mock->requests(qr/Messages/)) + 1,
+                         qr/Messages/, 3);
+    $t->stop_redis;
+
+    my $status = <$res_r> // 'none';
+    chomp $status;
+    waitpid($kid, 0);
+
+    is($status, 502, "$store: the store down at the revoke: still 502");
+
+    my $m = mask($phone3);
+    my $re = qr/\[error\].*otp could not revoke the undelivered code /
+             . qr/for \Q$m\E: the store is unavailable/;
+
+    is(scalar(grep { $_ =~ $re } split /\n/, $t->read_file('error.log')),
+       1, "$store: the failed revoke is logged");
+
+    $mock->reset;
+
+}
 
 $t->stop;
 
