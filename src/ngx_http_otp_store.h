@@ -31,7 +31,9 @@
  *   fails,  ending at fend  = first failure + lockout: max_attempts of
  *           them lock the number for lockout;
  *   lfails, ending at lfend = first failure + failure_window: max_failures
- *           of them lock it until lfend (NIST SP 800-63B 5.2.2).
+ *           of them lock it until lfend (NIST SP 800-63B 5.2.2); an ISSUE
+ *           with max_failures 0 ("otp_max_failures off") stores
+ *           NGX_HTTP_OTP_STORE_NO_LIMIT.
  *
  * A counter whose window has ended counts 0.  State that limits guessing
  * never lives shorter than the limit it enforces: the record lives until
@@ -90,7 +92,7 @@
  * no longer applies.  The per-number send window keeps the send (counted
  * at ISSUE); lock and failure counters are kept.  OK when revoked,
  * EXPIRED when there was no such code.
-
+ *
  * BUDGET, for a provider's hourly send budget (budget_name, budget_limit):
  *   the counter of the current clock hour (UTC, aligned to the hour) += 1;
  *   count <= limit -> OK; otherwise -> LIMITED, retry = end of the hour,
