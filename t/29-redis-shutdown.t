@@ -26,7 +26,7 @@ use OtpTest;
 
 my $t = OtpTest->new->need_redis;
 
-$t->plan(3);
+$t->plan(4);
 
 $t->write_config(<<'EOF', store => 'redis');
 
@@ -79,7 +79,18 @@ if ($kid == 0) {
 close $res_w;
 $t->uses_phone('+15550290001');
 
-sleep 0.5;
+# the verify has reached the silent Redis (the debug log says so)
+
+my $deadline = time + 5;
+
+while (time < $deadline
+       && $t->read_file('error.log') !~ /otp store op \d+ start/)
+{
+    sleep 0.05;
+}
+
+like($t->read_file('error.log'), qr/otp store op \d+ start/,
+     'the verify waits on Redis');
 
 # a graceful stop: the worker must be gone within about 1s
 
