@@ -26,11 +26,15 @@
  * are checked against: max_attempts and lockout, max_failures and
  * failure_window (so that verify needs no copy of the send location's
  * settings).  Failed guesses count per number, whatever code they were
- * against, in two fixed windows that start at the first failure:
+ * against, in two windows:
  *
- *   fails,  ending at fend  = first failure + lockout: max_attempts of
- *           them lock the number for lockout;
- *   lfails, ending at lfend = first failure + failure_window: max_failures
+ *   fails,  ending at fend  = last failure + lockout: max_attempts of them
+ *           lock the number for lockout.  The window moves with each
+ *           failure, so any max_attempts failures within lockout of each
+ *           other lock it (a fixed window would let 2 * (max_attempts - 1)
+ *           through around its end); lockout without a failure forgets;
+ *   lfails, ending at lfend = first failure + failure_window (a fixed
+ *           window, like the send limits): max_failures
  *           of them lock it until lfend (NIST SP 800-63B 5.2.2); an ISSUE
  *           with max_failures 0 ("otp_max_failures off") stores
  *           NGX_HTTP_OTP_STORE_NO_LIMIT.
@@ -76,8 +80,9 @@
  *   compare the code key in constant time:
  *     equal      -> the record is deleted, both failure counters with
  *                   it                                     -> OK
- *     different  -> fails += 1 and lfails += 1 (each starting its window
- *                   if it was ended), remaining = the lower of
+ *     different  -> fails += 1 (fend = now + lockout) and lfails += 1
+ *                   (lfend = now + failure_window if its window had
+ *                   ended), remaining = the lower of
  *                   max_attempts - fails and max_failures - lfails
  *                                                          -> INVALID;
  *                   when remaining reaches 0 the code is dropped and

@@ -585,9 +585,9 @@ ngx_http_otp_shm_verify(ngx_http_otp_shm_ctx_t *ctx,
         return NGX_OK;
     }
 
-    if (ph->fails++ == 0) {
-        ph->fend = now + ph->lockout;
-    }
+    /* lockout from the last failure: see ngx_http_otp_store.h */
+    ph->fails++;
+    ph->fend = now + ph->lockout;
 
     if (ph->lfails++ == 0) {
         ph->lfend = now + ph->failure_window;

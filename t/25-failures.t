@@ -26,7 +26,7 @@ use OtpTest;
 
 my $t = OtpTest->new;
 
-$t->plan(24 * $t->stores + 3);
+$t->plan(25 * $t->stores + 3);
 
 my $conf = <<'EOF';
 
@@ -64,6 +64,11 @@ http {
         location = /otp/send/long {
             otp_lockout 1s;
             otp_max_failures 4/1h;
+            otp_send;
+        }
+
+        location = /otp/send/short-lock {
+            otp_lockout 2s;
             otp_send;
         }
 
@@ -145,6 +150,22 @@ too_many($r, 890, 900, "$store: ttl: locked for otp_lockout, right code 429");
 
 $r = $t->post_form('/otp/send', { phone => $phone });
 rate_limited($r, 890, 900, "$store: ttl: send to the locked number 429");
+
+# otp_lockout 2s: three failures 1.2s apart lock the number, each within
+# otp_lockout of the one before (a window fixed at the first failure would
+# have ended before the third)
+
+$phone = '+15550250006';
+($r, $code) = $t->send_code('/otp/send/short-lock', { phone => $phone });
+
+for my $n (1, 2) {
+    $t->post_form('/otp/verify', { phone => $phone, code => wrong($code, $n) });
+    sleep(1.2);
+}
+
+$r = $t->post_form('/otp/verify', { phone => $phone, code => wrong($code, 3) });
+is(left($r), '401 0', "$store: spaced: the third failure 1.2s after the "
+   . 'second locks');
 
 # otp_max_failures 4/1h over otp_max_attempts 3 with otp_lockout 1s: two
 # failures, the short window ends, two more reach the long limit

@@ -33,7 +33,7 @@ sub slurp {
     return scalar <$f>;
 }
 
-plan(tests => 86);
+plan(tests => 89);
 
 # 1: the embedded header is up to date
 
@@ -271,12 +271,20 @@ $now = put_record(code => $CODE, exp => 1000, max => 3, lockout => 900000,
 is_deeply(verify($OTHER), [1, 0, 2], 'verify: a wrong code INVALID, 2 left');
 $rec = record();
 is("$rec->{fails}/$rec->{lfails}", '1/1', 'verify: both counters count it');
-near($rec->{fend}, $now + 900000, 'verify: fend = first failure + lockout');
+near($rec->{fend}, $now + 900000, 'verify: fend = now + lockout');
 near($rec->{lfend}, $now + 86400000,
      'verify: lfend = first failure + failure_window');
 near(pttl(), 86400000,
      'verify: the failures outlive the code (record TTL = lfend)');
 is($rec->{code}, $CODE, 'verify: the code lives on');
+
+$now = put_record(code => $CODE, exp => 60000, fails => 1, fend => 10000,
+                  lfails => 1, lfend => 600000);
+is_deeply(verify($OTHER), [1, 0, 1], 'verify: a second failure, 1 left');
+$rec = record();
+near($rec->{fend}, $now + 900000,
+     'verify: the short window moves to lockout after the last failure');
+near($rec->{lfend}, $now + 600000, 'verify: the long window stays fixed');
 
 put_record(code => $CODE, exp => 60000, lmax => 4, lfails => 2,
            lfend => 600000);

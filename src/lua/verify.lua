@@ -34,7 +34,9 @@ if guess then
     redis.call('DEL', KEYS[1])
     return {0, 0, 0}
   end
-  if fails == 0 then fend = now + lockout end
+  -- the short window runs lockout from the last failure: any
+  -- max_attempts failures within lockout of each other lock the number
+  fend = now + lockout
   if lfails == 0 then lfend = now + (tonumber(r[9]) or 0) end
   fails = fails + 1
   lfails = lfails + 1
