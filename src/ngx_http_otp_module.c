@@ -46,6 +46,8 @@ static char *ngx_http_otp_default_cc(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_otp_str_or_off(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_otp_token_cookie(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_otp_route(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_otp_geo(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -232,6 +234,13 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       offsetof(ngx_http_otp_loc_conf_t, lockout),
       NULL },
 
+    { ngx_string("otp_max_failures"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_rate,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, max_failures),
+      NULL },
+
     { ngx_string("otp_resend_after"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -247,7 +256,7 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       NULL },
 
     { ngx_string("otp_client_limit"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_otp_rate,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_otp_loc_conf_t, client_limit),
@@ -289,8 +298,8 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       NULL },
 
     { ngx_string("otp_token_cookie"),
-      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_http_otp_str_or_off,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
+      ngx_http_otp_token_cookie,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_otp_loc_conf_t, token_cookie),
       NULL },
@@ -424,6 +433,7 @@ ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
     olcf->ttl = NGX_CONF_UNSET_MSEC;
     olcf->max_attempts = NGX_CONF_UNSET_UINT;
     olcf->lockout = NGX_CONF_UNSET_MSEC;
+    olcf->max_failures.count = NGX_CONF_UNSET_UINT;
     olcf->resend_after = NGX_CONF_UNSET_MSEC;
     olcf->send_limit.count = NGX_CONF_UNSET_UINT;
     olcf->client_limit.count = NGX_CONF_UNSET_UINT;
@@ -433,6 +443,7 @@ ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
     olcf->geo_deny = NGX_CONF_UNSET_PTR;
     olcf->templates = NGX_CONF_UNSET_PTR;
     olcf->message_ttl = NGX_CONF_UNSET_MSEC;
+    olcf->token_cookie_secure = NGX_CONF_UNSET_UINT;
 
     return olcf;
 }
@@ -483,6 +494,16 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->lockout, prev->lockout, 900000);
     ngx_conf_merge_msec_value(conf->resend_after, prev->resend_after, 30000);
 
+    /* NIST SP 800-63B 5.2.2 allows at most 100 failures in a row */
+    if (conf->max_failures.count == NGX_CONF_UNSET_UINT) {
+        if (prev->max_failures.count == NGX_CONF_UNSET_UINT) {
+            prev->max_failures.count = 20;
+            prev->max_failures.window = 86400000;
+        }
+
+        conf->max_failures = prev->max_failures;
+    }
+
     if (conf->send_limit.count == NGX_CONF_UNSET_UINT) {
         if (prev->send_limit.count == NGX_CONF_UNSET_UINT) {
             prev->send_limit.count = 5;
@@ -496,6 +517,7 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         if (prev->client_limit.count == NGX_CONF_UNSET_UINT) {
             prev->client_limit.count = 20;
             prev->client_limit.window = 3600000;
+            prev->client_limit.ipv6_prefix = NGX_HTTP_OTP_IPV6_PREFIX;
         }
 
         conf->client_limit = prev->client_limit;
@@ -506,7 +528,15 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_sec_value(conf->token_ttl, prev->token_ttl, 3600);
     ngx_conf_merge_str_value(conf->token_issuer, prev->token_issuer, "");
     ngx_conf_merge_str_value(conf->token_audience, prev->token_audience, "");
+    if (conf->token_cookie.data == NULL) {
+        conf->token_cookie = prev->token_cookie;
+        conf->token_cookie_secure = prev->token_cookie_secure;
+    }
+
     ngx_conf_merge_str_value(conf->token_cookie, prev->token_cookie, "");
+    ngx_conf_merge_uint_value(conf->token_cookie_secure,
+                              prev->token_cookie_secure,
+                              NGX_HTTP_OTP_COOKIE_SECURE_AUTO);
 
     ngx_conf_merge_ptr_value(conf->geo_allow, prev->geo_allow, NULL);
     ngx_conf_merge_ptr_value(conf->geo_deny, prev->geo_deny, NULL);
@@ -557,7 +587,8 @@ ngx_http_otp_init(ngx_conf_t *cf)
         ngx_str_set(&name, NGX_HTTP_OTP_DEFAULT_ZONE);
 
         if (ngx_http_otp_store_shm_conf(cf, &omcf->store, &name,
-                                        NGX_HTTP_OTP_DEFAULT_ZONE_SIZE)
+                                        NGX_HTTP_OTP_DEFAULT_ZONE_SIZE,
+                                        &ngx_http_otp_module)
             != NGX_CONF_OK)
         {
             return NGX_ERROR;
@@ -732,7 +763,8 @@ ngx_http_otp_store_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_otp_store_shm_conf(cf, &omcf->store, &name, size);
+    return ngx_http_otp_store_shm_conf(cf, &omcf->store, &name, size,
+                                       &ngx_http_otp_module);
 }
 
 
@@ -916,7 +948,43 @@ ngx_http_otp_rate(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
+    /*
+     * A client keyed by its full IPv6 address changes address at will:
+     * one host is routinely given a whole /64.  So IPv6 clients are keyed
+     * by their /64 unless told otherwise.
+     */
+
+    rate->ipv6_prefix = NGX_HTTP_OTP_IPV6_PREFIX;
+
+    if (cf->args->nelts == 3) {
+        if (value[2].len <= sizeof("ipv6_prefix=") - 1
+            || ngx_strncmp(value[2].data, "ipv6_prefix=",
+                           sizeof("ipv6_prefix=") - 1)
+               != 0)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid parameter \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        n = ngx_atoi(value[2].data + sizeof("ipv6_prefix=") - 1,
+                     value[2].len - (sizeof("ipv6_prefix=") - 1));
+
+        if (n == NGX_ERROR || n < 1 || n > 128) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value \"%V\": ipv6_prefix= takes "
+                               "a prefix length from 1 to 128", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        rate->ipv6_prefix = n;
+    }
+
     if (ngx_strcmp(value[1].data, "off") == 0) {
+        if (cf->args->nelts == 3) {
+            return "takes no parameters with \"off\"";
+        }
+
         rate->count = 0;
         rate->window = 0;
         return NGX_CONF_OK;
@@ -1042,6 +1110,57 @@ ngx_http_otp_str_or_off(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     *field = value[1];
+
+    return NGX_CONF_OK;
+}
+
+
+/* otp_token_cookie NAME [secure=on|off|auto] | off */
+
+static char *
+ngx_http_otp_token_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otp_loc_conf_t *olcf = conf;
+
+    char       *rv;
+    ngx_str_t  *value, s;
+
+    rv = ngx_http_otp_str_or_off(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    value = cf->args->elts;
+
+    olcf->token_cookie_secure = NGX_HTTP_OTP_COOKIE_SECURE_AUTO;
+
+    if (cf->args->nelts == 2) {
+        return NGX_CONF_OK;
+    }
+
+    if (olcf->token_cookie.len == 0
+        || ngx_strncmp(value[2].data, "secure=", 7) != 0)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\"", &value[2]);
+        return NGX_CONF_ERROR;
+    }
+
+    s.data = value[2].data + 7;
+    s.len = value[2].len - 7;
+
+    if (s.len == 2 && ngx_strncmp(s.data, "on", 2) == 0) {
+        olcf->token_cookie_secure = NGX_HTTP_OTP_COOKIE_SECURE_ON;
+
+    } else if (s.len == 3 && ngx_strncmp(s.data, "off", 3) == 0) {
+        olcf->token_cookie_secure = NGX_HTTP_OTP_COOKIE_SECURE_OFF;
+
+    } else if (s.len != 4 || ngx_strncmp(s.data, "auto", 4) != 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid value \"%V\": secure= takes on, off or "
+                           "auto", &value[2]);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -1258,11 +1377,21 @@ ngx_http_otp_message(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     t->locale = value[2];
     t->text = value[3];
 
-    if (ngx_strnstr(t->text.data, "$code", t->text.len) == NULL
-        && ngx_strnstr(t->text.data, "${code}", t->text.len) == NULL)
-    {
+    /* rendered, not searched: "$code_now" or "$$code" show no code */
+
+    switch (ngx_otp_message_shows_code(t->text.data, t->text.len)) {
+
+    case NGX_OTP_OK:
+        break;
+
+    case NGX_OTP_ETOOBIG:
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "the message is too long");
+        return NGX_CONF_ERROR;
+
+    default:
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "the message has no \"$code\"");
+                           "the message never shows the code: write "
+                           "\"$code\" or \"${code}\"");
         return NGX_CONF_ERROR;
     }
 

@@ -23,10 +23,19 @@
 #define NGX_HTTP_OTP_HANDLER_SEND     1
 #define NGX_HTTP_OTP_HANDLER_VERIFY   2
 
+/* otp_client_limit ... ipv6_prefix= */
+#define NGX_HTTP_OTP_IPV6_PREFIX          64
+
+/* otp_token_cookie ... secure= */
+#define NGX_HTTP_OTP_COOKIE_SECURE_AUTO   0   /* when the client's is TLS */
+#define NGX_HTTP_OTP_COOKIE_SECURE_ON     1
+#define NGX_HTTP_OTP_COOKIE_SECURE_OFF    2
+
 
 typedef struct {
     ngx_uint_t                      count;        /* 0: no limit */
     ngx_msec_t                      window;
+    ngx_uint_t                      ipv6_prefix;  /* otp_client_limit */
 } ngx_http_otp_rate_t;
 
 
@@ -77,6 +86,7 @@ typedef struct {
     ngx_msec_t                      ttl;
     ngx_uint_t                      max_attempts;
     ngx_msec_t                      lockout;
+    ngx_http_otp_rate_t             max_failures;
     ngx_msec_t                      resend_after;
     ngx_http_otp_rate_t             send_limit;
     ngx_http_otp_rate_t             client_limit;
@@ -87,6 +97,7 @@ typedef struct {
     ngx_str_t                       token_issuer;
     ngx_str_t                       token_audience;
     ngx_str_t                       token_cookie;
+    ngx_uint_t                      token_cookie_secure;
 
     ngx_array_t                    *geo_allow;    /* ngx_http_otp_geo_t */
     ngx_array_t                    *geo_deny;

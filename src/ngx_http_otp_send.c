@@ -26,10 +26,17 @@ static ngx_str_t *ngx_http_otp_template(ngx_http_otp_loc_conf_t *olcf,
     ngx_uint_t channel, u_char *locale, size_t len);
 static ngx_int_t ngx_http_otp_issue(ngx_http_request_t *r,
     ngx_http_otp_ctx_t *ctx);
+static void ngx_http_otp_client_addr(ngx_http_request_t *r,
+    ngx_uint_t prefix, ngx_str_t *addr);
 static void ngx_http_otp_issue_done(ngx_http_otp_store_op_t *op);
 static ngx_int_t ngx_http_otp_deliver(ngx_http_request_t *r,
     ngx_http_otp_ctx_t *ctx);
 static void ngx_http_otp_budget_done(ngx_http_otp_store_op_t *op);
+static ngx_int_t ngx_http_otp_revoke(ngx_http_request_t *r,
+    ngx_http_otp_ctx_t *ctx);
+static void ngx_http_otp_revoked(ngx_http_otp_store_op_t *op);
+static ngx_int_t ngx_http_otp_undelivered(ngx_http_request_t *r,
+    ngx_http_otp_ctx_t *ctx);
 static ngx_int_t ngx_http_otp_send_to(ngx_http_request_t *r,
     ngx_http_otp_ctx_t *ctx, ngx_http_otp_attempt_t *a);
 static void ngx_http_otp_delivered(ngx_http_otp_send_t *send);
@@ -137,13 +144,16 @@ ngx_http_otp_send_request(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
 static ngx_int_t
 ngx_http_otp_issue(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
 {
-    ngx_str_t                 *addr;
+    ngx_str_t                  addr;
     ngx_http_otp_store_op_t   *op;
     ngx_http_otp_loc_conf_t   *olcf;
     ngx_http_otp_main_conf_t  *omcf;
+    u_char                     text[NGX_INET6_ADDRSTRLEN + 4];
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+
+    addr.data = text;
 
     op = ngx_http_otp_op_create(r, NGX_HTTP_OTP_OP_ISSUE,
                                 ngx_http_otp_issue_done);
@@ -151,11 +161,11 @@ ngx_http_otp_issue(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    addr = &r->connection->addr_text;
+    ngx_http_otp_client_addr(r, olcf->client_limit.ipv6_prefix, &addr);
 
     if (ngx_http_otp_op_keys(r, ctx, op, 1) != NGX_OK
         || ngx_otp_key_client(omcf->secret.data, omcf->secret.len,
-                              addr->data, addr->len, op->client_key)
+                              addr.data, addr.len, op->client_key)
            != NGX_OTP_OK)
     {
         ngx_free(op);
@@ -170,6 +180,8 @@ ngx_http_otp_issue(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
     op->send_window = olcf->send_limit.window;
     op->client_limit = olcf->client_limit.count;
     op->client_window = olcf->client_limit.window;
+    op->max_failures = olcf->max_failures.count;
+    op->failure_window = olcf->max_failures.window;
 
     return ngx_http_otp_op_start(r, ctx, op);
 }
@@ -468,6 +480,50 @@ ngx_http_otp_template(ngx_http_otp_loc_conf_t *olcf, ngx_uint_t channel,
 }
 
 
+/*
+ * What the per-client limit counts by: an IPv4 address (also one mapped
+ * into IPv6), or an IPv6 address cut to its first prefix bits and written
+ * as "network/prefix"; addr->data holds NGX_INET6_ADDRSTRLEN + 4 bytes.
+ * The address is the one realip may have set from a trusted proxy.
+ */
+
+static void
+ngx_http_otp_client_addr(ngx_http_request_t *r, ngx_uint_t prefix,
+    ngx_str_t *addr)
+{
+#if (NGX_HAVE_INET6)
+    u_char                n;
+    ngx_uint_t            i;
+    struct sockaddr_in6  *sin6;
+    u_char                net[16];
+
+    if (r->connection->sockaddr->sa_family == AF_INET6) {
+        sin6 = (struct sockaddr_in6 *) r->connection->sockaddr;
+
+        if (!IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) && prefix < 128) {
+            ngx_memcpy(net, sin6->sin6_addr.s6_addr, 16);
+
+            for (i = 0; i < 16; i++) {
+                n = (prefix >= 8 * (i + 1)) ? 0xff
+                    : (prefix <= 8 * i) ? 0
+                    : (u_char) (0xff << (8 - (prefix - 8 * i)));
+                net[i] &= n;
+            }
+
+            addr->len = ngx_inet6_ntop(net, addr->data, NGX_INET6_ADDRSTRLEN);
+            addr->len = ngx_sprintf(addr->data + addr->len, "/%ui", prefix)
+                        - addr->data;
+            return;
+        }
+    }
+#endif
+
+    addr->len = ngx_min(r->connection->addr_text.len,
+                        NGX_INET6_ADDRSTRLEN + 4);
+    ngx_memcpy(addr->data, r->connection->addr_text.data, addr->len);
+}
+
+
 static void
 ngx_http_otp_issue_done(ngx_http_otp_store_op_t *op)
 {
@@ -545,21 +601,7 @@ ngx_http_otp_deliver(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
     ngx_http_otp_attempt_t   *a;
 
     if (ctx->next == ctx->nchain) {
-        ngx_explicit_memzero(ctx->code, sizeof(ctx->code));
-
-        if (ctx->over_budget == ctx->nchain) {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "otp send to %*s refused: every provider spent "
-                          "its hourly budget",
-                          ctx->masked_len, ctx->masked);
-
-            return ngx_http_otp_rate_limited(r, "rate_limited",
-                                             "Sending is paused for now; "
-                                             "try again later.",
-                                             ctx->budget_retry);
-        }
-
-        return ngx_http_otp_delivery_failed(r, ctx);
+        return ngx_http_otp_revoke(r, ctx);
     }
 
     a = &ctx->chain[ctx->next];
@@ -632,6 +674,83 @@ ngx_http_otp_budget_done(ngx_http_otp_store_op_t *op)
     if (rc != NGX_DONE) {
         ngx_http_otp_resume(r, rc);
     }
+}
+
+
+/*
+ * No provider took the code: it is revoked before the answer, so that a
+ * code a provider, proxy or WAF may have quoted back can never verify, and
+ * a new send meets no cooldown.  A revoke that fails (store down) is
+ * logged and the answer is the same.
+ */
+
+static ngx_int_t
+ngx_http_otp_revoke(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
+{
+    ngx_int_t                 rc;
+    ngx_http_otp_store_op_t  *op;
+
+    op = ngx_http_otp_op_create(r, NGX_HTTP_OTP_OP_REVOKE,
+                                ngx_http_otp_revoked);
+
+    rc = (op == NULL) ? NGX_ERROR : ngx_http_otp_op_keys(r, ctx, op, 1);
+
+    ngx_explicit_memzero(ctx->code, sizeof(ctx->code));
+
+    if (rc != NGX_OK) {
+        if (op) {
+            ngx_free(op);
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "otp could not revoke the undelivered code for %*s",
+                      ctx->masked_len, ctx->masked);
+
+        return ngx_http_otp_undelivered(r, ctx);
+    }
+
+    return ngx_http_otp_op_start(r, ctx, op);
+}
+
+
+static void
+ngx_http_otp_revoked(ngx_http_otp_store_op_t *op)
+{
+    ngx_http_request_t  *r;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_otp_op_done(op);
+    r = ctx->request;
+
+    if (op->status != NGX_HTTP_OTP_STORE_OK
+        && op->status != NGX_HTTP_OTP_STORE_EXPIRED)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "otp could not revoke the undelivered code for %*s: "
+                      "the store is unavailable",
+                      ctx->masked_len, ctx->masked);
+    }
+
+    ngx_http_otp_resume(r, ngx_http_otp_undelivered(r, ctx));
+}
+
+
+static ngx_int_t
+ngx_http_otp_undelivered(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
+{
+    if (ctx->over_budget == ctx->nchain) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "otp send to %*s refused: every provider spent "
+                      "its hourly budget",
+                      ctx->masked_len, ctx->masked);
+
+        return ngx_http_otp_rate_limited(r, "rate_limited",
+                                         "Sending is paused for now; "
+                                         "try again later.",
+                                         ctx->budget_retry);
+    }
+
+    return ngx_http_otp_delivery_failed(r, ctx);
 }
 
 

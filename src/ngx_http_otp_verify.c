@@ -18,6 +18,8 @@
 static void ngx_http_otp_verify_done(ngx_http_otp_store_op_t *op);
 static ngx_int_t ngx_http_otp_verified(ngx_http_request_t *r,
     ngx_http_otp_ctx_t *ctx);
+static ngx_uint_t ngx_http_otp_cookie_secure(ngx_http_request_t *r,
+    ngx_http_otp_loc_conf_t *olcf);
 
 
 ngx_int_t
@@ -230,11 +232,9 @@ ngx_http_otp_verified(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
         p = ngx_sprintf(cookie, "%V=%*s; Path=/; Max-Age=%T; HttpOnly; "
                         "SameSite=Lax", &olcf->token_cookie, len, token,
                         olcf->token_ttl);
-#if (NGX_HTTP_SSL)
-        if (r->connection->ssl) {
+        if (ngx_http_otp_cookie_secure(r, olcf)) {
             p = ngx_cpymem(p, "; Secure", sizeof("; Secure") - 1);
         }
-#endif
 
         value.data = cookie;
         value.len = p - cookie;
@@ -245,4 +245,32 @@ ngx_http_otp_verified(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
     }
 
     return ngx_http_otp_json(r, NGX_HTTP_OK, body, end - body);
+}
+
+
+/*
+ * Behind a proxy that terminates TLS the connection nginx sees is plain,
+ * yet the browser's is not: "secure=on" says so.  "auto" trusts what nginx
+ * sees.
+ */
+
+static ngx_uint_t
+ngx_http_otp_cookie_secure(ngx_http_request_t *r,
+    ngx_http_otp_loc_conf_t *olcf)
+{
+    switch (olcf->token_cookie_secure) {
+
+    case NGX_HTTP_OTP_COOKIE_SECURE_ON:
+        return 1;
+
+    case NGX_HTTP_OTP_COOKIE_SECURE_OFF:
+        return 0;
+
+    default:
+#if (NGX_HTTP_SSL)
+        return r->connection->ssl ? 1 : 0;
+#else
+        return 0;
+#endif
+    }
 }

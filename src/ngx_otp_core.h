@@ -47,6 +47,21 @@ const char *ngx_otp_channel_name(unsigned channel);
 unsigned ngx_otp_channel_parse(const u_char *name, size_t len);
 
 
+/* ngx_otp_redis_info.c: Redis's INFO text */
+
+#define NGX_OTP_REDIS_INFO_VALUE_MAX  64
+
+/*
+ * The value of the first line "field:value" of an INFO reply (lines end
+ * in CRLF or LF; info need not be NUL-terminated): NGX_OTP_OK with *value
+ * pointing into info, or NGX_OTP_EINVAL when there is no such line or its
+ * value is empty, longer than NGX_OTP_REDIS_INFO_VALUE_MAX, or holds
+ * anything but letters, digits, '-', '_' and '.'.
+ */
+int ngx_otp_redis_info_field(const u_char *info, size_t len,
+    const char *field, const u_char **value, size_t *value_len);
+
+
 /* ngx_otp_code.c: one-time codes */
 
 #define NGX_OTP_CODE_MIN_LEN       4
@@ -295,6 +310,14 @@ typedef struct {
 int ngx_otp_message_render(const u_char *tpl, size_t tpl_len,
     const ngx_otp_message_vars_t *vars, u_char *out, size_t out_cap,
     size_t *out_len);
+
+/*
+ * NGX_OTP_OK when tpl, rendered, shows the code: rendered with a code that
+ * no configured text can spell (it holds NUL bytes), the code must be in
+ * the output.  EINVAL otherwise ("$code_now", "$$code", "$codex" name no
+ * code); ETOOBIG when even the shortest rendering does not fit.
+ */
+int ngx_otp_message_shows_code(const u_char *tpl, size_t tpl_len);
 
 /*
  * The code point UTF-8 encodes at p: returns its length (1-4) and sets

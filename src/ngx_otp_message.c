@@ -121,6 +121,37 @@ ngx_otp_message_render(const u_char *tpl, size_t tpl_len,
 
 /* the value of a name, or NULL for a name that is not one of ours */
 
+int
+ngx_otp_message_shows_code(const u_char *tpl, size_t tpl_len)
+{
+    int                      rc;
+    size_t                   len, i;
+    ngx_otp_message_vars_t   vars;
+    u_char                   out[NGX_OTP_MESSAGE_MAX_LEN];
+
+    /* NUL bytes: nginx's configuration parser has no way to write one */
+    static const u_char      sentinel[] = "\0otp\0code\0";
+
+    memset(&vars, 0, sizeof(ngx_otp_message_vars_t));
+    vars.code = sentinel;
+    vars.code_len = sizeof(sentinel) - 1;
+    vars.ttl = 60;
+
+    rc = ngx_otp_message_render(tpl, tpl_len, &vars, out, sizeof(out), &len);
+    if (rc != NGX_OTP_OK) {
+        return rc;
+    }
+
+    for (i = 0; i + vars.code_len <= len; i++) {
+        if (memcmp(out + i, sentinel, vars.code_len) == 0) {
+            return NGX_OTP_OK;
+        }
+    }
+
+    return NGX_OTP_EINVAL;
+}
+
+
 static const u_char *
 ngx_otp_message_var(const u_char *name, size_t len,
     const ngx_otp_message_vars_t *vars, u_char *tmp, size_t *value_len)

@@ -33,7 +33,7 @@ binmode Test::More->builder->$_, ':encoding(UTF-8)'
 
 my $t = OtpTest->new;
 
-$t->plan(19);
+$t->plan(19 + 5);
 
 my $mock = MockProvider->new(dir => $t->dir);
 
@@ -242,6 +242,34 @@ SKIP: {
 }
 
 $mock->stop;
+
+# a text must show the code: rendered at configuration time, not searched,
+# so that a name that only starts with "code" is refused
+
+for my $text ('Code: $code_now', 'Code: $$code', 'Code: $codex',
+              'Code: ${code', 'Code: ${codes}') {
+    $t->write_config(<<"EOF");
+%%GLOBALS%%
+events {}
+http {
+    %%HTTP_GLOBALS%%
+    otp_secret_file %%SECRET%%;
+    otp_provider dev log;
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        location = /otp/send { otp_send; otp_message sms en "$text"; }
+    }
+}
+EOF
+
+    my $dir = $t->dir;
+    my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
+    my $out = `$nginx -t -p $dir/ -c $dir/nginx.conf 2>&1`;
+
+    like($out, qr/the message never shows the code/,
+         "otp_message \"$text\" is refused by nginx -t");
+}
+
 $t->done;
 
 ###############################################################################

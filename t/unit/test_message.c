@@ -387,9 +387,43 @@ test_utf8(void)
 }
 
 
+static void
+test_shows_code(void)
+{
+    size_t       i;
+
+    static const struct {
+        const char  *tpl;
+        int          rc;
+    } cases[] = {
+        { "Your code is $code.", NGX_OTP_OK },
+        { "Your code is ${code}.", NGX_OTP_OK },
+        { "$code", NGX_OTP_OK },
+        { "${code}${code}", NGX_OTP_OK },
+        { "$$$code", NGX_OTP_OK },          /* "$" then the code */
+        { "Code:$code_", NGX_OTP_EINVAL },
+        { "Your code is $code_now.", NGX_OTP_EINVAL },
+        { "Your code is $codex.", NGX_OTP_EINVAL },
+        { "Your code is $$code.", NGX_OTP_EINVAL },
+        { "Your code is ${code.", NGX_OTP_EINVAL },
+        { "Your code is $CODE.", NGX_OTP_EINVAL },
+        { "Your code is $ code.", NGX_OTP_EINVAL },
+        { "No code at all", NGX_OTP_EINVAL },
+        { "", NGX_OTP_EINVAL },
+    };
+
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        is_int(ngx_otp_message_shows_code((const u_char *) cases[i].tpl,
+                                          strlen(cases[i].tpl)),
+               cases[i].rc, "shows_code \"%s\"", cases[i].tpl);
+    }
+}
+
+
 int
 main(void)
 {
+    test_shows_code();
     test_render();
     test_gsm7();
     test_segments();
