@@ -4,8 +4,9 @@
 
 # The harness itself (t/lib/OtpTest.pm), without nginx: the ports it hands
 # out stay locked against every other harness while it lives, listened on
-# or not; and a sanitizer's report in nginx's stderr or error.log fails the
-# file at teardown, as one of the implicit tests.
+# or not; a sanitizer's report in nginx's stderr or error.log fails the
+# file at teardown, as one of the implicit tests; and the code check there
+# is not fooled by nginx's byte counts.
 
 ###############################################################################
 
@@ -21,7 +22,7 @@ use IO::Socket::INET;
 use Test::More;
 use OtpTest;
 
-plan tests => 15;
+plan tests => 17;
 
 ###############################################################################
 
@@ -203,5 +204,23 @@ ok($rc != 0 && $tap =~ /^not ok \d+ - no sanitizer report/m,
 ($rc, $tap) = teardown('error.log', $clean);
 ok($rc == 0 && $tap =~ /^ok \d+ - no sanitizer report/m,
    'teardown: a clean log passes') or diag($tap);
+
+# the code check: a code equal to a byte count in nginx's system-call
+# trace is no leak; the same number on any other debug line is
+
+my $sent = '2026/11/30 13:00:00 [notice] 7#7: *1 otp log provider '
+    . '(DEVELOPMENT ONLY): code 785355 for +1******4567 via sms, '
+    . "message_id log_0123\n";
+
+($rc, $tap) = teardown('error.log', $sent
+    . "2026/11/30 13:00:01 [debug] 7#7: *23 recv: eof:0, avail:785355\n"
+    . "2026/11/30 13:00:01 [debug] 7#7: *23 write: 12, 00007F00, 785355, 0\n");
+ok($rc == 0 && $tap =~ /^ok \d+ - no code in error.log/m,
+   'teardown: a byte count equal to a code is no leak') or diag($tap);
+
+($rc, $tap) = teardown('error.log', $sent
+    . "2026/11/30 13:00:01 [debug] 7#7: *23 otp verify: code=785355\n");
+ok($rc != 0 && $tap =~ /^not ok \d+ - no code in error.log/m,
+   'teardown: a code on another debug line is one') or diag($tap);
 
 ###############################################################################

@@ -1359,13 +1359,19 @@ sub check_log {
 
     # 3: codes only on the log provider's own lines.  Debug lines are full
     # of sizes and counters: there only codes of 6 digits and more are
-    # looked for, so that a 4-digit size is not taken for a code.
+    # looked for, so that a 4-digit size is not taken for a code, and
+    # nginx's own system-call traces ("recv: avail:785355", "write: 12,
+    # 00007F.., 524288, 0"), which hold only counts and addresses, are not
+    # read at all: with a body of a megabyte they hold hundreds of 6-digit
+    # numbers, and one of them was now and then a code of the file.
     my @c = sort keys %codes;
     my $code_re = _digits_re(@c);
     my $long_re = _digits_re(grep { length $_ >= 6 } @c);
+    my $io_re = qr/^(?:recv|send|read|readv|write|writev|sendfile|malloc
+                      |posix_memalign|memalign|free):\s[^"'=]*$/x;
     my @code_leak = grep {
         my $l = _strip($_);
-        /\[debug\]/ ? $l =~ $long_re : $l =~ $code_re
+        /\[debug\]/ ? $l !~ $io_re && $l =~ $long_re : $l =~ $code_re
     } @other;
     _none(\@code_leak, 'no code in error.log but on the provider lines ('
                        . scalar(@c) . ' codes)');
