@@ -8,6 +8,12 @@
  * request (400), an internal failure (500).  nginx would answer those with
  * an HTML page; a client of this API gets {"error", "message"} instead,
  * and a body too large is 400 invalid_request, as the handler answers it.
+ *
+ * A module of its own, of type HTTP_AUX_FILTER in `config`: statically
+ * linked, that places it after the core filters, whose initialisation
+ * would otherwise drop it from the chain.  It keeps its state in
+ * ngx_http_otp_module's request context and reads that module's
+ * configuration.
  */
 
 
@@ -25,6 +31,7 @@ typedef struct {
 } ngx_http_otp_filter_error_t;
 
 
+static ngx_int_t ngx_http_otp_filter_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_header_filter(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_body_filter(ngx_http_request_t *r,
     ngx_chain_t *in);
@@ -83,13 +90,53 @@ static ngx_str_t  ngx_http_otp_filter_internal =
                "\"The request could not be processed.\"}\n");
 
 
+static ngx_http_module_t  ngx_http_otp_filter_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_otp_filter_init,              /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    NULL,                                  /* create location configuration */
+    NULL                                   /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_otp_filter_module = {
+    NGX_MODULE_V1,
+    &ngx_http_otp_filter_module_ctx,       /* module context */
+    NULL,                                  /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
 static ngx_http_output_header_filter_pt  ngx_http_next_header_filter;
 static ngx_http_output_body_filter_pt    ngx_http_next_body_filter;
 
 
-ngx_int_t
+static ngx_int_t
 ngx_http_otp_filter_init(ngx_conf_t *cf)
 {
+    ngx_http_otp_main_conf_t  *omcf;
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
+
+    if (!omcf->used) {
+        /* no OTP location: every response passes untouched */
+        return NGX_OK;
+    }
+
     ngx_http_next_header_filter = ngx_http_top_header_filter;
     ngx_http_top_header_filter = ngx_http_otp_header_filter;
 

@@ -236,6 +236,13 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       offsetof(ngx_http_otp_loc_conf_t, lockout),
       NULL },
 
+    { ngx_string("otp_max_failures"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_rate,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, max_failures),
+      NULL },
+
     { ngx_string("otp_resend_after"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_msec_slot,
@@ -428,6 +435,7 @@ ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
     olcf->ttl = NGX_CONF_UNSET_MSEC;
     olcf->max_attempts = NGX_CONF_UNSET_UINT;
     olcf->lockout = NGX_CONF_UNSET_MSEC;
+    olcf->max_failures.count = NGX_CONF_UNSET_UINT;
     olcf->resend_after = NGX_CONF_UNSET_MSEC;
     olcf->send_limit.count = NGX_CONF_UNSET_UINT;
     olcf->client_limit.count = NGX_CONF_UNSET_UINT;
@@ -487,6 +495,16 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_uint_value(conf->max_attempts, prev->max_attempts, 5);
     ngx_conf_merge_msec_value(conf->lockout, prev->lockout, 900000);
     ngx_conf_merge_msec_value(conf->resend_after, prev->resend_after, 30000);
+
+    /* NIST SP 800-63B 5.2.2 allows at most 100 failures in a row */
+    if (conf->max_failures.count == NGX_CONF_UNSET_UINT) {
+        if (prev->max_failures.count == NGX_CONF_UNSET_UINT) {
+            prev->max_failures.count = 20;
+            prev->max_failures.window = 86400000;
+        }
+
+        conf->max_failures = prev->max_failures;
+    }
 
     if (conf->send_limit.count == NGX_CONF_UNSET_UINT) {
         if (prev->send_limit.count == NGX_CONF_UNSET_UINT) {
@@ -554,10 +572,6 @@ ngx_http_otp_init(ngx_conf_t *cf)
         return NGX_OK;
     }
 
-    if (ngx_http_otp_filter_init(cf) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
     if (omcf->secret.len == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"otp_secret_file\" is required where \"otp_send\" "
@@ -575,7 +589,8 @@ ngx_http_otp_init(ngx_conf_t *cf)
         ngx_str_set(&name, NGX_HTTP_OTP_DEFAULT_ZONE);
 
         if (ngx_http_otp_store_shm_conf(cf, &omcf->store, &name,
-                                        NGX_HTTP_OTP_DEFAULT_ZONE_SIZE)
+                                        NGX_HTTP_OTP_DEFAULT_ZONE_SIZE,
+                                        &ngx_http_otp_module)
             != NGX_CONF_OK)
         {
             return NGX_ERROR;
@@ -750,7 +765,8 @@ ngx_http_otp_store_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    return ngx_http_otp_store_shm_conf(cf, &omcf->store, &name, size);
+    return ngx_http_otp_store_shm_conf(cf, &omcf->store, &name, size,
+                                       &ngx_http_otp_module);
 }
 
 

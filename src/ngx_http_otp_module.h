@@ -86,6 +86,7 @@ typedef struct {
     ngx_msec_t                      ttl;
     ngx_uint_t                      max_attempts;
     ngx_msec_t                      lockout;
+    ngx_http_otp_rate_t             max_failures;
     ngx_msec_t                      resend_after;
     ngx_http_otp_rate_t             send_limit;
     ngx_http_otp_rate_t             client_limit;
@@ -167,7 +168,6 @@ extern ngx_module_t  ngx_http_otp_module;
 
 
 ngx_int_t ngx_http_otp_handler(ngx_http_request_t *r);
-ngx_int_t ngx_http_otp_filter_init(ngx_conf_t *cf);
 
 
 

@@ -363,7 +363,12 @@ ngx_http_otp_body(ngx_http_request_t *r, ngx_str_t *body, size_t limit)
         b = cl->buf;
 
         if (!b->in_file) {
-            p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            /* an HTTP/2 body without a length may end in an empty buffer
+             * with no memory at all (pos NULL) */
+            if (b->last != b->pos) {
+                p = ngx_cpymem(p, b->pos, b->last - b->pos);
+            }
+
             continue;
         }
 

@@ -32,6 +32,11 @@ static void ngx_http_otp_issue_done(ngx_http_otp_store_op_t *op);
 static ngx_int_t ngx_http_otp_deliver(ngx_http_request_t *r,
     ngx_http_otp_ctx_t *ctx);
 static void ngx_http_otp_budget_done(ngx_http_otp_store_op_t *op);
+static ngx_int_t ngx_http_otp_revoke(ngx_http_request_t *r,
+    ngx_http_otp_ctx_t *ctx);
+static void ngx_http_otp_revoked(ngx_http_otp_store_op_t *op);
+static ngx_int_t ngx_http_otp_undelivered(ngx_http_request_t *r,
+    ngx_http_otp_ctx_t *ctx);
 static ngx_int_t ngx_http_otp_send_to(ngx_http_request_t *r,
     ngx_http_otp_ctx_t *ctx, ngx_http_otp_attempt_t *a);
 static void ngx_http_otp_delivered(ngx_http_otp_send_t *send);
@@ -175,6 +180,8 @@ ngx_http_otp_issue(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
     op->send_window = olcf->send_limit.window;
     op->client_limit = olcf->client_limit.count;
     op->client_window = olcf->client_limit.window;
+    op->max_failures = olcf->max_failures.count;
+    op->failure_window = olcf->max_failures.window;
 
     return ngx_http_otp_op_start(r, ctx, op);
 }
@@ -594,21 +601,7 @@ ngx_http_otp_deliver(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
     ngx_http_otp_attempt_t   *a;
 
     if (ctx->next == ctx->nchain) {
-        ngx_explicit_memzero(ctx->code, sizeof(ctx->code));
-
-        if (ctx->over_budget == ctx->nchain) {
-            ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
-                          "otp send to %*s refused: every provider spent "
-                          "its hourly budget",
-                          ctx->masked_len, ctx->masked);
-
-            return ngx_http_otp_rate_limited(r, "rate_limited",
-                                             "Sending is paused for now; "
-                                             "try again later.",
-                                             ctx->budget_retry);
-        }
-
-        return ngx_http_otp_delivery_failed(r, ctx);
+        return ngx_http_otp_revoke(r, ctx);
     }
 
     a = &ctx->chain[ctx->next];
@@ -679,6 +672,83 @@ ngx_http_otp_budget_done(ngx_http_otp_store_op_t *op)
     if (rc != NGX_DONE) {
         ngx_http_otp_resume(r, rc);
     }
+}
+
+
+/*
+ * No provider took the code: it is revoked before the answer, so that a
+ * code a provider, proxy or WAF may have quoted back can never verify, and
+ * a new send meets no cooldown.  A revoke that fails (store down) is
+ * logged and the answer is the same.
+ */
+
+static ngx_int_t
+ngx_http_otp_revoke(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
+{
+    ngx_int_t                 rc;
+    ngx_http_otp_store_op_t  *op;
+
+    op = ngx_http_otp_op_create(r, NGX_HTTP_OTP_OP_REVOKE,
+                                ngx_http_otp_revoked);
+
+    rc = (op == NULL) ? NGX_ERROR : ngx_http_otp_op_keys(r, ctx, op, 1);
+
+    ngx_explicit_memzero(ctx->code, sizeof(ctx->code));
+
+    if (rc != NGX_OK) {
+        if (op) {
+            ngx_free(op);
+        }
+
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "otp could not revoke the undelivered code for %*s",
+                      ctx->masked_len, ctx->masked);
+
+        return ngx_http_otp_undelivered(r, ctx);
+    }
+
+    return ngx_http_otp_op_start(r, ctx, op);
+}
+
+
+static void
+ngx_http_otp_revoked(ngx_http_otp_store_op_t *op)
+{
+    ngx_http_request_t  *r;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_otp_op_done(op);
+    r = ctx->request;
+
+    if (op->status != NGX_HTTP_OTP_STORE_OK
+        && op->status != NGX_HTTP_OTP_STORE_EXPIRED)
+    {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "otp could not revoke the undelivered code for %*s: "
+                      "the store is unavailable",
+                      ctx->masked_len, ctx->masked);
+    }
+
+    ngx_http_otp_resume(r, ngx_http_otp_undelivered(r, ctx));
+}
+
+
+static ngx_int_t
+ngx_http_otp_undelivered(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
+{
+    if (ctx->over_budget == ctx->nchain) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "otp send to %*s refused: every provider spent "
+                      "its hourly budget",
+                      ctx->masked_len, ctx->masked);
+
+        return ngx_http_otp_rate_limited(r, "rate_limited",
+                                         "Sending is paused for now; "
+                                         "try again later.",
+                                         ctx->budget_retry);
+    }
+
+    return ngx_http_otp_delivery_failed(r, ctx);
 }
 
 

@@ -21,39 +21,82 @@
  * shm zone uses the nginx time cache, Redis its TIME so that instances
  * with skewed clocks agree).  Times are in milliseconds.
  *
- * A phone record holds the code key, the code's expiry, the attempts used,
- * a lock deadline, the time of the last send, and the max_attempts and
- * lockout of the send that made it (so that verify needs no copy of the
- * send location's settings).  It lives until its code expires or, once
- * the code is dead of its attempts, until the lock ends.  Two fixed-window
- * counters limit sends: one per phone (send_limit per send_window) and one
- * per client address (client_limit per client_window; limit 0 disables
- * it).
+ * A phone record holds the code key, the code's expiry, the time of the
+ * last send, a lock deadline, two failure counters, and the limits they
+ * are checked against: max_attempts and lockout, max_failures and
+ * failure_window (so that verify needs no copy of the send location's
+ * settings).  Failed guesses count per number, whatever code they were
+ * against, in two windows:
  *
- * ISSUE, checked in this order, changing nothing when any check fails:
+ *   fails,  ending at fend  = last failure + lockout: max_attempts of them
+ *           lock the number for lockout.  The window moves with each
+ *           failure, so any max_attempts failures within lockout of each
+ *           other lock it (a fixed window would let 2 * (max_attempts - 1)
+ *           through around its end); lockout without a failure forgets;
+ *   lfails, ending at lfend = first failure + failure_window (a fixed
+ *           window, like the send limits): max_failures
+ *           of them lock it until lfend (NIST SP 800-63B 5.2.2); an ISSUE
+ *           with max_failures 0 ("otp_max_failures off") stores
+ *           NGX_HTTP_OTP_STORE_NO_LIMIT.
+ *
+ * A counter whose window has ended counts 0.  State that limits guessing
+ * never lives shorter than the limit it enforces: the record lives until
+ * max(code expiry, lock, fend, lfend), so a failure counter outlives the
+ * code it was counted against, and waiting out the TTL resets nothing.  A
+ * record is "live" while that deadline is in the future.
+ *
+ * Two fixed-window counters limit sends: one per phone (send_limit per
+ * send_window) and one per client address (client_limit per client_window;
+ * limit 0 disables it).
+ *
+ * ISSUE carries the send location's limits.  Against a live record it
+ * keeps the strictest of old and new, so that a resend through a location
+ * with looser settings loosens nothing: max_attempts and max_failures the
+ * lower, lockout and failure_window the longer (called the merged limits
+ * below).  Checked in this order, changing nothing when any check fails:
  *   lock > now                            -> LOCKED,         retry = lock
+ *   fails >= merged max_attempts, or lfails >= merged max_failures (a
+ *     stricter location meeting failures counted under a looser one)
+ *                                         -> LOCKED,         retry = the
+ *                                            end of the window(s) exceeded
  *   live code and now < sent + resend     -> COOLDOWN,       retry = sent +
  *                                                                  resend
  *   phone window count >= send_limit      -> LIMITED,        retry = window
  *                                                                  end
  *   client window count >= client_limit   -> CLIENT_LIMITED, retry = window
  *                                                                  end
- *   otherwise: both counters += 1 (a window starts on its first send), the
- *   code key replaces any previous one, code expiry = now + ttl, sent = now,
- *   attempts are kept from a live record (0 for a new one)  -> OK
+ *   otherwise: both send counters += 1 (a window starts on its first
+ *   send), the code key replaces any previous one, code expiry = now + ttl,
+ *   sent = now, the merged limits are stored, the failure counters are
+ *   kept in their windows                                  -> OK
  *
  * VERIFY, atomically:
- *   no record                                 -> EXPIRED
+ *   no live record                            -> EXPIRED
  *   lock > now                                -> EXHAUSTED, retry = lock
  *   no code, or code expired                  -> EXPIRED
- *   attempts >= max_attempts (cannot happen without a lock, but if it
- *     does: the code is dropped and lock = now + lockout)
- *                                             -> EXHAUSTED, retry = lockout
- *   attempts += 1, then compare the code key in constant time:
- *     equal      -> the record is deleted                  -> OK
- *     different  -> remaining = max_attempts - attempts    -> INVALID;
+ *   fails >= max_attempts or lfails >= max_failures (cannot happen
+ *     without a lock, but if it does: the code is dropped and the number
+ *     locked as below)                        -> EXHAUSTED, retry = lock
+ *   compare the code key in constant time:
+ *     equal      -> the record is deleted, both failure counters with
+ *                   it                                     -> OK
+ *     different  -> fails += 1 (fend = now + lockout) and lfails += 1
+ *                   (lfend = now + failure_window if its window had
+ *                   ended), remaining = the lower of
+ *                   max_attempts - fails and max_failures - lfails
+ *                                                          -> INVALID;
  *                   when remaining reaches 0 the code is dropped and
- *                   lock = now + lockout, so later guesses are EXHAUSTED
+ *                   lock = now + lockout (fails reached max_attempts)
+ *                   and/or lfend (lfails reached max_failures), the
+ *                   later of the two, so later guesses are EXHAUSTED
+ *                   and sends LOCKED
+ *
+ * REVOKE, for a code no provider accepted: when the record still holds
+ * code_key (a newer send's code is left alone), the code and the sent
+ * time are dropped: the code can never verify, and the resend cooldown
+ * no longer applies.  The per-number send window keeps the send (counted
+ * at ISSUE); lock and failure counters are kept.  OK when revoked,
+ * EXPIRED when there was no such code.
  *
  * BUDGET, for a provider's hourly send budget (budget_name, budget_limit):
  *   the counter of the current clock hour (UTC, aligned to the hour) += 1;
@@ -70,6 +113,17 @@
  * send then meets COOLDOWN.  That errs on the side of fewer messages.
  *
  * Any failure to reach or use the store is UNAVAILABLE: fail closed.
+ *
+ * When a worker exits (the same policy as the HTTP client's, in
+ * ngx_http_otp_http.h):
+ *   c->close on a live worker (worker_shutdown_timeout): the adapter closes
+ *   the connection, answers every pending operation as failed (store:
+ *   UNAVAILABLE) from that event, and schedules no reconnect while
+ *   ngx_exiting/ngx_terminate.  exit_process: anything still pending is
+ *   freed without calling handlers (their requests are gone); no handler
+ *   runs after exit_process starts.
+ * The shm backend holds nothing across events (an operation completes in
+ * the posted event that follows its start), so only Redis has work to do.
  */
 
 
@@ -88,7 +142,8 @@ typedef enum {
     NGX_HTTP_OTP_OP_ISSUE = 1,
     NGX_HTTP_OTP_OP_VERIFY,
     NGX_HTTP_OTP_OP_BUDGET,
-    NGX_HTTP_OTP_OP_MESSAGE_PUT
+    NGX_HTTP_OTP_OP_MESSAGE_PUT,
+    NGX_HTTP_OTP_OP_REVOKE
 } ngx_http_otp_op_type_e;
 
 
@@ -104,17 +159,20 @@ typedef enum {
 
 
 #define NGX_HTTP_OTP_MESSAGE_ID_MAX     128
+
+/* max_failures 0 ("otp_max_failures off") is stored as this */
+#define NGX_HTTP_OTP_STORE_NO_LIMIT     4294967295U
 #define NGX_HTTP_OTP_PROVIDER_NAME_MAX  32
 
 
 typedef enum {
     NGX_HTTP_OTP_STORE_OK = 0,
-    NGX_HTTP_OTP_STORE_LOCKED,          /* ISSUE: attempts exhausted */
+    NGX_HTTP_OTP_STORE_LOCKED,          /* ISSUE: failures locked it */
     NGX_HTTP_OTP_STORE_COOLDOWN,        /* ISSUE: resend too early */
     NGX_HTTP_OTP_STORE_LIMITED,         /* ISSUE: per-phone limit */
     NGX_HTTP_OTP_STORE_CLIENT_LIMITED,  /* ISSUE: per-client limit */
     NGX_HTTP_OTP_STORE_INVALID,         /* VERIFY: wrong code */
-    NGX_HTTP_OTP_STORE_EXPIRED,         /* VERIFY: no live code */
+    NGX_HTTP_OTP_STORE_EXPIRED,         /* VERIFY, REVOKE: no such code */
     NGX_HTTP_OTP_STORE_EXHAUSTED,       /* VERIFY: no attempts left */
     NGX_HTTP_OTP_STORE_UNAVAILABLE      /* the store cannot be used */
 } ngx_http_otp_store_status_e;
@@ -128,7 +186,7 @@ typedef void (*ngx_http_otp_store_handler_pt)(ngx_http_otp_store_op_t *op);
 struct ngx_http_otp_store_op_s {
     ngx_http_otp_op_type_e          type;
 
-    /* input: keys for both; the rest for ISSUE only */
+    /* input: keys for ISSUE, VERIFY, REVOKE; the rest for ISSUE only */
     u_char                          phone_key[NGX_OTP_HASH_LEN];
     u_char                          code_key[NGX_OTP_HASH_LEN];
     u_char                          client_key[NGX_OTP_HASH_LEN];
@@ -141,6 +199,8 @@ struct ngx_http_otp_store_op_s {
     ngx_uint_t                      max_attempts;
     ngx_uint_t                      send_limit;
     ngx_uint_t                      client_limit;   /* 0: no client limit */
+    ngx_uint_t                      max_failures;   /* 0: no limit */
+    ngx_msec_t                      failure_window;
 
     /* input: BUDGET */
     ngx_str_t                       budget_name;    /* provider name */
@@ -215,9 +275,13 @@ void ngx_http_otp_store_op_cancel(ngx_http_otp_store_op_t *op);
 /* for backends: report the result (op->status etc. set); frees the op */
 void ngx_http_otp_store_op_finish(ngx_http_otp_store_op_t *op);
 
-/* shm backend configuration (ngx_http_otp_store_shm.c) */
+/*
+ * shm backend configuration (ngx_http_otp_store_shm.c); tag is the
+ * module's, so that nginx tells the zone from other modules' zones
+ */
 char *ngx_http_otp_store_shm_conf(ngx_conf_t *cf,
-    ngx_http_otp_store_conf_t *scf, ngx_str_t *name, ssize_t size);
+    ngx_http_otp_store_conf_t *scf, ngx_str_t *name, ssize_t size,
+    void *tag);
 
 /* redis backend configuration (ngx_http_otp_store_redis.c): parses
  * "redis://HOST[:PORT][/DB]" or "redis+unix:PATH" and key=value options

@@ -10,9 +10,11 @@
  * init_process):
  *
  *   DISCONNECTED --reconnect timer--> CONNECTING --connected--> HANDSHAKE
- *   HANDSHAKE --AUTH, SELECT, SCRIPT LOAD all answered--> READY
- *   any --lost, refused, connect timeout, op timeouts, exit--> CLOSING
- *   CLOSING --cleanup hook--> DISCONNECTED (reconnect timer armed)
+ *   HANDSHAKE --AUTH, SELECT, INFO, SCRIPT LOAD all answered--> READY
+ *   any --lost, refused, connect timeout, op timeouts, a handshake step
+ *         that could not be queued, c->close, exit--> CLOSING
+ *   CLOSING --cleanup hook--> DISCONNECTED (reconnect timer armed, unless
+ *         the worker is exiting)
  *
  * hiredis calls the adapter's cleanup hook whenever it frees a context
  * (failed connect, lost connection, our own redisAsyncFree()), so that hook
@@ -44,7 +46,8 @@
 #include <hiredis/async.h>
 #include <openssl/evp.h>
 
-#include "ngx_http_otp_module.h"
+#include "ngx_http_otp_conf.h"
+#include "ngx_http_otp_store.h"
 
 
 #define NGX_HTTP_OTP_REDIS_PORT             6379
@@ -76,7 +79,7 @@
  */
 #define NGX_HTTP_OTP_REDIS_ISSUE_ARGS_LEN   (3 * NGX_HTTP_OTP_REDIS_KEY_LEN  \
                                              + NGX_OTP_HASH_LEN * 2          \
-                                             + 9 * NGX_INT64_LEN)
+                                             + 11 * NGX_INT64_LEN)
 #define NGX_HTTP_OTP_REDIS_MESSAGE_ARGS_LEN                                  \
     (NGX_HTTP_OTP_REDIS_MESSAGE_KEY_LEN + sizeof("whatsapp") - 1             \
      + NGX_HTTP_OTP_PROVIDER_NAME_MAX + NGX_OTP_HASH_LEN * 2                 \
@@ -92,9 +95,10 @@
 /* handshake steps besides SCRIPT LOAD of script 0, 1, ... */
 #define NGX_HTTP_OTP_REDIS_STEP_AUTH        NGX_HTTP_OTP_REDIS_NSCRIPTS
 #define NGX_HTTP_OTP_REDIS_STEP_SELECT      (NGX_HTTP_OTP_REDIS_NSCRIPTS + 1)
+#define NGX_HTTP_OTP_REDIS_STEP_INFO        (NGX_HTTP_OTP_REDIS_NSCRIPTS + 2)
 
-/* the most, ISSUE's: EVALSHA sha numkeys, three keys, nine arguments */
-#define NGX_HTTP_OTP_REDIS_MAX_ARGS         15
+/* the most, ISSUE's: EVALSHA sha numkeys, three keys, eleven arguments */
+#define NGX_HTTP_OTP_REDIS_MAX_ARGS         17
 
 
 typedef enum {
@@ -102,6 +106,7 @@ typedef enum {
     NGX_HTTP_OTP_REDIS_VERIFY,
     NGX_HTTP_OTP_REDIS_BUDGET,
     NGX_HTTP_OTP_REDIS_MESSAGE_PUT,
+    NGX_HTTP_OTP_REDIS_REVOKE,
     NGX_HTTP_OTP_REDIS_NSCRIPTS
 } ngx_http_otp_redis_script_e;
 
@@ -123,6 +128,7 @@ typedef struct {
 
     ngx_event_t                     connect_timer;
     ngx_event_t                     reconnect_timer;
+    ngx_event_t                     broken;     /* posted: close it */
 
     /*
      * What the timers' ev->data points to: nginx's debug log reads
@@ -144,6 +150,7 @@ typedef struct {
 
     unsigned                        failing:1;  /* outage already logged */
     unsigned                        exiting:1;
+    unsigned                        handshake_failed:1;
 } ngx_http_otp_redis_ctx_t;
 
 
@@ -199,6 +206,9 @@ static ngx_int_t ngx_http_otp_redis_step(ngx_http_otp_redis_ctx_t *ctx,
     ngx_uint_t step, int argc, const char **argv, const size_t *argvlen);
 static void ngx_http_otp_redis_handshake(redisAsyncContext *ac, void *r,
     void *privdata);
+static void ngx_http_otp_redis_policy(ngx_http_otp_redis_ctx_t *ctx,
+    redisReply *reply);
+static void ngx_http_otp_redis_broken_handler(ngx_event_t *ev);
 
 static void ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
     ngx_http_otp_store_op_t *op);
@@ -226,202 +236,26 @@ ngx_http_otp_store_backend_t  ngx_http_otp_store_redis_backend = {
 
 
 /*
- * The scripts.  All read the time from Redis (TIME, in ms) so that nginx
- * instances with skewed clocks agree, and implement the rules written in
- * ngx_http_otp_store.h.  A phone record lives until max(exp, lock): when
- * the code dies of its attempts, exp goes with it and the record lives
- * until the lock ends, exactly as in the shm backend.  ISSUE and VERIFY
- * answer {status, retry_after_ms, attempts_remaining}, BUDGET {status,
- * retry_after_ms, first_over}, MESSAGE_PUT {status}; the status numbers
- * are the scripts' own and are mapped in ngx_http_otp_redis_result().
+ * The scripts, src/lua/NAME.lua, embedded by scripts/embed-lua.  All read
+ * the time from Redis (TIME, in ms) so that nginx instances with skewed
+ * clocks agree, and implement the rules written in ngx_http_otp_store.h;
+ * each file's header comment names its keys, arguments and answer.  The
+ * status numbers are the scripts' own and are mapped in
+ * ngx_http_otp_redis_result().
  *
  * replicate_commands() is needed before a write that follows TIME on
  * Redis 4 (later versions replicate effects anyway and keep it as a no-op).
  */
 
-/*
- * ISSUE.
- *   KEYS[1] otp:{P}:r   the phone record: code, exp, att, max, lock,
- *                       lockout, sent
- *   KEYS[2] otp:{P}:w   the phone's send window: count, end
- *   KEYS[3] otp:c:{C}   the client's send window: count, end
- *   ARGV    code key, ttl, resend_after, lockout, max_attempts,
- *           send_limit, send_window, client_limit, client_window
- *   status  0 OK, 1 LOCKED, 2 COOLDOWN, 3 LIMITED, 4 CLIENT_LIMITED
- *
- * KEYS[3] is in another hash slot than the other two: under Redis Cluster
- * the client window would have to become a second script (not done: one
- * Redis, or Sentinel, runs this as it is).
- */
-
-static ngx_str_t  ngx_http_otp_redis_issue_lua = ngx_string(
-    "if redis.replicate_commands then redis.replicate_commands() end\n"
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local ttl = tonumber(ARGV[2])\n"
-    "local resend = tonumber(ARGV[3])\n"
-    "local slimit = tonumber(ARGV[6])\n"
-    "local climit = tonumber(ARGV[8])\n"
-    "local r = redis.call('HMGET', KEYS[1], 'code', 'exp', 'lock', 'sent',"
-    " 'att')\n"
-    "local exp = tonumber(r[2]) or 0\n"
-    "local lock = tonumber(r[3]) or 0\n"
-    "local sent = tonumber(r[4]) or 0\n"
-    "local live = math.max(exp, lock) > now\n"
-    "if live and lock > now then return {1, lock - now, 0} end\n"
-    "if live and r[1] and exp > now and now < sent + resend then\n"
-    "  return {2, sent + resend - now, 0}\n"
-    "end\n"
-    "local w = redis.call('HMGET', KEYS[2], 'count', 'end')\n"
-    "local wend = tonumber(w[2]) or 0\n"
-    "if wend > now and (tonumber(w[1]) or 0) >= slimit then\n"
-    "  return {3, wend - now, 0}\n"
-    "end\n"
-    "local cend = 0\n"
-    "if climit > 0 then\n"
-    "  local c = redis.call('HMGET', KEYS[3], 'count', 'end')\n"
-    "  cend = tonumber(c[2]) or 0\n"
-    "  if cend > now and (tonumber(c[1]) or 0) >= climit then\n"
-    "    return {4, cend - now, 0}\n"
-    "  end\n"
-    "end\n"
-    "if wend > now then\n"
-    "  redis.call('HINCRBY', KEYS[2], 'count', 1)\n"
-    "else\n"
-    "  wend = now + tonumber(ARGV[7])\n"
-    "  redis.call('DEL', KEYS[2])\n"
-    "  redis.call('HSET', KEYS[2], 'count', 1, 'end', wend)\n"
-    "  redis.call('PEXPIREAT', KEYS[2], wend)\n"
-    "end\n"
-    "if climit > 0 then\n"
-    "  if cend > now then\n"
-    "    redis.call('HINCRBY', KEYS[3], 'count', 1)\n"
-    "  else\n"
-    "    cend = now + tonumber(ARGV[9])\n"
-    "    redis.call('DEL', KEYS[3])\n"
-    "    redis.call('HSET', KEYS[3], 'count', 1, 'end', cend)\n"
-    "    redis.call('PEXPIREAT', KEYS[3], cend)\n"
-    "  end\n"
-    "end\n"
-    "local att = 0\n"
-    "if live then\n"
-    "  att = tonumber(r[5]) or 0\n"
-    "else\n"
-    "  redis.call('DEL', KEYS[1])\n"
-    "end\n"
-    "exp = now + ttl\n"
-    "redis.call('HSET', KEYS[1], 'code', ARGV[1], 'exp', exp, 'att', att,"
-    " 'max', ARGV[5], 'lock', 0, 'lockout', ARGV[4], 'sent', now)\n"
-    "redis.call('PEXPIREAT', KEYS[1], exp)\n"
-    "return {0, 0, 0}\n");
-
-
-/*
- * VERIFY.
- *   KEYS[1] otp:{P}:r   the phone record
- *   ARGV    the code key of the guess
- *   status  0 OK, 1 INVALID, 2 EXPIRED, 3 EXHAUSTED
- *
- * The guess is compared with Lua's ==, which is not constant-time: both
- * sides are HMAC-SHA256 keys under a secret Redis never sees, so timing
- * can tell an attacker how many leading characters of a keyed hash match,
- * which does not help him choose the next guess.
- */
-
-static ngx_str_t  ngx_http_otp_redis_verify_lua = ngx_string(
-    "if redis.replicate_commands then redis.replicate_commands() end\n"
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local r = redis.call('HMGET', KEYS[1], 'code', 'exp', 'att', 'max',"
-    " 'lock', 'lockout')\n"
-    "local exp = tonumber(r[2]) or 0\n"
-    "local lock = tonumber(r[5]) or 0\n"
-    "if math.max(exp, lock) <= now then return {2, 0, 0} end\n"
-    "if lock > now then return {3, lock - now, 0} end\n"
-    "if not r[1] or exp <= now then return {2, 0, 0} end\n"
-    "local att = tonumber(r[3]) or 0\n"
-    "local max = tonumber(r[4]) or 0\n"
-    "local lockout = tonumber(r[6]) or 0\n"
-    "if att >= max then\n"
-    "  lock = now + lockout\n"
-    "  redis.call('HDEL', KEYS[1], 'code', 'exp')\n"
-    "  redis.call('HSET', KEYS[1], 'lock', lock)\n"
-    "  redis.call('PEXPIREAT', KEYS[1], lock)\n"
-    "  return {3, lockout, 0}\n"
-    "end\n"
-    "att = att + 1\n"
-    "if r[1] == ARGV[1] then\n"
-    "  redis.call('DEL', KEYS[1])\n"
-    "  return {0, 0, 0}\n"
-    "end\n"
-    "if att >= max then\n"
-    "  lock = now + lockout\n"
-    "  redis.call('HDEL', KEYS[1], 'code', 'exp')\n"
-    "  redis.call('HSET', KEYS[1], 'att', att, 'lock', lock)\n"
-    "  redis.call('PEXPIREAT', KEYS[1], lock)\n"
-    "else\n"
-    "  redis.call('HSET', KEYS[1], 'att', att)\n"
-    "end\n"
-    "return {1, 0, max - att}\n");
-
-
-/*
- * BUDGET.
- *   KEYS[1] otp:b:{N}   the provider's budget; the counter itself is
- *                       KEYS[1] .. ":" .. the hour since the epoch, which
- *                       only the script knows (from TIME), in the same
- *                       hash slot as KEYS[1] thanks to the hash tag
- *   ARGV    budget_limit, slack
- *   status  0 OK, 1 LIMITED; the third integer is first_over
- *
- * INCR makes exactly one caller take the count to limit + 1, however many
- * nginx instances count at once: that one logs the alert.
- */
-
-static ngx_str_t  ngx_http_otp_redis_budget_lua = ngx_string(
-    "if redis.replicate_commands then redis.replicate_commands() end\n"
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "local hour = math.floor(tonumber(t[1]) / 3600)\n"
-    "local hend = (hour + 1) * 3600000\n"
-    "local key = KEYS[1] .. ':' .. string.format('%d', hour)\n"
-    "local limit = tonumber(ARGV[1])\n"
-    "local n = redis.call('INCR', key)\n"
-    "redis.call('PEXPIREAT', key, hend + tonumber(ARGV[2]))\n"
-    "if n <= limit then return {0, 0, 0} end\n"
-    "if n == limit + 1 then return {1, hend - now, 1} end\n"
-    "return {1, hend - now, 0}\n");
-
-
-/*
- * MESSAGE_PUT.
- *   KEYS[1] otp:m:{ID}  the message record: status, channel, provider,
- *                       phone, created, updated
- *   ARGV    channel, provider, phone key, message_ttl
- *   status  0 OK
- *
- * The id comes from the provider's answer: it reaches Redis only as a
- * key, never inside the text of a script.  The record replaces one with
- * the same id whole, fields that status updates added included.
- */
-
-static ngx_str_t  ngx_http_otp_redis_message_put_lua = ngx_string(
-    "if redis.replicate_commands then redis.replicate_commands() end\n"
-    "local t = redis.call('TIME')\n"
-    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-    "redis.call('DEL', KEYS[1])\n"
-    "redis.call('HSET', KEYS[1], 'status', 'queued', 'channel', ARGV[1],"
-    " 'provider', ARGV[2], 'phone', ARGV[3], 'created', now,"
-    " 'updated', now)\n"
-    "redis.call('PEXPIRE', KEYS[1], ARGV[4])\n"
-    "return {0}\n");
+#include "ngx_http_otp_store_lua.h"
 
 
 static ngx_str_t  *ngx_http_otp_redis_scripts[] = {
     &ngx_http_otp_redis_issue_lua,
     &ngx_http_otp_redis_verify_lua,
     &ngx_http_otp_redis_budget_lua,
-    &ngx_http_otp_redis_message_put_lua
+    &ngx_http_otp_redis_message_put_lua,
+    &ngx_http_otp_redis_revoke_lua
 };
 
 
@@ -430,7 +264,8 @@ static const char  *ngx_http_otp_redis_names[] = {
     "issue",
     "verify",
     "budget",
-    "message put"
+    "message put",
+    "revoke"
 };
 
 
@@ -459,6 +294,12 @@ static ngx_http_otp_store_status_e  ngx_http_otp_redis_budget_status[] = {
 
 static ngx_http_otp_store_status_e  ngx_http_otp_redis_message_put_status[] = {
     NGX_HTTP_OTP_STORE_OK
+};
+
+
+static ngx_http_otp_store_status_e  ngx_http_otp_redis_revoke_status[] = {
+    NGX_HTTP_OTP_STORE_OK,
+    NGX_HTTP_OTP_STORE_EXPIRED
 };
 
 
@@ -717,6 +558,10 @@ ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
     ctx->reconnect_timer.log = cycle->log;
     ctx->reconnect_timer.cancelable = 1;
 
+    ctx->broken.handler = ngx_http_otp_redis_broken_handler;
+    ctx->broken.data = &ctx->ident;
+    ctx->broken.log = cycle->log;
+
     /* EVALSHA needs the SHA1 of each script, as Redis computes it */
 
     for (i = 0; i < NGX_HTTP_OTP_REDIS_NSCRIPTS; i++) {
@@ -762,10 +607,21 @@ ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle,
         return;
     }
 
+    /*
+     * The requests still waiting are gone with the worker: from here on
+     * an operation is freed without its handler (ngx_http_otp_store.h).
+     */
     ctx->exiting = 1;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_EVENT, ctx->log, 0,
+                   "otp redis store: exit, pending operations dropped");
 
     if (ctx->reconnect_timer.timer_set) {
         ngx_del_timer(&ctx->reconnect_timer);
+    }
+
+    if (ctx->broken.posted) {
+        ngx_delete_posted_event(&ctx->broken);
     }
 
     /* the cleanup hook frees the connection slot before hiredis closes */
@@ -836,6 +692,7 @@ ngx_http_otp_redis_connect(ngx_http_otp_redis_ctx_t *ctx)
     ctx->ac = ac;
     ctx->conn = c;
     ctx->state = NGX_HTTP_OTP_REDIS_CONNECTING;
+    ctx->handshake_failed = 0;
 
     ac->data = ctx;
     ac->ev.data = ctx;
@@ -881,7 +738,9 @@ ngx_http_otp_redis_schedule(ngx_http_otp_redis_ctx_t *ctx)
 
     ctx->state = NGX_HTTP_OTP_REDIS_DISCONNECTED;
 
-    if (ctx->exiting || ctx->reconnect_timer.timer_set) {
+    if (ctx->exiting || ngx_exiting || ngx_terminate
+        || ctx->reconnect_timer.timer_set)
+    {
         return;
     }
 
@@ -1080,6 +939,21 @@ ngx_http_otp_redis_read_handler(ngx_event_t *rev)
     c = rev->data;
     ctx = c->data;
 
+    /*
+     * worker_shutdown_timeout: nginx sets c->close and calls this handler.
+     * The connection goes now, every pending operation is answered
+     * UNAVAILABLE from here, and no reconnect follows (the worker is
+     * exiting): an operation waiting on a Redis that never answers must
+     * not hold the worker past the timeout.
+     */
+
+    if (c->close) {
+        ngx_log_debug0(NGX_LOG_DEBUG_EVENT, rev->log, 0,
+                       "otp redis store: closed by the worker's shutdown");
+        ngx_http_otp_redis_close(ctx);
+        return;
+    }
+
     if (ctx->ac) {
         redisAsyncHandleRead(ctx->ac);
     }
@@ -1146,7 +1020,7 @@ ngx_http_otp_redis_connected(const redisAsyncContext *ac, int status)
                                     argv, argvlen)
             != NGX_OK)
         {
-            return;
+            goto failed;
         }
     }
 
@@ -1160,8 +1034,26 @@ ngx_http_otp_redis_connected(const redisAsyncContext *ac, int status)
                                     argv, argvlen)
             != NGX_OK)
         {
-            return;
+            goto failed;
         }
+    }
+
+    /*
+     * INFO, not CONFIG GET: managed Redis services often rename or forbid
+     * CONFIG.  Before SCRIPT LOAD, so that a connection's last handshake
+     * command is a SCRIPT LOAD, as the tests' readiness check expects.
+     */
+
+    argv[0] = "INFO";
+    argvlen[0] = 4;
+    argv[1] = "memory";
+    argvlen[1] = 6;
+
+    if (ngx_http_otp_redis_step(ctx, NGX_HTTP_OTP_REDIS_STEP_INFO, 2,
+                                argv, argvlen)
+        != NGX_OK)
+    {
+        goto failed;
     }
 
     for (i = 0; i < NGX_HTTP_OTP_REDIS_NSCRIPTS; i++) {
@@ -1173,8 +1065,43 @@ ngx_http_otp_redis_connected(const redisAsyncContext *ac, int status)
         argvlen[2] = ngx_http_otp_redis_scripts[i]->len;
 
         if (ngx_http_otp_redis_step(ctx, i, 3, argv, argvlen) != NGX_OK) {
-            return;
+            goto failed;
         }
+    }
+
+    return;
+
+failed:
+
+    /*
+     * A step that could not be queued would leave a connection that
+     * answers the steps before it and then looks ready without SELECT or
+     * SCRIPT LOAD: the handshake fails as a whole.  The context must not
+     * be freed inside this callback, so the close runs from a posted
+     * event, before any reply can be read; the replies already queued are
+     * ignored meanwhile.
+     */
+
+    ctx->handshake_failed = 1;
+    ngx_post_event(&ctx->broken, &ngx_posted_events);
+}
+
+
+static void
+ngx_http_otp_redis_broken_handler(ngx_event_t *ev)
+{
+    ngx_connection_t          *ident;
+    ngx_http_otp_redis_ctx_t  *ctx;
+
+    ident = ev->data;
+    ctx = ident->data;
+
+    ngx_log_debug0(NGX_LOG_DEBUG_EVENT, ctx->log, 0,
+                   "otp redis store: closing after a failed handshake");
+
+    if (ctx->handshake_failed) {
+        ctx->failing = 1;
+        ngx_http_otp_redis_close(ctx);
     }
 }
 
@@ -1190,7 +1117,8 @@ ngx_http_otp_redis_step(ngx_http_otp_redis_ctx_t *ctx, ngx_uint_t step,
         != REDIS_OK)
     {
         ngx_log_error(NGX_LOG_ALERT, ctx->log, 0,
-                      "otp redis store: could not queue the handshake");
+                      "otp redis store: could not queue the handshake with "
+                      "\"%V\", closing the connection", &ctx->scf->url);
         return NGX_ERROR;
     }
 
@@ -1240,14 +1168,23 @@ ngx_http_otp_redis_handshake(redisAsyncContext *ac, void *r, void *privdata)
     ctx = ac->data;
     step = (ngx_uint_t) (uintptr_t) privdata;
 
-    if (reply == NULL || ctx->state != NGX_HTTP_OTP_REDIS_HANDSHAKE) {
+    if (reply == NULL || ctx->state != NGX_HTTP_OTP_REDIS_HANDSHAKE
+        || ctx->handshake_failed)
+    {
         /* the connection is going; the cleanup hook follows */
         return;
     }
 
     name = (step == NGX_HTTP_OTP_REDIS_STEP_AUTH) ? "AUTH"
            : (step == NGX_HTTP_OTP_REDIS_STEP_SELECT) ? "SELECT"
+           : (step == NGX_HTTP_OTP_REDIS_STEP_INFO) ? "INFO"
            : "SCRIPT LOAD";
+
+    if (step == NGX_HTTP_OTP_REDIS_STEP_INFO) {
+        /* advice, not a condition of use: a refused INFO fails nothing */
+        ngx_http_otp_redis_policy(ctx, reply);
+        goto next;
+    }
 
     if (reply->type == REDIS_REPLY_ERROR) {
         level = ngx_http_otp_redis_failure_level(ctx);
@@ -1277,6 +1214,8 @@ ngx_http_otp_redis_handshake(redisAsyncContext *ac, void *r, void *privdata)
         goto failed;
     }
 
+next:
+
     if (--ctx->handshake > 0) {
         return;
     }
@@ -1304,6 +1243,58 @@ failed:
 
     /* deferred by hiredis until this callback returns */
     ngx_http_otp_redis_close(ctx);
+}
+
+
+/*
+ * Every key the store writes has a TTL, so under memory pressure a
+ * "volatile-*" or "allkeys-*" maxmemory-policy may evict a lock, a failure
+ * counter or a send window: exactly what an attacker flooding Redis wants.
+ * Only "noeviction" keeps them (Redis then refuses writes, and the store
+ * fails closed).  Warned once per connection.  The reply is Redis's text:
+ * only a plain policy name is repeated in the log (the pure core's
+ * ngx_otp_redis_info_field(), unit-tested and fuzzed).
+ */
+
+static void
+ngx_http_otp_redis_policy(ngx_http_otp_redis_ctx_t *ctx, redisReply *reply)
+{
+    size_t         len;
+    const u_char  *v;
+
+    if (reply->type != REDIS_REPLY_STRING) {
+        ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
+                      "otp redis store: could not read the maxmemory-policy "
+                      "of \"%V\" (INFO refused): make sure it is "
+                      "\"noeviction\"", &ctx->scf->url);
+        return;
+    }
+
+    if (ngx_otp_redis_info_field((u_char *) reply->str, reply->len,
+                                 "maxmemory_policy", &v, &len)
+        != NGX_OTP_OK)
+    {
+        ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
+                      "otp redis store: \"%V\" did not tell its "
+                      "maxmemory-policy: make sure it is \"noeviction\"",
+                      &ctx->scf->url);
+        return;
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, ctx->log, 0,
+                   "otp redis store: maxmemory-policy \"%*s\"", len, v);
+
+    if (len == sizeof("noeviction") - 1
+        && ngx_strncmp(v, "noeviction", len) == 0)
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
+                  "otp redis store: \"%V\" has maxmemory-policy \"%*s\": "
+                  "under memory pressure Redis may evict locks and failure "
+                  "counters; set it to \"noeviction\"",
+                  &ctx->scf->url, len, v);
 }
 
 
@@ -1419,6 +1410,9 @@ ngx_http_otp_redis_script(ngx_http_otp_store_op_t *op)
 
         return NGX_HTTP_OTP_REDIS_MESSAGE_PUT;
 
+    case NGX_HTTP_OTP_OP_REVOKE:
+        return NGX_HTTP_OTP_REDIS_REVOKE;
+
     default:
         break;
     }
@@ -1486,9 +1480,12 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
         ngx_http_otp_redis_arg(&a, "%M", op->send_window);
         ngx_http_otp_redis_arg(&a, "%ui", op->client_limit);
         ngx_http_otp_redis_arg(&a, "%M", op->client_window);
+        ngx_http_otp_redis_arg(&a, "%ui", op->max_failures);
+        ngx_http_otp_redis_arg(&a, "%M", op->failure_window);
         break;
 
     case NGX_HTTP_OTP_REDIS_VERIFY:
+    case NGX_HTTP_OTP_REDIS_REVOKE:
         ngx_http_otp_redis_arg(&a, "1");
         ngx_http_otp_redis_arg(&a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
                                op->phone_key);
@@ -1588,6 +1585,11 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
 
+    if (ctx->exiting) {
+        /* exit_process: the request is gone, no handler runs */
+        op->cancelled = 1;
+    }
+
     if (reply == NULL) {
         op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
 
@@ -1634,9 +1636,9 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 
 
 /*
- * {status, retry_after_ms, attempts_remaining} (ISSUE, VERIFY), {status,
- * retry_after_ms, first_over} (BUDGET) or {status} (MESSAGE_PUT), every
- * one an integer
+ * {status, retry_after_ms, attempts_remaining} (ISSUE, VERIFY, REVOKE),
+ * {status, retry_after_ms, first_over} (BUDGET) or {status} (MESSAGE_PUT),
+ * every one an integer
  */
 
 static ngx_int_t
@@ -1671,6 +1673,12 @@ ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, ngx_uint_t script,
     case NGX_HTTP_OTP_REDIS_VERIFY:
         map = ngx_http_otp_redis_verify_status;
         n = sizeof(ngx_http_otp_redis_verify_status)
+            / sizeof(ngx_http_otp_store_status_e);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_REVOKE:
+        map = ngx_http_otp_redis_revoke_status;
+        n = sizeof(ngx_http_otp_redis_revoke_status)
             / sizeof(ngx_http_otp_store_status_e);
         break;
 
@@ -1743,6 +1751,13 @@ ngx_http_otp_redis_flush(ngx_http_otp_redis_ctx_t *ctx, ngx_uint_t fail)
 
         op->backend = NULL;
         op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+
+        if (ctx->exiting) {
+            /* exit_process: freed now, no handler runs, nothing posted */
+            op->cancelled = 1;
+            ngx_http_otp_store_op_finish(op);
+            continue;
+        }
 
         if (op->event.timer_set) {
             ngx_del_timer(&op->event);

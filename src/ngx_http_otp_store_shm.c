@@ -24,7 +24,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_otp_module.h"
+#include "ngx_http_otp_store.h"
 
 
 /* records swept from the LRU tail on every operation */
@@ -46,14 +46,20 @@ typedef enum {
 } ngx_http_otp_shm_kind_e;
 
 
+/* the fields of ngx_http_otp_store.h's phone record */
 typedef struct {
     u_char                       has_code;
-    uint32_t                     attempts;
     uint32_t                     max_attempts;
+    uint32_t                     fails;
+    uint32_t                     max_failures;
+    uint32_t                     lfails;
     uint64_t                     code_expires;
+    uint64_t                     sent;
     uint64_t                     lock;
     uint64_t                     lockout;
-    uint64_t                     sent;
+    uint64_t                     fend;
+    uint64_t                     failure_window;
+    uint64_t                     lfend;
     u_char                       code[NGX_OTP_HASH_LEN];
 } ngx_http_otp_shm_phone_t;
 
@@ -117,6 +123,14 @@ static ngx_int_t ngx_http_otp_shm_issue(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now);
 static ngx_int_t ngx_http_otp_shm_verify(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now);
+static ngx_int_t ngx_http_otp_shm_revoke(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now);
+static void ngx_http_otp_shm_roll(ngx_http_otp_shm_phone_t *ph,
+    uint64_t now);
+static void ngx_http_otp_shm_lock(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_shm_node_t *rec, uint64_t now);
+static void ngx_http_otp_shm_keep(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_shm_node_t *rec);
 static ngx_int_t ngx_http_otp_shm_budget(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now);
 static ngx_int_t ngx_http_otp_shm_message_put(ngx_http_otp_shm_ctx_t *ctx,
@@ -162,7 +176,7 @@ ngx_http_otp_store_backend_t  ngx_http_otp_store_shm_backend = {
 
 char *
 ngx_http_otp_store_shm_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
-    ngx_str_t *name, ssize_t size)
+    ngx_str_t *name, ssize_t size, void *tag)
 {
     ngx_shm_zone_t          *shm_zone;
     ngx_http_otp_shm_ctx_t  *ctx;
@@ -172,7 +186,7 @@ ngx_http_otp_store_shm_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
         return NGX_CONF_ERROR;
     }
 
-    shm_zone = ngx_shared_memory_add(cf, name, size, &ngx_http_otp_module);
+    shm_zone = ngx_shared_memory_add(cf, name, size, tag);
     if (shm_zone == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -328,6 +342,10 @@ ngx_http_otp_shm_start(ngx_http_otp_store_conf_t *scf,
     case NGX_HTTP_OTP_OP_MESSAGE_PUT:
         (void) ngx_http_otp_shm_message_put(ctx, op, now);
         break;
+
+    case NGX_HTTP_OTP_OP_REVOKE:
+        (void) ngx_http_otp_shm_revoke(ctx, op, now);
+        break;
     }
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
@@ -350,26 +368,63 @@ static ngx_int_t
 ngx_http_otp_shm_issue(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now)
 {
-    ngx_http_otp_shm_node_t  *rec, *win, *cwin, *nrec, *nwin, *ncwin;
+    uint64_t                   lockout, failure_window, retry;
+    ngx_uint_t                 max_attempts, max_failures;
+    ngx_http_otp_shm_node_t   *rec, *win, *cwin, *nrec, *nwin, *ncwin;
+    ngx_http_otp_shm_phone_t  *ph;
 
     op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
     op->retry_after = 0;
 
+    max_attempts = op->max_attempts;
+    lockout = op->lockout;
+    max_failures = op->max_failures ? op->max_failures
+                                    : NGX_HTTP_OTP_STORE_NO_LIMIT;
+    failure_window = op->failure_window;
+
     rec = ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_PHONE, op->phone_key,
                                   now);
 
-    if (rec && rec->u.phone.lock > now) {
-        op->status = NGX_HTTP_OTP_STORE_LOCKED;
-        op->retry_after = rec->u.phone.lock - now;
-        return NGX_OK;
-    }
+    if (rec) {
+        ph = &rec->u.phone;
 
-    if (rec && rec->u.phone.has_code && rec->u.phone.code_expires > now
-        && now < rec->u.phone.sent + op->resend_after)
-    {
-        op->status = NGX_HTTP_OTP_STORE_COOLDOWN;
-        op->retry_after = rec->u.phone.sent + op->resend_after - now;
-        return NGX_OK;
+        if (ph->lock > now) {
+            op->status = NGX_HTTP_OTP_STORE_LOCKED;
+            op->retry_after = ph->lock - now;
+            return NGX_OK;
+        }
+
+        ngx_http_otp_shm_roll(ph, now);
+
+        /* the strictest of the live record's limits and the new ones */
+        max_attempts = ngx_min(max_attempts, ph->max_attempts);
+        lockout = ngx_max(lockout, ph->lockout);
+        max_failures = ngx_min(max_failures, ph->max_failures);
+        failure_window = ngx_max(failure_window, ph->failure_window);
+
+        retry = 0;
+
+        if (ph->fails >= max_attempts) {
+            retry = ph->fend - now;
+        }
+
+        if (ph->lfails >= max_failures) {
+            retry = ngx_max(retry, ph->lfend - now);
+        }
+
+        if (retry) {
+            op->status = NGX_HTTP_OTP_STORE_LOCKED;
+            op->retry_after = retry;
+            return NGX_OK;
+        }
+
+        if (ph->has_code && ph->code_expires > now
+            && now < ph->sent + op->resend_after)
+        {
+            op->status = NGX_HTTP_OTP_STORE_COOLDOWN;
+            op->retry_after = ph->sent + op->resend_after - now;
+            return NGX_OK;
+        }
     }
 
     win = ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_PHONE_WINDOW,
@@ -446,19 +501,22 @@ ngx_http_otp_shm_issue(ngx_http_otp_shm_ctx_t *ctx,
 
     if (rec == NULL) {
         rec = nrec;
-        rec->u.phone.attempts = 0;
         ngx_http_otp_shm_insert(ctx, rec);
     }
 
-    ngx_memcpy(rec->u.phone.code, op->code_key, NGX_OTP_HASH_LEN);
-    rec->u.phone.has_code = 1;
-    rec->u.phone.code_expires = now + op->ttl;
-    rec->u.phone.sent = now;
-    rec->u.phone.lock = 0;
-    rec->u.phone.max_attempts = (uint32_t) op->max_attempts;
-    rec->u.phone.lockout = op->lockout;
-    rec->expires = rec->u.phone.code_expires;
-    ngx_http_otp_shm_touch(ctx, rec);
+    ph = &rec->u.phone;
+
+    ngx_memcpy(ph->code, op->code_key, NGX_OTP_HASH_LEN);
+    ph->has_code = 1;
+    ph->code_expires = now + op->ttl;
+    ph->sent = now;
+    ph->lock = 0;
+    ph->max_attempts = (uint32_t) max_attempts;
+    ph->lockout = lockout;
+    ph->max_failures = (uint32_t) max_failures;
+    ph->failure_window = failure_window;
+
+    ngx_http_otp_shm_keep(ctx, rec);
 
     op->status = NGX_HTTP_OTP_STORE_OK;
 
@@ -482,7 +540,9 @@ static ngx_int_t
 ngx_http_otp_shm_verify(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now)
 {
-    ngx_http_otp_shm_node_t  *rec;
+    ngx_uint_t                 left;
+    ngx_http_otp_shm_node_t   *rec;
+    ngx_http_otp_shm_phone_t  *ph;
 
     op->retry_after = 0;
     op->attempts_remaining = 0;
@@ -495,48 +555,165 @@ ngx_http_otp_shm_verify(ngx_http_otp_shm_ctx_t *ctx,
         return NGX_OK;
     }
 
-    if (rec->u.phone.lock > now) {
+    ph = &rec->u.phone;
+
+    if (ph->lock > now) {
         op->status = NGX_HTTP_OTP_STORE_EXHAUSTED;
-        op->retry_after = rec->u.phone.lock - now;
+        op->retry_after = ph->lock - now;
         return NGX_OK;
     }
 
-    if (!rec->u.phone.has_code || rec->u.phone.code_expires <= now) {
+    if (!ph->has_code || ph->code_expires <= now) {
         op->status = NGX_HTTP_OTP_STORE_EXPIRED;
         return NGX_OK;
     }
 
-    if (rec->u.phone.attempts >= rec->u.phone.max_attempts) {
-        rec->u.phone.has_code = 0;
-        rec->u.phone.lock = now + rec->u.phone.lockout;
-        rec->expires = rec->u.phone.lock;
+    ngx_http_otp_shm_roll(ph, now);
+
+    if (ph->fails >= ph->max_attempts || ph->lfails >= ph->max_failures) {
+        /* cannot happen without a lock, but if it does */
+        ngx_http_otp_shm_lock(ctx, rec, now);
         op->status = NGX_HTTP_OTP_STORE_EXHAUSTED;
-        op->retry_after = rec->u.phone.lockout;
+        op->retry_after = ph->lock - now;
         return NGX_OK;
     }
 
-    rec->u.phone.attempts++;
-
-    if (ngx_otp_ct_equal(rec->u.phone.code, op->code_key, NGX_OTP_HASH_LEN)) {
+    if (ngx_otp_ct_equal(ph->code, op->code_key, NGX_OTP_HASH_LEN)) {
+        /* the failure counters go with the record */
         ngx_http_otp_shm_free(ctx, rec);
         op->status = NGX_HTTP_OTP_STORE_OK;
         return NGX_OK;
     }
 
-    op->status = NGX_HTTP_OTP_STORE_INVALID;
-    op->attempts_remaining = rec->u.phone.max_attempts - rec->u.phone.attempts;
+    /* lockout from the last failure: see ngx_http_otp_store.h */
+    ph->fails++;
+    ph->fend = now + ph->lockout;
 
-    if (op->attempts_remaining == 0) {
-        /* the code is dead: drop it, and lock the number */
-        ngx_memzero(rec->u.phone.code, NGX_OTP_HASH_LEN);
-        rec->u.phone.has_code = 0;
-        rec->u.phone.lock = now + rec->u.phone.lockout;
-        rec->expires = rec->u.phone.lock;
+    if (ph->lfails++ == 0) {
+        ph->lfend = now + ph->failure_window;
     }
 
-    ngx_http_otp_shm_touch(ctx, rec);
+    left = ngx_min(ph->max_attempts - ph->fails,
+                   ph->max_failures - ph->lfails);
+
+    op->status = NGX_HTTP_OTP_STORE_INVALID;
+    op->attempts_remaining = left;
+
+    if (left == 0) {
+        ngx_http_otp_shm_lock(ctx, rec, now);
+
+    } else {
+        ngx_http_otp_shm_keep(ctx, rec);
+    }
 
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_shm_revoke(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now)
+{
+    ngx_http_otp_shm_node_t   *rec;
+    ngx_http_otp_shm_phone_t  *ph;
+
+    rec = ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_PHONE, op->phone_key,
+                                  now);
+
+    if (rec == NULL
+        || !rec->u.phone.has_code
+        || !ngx_otp_ct_equal(rec->u.phone.code, op->code_key,
+                             NGX_OTP_HASH_LEN))
+    {
+        /* expired, used, or a newer send's code, which stays */
+        op->status = NGX_HTTP_OTP_STORE_EXPIRED;
+        return NGX_OK;
+    }
+
+    ph = &rec->u.phone;
+
+    ngx_memzero(ph->code, NGX_OTP_HASH_LEN);
+    ph->has_code = 0;
+    ph->code_expires = 0;
+    ph->sent = 0;
+
+    ngx_http_otp_shm_roll(ph, now);
+
+    if (ph->lock <= now && ph->fend == 0 && ph->lfend == 0) {
+        ngx_http_otp_shm_free(ctx, rec);
+
+    } else {
+        ngx_http_otp_shm_keep(ctx, rec);
+    }
+
+    op->status = NGX_HTTP_OTP_STORE_OK;
+
+    return NGX_OK;
+}
+
+
+/* a failure counter whose window has ended counts nothing */
+
+static void
+ngx_http_otp_shm_roll(ngx_http_otp_shm_phone_t *ph, uint64_t now)
+{
+    if (ph->fend <= now) {
+        ph->fails = 0;
+        ph->fend = 0;
+    }
+
+    if (ph->lfend <= now) {
+        ph->lfails = 0;
+        ph->lfend = 0;
+    }
+}
+
+
+/*
+ * The code dies of its failures: the number is locked for lockout when
+ * the short window is full, and until the long window ends when that one
+ * is, the later of the two.
+ */
+
+static void
+ngx_http_otp_shm_lock(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_shm_node_t *rec, uint64_t now)
+{
+    ngx_http_otp_shm_phone_t  *ph;
+
+    ph = &rec->u.phone;
+
+    ngx_memzero(ph->code, NGX_OTP_HASH_LEN);
+    ph->has_code = 0;
+    ph->code_expires = 0;
+    ph->lock = 0;
+
+    if (ph->fails >= ph->max_attempts) {
+        ph->lock = now + ph->lockout;
+    }
+
+    if (ph->lfails >= ph->max_failures) {
+        ph->lock = ngx_max(ph->lock, ph->lfend);
+    }
+
+    ngx_http_otp_shm_keep(ctx, rec);
+}
+
+
+/* the record lives as long as the longest of the limits it holds */
+
+static void
+ngx_http_otp_shm_keep(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_shm_node_t *rec)
+{
+    ngx_http_otp_shm_phone_t  *ph;
+
+    ph = &rec->u.phone;
+
+    rec->expires = ngx_max(ngx_max(ph->code_expires, ph->lock),
+                           ngx_max(ph->fend, ph->lfend));
+
+    ngx_http_otp_shm_touch(ctx, rec);
 }
 
 

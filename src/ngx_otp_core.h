@@ -47,6 +47,21 @@ const char *ngx_otp_channel_name(unsigned channel);
 unsigned ngx_otp_channel_parse(const u_char *name, size_t len);
 
 
+/* ngx_otp_redis_info.c: Redis's INFO text */
+
+#define NGX_OTP_REDIS_INFO_VALUE_MAX  64
+
+/*
+ * The value of the first line "field:value" of an INFO reply (lines end
+ * in CRLF or LF; info need not be NUL-terminated): NGX_OTP_OK with *value
+ * pointing into info, or NGX_OTP_EINVAL when there is no such line or its
+ * value is empty, longer than NGX_OTP_REDIS_INFO_VALUE_MAX, or holds
+ * anything but letters, digits, '-', '_' and '.'.
+ */
+int ngx_otp_redis_info_field(const u_char *info, size_t len,
+    const char *field, const u_char **value, size_t *value_len);
+
+
 /* ngx_otp_code.c: one-time codes */
 
 #define NGX_OTP_CODE_MIN_LEN       4

@@ -1,21 +1,28 @@
 #!/usr/bin/perl
 
 # The same `config` builds the module statically into nginx from a full
-# source tree (--add-module), and that nginx accepts an OTP configuration
-# with no load_module.  The tree is the upstream source of the installed
-# nginx, from Debian's source package (scripts/nginx-source): nginx-dev
-# ships headers only.
+# source tree (--add-module); that nginx serves OTP locations with no
+# load_module, and its JSON error filter answers the errors nginx answers by
+# itself.  Statically linked, a filter must be a filter module placed after
+# the core filters (HTTP_AUX_FILTER), or their initialisation drops it from
+# the chain; a dynamic module, loaded last, never shows that.  The tree is
+# the upstream source of the installed nginx, from Debian's source package
+# (scripts/nginx-source): nginx-dev ships headers only.
 
 use strict;
 use warnings;
 
 use Test::More;
-use File::Temp qw(tempdir);
 use File::Spec;
 use Cwd qw(abs_path);
 
+use FindBin;
+use lib "$FindBin::Bin/lib";
+
+use OtpTest;
+
 my $root = abs_path(File::Spec->catdir(__FILE__, '..', '..'));
-plan tests => 5;
+plan tests => 8 + OtpTest::IMPLICIT_TESTS;
 
 my $src = $ENV{NGINX_FULL_SRC}
     || `$root/scripts/nginx-source 2>&1 | tail -1`;
@@ -38,35 +45,58 @@ is(system("cd $build && make -f objs/Makefile -j$jobs >>$log 2>&1"), 0,
     'make: nginx with the module built in (-Werror)')
     or diag(`tail -30 $log`);
 
-my $dir = tempdir(CLEANUP => 1);
-mkdir "$dir/logs";
+my $bin = "$build/objs/nginx";
 
-open my $k, '>', "$dir/otp.key" or die;
-print $k "0123456789abcdef0123456789abcdef\n";
-close $k;
-chmod 0600, "$dir/otp.key";
+like(`$bin -V 2>&1`, qr/--add-module=\Q$root\E/, 'nginx -V names the module');
 
-open my $c, '>', "$dir/nginx.conf" or die;
-print $c <<"CONF";
-error_log $dir/error.log;
-pid $dir/nginx.pid;
+# the built-in module: no load_module
+my $t = OtpTest->new(nginx => $bin, module => undef);
+
+$t->write_config(<<'EOF');
+
+%%GLOBALS%%
 events {}
 http {
-    access_log off;
-    otp_secret_file $dir/otp.key;
+    %%HTTP_GLOBALS%%
+    otp_secret_file %%SECRET%%;
     otp_provider dev log;
     server {
-        listen 127.0.0.1:1;
+        listen 127.0.0.1:%%PORT%%;
+        otp_client_limit off;
         location = /otp/send { otp_send; }
+        location = /otp/small {
+            client_max_body_size 10;
+            otp_send;
+        }
         location = /otp/verify { otp_verify; }
     }
 }
-CONF
-close $c;
 
-my $out = `$build/objs/nginx -p $dir/ -c $dir/nginx.conf -t 2>&1`;
+EOF
+
+my $dir = $t->dir;
+my $out = `$bin -t -p $dir/ -c $dir/nginx.conf 2>&1`;
 is($? >> 8, 0, 'the static nginx accepts the otp directives')
     or diag($out);
 
-like(`$build/objs/nginx -V 2>&1`, qr/--add-module=\Q$root\E/,
-    'nginx -V names the module');
+$t->run;
+
+my ($r, $code) = $t->send_code('/otp/send', { phone => '+15550107001' });
+is($r->{status}, 202, 'a send through the built-in module');
+
+$r = $t->post_form('/otp/verify', { phone => '+15550107001',
+                                    code => $code // '000000' });
+is($r->{status}, 200, 'and its code verifies');
+
+# over client_max_body_size: nginx finalizes the request with 413 before
+# any OTP handler runs, and only the filter makes its HTML page the API's
+# JSON answer
+
+$r = $t->post_form('/otp/small', { phone => '+15550107002',
+                                   pad => 'x' x 100 });
+response_is($r, 400, {
+    error => 'invalid_request',
+    message => 'The request body is too large.',
+}, 'an oversize body: the JSON error, not nginx\'s HTML 413');
+
+$t->done;

@@ -3,9 +3,9 @@
 # (C) The ngx_http_otp_module authors
 
 # Resending (API.md, "Send a code"): a new send for the same number
-# replaces the previous code, so the old code stops working, and keeps the
-# attempt counter, so resending is no way around the attempt limit.  Both
-# stores.
+# replaces the previous code, so the old code stops working, and failed
+# guesses count per number, so neither resending nor waiting for a code to
+# expire is a way around the attempt limit.  Both stores.
 
 ###############################################################################
 
@@ -158,8 +158,8 @@ is($r->{json} && $r->{json}{attempts_remaining}, 2,
 $r = $t->post_form('/otp/verify', { phone => '+15550140001', code => $code });
 is($r->{status}, 200, "$store: fresh: and verifies");
 
-# an expired code takes its attempts with it: a send after the TTL starts
-# from the top
+# an expired code leaves its failures behind: they count per number for
+# otp_lockout, so a send after the TTL does not start from the top
 
 ($r, $code) = $t->send_code('/otp/send/short-ttl', { phone => '+15550140003' });
 
@@ -175,8 +175,8 @@ is($r->{status}, 202, "$store: expired: send 202 after the TTL");
 
 $r = $t->post_form('/otp/verify',
                    { phone => '+15550140003', code => wrong($code) });
-is($r->{json} && $r->{json}{attempts_remaining}, 2,
-   "$store: expired: the new code has all its attempts");
+is($r->{json} && $r->{json}{attempts_remaining}, 1,
+   "$store: expired: the failure against the old code still counts");
 
 $t->stop;
 

@@ -104,13 +104,35 @@ sub new {
     my $dir = $opts{dir} || tempdir('otp-mock-XXXXXX', TMPDIR => 1,
                                     CLEANUP => 1);
 
-    my $listen = IO::Socket::INET->new(
-        LocalAddr => '127.0.0.1',
-        LocalPort => $opts{port} || 0,
-        Proto => 'tcp',
-        Listen => 128,
-        ReuseAddr => 1,
-    ) or die "mock: cannot listen: $!\n";
+    # A port the kernel chooses is in its ephemeral range, away from the
+    # ports OtpTest hands out; but where TEST_OTP_PORTS reaches into that
+    # range, one may be a port a harness holds (OtpTest::port: a UDP
+    # socket on the number) before its nginx listens: take the same lock,
+    # and another port while it is held.  Refused sockets stay open until
+    # the end, so that the kernel does not offer them again.
+
+    my ($listen, $lock, @refused);
+
+    for (1 .. 20) {
+        $listen = IO::Socket::INET->new(
+            LocalAddr => '127.0.0.1',
+            LocalPort => $opts{port} || 0,
+            Proto => 'tcp',
+            Listen => 128,
+            ReuseAddr => 1,
+        ) or die "mock: cannot listen: $!\n";
+
+        $lock = IO::Socket::INET->new(LocalAddr => '127.0.0.1',
+                                      LocalPort => $listen->sockport,
+                                      Proto => 'udp');
+
+        last if $lock || $opts{port};
+
+        push @refused, $listen;
+        undef $listen;
+    }
+
+    die "mock: every port offered is held by a harness\n" unless $listen;
 
     my $port = $listen->sockport;
     my $name = $opts{name} || "mock-$port";
@@ -122,6 +144,7 @@ sub new {
         rules_file => "$dir/$name.rules",
         rules => [],
         pid => undef,
+        lock => $lock,
     }, $class;
 
     # a fresh log; rules before the server can read them

@@ -4,9 +4,10 @@ package OtpTest;
 
 # A small harness for the integration tests, on core Perl only, in the
 # spirit of nginx-tests' Test::Nginx: a temporary prefix per test file, an
-# nginx started with -p/-c/-e on free loopback ports, a real redis-server
-# where the store is Redis, a raw HTTP client, and the implicit checks of
-# error.log and access.log that end every file.
+# nginx started with -p/-c/-e on loopback ports locked for the file's life
+# (see port), a real redis-server where the store is Redis, a raw HTTP
+# client, and the implicit checks that end every file: error.log and
+# access.log, and no sanitizer report in nginx's stderr or error.log.
 #
 #   my $t = OtpTest->new;
 #   $t->plan(N * $t->stores);           # + the implicit log checks
@@ -22,12 +23,16 @@ package OtpTest;
 # code_for / sent (what the log provider printed for a message id),
 # send_code, reload, stop_redis / start_redis / restart_redis,
 # concurrently (forked clients released together), share_store_with (a
-# second nginx on the same store), jwt_decode.
+# second nginx on the same store), jwt_decode.  h2 => 1 to a request
+# method: over HTTP/2 (see _h2).  OtpTest->new(nginx => BINARY, module =>
+# undef): an nginx with the module built in.
 #
 # Environment: OTP_MODULE (the .so, default build/ngx_http_otp_module.so),
 # TEST_NGINX_BINARY (default /usr/sbin/nginx), TEST_NGINX_LEAVE (keep the
 # temporary directory), TEST_REDIS_BINARY (default redis-server in PATH),
-# TEST_OTP_STORES (e.g. "shm" to run one store only).
+# TEST_OTP_STORES (e.g. "shm" to run one store only), TEST_OTP_PORTS
+# (lo-hi: the ports to use), TEST_OTP_HTTP2 (requests over HTTP/2 where
+# the configuration has a plain `listen 127.0.0.1:%%PORT%%;`).
 
 use warnings;
 use strict;
@@ -52,7 +57,7 @@ use Time::HiRes qw(sleep time);
 our @EXPORT = qw(response_is int_in number true false any_string jwt_decode);
 
 # the number of tests done() adds to a file's plan
-use constant IMPLICIT_TESTS => 4;
+use constant IMPLICIT_TESTS => 5;
 
 my $root = abs_path(dirname(__FILE__) . '/../..');
 
@@ -63,7 +68,7 @@ my $creator = $$;
 ###############################################################################
 
 sub new {
-    my ($class) = @_;
+    my ($class, %opts) = @_;
 
     my $dir = tempdir('otp-test-XXXXXX', TMPDIR => 1,
                       CLEANUP => !$ENV{TEST_NGINX_LEAVE});
@@ -74,8 +79,10 @@ sub new {
 
     my $self = bless {
         dir => $dir,
-        nginx => $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx',
-        module => $ENV{OTP_MODULE} || "$root/build/ngx_http_otp_module.so",
+        nginx => $opts{nginx} || $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx',
+        # module => undef: an nginx with the module built in (no load_module)
+        module => exists $opts{module} ? $opts{module}
+                  : $ENV{OTP_MODULE} || "$root/build/ngx_http_otp_module.so",
         redis_bin => $ENV{TEST_REDIS_BINARY} || _which('redis-server'),
         ports => {},
         phones => {},
@@ -83,6 +90,7 @@ sub new {
         pid => undef,
         redis_pid => undef,
         log_offset => 0,
+        h2 => $ENV{TEST_OTP_HTTP2},
     }, $class;
 
     Test::More::diag("prefix $dir kept") if $ENV{TEST_NGINX_LEAVE};
@@ -113,7 +121,7 @@ sub _copy_module {
     my ($self) = @_;
 
     my $src = $self->{module};
-    return unless -f $src;
+    return unless defined $src && -f $src;
 
     my $dst = "$self->{dir}/ngx_http_otp_module.so";
 
@@ -239,7 +247,7 @@ sub plan {
 
     Test::More::plan(skip_all => "no module at $self->{module}"
                                  . " (run scripts/build)")
-        unless -f $self->{module};
+        if defined $self->{module} && !-f $self->{module};
     Test::More::plan(skip_all => "no nginx binary at $self->{nginx}")
         unless -x $self->{nginx};
 
@@ -248,8 +256,26 @@ sub plan {
     return $self;
 }
 
-# A free loopback port, found by binding; named ports keep their number
-# for the life of the harness (so a restarted Redis comes back on its own).
+# A loopback port of its own, by name; a named port keeps its number for
+# the life of the harness (so a restarted Redis comes back on its own).
+#
+# Every port handed out stays locked until the harness goes, the way
+# nginx-tests does it: a UDP socket bound to the same number on 127.0.0.1.
+# Another harness (another `prove -j` job, another developer's suite,
+# nginx-tests itself) cannot bind that UDP port, so it picks another one,
+# even while nobody listens on the TCP port: before nginx starts, between a
+# stop and a run, while Redis restarts, for a port kept closed on purpose.
+# Probing alone (bind, close, hand out) leaves exactly those gaps.  Why a
+# socket and not a lock file per port: the kernel drops it when the process
+# ends, even on SIGKILL, so no lock is ever stale; and it lives in the
+# network namespace, where ports collide, not in a directory that two
+# users (umask, sticky /tmp) or two containers on one network might not
+# share.  A test that needs a UDP server on a port would need another lock;
+# none does.
+#
+# Ports come from below the kernel's ephemeral range (TEST_OTP_PORTS=lo-hi
+# to choose), so that no bind(0) or connect() (a mock provider, nginx's
+# own connections) is given a port a harness holds but nobody listens on.
 
 sub port {
     my ($self, $name) = @_;
@@ -258,26 +284,73 @@ sub port {
 
     return $self->{ports}{$name} if $self->{ports}{$name};
 
-    my %taken = map { $_ => 1 } values %{$self->{ports}};
+    my ($lo, $hi) = _port_range();
+    my $n = $hi - $lo + 1;
 
-    for (1 .. 50) {
-        my $s = IO::Socket::INET->new(
+    # a small range is tried whole, a large one by 2000 random picks
+    my @try = $n <= 2000
+        ? map { $_->[1] } sort { $a->[0] <=> $b->[0] }
+          map { [ rand, $_ ] } $lo .. $hi
+        : map { $lo + int rand $n } 1 .. 2000;
+
+    for my $port (@try) {
+        next if $self->{locks}{$port};
+
+        my $lock = lock_port($port) or next;
+
+        # and nothing outside any harness listens there, nor lingers
+        my $probe = IO::Socket::INET->new(
             LocalAddr => '127.0.0.1',
-            LocalPort => 0,
+            LocalPort => $port,
             Proto => 'tcp',
             Listen => 1,
             ReuseAddr => 0,
-        ) or die "cannot bind a free port: $!";
+        ) or next;
 
-        my $port = $s->sockport;
-        close $s;
+        close $probe;
 
-        next if $taken{$port};
+        $self->{locks}{$port} = $lock;
 
         return $self->{ports}{$name} = $port;
     }
 
-    die "no free port";
+    die "no free port in $lo-$hi\n";
+}
+
+# The lock on a port: a UDP socket bound to it (never with SO_REUSEADDR,
+# which would let a second one bind), or undef when another holds it.
+# MockProvider takes one for its kernel-chosen port too.
+
+sub lock_port {
+    my ($port) = @_;
+
+    return IO::Socket::INET->new(
+        LocalAddr => '127.0.0.1',
+        LocalPort => $port,
+        Proto => 'udp',
+    );
+}
+
+# the ports to hand out: TEST_OTP_PORTS, or from 20000 to the start of the
+# ephemeral range (the range above it where that is too narrow)
+sub _port_range {
+    if (($ENV{TEST_OTP_PORTS} // '') =~ /^\s*(\d+)\s*-\s*(\d+)\s*$/) {
+        die "TEST_OTP_PORTS: $1-$2 is not a range of ports\n"
+            unless $1 >= 1 && $1 <= $2 && $2 <= 65535;
+        return ($1, $2);
+    }
+
+    my ($eph_lo, $eph_hi) = (32768, 60999);
+
+    if (open my $fh, '<', '/proc/sys/net/ipv4/ip_local_port_range') {
+        my $line = <$fh> // '';
+        ($eph_lo, $eph_hi) = ($1, $2) if $line =~ /(\d+)\s+(\d+)/;
+        close $fh;
+    }
+
+    return (20000, $eph_lo - 1) if $eph_lo - 20000 >= 1000;
+    return ($eph_hi + 1, 65535) if 65535 - $eph_hi >= 1000;
+    return (10000, 65535);
 }
 
 ###############################################################################
@@ -301,8 +374,11 @@ sub write_config {
           . ' connect_timeout=1s timeout=1s;'
         : 'otp_store shm:otp_test:1m;';
 
+    my $load = defined $self->{module}
+        ? "load_module $self->{module};" : '';
+
     my $globals = <<"EOF";
-load_module $self->{module};
+$load
 pid $dir/nginx.pid;
 error_log $dir/error.log debug;
 daemon off;
@@ -317,14 +393,21 @@ access_log $dir/access.log;
     scgi_temp_path $dir/scgi_temp;
 EOF
 
+    # TEST_OTP_HTTP2: the main port speaks HTTP/2 and every request but
+    # raw bytes goes over it; raw HTTP/1.1 (a pipeline, a body in parts)
+    # goes to a second, HTTP/1.1 listener of the same server
+    $self->{h2_port} = $self->{h2} &&
+        $text =~ s{^(\s*)listen\s+127\.0\.0\.1:%%PORT%%\s*;}
+                  {$1listen 127.0.0.1:%%PORT%% http2;\n$1listen 127.0.0.1:%%PORT_H1%%;}m;
+
     $text =~ s/%%GLOBALS%%/$globals/g;
     $text =~ s/%%HTTP_GLOBALS%%/$http_globals/g;
     $text =~ s/%%STORE%%/$store_conf/g;
     $text =~ s/%%PREFIX%%/$dir/g;
-    $text =~ s/%%MODULE%%/$self->{module}/g;
+    $text =~ s/%%MODULE%%/$self->{module} \/\/ ''/ge;
     $text =~ s/%%SECRET%%/$dir\/otp.key/g;
     $text =~ s/%%TOKEN_KEY%%/$dir\/token.key/g;
-    $text =~ s/%%(PORT\d*|REDIS_PORT)%%/$self->port($1)/ge;
+    $text =~ s/%%(PORT\d*|PORT_H1|REDIS_PORT)%%/$self->port($1)/ge;
 
     die "unknown substitution $1 in nginx.conf\n" if $text =~ /(%%\w+%%)/;
 
@@ -787,6 +870,9 @@ sub get {
 sub http {
     my ($self, $method, $path, $body, %opts) = @_;
 
+    return $self->_h2($method, $path, $body, %opts)
+        if $opts{h2} // ($self->{h2_port} && !$opts{port});
+
     my $req = "$method $path HTTP/1.1\r\nHost: localhost\r\n"
         . "Connection: close\r\n";
 
@@ -803,6 +889,117 @@ sub http {
     return $self->raw($req, %opts);
 }
 
+# HTTP/2 (opts h2 => 1 to any method above): cleartext with prior
+# knowledge, to a `listen ... http2;` port.  Core Perl speaks no h2, so a
+# client does it: nghttp (nghttp2-client; scripts/install-deps), which
+# reads an answer that comes before the whole body went (nginx's early 400
+# or 413 and RST_STREAM NO_ERROR, RFC 9113 8.1), where curl 7.88 drops it
+# with error 92 now and then.  opts{no_length}: no content-length, the
+# body in DATA frames alone.  With opts{parts} (a list of strings) instead
+# of a body, curl sends it (-T -, no length) from a pipe the harness feeds
+# part by part, opts{delay} seconds apart (default 0.2): a body arriving
+# slowly in several frames; for bodies nginx reads to the end (the race
+# above).  The same answer hash, with http_version.
+
+sub _h2 {
+    my ($self, $method, $path, $body, %opts) = @_;
+
+    my $n = ++$self->{h2_requests};
+    my $f = "$self->{dir}/h2-$n";
+    my $url = 'http://127.0.0.1:' . ($opts{port} || $self->{ports}{PORT})
+              . $path;
+    my $timeout = $opts{timeout} || 10;
+    my $parts = $opts{parts};
+    my %h = %{ $opts{headers} || {} };
+    my @cmd;
+
+    if ($parts) {
+        @cmd = (_which('curl') || 'curl', '-sS', '--http2-prior-knowledge',
+                '--max-time', $timeout, '-X', $method, '-T', '-',
+                '-D', "$f.headers", '-o', "$f.body", $url,
+                map { ('-H', defined $h{$_} ? "$_: $h{$_}" : "$_:") }
+                sort keys %h);
+
+    } else {
+        @cmd = (_which('nghttp') || 'nghttp', '-t', $timeout, '-r', "$f.har",
+                '-H', ":method: $method", $url,
+                map { ('-H', "$_: $h{$_}") } grep { defined $h{$_} }
+                sort keys %h);
+
+        if (defined $body) {
+            $self->write_file("h2-$n.request", $body);
+            push @cmd, '-d', "$f.request";
+            push @cmd, '--no-content-length' if $opts{no_length};
+        }
+    }
+
+    pipe(my $in_r, my $in_w) or die "pipe: $!";
+
+    my $pid = fork() // die "fork: $!";
+
+    if ($pid == 0) {
+        close $in_w;
+        open STDIN, '<&', $in_r or _exit(127);
+        open STDOUT, '>', $parts ? "$f.out" : "$f.body" or _exit(127);
+        open STDERR, '>', "$f.err" or _exit(127);
+        exec(@cmd) or _exit(127);
+    }
+
+    close $in_r;
+
+    local $SIG{PIPE} = 'IGNORE';
+
+    for my $i (0 .. $#{ $parts || [] }) {
+        sleep($opts{delay} // 0.2) if $i;
+        syswrite($in_w, $parts->[$i]);
+    }
+
+    close $in_w;
+    waitpid($pid, 0);
+
+    my $error = $? ? "$cmd[0] exit " . ($? >> 8) . ': '
+                     . $self->read_file("h2-$n.err") : undef;
+
+    $body = $self->read_file("h2-$n.body");
+
+    my ($status, $version, @list);
+
+    if ($parts) {
+        # the last header block (after any 1xx)
+        my @blocks = grep { /\S/ } split /\r?\n\r?\n/,
+                     $self->read_file("h2-$n.headers");
+        my ($line, @lines) = split /\r?\n/, $blocks[-1] // '';
+
+        ($version, $status) = ($line // '') =~ m{^HTTP/(\S+) (\d{3})};
+        push @list, map { /^([^:]+):\s*(.*)$/ ? [ $1, $2 ] : () } @lines;
+
+    } else {
+        my $har = eval { JSON::PP->new->decode($self->read_file("h2-$n.har")) };
+        my $res = $har ? $har->{log}{entries}[0]{response} : undef;
+
+        if ($res) {
+            $status = $res->{status};
+            ($version = $res->{httpVersion} // '') =~ s{^HTTP/(\d)\.0$}{$1};
+            push @list, map { [ $_->{name}, $_->{value} ] }
+                        grep { $_->{name} !~ /^:/ } @{ $res->{headers} };
+        }
+    }
+
+    return _no_response($error || 'no answer', $body) unless $status;
+
+    my %headers;
+
+    for (@list) {
+        my ($k, $v) = (lc $_->[0], $_->[1]);
+        $headers{$k} = exists $headers{$k} ? "$headers{$k}, $v" : $v;
+    }
+
+    return { status => $status, headers => \%headers, header_list => \@list,
+             body => $body, json => eval { JSON::PP->new->decode($body) },
+             raw => join('', map { "$_->[0]: $_->[1]\n" } @list) . "\n$body",
+             http_version => $version, error => $error };
+}
+
 # Sends bytes as they are and parses the answer.  $req may be a list of
 # parts, written one by one with opts{delay} seconds between them (a body
 # that arrives slowly).  With opts{all}, returns every response the
@@ -811,7 +1008,8 @@ sub http {
 sub raw {
     my ($self, $req, %opts) = @_;
 
-    my $port = $opts{port} || $self->{ports}{PORT};
+    my $port = $opts{port}
+               || $self->{ports}{ $self->{h2_port} ? 'PORT_H1' : 'PORT' };
     my $timeout = $opts{timeout} || 10;
     my @parts = ref $req ? @$req : ($req);
 
@@ -1161,13 +1359,19 @@ sub check_log {
 
     # 3: codes only on the log provider's own lines.  Debug lines are full
     # of sizes and counters: there only codes of 6 digits and more are
-    # looked for, so that a 4-digit size is not taken for a code.
+    # looked for, so that a 4-digit size is not taken for a code, and
+    # nginx's own system-call traces ("recv: avail:785355", "write: 12,
+    # 00007F.., 524288, 0"), which hold only counts and addresses, are not
+    # read at all: with a body of a megabyte they hold hundreds of 6-digit
+    # numbers, and one of them was now and then a code of the file.
     my @c = sort keys %codes;
     my $code_re = _digits_re(@c);
     my $long_re = _digits_re(grep { length $_ >= 6 } @c);
+    my $io_re = qr/^(?:recv|send|read|readv|write|writev|sendfile|malloc
+                      |posix_memalign|memalign|free):\s[^"'=]*$/x;
     my @code_leak = grep {
         my $l = _strip($_);
-        /\[debug\]/ ? $l =~ $long_re : $l =~ $code_re
+        /\[debug\]/ ? $l !~ $io_re && $l =~ $long_re : $l =~ $code_re
     } @other;
     _none(\@code_leak, 'no code in error.log but on the provider lines ('
                        . scalar(@c) . ' codes)');
@@ -1176,6 +1380,31 @@ sub check_log {
     my $any_re = _digits_re(@phones, @c);
     my @acc = grep { /$any_re/ } split /\n/, $access;
     _none(\@acc, 'no phone number or code in access.log');
+
+    # 5: a build with -fsanitize=... (OTP_CFLAGS, an nginx built so) lets
+    # the process run on after a report, or dies where nobody looks: read
+    # nginx's stderr (nginx.stdout, until nginx redirects its stderr) and
+    # error.log (after), where the reports land
+    my @san = sanitizer_reports($self->read_file('nginx.stdout'), $log);
+    _none(\@san, 'no sanitizer report in nginx\'s stderr or error.log');
+}
+
+# The lines of some texts that belong to a sanitizer's report:
+# "==PID==ERROR: AddressSanitizer: ..." (LeakSanitizer, MemorySanitizer
+# alike), "WARNING: ThreadSanitizer: ...", UndefinedBehaviorSanitizer's
+# "file.c:L:C: runtime error: ..." and the "SUMMARY: ...Sanitizer" lines.
+
+my $sanitizer_re = qr/
+      (?:^|==\d+==\s*) (?:ERROR|WARNING): \s* \w+Sanitizer
+    | \bSUMMARY: \s* \w+Sanitizer
+    | :\s runtime\ error: \s
+/x;
+
+sub sanitizer_reports {
+    my (@texts) = @_;
+
+    return grep { /$sanitizer_re/ }
+           map { split /\n/ } grep { defined } @texts;
 }
 
 # one regexp for any of these digit strings, standing alone

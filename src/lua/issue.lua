@@ -1,0 +1,93 @@
+-- ISSUE (the rules are in src/ngx_http_otp_store.h).
+--   KEYS[1] otp:{P}:r   the phone record: code, exp, sent, lock, max,
+--                       lockout, fails, fend, lmax, lwin, lfails, lfend
+--   KEYS[2] otp:{P}:w   the phone's send window: count, end
+--   KEYS[3] otp:c:{C}   the client's send window: count, end
+--   ARGV    code key, ttl, resend_after, lockout, max_attempts,
+--           send_limit, send_window, client_limit, client_window,
+--           max_failures (0: no limit), failure_window
+--   answer  {status, retry_after_ms, 0}; status 0 OK, 1 LOCKED,
+--           2 COOLDOWN, 3 LIMITED, 4 CLIENT_LIMITED
+--
+-- KEYS[3] is in another hash slot than the other two: under Redis
+-- Cluster the client window would have to become a second script (not
+-- done: one Redis, or Sentinel, runs this as it is).
+
+if redis.replicate_commands then redis.replicate_commands() end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+local resend = tonumber(ARGV[3])
+local lockout = tonumber(ARGV[4])
+local max = tonumber(ARGV[5])
+local slimit = tonumber(ARGV[6])
+local climit = tonumber(ARGV[8])
+local lmax = tonumber(ARGV[10])
+if lmax == 0 then lmax = 4294967295 end
+local lwin = tonumber(ARGV[11])
+local r = redis.call('HMGET', KEYS[1], 'code', 'exp', 'sent', 'lock',
+  'max', 'lockout', 'fails', 'fend', 'lmax', 'lwin', 'lfails', 'lfend')
+local exp = tonumber(r[2]) or 0
+local sent = tonumber(r[3]) or 0
+local lock = tonumber(r[4]) or 0
+local fails = tonumber(r[7]) or 0
+local fend = tonumber(r[8]) or 0
+local lfails = tonumber(r[11]) or 0
+local lfend = tonumber(r[12]) or 0
+if fend <= now then fails = 0; fend = 0 end
+if lfend <= now then lfails = 0; lfend = 0 end
+local live = math.max(exp, lock, fend, lfend) > now
+if live then
+  -- the strictest of the live record's limits and the new ones
+  max = math.min(max, tonumber(r[5]) or max)
+  lockout = math.max(lockout, tonumber(r[6]) or 0)
+  lmax = math.min(lmax, tonumber(r[9]) or lmax)
+  lwin = math.max(lwin, tonumber(r[10]) or 0)
+end
+if lock > now then return {1, lock - now, 0} end
+local retry = 0
+if fails >= max then retry = fend - now end
+if lfails >= lmax then retry = math.max(retry, lfend - now) end
+if retry > 0 then return {1, retry, 0} end
+if r[1] and exp > now and now < sent + resend then
+  return {2, sent + resend - now, 0}
+end
+local w = redis.call('HMGET', KEYS[2], 'count', 'end')
+local wend = tonumber(w[2]) or 0
+if wend > now and (tonumber(w[1]) or 0) >= slimit then
+  return {3, wend - now, 0}
+end
+local cend = 0
+if climit > 0 then
+  local c = redis.call('HMGET', KEYS[3], 'count', 'end')
+  cend = tonumber(c[2]) or 0
+  if cend > now and (tonumber(c[1]) or 0) >= climit then
+    return {4, cend - now, 0}
+  end
+end
+if wend > now then
+  redis.call('HINCRBY', KEYS[2], 'count', 1)
+else
+  wend = now + tonumber(ARGV[7])
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[2], 'count', 1, 'end', wend)
+  redis.call('PEXPIREAT', KEYS[2], wend)
+end
+if climit > 0 then
+  if cend > now then
+    redis.call('HINCRBY', KEYS[3], 'count', 1)
+  else
+    cend = now + tonumber(ARGV[9])
+    redis.call('DEL', KEYS[3])
+    redis.call('HSET', KEYS[3], 'count', 1, 'end', cend)
+    redis.call('PEXPIREAT', KEYS[3], cend)
+  end
+end
+exp = now + ttl
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], 'code', ARGV[1], 'exp', exp, 'sent', now,
+  'lock', 0, 'max', max, 'lockout', lockout, 'fails', fails,
+  'fend', fend, 'lmax', lmax, 'lwin', lwin, 'lfails', lfails,
+  'lfend', lfend)
+redis.call('PEXPIREAT', KEYS[1], math.max(exp, fend, lfend))
+return {0, 0, 0}
