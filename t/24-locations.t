@@ -98,7 +98,7 @@ $t->stop;
 
 my $secret = 'sk-' . join('', map { ('a'..'z')[rand 26] } 1 .. 20);
 
-$t->write_config(<<"EOF");
+my $out = $t->check_config(<<"EOF");
 %%GLOBALS%%
 events {}
 http {
@@ -111,12 +111,6 @@ http {
     }
 }
 EOF
-
-my $dir = $t->dir;
-my $out = `$ENV{TEST_NGINX_BINARY} -t -p $dir/ -c $dir/nginx.conf 2>&1`
-    if $ENV{TEST_NGINX_BINARY};
-$out = `/usr/sbin/nginx -t -p $dir/ -c $dir/nginx.conf 2>&1`
-    unless defined $out;
 
 like($out, qr/log provider "dev": unknown option "auth_token"/,
      'a log provider with an option is refused, naming the key');

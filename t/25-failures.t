@@ -265,7 +265,7 @@ $t->stop;
 sub nginx_t {
     my ($directive) = @_;
 
-    $t->write_config(<<"EOF");
+    return $t->check_config(<<"EOF");
 %%GLOBALS%%
 events {}
 http {
@@ -278,11 +278,6 @@ http {
     }
 }
 EOF
-
-    my $dir = $t->dir;
-    my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
-
-    return scalar `$nginx -t -p $dir/ -c $dir/nginx.conf 2>&1`;
 }
 
 like(nginx_t('otp_max_failures 0/1h;'), qr/invalid limit "0\/1h"/,

@@ -248,7 +248,7 @@ $mock->stop;
 
 for my $text ('Code: $code_now', 'Code: $$code', 'Code: $codex',
               'Code: ${code', 'Code: ${codes}') {
-    $t->write_config(<<"EOF");
+    my $out = $t->check_config(<<"EOF");
 %%GLOBALS%%
 events {}
 http {
@@ -261,10 +261,6 @@ http {
     }
 }
 EOF
-
-    my $dir = $t->dir;
-    my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
-    my $out = `$nginx -t -p $dir/ -c $dir/nginx.conf 2>&1`;
 
     like($out, qr/the message never shows the code/,
          "otp_message \"$text\" is refused by nginx -t");

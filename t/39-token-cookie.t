@@ -105,7 +105,7 @@ for my $case (['otp_token_cookie t secure=maybe;', qr/secure= takes on, off or a
 {
     my ($directive, $re) = @$case;
 
-    $t->write_config(<<"EOF");
+    my $out = $t->check_config(<<"EOF");
 %%GLOBALS%%
 events {}
 http {
@@ -118,10 +118,6 @@ http {
     }
 }
 EOF
-
-    my $dir = $t->dir;
-    my $nginx = $ENV{TEST_NGINX_BINARY} || '/usr/sbin/nginx';
-    my $out = `$nginx -t -p $dir/ -c $dir/nginx.conf 2>&1`;
 
     like($out, $re, "nginx -t refuses \"$directive\"");
 }

@@ -19,7 +19,8 @@ package OtpTest;
 #   }
 #   $t->done;                           # stops everything, checks the logs
 #
-# Also: post_json, post (any content type), get, raw (bytes as they are),
+# Also: check_config (what nginx -t says of a configuration), post_json,
+# post (any content type), get, raw (bytes as they are),
 # code_for / sent (what the log provider printed for a message id),
 # send_code, reload, stop_redis / start_redis / restart_redis,
 # concurrently (forked clients released together), share_store_with (a
@@ -417,6 +418,19 @@ EOF
 }
 
 # The store the current configuration uses.
+
+# Writes a configuration as write_config() does and returns what
+# `nginx -t` says of it (stdout and stderr), for directives it must refuse.
+
+sub check_config {
+    my ($self, $text, %opts) = @_;
+
+    $self->write_config($text, %opts);
+
+    my $dir = $self->{dir};
+
+    return scalar `$self->{nginx} -t -p $dir/ -c $dir/nginx.conf 2>&1`;
+}
 
 sub store { $_[0]{store} || 'shm' }
 
