@@ -448,9 +448,6 @@ ngx_http_otp_op_start(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
 
     omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
 
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                   "otp store op %d start: %p", (int) op->type, op);
-
     ctx->op = op;
 
     ngx_http_otp_store_start(&omcf->store, op);

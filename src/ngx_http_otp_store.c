@@ -36,6 +36,10 @@ void
 ngx_http_otp_store_start(ngx_http_otp_store_conf_t *scf,
     ngx_http_otp_store_op_t *op)
 {
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, op->log, 0,
+                   "otp store: %s op %d start: %p",
+                   scf->backend->name, (int) op->type, op);
+
     scf->backend->start(scf, op);
 }
 
@@ -47,6 +51,9 @@ ngx_http_otp_store_op_cancel(ngx_http_otp_store_op_t *op)
      * The request's log goes with its connection: anything the backend
      * still logs for this operation goes to the cycle's log instead.
      */
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, op->log, 0,
+                   "otp store: op %d cancel: %p", (int) op->type, op);
 
     op->cancelled = 1;
     op->data = NULL;
@@ -65,6 +72,11 @@ ngx_http_otp_store_op_finish(ngx_http_otp_store_op_t *op)
     if (op->event.posted) {
         ngx_delete_posted_event(&op->event);
     }
+
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, op->log, 0,
+                   "otp store: op %d finish: %p, status %d%s",
+                   (int) op->type, op, (int) op->status,
+                   op->cancelled ? ", cancelled" : "");
 
     if (!op->cancelled && op->handler) {
         op->handler(op);

@@ -1567,6 +1567,12 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     op = pending->op;
     ctx = pending->ctx;
 
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+                   "otp redis store: %s reply for op %p: type %d%s",
+                   ngx_http_otp_redis_names[pending->script], op,
+                   reply ? reply->type : -1,
+                   op ? "" : " (op timed out)");
+
     if (reply == NULL) {
         /*
          * The context is being freed (its loss, if unexpected, is logged
@@ -1598,6 +1604,10 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
                && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0)
     {
         pending->eval = 1;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, op->log, 0,
+                       "otp redis store: %s not loaded, EVAL",
+                       ngx_http_otp_redis_names[pending->script]);
 
         if (ngx_http_otp_redis_send(ctx, pending) == NGX_OK) {
             return;
