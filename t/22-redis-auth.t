@@ -17,6 +17,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
+use IO::Socket::INET;
 use OtpTest;
 
 ###############################################################################
@@ -25,7 +26,7 @@ my $password = 'pw-' . join('', map { ('a'..'z')[rand 26] } 1 .. 24);
 
 my $t = OtpTest->new->need_redis;
 
-$t->plan(6);
+$t->plan(9);
 
 my $conf = <<'EOF';
 
@@ -82,6 +83,42 @@ $r = $t->post_form('/otp/verify', { phone => '+15551230001',
                                     code => $code });
 is($r->{status}, 200, 'right password: the code verifies');
 ok($r->{json}{verified}, 'right password: verified');
+
+###############################################################################
+
+# a password that ends in blanks: the file loses its line ending only
+# (a reader that dropped trailing white space sent a wrong password)
+
+my $blank = "$password \t ";
+
+$t->stop;
+{
+    # AUTH and CONFIG SET on one connection
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:'
+                                              . $t->port('REDIS_PORT'))
+        or die "redis: $!";
+    print $s join '', map { '*' . @$_ . "\r\n"
+                            . join('', map { '$' . length($_) . "\r\n$_\r\n" }
+                                       @$_) }
+                          ['AUTH', $password],
+                          ['CONFIG', 'SET', 'requirepass', $blank];
+    my $in = '';
+    while ($in !~ /\r\n.*\r\n/s) {
+        sysread($s, $in, 1024, length $in) or last;
+    }
+    is($in, "+OK\r\n+OK\r\n", 'the password now ends in blanks');
+}
+$t->write_file('redis.pass', "$blank\r\n", 0600);
+$t->run(store_wait => 0);
+
+$r = $t->post_form('/otp/send', { phone => '+15551230003' });
+is($r->{status}, 202, 'a password ending in blanks: send 202');
+
+$r = $t->post_form('/otp/verify', {
+    phone => '+15551230003',
+    code => $t->code_for($r->{json} ? $r->{json}{message_id} : undef) // '',
+});
+is($r->{status}, 200, 'a password ending in blanks: the code verifies');
 
 ###############################################################################
 
