@@ -84,12 +84,12 @@ $t->uses_phone('+15550290001');
 my $deadline = time + 5;
 
 while (time < $deadline
-       && $t->read_file('error.log') !~ /otp store op \d+ start/)
+       && $t->read_file('error.log') !~ /otp store: redis op \d+ start/)
 {
     sleep 0.05;
 }
 
-like($t->read_file('error.log'), qr/otp store op \d+ start/,
+like($t->read_file('error.log'), qr/otp store: redis op \d+ start/,
      'the verify waits on Redis');
 
 # a graceful stop: the worker must be gone within about 1s
