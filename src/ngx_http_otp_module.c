@@ -4,8 +4,9 @@
  *
  * ngx_http_otp_module: phone verification inside nginx.  This file holds
  * the directives, the configuration life cycle and the worker life cycle;
- * the handlers are in ngx_http_otp_handler.c, the state in the store
- * backends, delivery in the providers.
+ * the endpoints are in ngx_http_otp_request.c and one file each beside it
+ * (send, verify), the state in the store backends, delivery in the
+ * providers.
  */
 
 
