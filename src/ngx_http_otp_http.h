@@ -105,6 +105,9 @@ struct ngx_http_otp_http_req_s {
 ngx_int_t ngx_http_otp_http_add_host(ngx_conf_t *cf,
     ngx_http_otp_http_conf_t *hcf, ngx_str_t *url);
 
+/* ngx_http_otp_curl_mem.c: libcurl's global init, with a wiping allocator */
+ngx_int_t ngx_http_otp_curl_global_init(void);
+
 ngx_int_t ngx_http_otp_http_init_process(ngx_cycle_t *cycle,
     ngx_http_otp_http_conf_t *hcf);
 void ngx_http_otp_http_exit_process(ngx_cycle_t *cycle,
