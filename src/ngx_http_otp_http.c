@@ -1156,10 +1156,25 @@ ngx_http_otp_http_socket(CURL *easy, curl_socket_t s, int what, void *userp,
 
     if (what == CURL_POLL_REMOVE) {
 
-        /* curl still owns the fd and closes it itself, maybe later */
+        /*
+         * curl owns the fd and closes it itself, mostly later or through
+         * our close callback; but curl 7.88 closes a socket still
+         * connecting when its transfer is removed, and only then says
+         * REMOVE.  The kernel dropped a closed fd's epoll registration
+         * with it, and epoll_ctl() on it would fail: so the events are
+         * only forgotten, as ngx_close_connection() does.
+         */
 
         if (c) {
-            ngx_http_otp_http_close(c, 0);
+            if (fcntl(s, F_GETFD) == -1) {
+                ngx_log_debug1(NGX_LOG_DEBUG_HTTP, w->log, 0,
+                               "otp http: socket %d closed by curl already",
+                               s);
+                ngx_http_otp_http_close(c, NGX_CLOSE_EVENT);
+
+            } else {
+                ngx_http_otp_http_close(c, 0);
+            }
         }
 
         if (socketp) {
