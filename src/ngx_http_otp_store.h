@@ -108,6 +108,61 @@
  *   {status "queued", channel, provider, phone_key, created = updated =
  *   now}, kept for message_ttl.  It replaces a record with the same id.
  *
+ * A message record also holds error_code (the provider's, "" when none),
+ * next and prev (the ids of the message a fallback sent the code on by,
+ * and of the one it followed; "" when none) and fallback (an opaque
+ * sealed blob, NGX_HTTP_OTP_FALLBACK_MAX bytes at most, "" when none).
+ * MESSAGE_PUT stores op->link_id as prev and op->fallback as fallback.
+ *
+ * MESSAGE_LINK: the record of message_id gets next = link_id (kept
+ *   otherwise).  OK; NOT_FOUND when there is no such record.
+ *
+ * STATUS_SET (a delivery report), atomically:
+ *   no record with message_id, or its provider is not op->provider
+ *                                            -> NOT_FOUND, nothing changes
+ *   ngx_otp_status_advances(record status, op->msg_status) false
+ *                                            -> UNCHANGED, op->message =
+ *                                               the record as it is
+ *   otherwise status = op->msg_status, updated = now, error_code =
+ *   op->error_code when one is given (kept otherwise)
+ *                                            -> OK, op->message = the
+ *                                               record after the change
+ *   and, with OK, when the new status is terminal (ngx_otp_status_
+ *   terminal()): the fallback blob leaves the record (deleted from it, so
+ *   exactly one report ever gets it); when the status is failed or
+ *   undelivered it is handed out in op->fallback/fallback_len, with the
+ *   record's phone key in op->phone_key; otherwise it is wiped.  Then
+ *   the change is announced to watchers (below).  The record's TTL is
+ *   kept.
+ *
+ * STATUS_GET: OK with op->message, or NOT_FOUND.  The fallback blob is
+ *   never read out (op->fallback_len stays 0).
+ *
+ * OPTOUT_SET / OPTOUT_CLEAR: the phone key joins / leaves the opt-out
+ *   list (kept without expiry: a STOP is for good).  OK.  ISSUE checks
+ *   the list before everything else: a listed number -> OPTED_OUT, and
+ *   nothing changes.
+ *
+ * CODE_LIVE: OK when the phone record holds code_key, unexpired, and the
+ *   number is not locked; EXPIRED otherwise.  Changes nothing, counts no
+ *   attempt: the fallback's check that the code it would resend is still
+ *   the one to enter.
+ *
+ * Watching.  Whatever applies a STATUS_SET that answers OK announces the
+ * message id: the shm backend appends it to a ring of recent changes in
+ * its zone (NGX_HTTP_OTP_STORE_FEED entries), the Redis script PUBLISHes
+ * it on the channel "otp:status" (so other nginx instances hear it).
+ * backend->watch() makes this worker call handler(id, data) from the
+ * event loop for each id announced from then on, by any worker or any
+ * instance: the shm backend by reading the ring from a per-worker timer
+ * (NGX_HTTP_OTP_STORE_FEED_TICK ms) that runs only while watched, the
+ * Redis backend over one dedicated subscriber connection per worker.
+ * handler(NULL, data) means "changes may have been missed, look again at
+ * everything": called when the ring was lapped, and each time the
+ * subscription is (re)established, so a waiter that read the status
+ * before the subscriber was ready loses nothing.  unwatch() stops it
+ * (the shm timer stops; the Redis subscriber may stay connected).
+ *
  * A store that times out may still have applied the operation: an ISSUE
  * answered 503 can leave a code that was never delivered, and the next
  * send then meets COOLDOWN.  That errs on the side of fewer messages.
@@ -143,18 +198,24 @@ typedef enum {
     NGX_HTTP_OTP_OP_VERIFY,
     NGX_HTTP_OTP_OP_BUDGET,
     NGX_HTTP_OTP_OP_MESSAGE_PUT,
-    NGX_HTTP_OTP_OP_REVOKE
+    NGX_HTTP_OTP_OP_REVOKE,
+    NGX_HTTP_OTP_OP_MESSAGE_LINK,
+    NGX_HTTP_OTP_OP_STATUS_SET,
+    NGX_HTTP_OTP_OP_STATUS_GET,
+    NGX_HTTP_OTP_OP_OPTOUT_SET,
+    NGX_HTTP_OTP_OP_OPTOUT_CLEAR,
+    NGX_HTTP_OTP_OP_CODE_LIVE
 } ngx_http_otp_op_type_e;
 
 
-/* message statuses, in the order they may move (API.md, delivery status) */
+/* message statuses: the core's (ngx_otp_status_*(), API.md) */
 typedef enum {
-    NGX_HTTP_OTP_MSG_QUEUED = 1,
-    NGX_HTTP_OTP_MSG_SENT,
-    NGX_HTTP_OTP_MSG_DELIVERED,
-    NGX_HTTP_OTP_MSG_READ,
-    NGX_HTTP_OTP_MSG_UNDELIVERED,
-    NGX_HTTP_OTP_MSG_FAILED
+    NGX_HTTP_OTP_MSG_QUEUED = NGX_OTP_STATUS_QUEUED,
+    NGX_HTTP_OTP_MSG_SENT = NGX_OTP_STATUS_SENT,
+    NGX_HTTP_OTP_MSG_DELIVERED = NGX_OTP_STATUS_DELIVERED,
+    NGX_HTTP_OTP_MSG_READ = NGX_OTP_STATUS_READ,
+    NGX_HTTP_OTP_MSG_UNDELIVERED = NGX_OTP_STATUS_UNDELIVERED,
+    NGX_HTTP_OTP_MSG_FAILED = NGX_OTP_STATUS_FAILED
 } ngx_http_otp_msg_status_e;
 
 
@@ -163,6 +224,12 @@ typedef enum {
 /* max_failures 0 ("otp_max_failures off") is stored as this */
 #define NGX_HTTP_OTP_STORE_NO_LIMIT     4294967295U
 #define NGX_HTTP_OTP_PROVIDER_NAME_MAX  32
+#define NGX_HTTP_OTP_ERROR_CODE_MAX     32
+#define NGX_HTTP_OTP_FALLBACK_MAX       512
+
+/* the shm backend's ring of status changes, and how often it is read */
+#define NGX_HTTP_OTP_STORE_FEED         256
+#define NGX_HTTP_OTP_STORE_FEED_TICK    100
 
 
 typedef enum {
@@ -174,8 +241,27 @@ typedef enum {
     NGX_HTTP_OTP_STORE_INVALID,         /* VERIFY: wrong code */
     NGX_HTTP_OTP_STORE_EXPIRED,         /* VERIFY, REVOKE: no such code */
     NGX_HTTP_OTP_STORE_EXHAUSTED,       /* VERIFY: no attempts left */
-    NGX_HTTP_OTP_STORE_UNAVAILABLE      /* the store cannot be used */
+    NGX_HTTP_OTP_STORE_UNAVAILABLE,     /* the store cannot be used */
+    NGX_HTTP_OTP_STORE_OPTED_OUT,       /* ISSUE: the number said STOP */
+    NGX_HTTP_OTP_STORE_NOT_FOUND,       /* STATUS_*, MESSAGE_LINK */
+    NGX_HTTP_OTP_STORE_UNCHANGED        /* STATUS_SET: not a step forward */
 } ngx_http_otp_store_status_e;
+
+
+/* a message record as STATUS_SET and STATUS_GET read it out */
+typedef struct {
+    ngx_uint_t                      status;         /* NGX_OTP_STATUS_* */
+    ngx_uint_t                      channel;        /* NGX_OTP_SMS.. */
+    u_char                          provider[NGX_HTTP_OTP_PROVIDER_NAME_MAX];
+    size_t                          provider_len;
+    u_char                          error_code[NGX_HTTP_OTP_ERROR_CODE_MAX];
+    size_t                          error_code_len;
+    u_char                          next[NGX_HTTP_OTP_MESSAGE_ID_MAX];
+    size_t                          next_len;
+    u_char                          prev[NGX_HTTP_OTP_MESSAGE_ID_MAX];
+    size_t                          prev_len;
+    int64_t                         updated;        /* ms since the epoch */
+} ngx_http_otp_message_t;
 
 
 typedef struct ngx_http_otp_store_op_s  ngx_http_otp_store_op_t;
@@ -214,6 +300,23 @@ struct ngx_http_otp_store_op_s {
     ngx_uint_t                      channel;        /* NGX_OTP_SMS.. */
     ngx_msec_t                      message_ttl;
 
+    /* input: MESSAGE_PUT (prev), MESSAGE_LINK (next) */
+    u_char                          link_id[NGX_HTTP_OTP_MESSAGE_ID_MAX];
+    size_t                          link_id_len;
+
+    /* input: MESSAGE_PUT; output: STATUS_SET (then wiped by the port
+     * when the op is freed) */
+    u_char                          fallback[NGX_HTTP_OTP_FALLBACK_MAX];
+    size_t                          fallback_len;
+
+    /* input: STATUS_SET (message_id and provider too) */
+    ngx_uint_t                      msg_status;     /* NGX_OTP_STATUS_* */
+    u_char                          error_code[NGX_HTTP_OTP_ERROR_CODE_MAX];
+    size_t                          error_code_len;
+
+    /* output: STATUS_SET, STATUS_GET */
+    ngx_http_otp_message_t          message;
+
     /* output */
     ngx_http_otp_store_status_e     status;
     ngx_msec_t                      retry_after;    /* ms from now */
@@ -233,6 +336,9 @@ struct ngx_http_otp_store_op_s {
 
 typedef struct ngx_http_otp_store_conf_s  ngx_http_otp_store_conf_t;
 
+/* id NULL: anything may have changed */
+typedef void (*ngx_http_otp_store_watch_pt)(ngx_str_t *id, void *data);
+
 typedef struct {
     const char                     *name;
     ngx_int_t                     (*init_process)(ngx_cycle_t *cycle,
@@ -242,6 +348,11 @@ typedef struct {
     /* must not call op->handler before returning */
     void                          (*start)(ngx_http_otp_store_conf_t *scf,
                                         ngx_http_otp_store_op_t *op);
+    /* status change announcements, see "Watching" above */
+    ngx_int_t                     (*watch)(ngx_http_otp_store_conf_t *scf,
+                                        ngx_http_otp_store_watch_pt handler,
+                                        void *data);
+    void                          (*unwatch)(ngx_http_otp_store_conf_t *scf);
 } ngx_http_otp_store_backend_t;
 
 

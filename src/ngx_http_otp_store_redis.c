@@ -231,7 +231,9 @@ ngx_http_otp_store_backend_t  ngx_http_otp_store_redis_backend = {
     "redis",
     ngx_http_otp_redis_init_process,
     ngx_http_otp_redis_exit_process,
-    ngx_http_otp_redis_start
+    ngx_http_otp_redis_start,
+    NULL,
+    NULL
 };
 
 

@@ -156,7 +156,9 @@ ngx_http_otp_store_backend_t  ngx_http_otp_store_shm_backend = {
     "shm",
     NULL,
     NULL,
-    ngx_http_otp_shm_start
+    ngx_http_otp_shm_start,
+    NULL,
+    NULL
 };
 
 
@@ -345,6 +347,10 @@ ngx_http_otp_shm_start(ngx_http_otp_store_conf_t *scf,
 
     case NGX_HTTP_OTP_OP_REVOKE:
         (void) ngx_http_otp_shm_revoke(ctx, op, now);
+        break;
+
+    default:
+        op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
         break;
     }
 

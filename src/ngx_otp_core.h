@@ -556,4 +556,175 @@ int ngx_otp_africastalking_parse(unsigned status, const u_char *body,
 size_t ngx_otp_wire_scrub(u_char *text, size_t len, const u_char *code,
     size_t code_len);
 
+/* ngx_otp_status.c: delivery statuses (API.md, "Delivery status") */
+
+#define NGX_OTP_STATUS_QUEUED       1
+#define NGX_OTP_STATUS_SENT         2
+#define NGX_OTP_STATUS_DELIVERED    3
+#define NGX_OTP_STATUS_READ         4
+#define NGX_OTP_STATUS_UNDELIVERED  5
+#define NGX_OTP_STATUS_FAILED       6
+
+/* "queued", ...; NULL for another value */
+const char *ngx_otp_status_name(unsigned status);
+/* the status of a name of ours, or 0 */
+unsigned ngx_otp_status_parse(const u_char *name, size_t len);
+/* delivered, read, undelivered, failed */
+int ngx_otp_status_terminal(unsigned status);
+/*
+ * Whether a report of status to may replace the stored status from:
+ * statuses move forward only (queued, sent, delivered, read);
+ * undelivered and failed are reached from queued or sent only; read,
+ * undelivered and failed are final, delivered moves only to read; the
+ * same status again is no step.  Unknown values never advance.
+ */
+int ngx_otp_status_advances(unsigned from, unsigned to);
+
+
+/* ngx_otp_signature.c: webhook signatures (pure; constant-time compares) */
+
+/*
+ * Twilio's X-Twilio-Signature: base64(HMAC-SHA1(auth token, url + the
+ * POST parameters sorted by name, each name followed by its value, a
+ * name with several values: each distinct value in sorted order after
+ * the name)).  url is the full URL Twilio called, query included; body
+ * the raw application/x-www-form-urlencoded body (decoded here: '+' and
+ * %XX).  When the query holds bodySHA256 (Twilio's JSON requests), the
+ * URL alone is signed and the hex SHA-256 of body must equal it.  Like
+ * Twilio's SDK validators, the signature is accepted for the URL as
+ * given, with its port removed, or with the scheme's default port added.
+ * NGX_OTP_OK; NGX_OTP_ESIG; NGX_OTP_EINVAL for a body or URL that cannot
+ * be read; NGX_OTP_ETOOBIG over NGX_OTP_BODY_MAX_LEN or
+ * NGX_OTP_SIG_MAX_PARAMS parameters.
+ */
+#define NGX_OTP_SIG_MAX_PARAMS      256
+#define NGX_OTP_SIG_URL_MAX         4096
+
+int ngx_otp_twilio_validate(const u_char *token, size_t token_len,
+    const u_char *url, size_t url_len, const u_char *body, size_t body_len,
+    const u_char *sig, size_t sig_len);
+/* the signature itself (28 base64 characters into out), for tests and
+ * tools; same inputs, url used as given */
+int ngx_otp_twilio_sign(const u_char *token, size_t token_len,
+    const u_char *url, size_t url_len, const u_char *body, size_t body_len,
+    u_char out[28]);
+
+/*
+ * X-Hub-Signature-256 (Meta, GitHub): header is "sha256=" and the hex
+ * HMAC-SHA256 of body with secret (either case of hex accepted).
+ * NGX_OTP_OK or NGX_OTP_ESIG.
+ */
+int ngx_otp_hub_validate(const u_char *secret, size_t secret_len,
+    const u_char *body, size_t body_len, const u_char *header,
+    size_t header_len);
+
+/*
+ * Standard Webhooks: secret "whsec_" + base64 (the prefix optional),
+ * signed content "<webhook-id>.<webhook-timestamp>.<body>", signature
+ * header a space-separated list of "v1,<base64 HMAC-SHA256>" of which
+ * one must match (other versions ignored); timestamp in seconds, and
+ * |now - timestamp| <= tolerance.  NGX_OTP_OK; NGX_OTP_ESIG;
+ * NGX_OTP_EEXPIRED outside the tolerance; NGX_OTP_EINVAL for a secret,
+ * id or timestamp that cannot be read.
+ */
+int ngx_otp_stdwh_validate(const u_char *secret, size_t secret_len,
+    const u_char *id, size_t id_len, const u_char *ts, size_t ts_len,
+    const u_char *sigs, size_t sigs_len, const u_char *body,
+    size_t body_len, time_t now, time_t tolerance);
+
+
+/* ngx_otp_webhook.c: what providers' webhooks carry (pure) */
+
+#define NGX_OTP_HOOK_MAX            32      /* statuses or messages a POST */
+#define NGX_OTP_HOOK_ERROR_LEN      32      /* an error code, bytes */
+
+typedef struct {
+    ngx_otp_wire_str_t  id;               /* the provider's message id */
+    unsigned            status;           /* NGX_OTP_STATUS_*; 0: none of
+                                             ours (e.g. Twilio "receiving") */
+    ngx_otp_wire_str_t  error_code;       /* digits, or Africa's Talking's
+                                             failureReason word; or empty */
+} ngx_otp_hook_status_t;
+
+typedef struct {
+    u_char              from[NGX_OTP_PHONE_MAX_LEN];   /* E.164 */
+    size_t              from_len;         /* 0: not a number we can read */
+    ngx_otp_wire_str_t  text;             /* the message's text, decoded */
+    unsigned            channel;          /* NGX_OTP_SMS or _WHATSAPP */
+} ngx_otp_hook_message_t;
+
+typedef struct {
+    ngx_otp_hook_status_t   statuses[NGX_OTP_HOOK_MAX];
+    size_t                  nstatuses;
+    ngx_otp_hook_message_t  messages[NGX_OTP_HOOK_MAX];
+    size_t                  nmessages;
+} ngx_otp_hook_t;
+
+/*
+ * Webhook parsers.  scratch must hold body_len bytes: decoded strings
+ * live there (and in body), so h is valid while both are.  Ids and error
+ * codes are checked like ngx_otp_wire_answer_t's id (printable, no quote
+ * or backslash, NGX_OTP_WIRE_ID_LEN / NGX_OTP_HOOK_ERROR_LEN at most); an
+ * entry whose id is not is left out.  A POST with none of ours answers
+ * NGX_OTP_OK with nothing in h; NGX_OTP_EINVAL for a body that cannot be
+ * read.
+ *
+ * Twilio (form): a status callback has MessageSid and MessageStatus, or
+ *   CallSid and CallStatus, and ErrorCode; an incoming message has
+ *   MessageSid, From ("+..." or "whatsapp:+...") and Body, and no
+ *   MessageStatus other than "received".  Mapping: accepted, scheduled,
+ *   queued -> queued; sending, sent -> sent; delivered; read;
+ *   undelivered; failed, canceled -> failed.  Calls: queued, initiated,
+ *   ringing -> queued; in-progress -> sent; completed -> delivered;
+ *   busy, no-answer -> undelivered; failed, canceled -> failed.
+ * Meta (JSON): entry[].changes[].value.statuses[] (id, status: sent,
+ *   delivered, read, failed; errors[0].code) and .messages[] (from as
+ *   digits without '+', type "text" with text.body, or type "button"
+ *   with button.text, or "interactive" replies' titles).
+ * Africa's Talking (form): id, status (Submitted, Buffered, Sent ->
+ *   sent; Success -> delivered; Rejected, Failed -> failed; others
+ *   none), failureReason.
+ */
+int ngx_otp_hook_twilio(const u_char *body, size_t len, u_char *scratch,
+    ngx_otp_hook_t *h);
+int ngx_otp_hook_meta(const u_char *body, size_t len, u_char *scratch,
+    ngx_otp_hook_t *h);
+int ngx_otp_hook_africastalking(const u_char *body, size_t len,
+    u_char *scratch, ngx_otp_hook_t *h);
+
+/* an incoming text's keyword: the whole text, case and surrounding
+ * white space ignored (as carriers read them) */
+#define NGX_OTP_KEYWORD_NONE        0
+#define NGX_OTP_KEYWORD_STOP        1   /* STOP STOPALL UNSUBSCRIBE CANCEL
+                                           END QUIT */
+#define NGX_OTP_KEYWORD_START       2   /* START YES UNSTOP */
+#define NGX_OTP_KEYWORD_HELP        3   /* HELP INFO */
+
+unsigned ngx_otp_keyword(const u_char *text, size_t len);
+
+/*
+ * A TwiML messaging answer: <?xml version="1.0" encoding="UTF-8"?>
+ * <Response><Message>text, XML-escaped</Message></Response>, or
+ * <Response/> for len 0.  Same contract as the body builders (out NULL:
+ * only *outlen).
+ */
+int ngx_otp_twiml_message(const u_char *text, size_t len, u_char *out,
+    size_t cap, size_t *outlen);
+
+
+/* ngx_otp_crypto.c: a sealed blob (AES-256-GCM), the fallback's copy of
+ * a code; the key is derived from the secret (HMAC-SHA256 of the label
+ * "otp-seal-v1"), the nonce random, aad bound to the blob (the message
+ * id); out holds len + NGX_OTP_SEAL_OVERHEAD bytes */
+#define NGX_OTP_SEAL_OVERHEAD       (12 + 16)
+
+int ngx_otp_seal(const u_char *secret, size_t secret_len,
+    const u_char *aad, size_t aad_len, const u_char *in, size_t len,
+    u_char *out, size_t cap, size_t *outlen, ngx_otp_rand_pt rand);
+/* NGX_OTP_ESIG when the blob was not sealed with this secret and aad */
+int ngx_otp_open(const u_char *secret, size_t secret_len,
+    const u_char *aad, size_t aad_len, const u_char *in, size_t len,
+    u_char *out, size_t cap, size_t *outlen);
+
+
 #endif /* _NGX_OTP_CORE_H_INCLUDED_ */
