@@ -225,7 +225,7 @@ typedef enum {
 #define NGX_HTTP_OTP_STORE_NO_LIMIT     4294967295U
 #define NGX_HTTP_OTP_PROVIDER_NAME_MAX  32
 #define NGX_HTTP_OTP_ERROR_CODE_MAX     32
-#define NGX_HTTP_OTP_FALLBACK_MAX       512
+#define NGX_HTTP_OTP_FALLBACK_MAX       1280    /* a message text and more */
 
 /* the shm backend's ring of status changes, and how often it is read */
 #define NGX_HTTP_OTP_STORE_FEED         256
