@@ -20,6 +20,33 @@
 
 
 /*
+ * What a send seals for the fallback, at MESSAGE_PUT (otp_fallback on):
+ * the next attempt of the chain on another channel than the accepted
+ * one.  The strings are the caller's.
+ */
+typedef struct {
+    u_char                         *phone;        /* E.164 */
+    size_t                          phone_len;
+    u_char                         *code;
+    size_t                          code_len;
+    ngx_uint_t                      channel;      /* the next one */
+    ngx_str_t                       provider;     /* its provider's name */
+    ngx_str_t                       locale;
+    ngx_str_t                       text;         /* rendered for it */
+    int64_t                         expires;      /* the code's, ms */
+    ngx_msec_t                      message_ttl;
+} ngx_http_otp_fallback_t;
+
+
+/*
+ * Seals fb into op->fallback (aad: op's message_id, which must be set).
+ * NGX_OK; NGX_DECLINED when it does not fit NGX_HTTP_OTP_FALLBACK_MAX;
+ * NGX_ERROR.  The plain copy is wiped.
+ */
+ngx_int_t ngx_http_otp_fallback_seal(ngx_str_t *secret,
+    ngx_http_otp_fallback_t *fb, ngx_http_otp_store_op_t *op);
+
+/*
  * Called by the webhook handler from a STATUS_SET op's handler when the
  * op handed out a fallback blob (op->fallback_len > 0): copies what it
  * needs of op (message_id, fallback, phone_key) and runs detached from
@@ -27,6 +54,9 @@
  */
 void ngx_http_otp_fallback_start(ngx_http_otp_store_op_t *op,
     ngx_log_t *log);
+
+/* exit_process: fallbacks still under way are cancelled and wiped */
+void ngx_http_otp_fallback_exit(ngx_cycle_t *cycle);
 
 
 #endif /* _NGX_HTTP_OTP_FALLBACK_H_INCLUDED_ */
