@@ -234,6 +234,13 @@ ngx_http_otp_fallback_open(ngx_http_otp_fallback_run_t *fb,
     p = plain;
     last = plain + len;
 
+    if (last - p < 2 || p[0] != NGX_HTTP_OTP_FALLBACK_VERSION) {
+        goto invalid;
+    }
+
+    fb->channel = p[1];
+    p += 2;
+
     if (ngx_http_otp_fallback_field(&p, last, fb->phone, sizeof(fb->phone),
                                     &fb->phone_len)
         != NGX_OK
