@@ -67,7 +67,7 @@ http {
         otp_resend_after 0s;
         otp_channels whatsapp sms;
         otp_app_name Example;
-        otp_message sms en "Your {app} code is {code}";
+        otp_message sms en "Your ${app} code is ${code}";
 
         location = /otp/send {
             otp_fallback on;
