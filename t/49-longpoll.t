@@ -8,7 +8,8 @@
 # by one wakes the waiter of the other); 2000 long-polls held by one
 # worker while /otp/verify and a plain status lookup still answer at once,
 # and all 2000 answered by the callbacks of their messages; a client that
-# leaves mid-wait frees its waiter then, not when the wait would end.
+# leaves mid-wait frees its waiter then, not when the wait would end; a
+# reload answers the old worker's waiters instead of holding it 30 s.
 
 ###############################################################################
 
@@ -32,7 +33,7 @@ my $MANY = 2000;
 my $IDS = 20;
 
 # and the second instance's own log checks
-$t->plan(9 * $t->stores + ((grep { $_ eq 'redis' } $t->stores)
+$t->plan(10 * $t->stores + ((grep { $_ eq 'redis' } $t->stores)
                            ? 2 + OtpTest::IMPLICIT_TESTS : 0));
 
 my $mock = MockProvider->new(dir => $t->dir);
@@ -163,6 +164,17 @@ for my $store ($t->stores) {
     like(substr($t->read_file('error.log'), $off),
          qr/otp status request gone: cancel op 0+, waiter [0-9a-fx]+/,
          "$store: freed by its request's cleanup");
+
+    # a graceful shutdown (reload) answers the old worker's waiters
+
+    $h = poll_start($t, "/otp/status/$sid2?wait=30");
+    waiters($t, 1);
+    $t->reload;
+    $r = poll_finish($h, 10);
+    ok($r->{status} == 200 && $r->{json}{status} eq 'sent'
+       && $r->{elapsed} < 5,
+       "$store: a reload answers a waiter of the old worker at once")
+        or diag("status $r->{status} after $r->{elapsed} s");
 
     # many held by one worker
 
