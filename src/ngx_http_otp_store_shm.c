@@ -1346,9 +1346,13 @@ ngx_http_otp_shm_feed_read(ngx_event_t *ev)
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
 
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ev->log, 0,
-                   "otp store: shm feed %uL..%uL%s", w->cursor, seq,
-                   lapped ? ", lapped" : "");
+#if (NGX_DEBUG)
+    if (seq != w->cursor) {
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                       "otp store: shm feed %uL..%uL%s", w->cursor, seq,
+                       lapped ? ", lapped" : "");
+    }
+#endif
 
     w->cursor = seq;
 
