@@ -52,7 +52,7 @@
 
 #define NGX_HTTP_OTP_REDIS_SHA1_LEN         40          /* in hex */
 
-/* "otp:{" hex "}:r", "otp:{" hex "}:w" and "otp:c:{" hex "}" */
+/* "otp:{" hex "}:r", ":w", ":o" and "otp:c:{" hex "}" */
 #define NGX_HTTP_OTP_REDIS_KEY_LEN          (sizeof("otp:{}:r") - 1          \
                                              + 2 * NGX_OTP_HASH_LEN)
 
@@ -61,17 +61,19 @@
                                              + NGX_HTTP_OTP_MESSAGE_ID_MAX)
 
 /*
- * The arguments after the SHA1 of ISSUE and of MESSAGE_PUT ("whatsapp" is
- * the longest channel name); BUDGET's, a provider name and two numbers,
- * are shorter than either.
+ * The arguments after the SHA1 that are formatted into the buffer, of
+ * ISSUE and of MESSAGE_PUT ("whatsapp" is the longest channel name; its
+ * fallback blob is passed as it is, not copied); the others' are shorter
+ * than either: BUDGET's a provider name and two numbers, STATUS_SET's a
+ * message key, a provider, a number, an error code and the id.
  */
-#define NGX_HTTP_OTP_REDIS_ISSUE_ARGS_LEN   (3 * NGX_HTTP_OTP_REDIS_KEY_LEN  \
+#define NGX_HTTP_OTP_REDIS_ISSUE_ARGS_LEN   (4 * NGX_HTTP_OTP_REDIS_KEY_LEN  \
                                              + NGX_OTP_HASH_LEN * 2          \
-                                             + 11 * NGX_INT64_LEN)
+                                             + 12 * NGX_INT64_LEN)
 #define NGX_HTTP_OTP_REDIS_MESSAGE_ARGS_LEN                                  \
     (NGX_HTTP_OTP_REDIS_MESSAGE_KEY_LEN + sizeof("whatsapp") - 1             \
      + NGX_HTTP_OTP_PROVIDER_NAME_MAX + NGX_OTP_HASH_LEN * 2                 \
-     + 2 * NGX_INT64_LEN)
+     + NGX_HTTP_OTP_MESSAGE_ID_MAX + 3 * NGX_INT64_LEN)
 
 /*
  * How long a budget counter outlives its clock hour.  The count is keyed
@@ -84,8 +86,8 @@
 #define NGX_HTTP_OTP_REDIS_STEP_SELECT      NGX_HTTP_OTP_REDIS_NSCRIPTS
 #define NGX_HTTP_OTP_REDIS_STEP_INFO        (NGX_HTTP_OTP_REDIS_NSCRIPTS + 1)
 
-/* the most, ISSUE's: EVALSHA sha numkeys, three keys, eleven arguments */
-#define NGX_HTTP_OTP_REDIS_MAX_ARGS         17
+/* the most, ISSUE's: EVALSHA sha numkeys, four keys, eleven arguments */
+#define NGX_HTTP_OTP_REDIS_MAX_ARGS         18
 
 
 typedef enum {
@@ -94,6 +96,11 @@ typedef enum {
     NGX_HTTP_OTP_REDIS_BUDGET,
     NGX_HTTP_OTP_REDIS_MESSAGE_PUT,
     NGX_HTTP_OTP_REDIS_REVOKE,
+    NGX_HTTP_OTP_REDIS_MESSAGE_LINK,
+    NGX_HTTP_OTP_REDIS_STATUS_SET,
+    NGX_HTTP_OTP_REDIS_STATUS_GET,
+    NGX_HTTP_OTP_REDIS_OPTOUT,
+    NGX_HTTP_OTP_REDIS_CODE_LIVE,
     NGX_HTTP_OTP_REDIS_NSCRIPTS
 } ngx_http_otp_redis_script_e;
 
@@ -157,6 +164,8 @@ static void ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
 static ngx_int_t ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op,
     ngx_uint_t script, redisReply *reply);
+static ngx_int_t ngx_http_otp_redis_message(ngx_http_otp_store_op_t *op,
+    ngx_uint_t script, redisReply *reply);
 static void ngx_http_otp_redis_unavailable_handler(ngx_event_t *ev);
 static void ngx_http_otp_redis_flush(ngx_http_otp_redis_ctx_t *ctx,
     ngx_uint_t fail);
@@ -193,7 +202,12 @@ static ngx_str_t  *ngx_http_otp_redis_scripts[] = {
     &ngx_http_otp_redis_verify_lua,
     &ngx_http_otp_redis_budget_lua,
     &ngx_http_otp_redis_message_put_lua,
-    &ngx_http_otp_redis_revoke_lua
+    &ngx_http_otp_redis_revoke_lua,
+    &ngx_http_otp_redis_message_link_lua,
+    &ngx_http_otp_redis_status_set_lua,
+    &ngx_http_otp_redis_status_get_lua,
+    &ngx_http_otp_redis_optout_lua,
+    &ngx_http_otp_redis_code_live_lua
 };
 
 
@@ -203,7 +217,12 @@ static const char  *ngx_http_otp_redis_names[] = {
     "verify",
     "budget",
     "message put",
-    "revoke"
+    "revoke",
+    "message link",
+    "status set",
+    "status get",
+    "opt-out",
+    "code live"
 };
 
 
@@ -212,7 +231,8 @@ static ngx_http_otp_store_status_e  ngx_http_otp_redis_issue_status[] = {
     NGX_HTTP_OTP_STORE_LOCKED,
     NGX_HTTP_OTP_STORE_COOLDOWN,
     NGX_HTTP_OTP_STORE_LIMITED,
-    NGX_HTTP_OTP_STORE_CLIENT_LIMITED
+    NGX_HTTP_OTP_STORE_CLIENT_LIMITED,
+    NGX_HTTP_OTP_STORE_OPTED_OUT
 };
 
 
@@ -238,6 +258,14 @@ static ngx_http_otp_store_status_e  ngx_http_otp_redis_message_put_status[] = {
 static ngx_http_otp_store_status_e  ngx_http_otp_redis_revoke_status[] = {
     NGX_HTTP_OTP_STORE_OK,
     NGX_HTTP_OTP_STORE_EXPIRED
+};
+
+
+/* MESSAGE_LINK, STATUS_GET, STATUS_SET (only it answers UNCHANGED) */
+static ngx_http_otp_store_status_e  ngx_http_otp_redis_message_status[] = {
+    NGX_HTTP_OTP_STORE_OK,
+    NGX_HTTP_OTP_STORE_NOT_FOUND,
+    NGX_HTTP_OTP_STORE_UNCHANGED
 };
 
 
@@ -846,7 +874,9 @@ ngx_http_otp_redis_script(ngx_http_otp_store_op_t *op)
             || op->message_ttl == 0
             || (op->channel != NGX_OTP_SMS
                 && op->channel != NGX_OTP_WHATSAPP
-                && op->channel != NGX_OTP_VOICE))
+                && op->channel != NGX_OTP_VOICE)
+            || op->link_id_len > NGX_HTTP_OTP_MESSAGE_ID_MAX
+            || op->fallback_len > NGX_HTTP_OTP_FALLBACK_MAX)
         {
             break;
         }
@@ -855,6 +885,47 @@ ngx_http_otp_redis_script(ngx_http_otp_store_op_t *op)
 
     case NGX_HTTP_OTP_OP_REVOKE:
         return NGX_HTTP_OTP_REDIS_REVOKE;
+
+    case NGX_HTTP_OTP_OP_MESSAGE_LINK:
+        if (op->message_id_len == 0
+            || op->message_id_len > NGX_HTTP_OTP_MESSAGE_ID_MAX
+            || op->link_id_len == 0
+            || op->link_id_len > NGX_HTTP_OTP_MESSAGE_ID_MAX)
+        {
+            break;
+        }
+
+        return NGX_HTTP_OTP_REDIS_MESSAGE_LINK;
+
+    case NGX_HTTP_OTP_OP_STATUS_SET:
+        if (op->message_id_len == 0
+            || op->message_id_len > NGX_HTTP_OTP_MESSAGE_ID_MAX
+            || op->provider_len == 0
+            || op->provider_len > NGX_HTTP_OTP_PROVIDER_NAME_MAX
+            || op->msg_status < NGX_OTP_STATUS_QUEUED
+            || op->msg_status > NGX_OTP_STATUS_FAILED
+            || op->error_code_len > NGX_HTTP_OTP_ERROR_CODE_MAX)
+        {
+            break;
+        }
+
+        return NGX_HTTP_OTP_REDIS_STATUS_SET;
+
+    case NGX_HTTP_OTP_OP_STATUS_GET:
+        if (op->message_id_len == 0
+            || op->message_id_len > NGX_HTTP_OTP_MESSAGE_ID_MAX)
+        {
+            break;
+        }
+
+        return NGX_HTTP_OTP_REDIS_STATUS_GET;
+
+    case NGX_HTTP_OTP_OP_OPTOUT_SET:
+    case NGX_HTTP_OTP_OP_OPTOUT_CLEAR:
+        return NGX_HTTP_OTP_REDIS_OPTOUT;
+
+    case NGX_HTTP_OTP_OP_CODE_LIVE:
+        return NGX_HTTP_OTP_REDIS_CODE_LIVE;
 
     default:
         break;
@@ -906,13 +977,15 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
     switch (s) {
 
     case NGX_HTTP_OTP_REDIS_ISSUE:
-        ngx_http_otp_redis_arg(&a, "3");
+        ngx_http_otp_redis_arg(&a, "4");
         ngx_http_otp_redis_arg(&a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
                                op->phone_key);
         ngx_http_otp_redis_arg(&a, "otp:{%*xs}:w", (size_t) NGX_OTP_HASH_LEN,
                                op->phone_key);
         ngx_http_otp_redis_arg(&a, "otp:c:{%*xs}", (size_t) NGX_OTP_HASH_LEN,
                                op->client_key);
+        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:o", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
         ngx_http_otp_redis_arg(&a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
                                op->code_key);
         ngx_http_otp_redis_arg(&a, "%M", op->ttl);
@@ -929,6 +1002,7 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
 
     case NGX_HTTP_OTP_REDIS_VERIFY:
     case NGX_HTTP_OTP_REDIS_REVOKE:
+    case NGX_HTTP_OTP_REDIS_CODE_LIVE:
         ngx_http_otp_redis_arg(&a, "1");
         ngx_http_otp_redis_arg(&a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
                                op->phone_key);
@@ -945,7 +1019,7 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
                                (ngx_msec_t) NGX_HTTP_OTP_REDIS_BUDGET_SLACK);
         break;
 
-    default: /* NGX_HTTP_OTP_REDIS_MESSAGE_PUT */
+    case NGX_HTTP_OTP_REDIS_MESSAGE_PUT:
         ngx_http_otp_redis_arg(&a, "1");
         ngx_http_otp_redis_arg(&a, "otp:m:{%*s}", op->message_id_len,
                                op->message_id);
@@ -955,6 +1029,46 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
         ngx_http_otp_redis_arg(&a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
                                op->phone_key);
         ngx_http_otp_redis_arg(&a, "%M", op->message_ttl);
+        ngx_http_otp_redis_arg(&a, "%*s", op->link_id_len, op->link_id);
+
+        /* sealed bytes, passed by length (and never logged below) */
+        a.argv[a.argc] = (const char *) op->fallback;
+        a.argvlen[a.argc] = op->fallback_len;
+        a.argc++;
+        break;
+
+    case NGX_HTTP_OTP_REDIS_MESSAGE_LINK:
+        ngx_http_otp_redis_arg(&a, "1");
+        ngx_http_otp_redis_arg(&a, "otp:m:{%*s}", op->message_id_len,
+                               op->message_id);
+        ngx_http_otp_redis_arg(&a, "%*s", op->link_id_len, op->link_id);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_STATUS_SET:
+        ngx_http_otp_redis_arg(&a, "1");
+        ngx_http_otp_redis_arg(&a, "otp:m:{%*s}", op->message_id_len,
+                               op->message_id);
+        ngx_http_otp_redis_arg(&a, "%*s", op->provider_len, op->provider);
+        ngx_http_otp_redis_arg(&a, "%ui", op->msg_status);
+        ngx_http_otp_redis_arg(&a, "%*s", op->error_code_len,
+                               op->error_code);
+        ngx_http_otp_redis_arg(&a, "%*s", op->message_id_len,
+                               op->message_id);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_STATUS_GET:
+        ngx_http_otp_redis_arg(&a, "1");
+        ngx_http_otp_redis_arg(&a, "otp:m:{%*s}", op->message_id_len,
+                               op->message_id);
+        break;
+
+    default: /* NGX_HTTP_OTP_REDIS_OPTOUT */
+        ngx_http_otp_redis_arg(&a, "1");
+        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:o", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(&a, "%s",
+                               op->type == NGX_HTTP_OTP_OP_OPTOUT_SET
+                               ? "1" : "0");
         break;
     }
 
@@ -963,6 +1077,14 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
     int  i;
 
     for (i = 2; i < a.argc; i++) {
+        if (a.argv[i] == (const char *) op->fallback) {
+            ngx_log_debug3(NGX_LOG_DEBUG_HTTP, op->log, 0,
+                           "otp redis store: %s argument %d: %uz bytes",
+                           ngx_http_otp_redis_names[s], i - 1,
+                           a.argvlen[i]);
+            continue;
+        }
+
         ngx_log_debug4(NGX_LOG_DEBUG_HTTP, op->log, 0,
                        "otp redis store: %s argument %d: \"%*s\"",
                        ngx_http_otp_redis_names[s], i - 1,
@@ -1089,9 +1211,11 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 
 
 /*
- * {status, retry_after_ms, attempts_remaining} (ISSUE, VERIFY, REVOKE),
- * {status, retry_after_ms, first_over} (BUDGET) or {status} (MESSAGE_PUT),
- * every one an integer
+ * The scripts' answers: {status, retry_after_ms, attempts_remaining}
+ * (ISSUE, VERIFY, REVOKE), {status, retry_after_ms, first_over} (BUDGET),
+ * {status} (MESSAGE_PUT, MESSAGE_LINK, OPTOUT, CODE_LIVE), every one an
+ * integer; STATUS_GET and STATUS_SET: {status} or {status, record...}
+ * (ngx_http_otp_redis_message()).  Anything else is an unexpected reply.
  */
 
 static ngx_int_t
@@ -1101,18 +1225,11 @@ ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, ngx_uint_t script,
     ngx_uint_t                    i, n, nelts;
     ngx_http_otp_store_status_e  *map;
 
-    nelts = (script == NGX_HTTP_OTP_REDIS_MESSAGE_PUT) ? 1 : 3;
-
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != nelts) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0
+        || reply->element[0]->type != REDIS_REPLY_INTEGER
+        || reply->element[0]->integer < 0)
+    {
         return NGX_ERROR;
-    }
-
-    for (i = 0; i < nelts; i++) {
-        if (reply->element[i]->type != REDIS_REPLY_INTEGER
-            || reply->element[i]->integer < 0)
-        {
-            return NGX_ERROR;
-        }
     }
 
     switch (script) {
@@ -1121,34 +1238,49 @@ ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, ngx_uint_t script,
         map = ngx_http_otp_redis_issue_status;
         n = sizeof(ngx_http_otp_redis_issue_status)
             / sizeof(ngx_http_otp_store_status_e);
+        nelts = 3;
         break;
 
     case NGX_HTTP_OTP_REDIS_VERIFY:
         map = ngx_http_otp_redis_verify_status;
         n = sizeof(ngx_http_otp_redis_verify_status)
             / sizeof(ngx_http_otp_store_status_e);
+        nelts = 3;
         break;
 
     case NGX_HTTP_OTP_REDIS_REVOKE:
+    case NGX_HTTP_OTP_REDIS_CODE_LIVE:
         map = ngx_http_otp_redis_revoke_status;
         n = sizeof(ngx_http_otp_redis_revoke_status)
             / sizeof(ngx_http_otp_store_status_e);
+        nelts = (script == NGX_HTTP_OTP_REDIS_REVOKE) ? 3 : 1;
         break;
 
     case NGX_HTTP_OTP_REDIS_BUDGET:
-        if (reply->element[2]->integer > 1) {
-            return NGX_ERROR;
-        }
-
         map = ngx_http_otp_redis_budget_status;
         n = sizeof(ngx_http_otp_redis_budget_status)
             / sizeof(ngx_http_otp_store_status_e);
+        nelts = 3;
         break;
 
-    default: /* NGX_HTTP_OTP_REDIS_MESSAGE_PUT */
+    case NGX_HTTP_OTP_REDIS_MESSAGE_LINK:
+    case NGX_HTTP_OTP_REDIS_STATUS_GET:
+        map = ngx_http_otp_redis_message_status;
+        n = 2;
+        nelts = 1;
+        break;
+
+    case NGX_HTTP_OTP_REDIS_STATUS_SET:
+        map = ngx_http_otp_redis_message_status;
+        n = 3;
+        nelts = 1;
+        break;
+
+    default: /* NGX_HTTP_OTP_REDIS_MESSAGE_PUT, NGX_HTTP_OTP_REDIS_OPTOUT */
         map = ngx_http_otp_redis_message_put_status;
         n = sizeof(ngx_http_otp_redis_message_put_status)
             / sizeof(ngx_http_otp_store_status_e);
+        nelts = 1;
         break;
     }
 
@@ -1158,6 +1290,28 @@ ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, ngx_uint_t script,
 
     op->status = map[reply->element[0]->integer];
 
+    if (script == NGX_HTTP_OTP_REDIS_STATUS_GET
+        || script == NGX_HTTP_OTP_REDIS_STATUS_SET)
+    {
+        if (op->status == NGX_HTTP_OTP_STORE_NOT_FOUND) {
+            return (reply->elements == 1) ? NGX_OK : NGX_ERROR;
+        }
+
+        return ngx_http_otp_redis_message(op, script, reply);
+    }
+
+    if (reply->elements != nelts) {
+        return NGX_ERROR;
+    }
+
+    for (i = 1; i < nelts; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_INTEGER
+            || reply->element[i]->integer < 0)
+        {
+            return NGX_ERROR;
+        }
+    }
+
     if (nelts == 1) {
         return NGX_OK;
     }
@@ -1165,11 +1319,111 @@ ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, ngx_uint_t script,
     op->retry_after = (ngx_msec_t) reply->element[1]->integer;
 
     if (script == NGX_HTTP_OTP_REDIS_BUDGET) {
+        if (reply->element[2]->integer > 1) {
+            return NGX_ERROR;
+        }
+
         op->first_over = reply->element[2]->integer ? 1 : 0;
 
     } else {
         op->attempts_remaining = (ngx_uint_t) reply->element[2]->integer;
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A message record: {_, status, channel, provider, error_code, next, prev,
+ * updated}, and for STATUS_SET {..., fallback, phone}.  The strings are
+ * Redis's and checked against their buffers, never trusted to fit; a
+ * status or channel the module does not know is an unexpected reply.
+ */
+
+static ngx_int_t
+ngx_http_otp_redis_message(ngx_http_otp_store_op_t *op, ngx_uint_t script,
+    redisReply *reply)
+{
+    ngx_int_t                n;
+    ngx_uint_t               i;
+    redisReply             **e;
+    ngx_http_otp_message_t  *m;
+
+    if (reply->elements
+        != ((script == NGX_HTTP_OTP_REDIS_STATUS_SET) ? 10 : 8))
+    {
+        return NGX_ERROR;
+    }
+
+    e = reply->element;
+
+    if (e[1]->type != REDIS_REPLY_INTEGER || e[7]->type != REDIS_REPLY_INTEGER
+        || e[1]->integer < NGX_OTP_STATUS_QUEUED
+        || e[1]->integer > NGX_OTP_STATUS_FAILED
+        || e[7]->integer < 0)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 2; i < reply->elements; i++) {
+        if (i != 7 && e[i]->type != REDIS_REPLY_STRING) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (e[3]->len > NGX_HTTP_OTP_PROVIDER_NAME_MAX
+        || e[4]->len > NGX_HTTP_OTP_ERROR_CODE_MAX
+        || e[5]->len > NGX_HTTP_OTP_MESSAGE_ID_MAX
+        || e[6]->len > NGX_HTTP_OTP_MESSAGE_ID_MAX)
+    {
+        return NGX_ERROR;
+    }
+
+    m = &op->message;
+
+    m->status = (ngx_uint_t) e[1]->integer;
+    m->channel = ngx_otp_channel_parse((u_char *) e[2]->str, e[2]->len);
+
+    if (m->channel == 0) {
+        return NGX_ERROR;
+    }
+
+    m->provider_len = e[3]->len;
+    ngx_memcpy(m->provider, e[3]->str, e[3]->len);
+    m->error_code_len = e[4]->len;
+    ngx_memcpy(m->error_code, e[4]->str, e[4]->len);
+    m->next_len = e[5]->len;
+    ngx_memcpy(m->next, e[5]->str, e[5]->len);
+    m->prev_len = e[6]->len;
+    ngx_memcpy(m->prev, e[6]->str, e[6]->len);
+    m->updated = (int64_t) e[7]->integer;
+
+    op->fallback_len = 0;
+
+    if (script != NGX_HTTP_OTP_REDIS_STATUS_SET || e[8]->len == 0) {
+        return NGX_OK;
+    }
+
+    /* the blob, handed out once, and the phone key its code is for */
+
+    if (e[8]->len > NGX_HTTP_OTP_FALLBACK_MAX
+        || e[9]->len != 2 * NGX_OTP_HASH_LEN)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < NGX_OTP_HASH_LEN; i++) {
+        n = ngx_hextoi((u_char *) e[9]->str + 2 * i, 2);
+
+        if (n == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        op->phone_key[i] = (u_char) n;
+    }
+
+    ngx_memcpy(op->fallback, e[8]->str, e[8]->len);
+    op->fallback_len = e[8]->len;
 
     return NGX_OK;
 }
