@@ -38,6 +38,7 @@
 #include "ngx_http_otp_conf.h"
 #include "ngx_http_otp_store.h"
 #include "ngx_http_otp_redis_conn.h"
+#include "ngx_http_otp_store_redis_sub.h"
 
 
 #define NGX_HTTP_OTP_REDIS_PORT             6379
@@ -113,6 +114,8 @@ typedef struct {
                                        [NGX_HTTP_OTP_REDIS_SHA1_LEN];
 
     ngx_queue_t                     waiting;    /* pending, not yet sent */
+
+    ngx_http_otp_redis_sub_t       *sub;
 } ngx_http_otp_redis_ctx_t;
 
 
@@ -143,6 +146,9 @@ static ngx_int_t ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_otp_store_conf_t *scf);
 static void ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle,
     ngx_http_otp_store_conf_t *scf);
+static ngx_int_t ngx_http_otp_redis_watch(ngx_http_otp_store_conf_t *scf,
+    ngx_http_otp_store_watch_pt handler, void *data);
+static void ngx_http_otp_redis_unwatch(ngx_http_otp_store_conf_t *scf);
 
 static ngx_int_t ngx_http_otp_redis_handshake_start(
     ngx_http_otp_redis_conn_t *rc);
@@ -177,8 +183,8 @@ ngx_http_otp_store_backend_t  ngx_http_otp_store_redis_backend = {
     ngx_http_otp_redis_init_process,
     ngx_http_otp_redis_exit_process,
     ngx_http_otp_redis_start,
-    NULL,
-    NULL
+    ngx_http_otp_redis_watch,
+    ngx_http_otp_redis_unwatch
 };
 
 
@@ -511,6 +517,11 @@ ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
     ctx->rc.data = ctx;
     ngx_queue_init(&ctx->waiting);
 
+    ctx->sub = ngx_http_otp_redis_sub_create(cycle->pool, scf, cycle->log);
+    if (ctx->sub == NULL) {
+        return NGX_ERROR;
+    }
+
     /* EVALSHA needs the SHA1 of each script, as Redis computes it */
 
     for (i = 0; i < NGX_HTTP_OTP_REDIS_NSCRIPTS; i++) {
@@ -557,8 +568,40 @@ ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle,
                    "otp redis store: exit, pending operations dropped");
 
     ngx_http_otp_redis_conn_exit(&ctx->rc);
+    ngx_http_otp_redis_sub_exit(ctx->sub);
 
     scf->backend_data = NULL;
+}
+
+
+/* status announcements: the subscriber's (ngx_http_otp_store_redis_sub.c) */
+
+static ngx_int_t
+ngx_http_otp_redis_watch(ngx_http_otp_store_conf_t *scf,
+    ngx_http_otp_store_watch_pt handler, void *data)
+{
+    ngx_http_otp_redis_ctx_t  *ctx;
+
+    ctx = scf->backend_data;
+
+    if (ctx == NULL || handler == NULL) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_otp_redis_sub_watch(ctx->sub, handler, data);
+}
+
+
+static void
+ngx_http_otp_redis_unwatch(ngx_http_otp_store_conf_t *scf)
+{
+    ngx_http_otp_redis_ctx_t  *ctx;
+
+    ctx = scf->backend_data;
+
+    if (ctx) {
+        ngx_http_otp_redis_sub_unwatch(ctx->sub);
+    }
 }
 
 
