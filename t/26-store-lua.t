@@ -516,7 +516,8 @@ near(pttl($M), 60000, 'message link: the record keeps its TTL');
 # STATUS_GET
 
 clean();
-is_deeply(script('status_get', [ $M ]), [1], 'status get: no record NOT_FOUND');
+is_deeply(script('status_get', [ $M ]), [1],
+          'status get: no record NOT_FOUND');
 put_message();
 $now = now();
 $r = script('status_get', [ $M ]);
