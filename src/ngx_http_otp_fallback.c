@@ -28,8 +28,6 @@
 #include "ngx_http_otp_fallback.h"
 
 
-#define NGX_HTTP_OTP_FALLBACK_VERSION   1
-
 
 typedef struct {
     ngx_queue_t                     queue;        /* the worker's, pending */
@@ -46,28 +44,14 @@ typedef struct {
     u_char                          phone_key[NGX_OTP_HASH_LEN];
 
     /* the blob's content */
-    ngx_uint_t                      channel;
-    u_char                          phone[NGX_OTP_PHONE_MAX_LEN];
-    size_t                          phone_len;
+    ngx_otp_fallback_record_t       rec;
     u_char                          masked[NGX_OTP_PHONE_MAX_LEN];
     size_t                          masked_len;
-    u_char                          code[NGX_OTP_CODE_MAX_LEN];
-    size_t                          code_len;
-    u_char                          name[NGX_HTTP_OTP_PROVIDER_NAME_MAX];
-    size_t                          name_len;
-    u_char                          locale[16];
-    size_t                          locale_len;
-    u_char                          text[NGX_OTP_MESSAGE_MAX_LEN];
-    size_t                          text_len;
-    int64_t                         expires;
-    ngx_msec_t                      message_ttl;
 } ngx_http_otp_fallback_run_t;
 
 
 static ngx_int_t ngx_http_otp_fallback_open(ngx_http_otp_fallback_run_t *fb,
     ngx_http_otp_store_op_t *op, ngx_str_t *secret);
-static ngx_int_t ngx_http_otp_fallback_field(u_char **pos, u_char *last,
-    u_char *dst, size_t cap, size_t *len);
 static ngx_int_t ngx_http_otp_fallback_op(ngx_http_otp_fallback_run_t *fb,
     ngx_http_otp_op_type_e type, ngx_http_otp_store_handler_pt handler);
 static void ngx_http_otp_fallback_live(ngx_http_otp_store_op_t *op);
@@ -85,63 +69,35 @@ static ngx_queue_t  ngx_http_otp_fallbacks;
 static ngx_uint_t   ngx_http_otp_fallbacks_init;
 
 
-/*
- * The sealed record, version 1 (all lengths one byte but the text's):
- *   version, channel, phone_len phone, code_len code, name_len name,
- *   locale_len locale, expires (8 bytes, big-endian ms), message_ttl
- *   (8 bytes, big-endian ms), text_len (2 bytes, big-endian) text
- */
-
 ngx_int_t
-ngx_http_otp_fallback_seal(ngx_str_t *secret, ngx_http_otp_fallback_t *fb,
+ngx_http_otp_fallback_seal(ngx_str_t *secret, ngx_otp_fallback_record_t *rec,
     ngx_http_otp_store_op_t *op)
 {
-    int        rc;
-    u_char    *p;
-    size_t     len;
-    uint64_t   v;
-    ngx_int_t  i;
-    u_char     plain[NGX_HTTP_OTP_FALLBACK_MAX];
+    int     rc;
+    size_t  len;
+    u_char  plain[NGX_HTTP_OTP_FALLBACK_MAX];
 
-    len = 2 + 1 + fb->phone_len + 1 + fb->code_len + 1 + fb->provider.len
-          + 1 + fb->locale.len + 8 + 8 + 2 + fb->text.len;
+    rc = ngx_otp_fallback_encode(rec, NULL, 0, &len);
 
-    if (len + NGX_OTP_SEAL_OVERHEAD > NGX_HTTP_OTP_FALLBACK_MAX
-        || fb->phone_len > 255 || fb->code_len > 255
-        || fb->provider.len > 255 || fb->locale.len > 255)
+    if (rc == NGX_OTP_OK
+        && len + NGX_OTP_SEAL_OVERHEAD > NGX_HTTP_OTP_FALLBACK_MAX)
     {
+        rc = NGX_OTP_ETOOBIG;
+    }
+
+    if (rc == NGX_OTP_OK) {
+        rc = ngx_otp_fallback_encode(rec, plain, sizeof(plain), &len);
+    }
+
+    if (rc == NGX_OTP_ETOOBIG) {
         return NGX_DECLINED;
     }
 
-    p = plain;
-    *p++ = NGX_HTTP_OTP_FALLBACK_VERSION;
-    *p++ = (u_char) fb->channel;
-    *p++ = (u_char) fb->phone_len;
-    p = ngx_cpymem(p, fb->phone, fb->phone_len);
-    *p++ = (u_char) fb->code_len;
-    p = ngx_cpymem(p, fb->code, fb->code_len);
-    *p++ = (u_char) fb->provider.len;
-    p = ngx_cpymem(p, fb->provider.data, fb->provider.len);
-    *p++ = (u_char) fb->locale.len;
-    p = ngx_cpymem(p, fb->locale.data, fb->locale.len);
-
-    v = (uint64_t) fb->expires;
-    for (i = 7; i >= 0; i--) {
-        *p++ = (u_char) (v >> (8 * i));
+    if (rc == NGX_OTP_OK) {
+        rc = ngx_otp_seal(secret->data, secret->len, op->message_id,
+                          op->message_id_len, plain, len, op->fallback,
+                          sizeof(op->fallback), &op->fallback_len, NULL);
     }
-
-    v = (uint64_t) fb->message_ttl;
-    for (i = 7; i >= 0; i--) {
-        *p++ = (u_char) (v >> (8 * i));
-    }
-
-    *p++ = (u_char) (fb->text.len >> 8);
-    *p++ = (u_char) fb->text.len;
-    p = ngx_cpymem(p, fb->text.data, fb->text.len);
-
-    rc = ngx_otp_seal(secret->data, secret->len, op->message_id,
-                      op->message_id_len, plain, p - plain, op->fallback,
-                      sizeof(op->fallback), &op->fallback_len, NULL);
 
     ngx_explicit_memzero(plain, sizeof(plain));
 
@@ -211,12 +167,9 @@ static ngx_int_t
 ngx_http_otp_fallback_open(ngx_http_otp_fallback_run_t *fb,
     ngx_http_otp_store_op_t *op, ngx_str_t *secret)
 {
-    int        rc;
-    u_char    *p, *last;
-    size_t     len, n;
-    uint64_t   v;
-    ngx_int_t  i;
-    u_char     plain[NGX_HTTP_OTP_FALLBACK_MAX];
+    int     rc;
+    size_t  len;
+    u_char  plain[NGX_HTTP_OTP_FALLBACK_MAX];
 
     rc = ngx_otp_open(secret->data, secret->len, fb->id, fb->id_len,
                       op->fallback, op->fallback_len, plain, sizeof(plain),
@@ -231,103 +184,19 @@ ngx_http_otp_fallback_open(ngx_http_otp_fallback_run_t *fb,
         return NGX_ERROR;
     }
 
-    p = plain;
-    last = plain + len;
-
-    if (last - p < 2 || p[0] != NGX_HTTP_OTP_FALLBACK_VERSION) {
-        goto invalid;
-    }
-
-    fb->channel = p[1];
-    p += 2;
-
-    if (ngx_http_otp_fallback_field(&p, last, fb->phone, sizeof(fb->phone),
-                                    &fb->phone_len)
-        != NGX_OK
-        || ngx_http_otp_fallback_field(&p, last, fb->code, sizeof(fb->code),
-                                       &fb->code_len)
-           != NGX_OK
-        || ngx_http_otp_fallback_field(&p, last, fb->name, sizeof(fb->name),
-                                       &fb->name_len)
-           != NGX_OK
-        || ngx_http_otp_fallback_field(&p, last, fb->locale,
-                                       sizeof(fb->locale), &fb->locale_len)
-           != NGX_OK)
-    {
-        goto invalid;
-    }
-
-    if (last - p < 8 + 8 + 2) {
-        goto invalid;
-    }
-
-    for (v = 0, i = 0; i < 8; i++) {
-        v = (v << 8) | *p++;
-    }
-
-    fb->expires = (int64_t) v;
-
-    for (v = 0, i = 0; i < 8; i++) {
-        v = (v << 8) | *p++;
-    }
-
-    fb->message_ttl = (ngx_msec_t) v;
-
-    n = (size_t) p[0] << 8 | p[1];
-    p += 2;
-
-    if (n > sizeof(fb->text) || (size_t) (last - p) != n
-        || fb->phone_len < 2 || fb->code_len == 0)
-    {
-        goto invalid;
-    }
-
-    ngx_memcpy(fb->text, p, n);
-    fb->text_len = n;
+    rc = ngx_otp_fallback_decode(plain, len, &fb->rec);
 
     ngx_explicit_memzero(plain, sizeof(plain));
 
-    fb->masked_len = ngx_otp_phone_mask(fb->phone, fb->phone_len,
+    if (rc != NGX_OTP_OK) {
+        ngx_log_error(NGX_LOG_ERR, &fb->log, 0,
+                      "otp fallback for message %*s: its sealed record is "
+                      "invalid", fb->id_len, fb->id);
+        return NGX_ERROR;
+    }
+
+    fb->masked_len = ngx_otp_phone_mask(fb->rec.phone, fb->rec.phone_len,
                                         fb->masked);
-
-    return NGX_OK;
-
-invalid:
-
-    ngx_explicit_memzero(plain, sizeof(plain));
-
-    ngx_log_error(NGX_LOG_ERR, &fb->log, 0,
-                  "otp fallback for message %*s: its sealed record is "
-                  "invalid", fb->id_len, fb->id);
-
-    return NGX_ERROR;
-}
-
-
-/* a field of one length byte and its bytes, at most cap of them */
-
-static ngx_int_t
-ngx_http_otp_fallback_field(u_char **pos, u_char *last, u_char *dst,
-    size_t cap, size_t *len)
-{
-    u_char  *p;
-    size_t   n;
-
-    p = *pos;
-
-    if (p >= last) {
-        return NGX_ERROR;
-    }
-
-    n = *p++;
-
-    if (n > cap || (size_t) (last - p) < n) {
-        return NGX_ERROR;
-    }
-
-    ngx_memcpy(dst, p, n);
-    *len = n;
-    *pos = p + n;
 
     return NGX_OK;
 }
@@ -359,8 +228,8 @@ ngx_http_otp_fallback_op(ngx_http_otp_fallback_run_t *fb,
     switch (type) {
 
     case NGX_HTTP_OTP_OP_CODE_LIVE:
-        if (ngx_otp_key_code(omcf->secret.data, omcf->secret.len, fb->phone,
-                             fb->phone_len, fb->code, fb->code_len,
+        if (ngx_otp_key_code(omcf->secret.data, omcf->secret.len, fb->rec.phone,
+                             fb->rec.phone_len, fb->rec.code, fb->rec.code_len,
                              op->code_key)
             != NGX_OTP_OK)
         {
@@ -383,8 +252,8 @@ ngx_http_otp_fallback_op(ngx_http_otp_fallback_run_t *fb,
         op->link_id_len = fb->id_len;
         op->provider_len = fb->provider->name.len;
         ngx_memcpy(op->provider, fb->provider->name.data, op->provider_len);
-        op->channel = fb->channel;
-        op->message_ttl = fb->message_ttl;
+        op->channel = fb->rec.channel;
+        op->message_ttl = fb->rec.message_ttl;
         break;
 
     default: /* NGX_HTTP_OTP_OP_MESSAGE_LINK */
@@ -445,9 +314,9 @@ ngx_http_otp_fallback_live(ngx_http_otp_store_op_t *op)
     p = omcf ? omcf->providers.elts : NULL;
 
     for (i = 0; omcf && i < omcf->providers.nelts; i++) {
-        if (p[i].name.len == fb->name_len
-            && ngx_strncmp(p[i].name.data, fb->name, fb->name_len) == 0
-            && (p[i].channels & fb->channel))
+        if (p[i].name.len == fb->rec.provider_len
+            && ngx_strncmp(p[i].name.data, fb->rec.provider, fb->rec.provider_len) == 0
+            && (p[i].channels & fb->rec.channel))
         {
             fb->provider = &p[i];
             break;
@@ -459,8 +328,8 @@ ngx_http_otp_fallback_live(ngx_http_otp_store_op_t *op)
                       "otp message %*s to %*s failed; no fallback: "
                       "provider \"%*s\" no longer sends by %s",
                       fb->id_len, fb->id, fb->masked_len, fb->masked,
-                      fb->name_len, fb->name,
-                      ngx_otp_channel_name(fb->channel));
+                      fb->rec.provider_len, fb->rec.provider,
+                      ngx_otp_channel_name(fb->rec.channel));
         ngx_http_otp_fallback_end(fb);
         return;
     }
@@ -516,19 +385,19 @@ ngx_http_otp_fallback_send(ngx_http_otp_fallback_run_t *fb)
         return;
     }
 
-    left = fb->expires - ngx_http_otp_fallback_now();
+    left = fb->rec.expires - ngx_http_otp_fallback_now();
 
     send->provider = fb->provider;
-    send->channel = fb->channel;
-    ngx_memcpy(send->phone, fb->phone, fb->phone_len);
-    send->phone_len = fb->phone_len;
-    ngx_memcpy(send->code, fb->code, fb->code_len);
-    send->code_len = fb->code_len;
+    send->channel = fb->rec.channel;
+    ngx_memcpy(send->phone, fb->rec.phone, fb->rec.phone_len);
+    send->phone_len = fb->rec.phone_len;
+    ngx_memcpy(send->code, fb->rec.code, fb->rec.code_len);
+    send->code_len = fb->rec.code_len;
     send->ttl = left > 1000 ? (ngx_msec_t) left : 1000;
-    send->text.data = fb->text;
-    send->text.len = fb->text_len;
-    send->locale.data = fb->locale;
-    send->locale.len = fb->locale_len;
+    send->text.data = fb->rec.text;
+    send->text.len = fb->rec.text_len;
+    send->locale.data = fb->rec.locale;
+    send->locale.len = fb->rec.locale_len;
     send->handler = ngx_http_otp_fallback_sent;
     send->data = fb;
 
@@ -537,7 +406,7 @@ ngx_http_otp_fallback_send(ngx_http_otp_fallback_run_t *fb)
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, &fb->log, 0,
                    "otp fallback %p: send %p by \"%V\" via %s",
                    fb, send, &fb->provider->name,
-                   ngx_otp_channel_name(fb->channel));
+                   ngx_otp_channel_name(fb->rec.channel));
 
     ngx_http_otp_send_start(send);
 }
@@ -553,8 +422,8 @@ ngx_http_otp_fallback_sent(ngx_http_otp_send_t *send)
 
     /* the provider has the code, or failed with it: no copy stays */
 
-    ngx_explicit_memzero(fb->code, sizeof(fb->code));
-    ngx_explicit_memzero(fb->text, sizeof(fb->text));
+    ngx_explicit_memzero(fb->rec.code, sizeof(fb->rec.code));
+    ngx_explicit_memzero(fb->rec.text, sizeof(fb->rec.text));
 
     if (send->rc != NGX_OK) {
         /* the provider port logged why */
@@ -562,7 +431,7 @@ ngx_http_otp_fallback_sent(ngx_http_otp_send_t *send)
                       "otp message %*s to %*s failed; the fallback by %s "
                       "through \"%V\" failed too: %s", fb->id_len, fb->id,
                       fb->masked_len, fb->masked,
-                      ngx_otp_channel_name(fb->channel), &fb->provider->name,
+                      ngx_otp_channel_name(fb->rec.channel), &fb->provider->name,
                       ngx_otp_delivery_error_name(send->category));
         ngx_http_otp_fallback_end(fb);
         return;
@@ -575,7 +444,7 @@ ngx_http_otp_fallback_sent(ngx_http_otp_send_t *send)
                   "otp message %*s to %*s failed; the code went again by "
                   "%s through \"%V\", message_id %*s",
                   fb->id_len, fb->id, fb->masked_len, fb->masked,
-                  ngx_otp_channel_name(fb->channel), &fb->provider->name,
+                  ngx_otp_channel_name(fb->rec.channel), &fb->provider->name,
                   fb->new_id_len, fb->new_id);
 
     if (fb->new_id_len == 0) {

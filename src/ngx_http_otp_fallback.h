@@ -20,31 +20,14 @@
 
 
 /*
- * What a send seals for the fallback, at MESSAGE_PUT (otp_fallback on):
- * the next attempt of the chain on another channel than the accepted
- * one.  The strings are the caller's.
- */
-typedef struct {
-    u_char                         *phone;        /* E.164 */
-    size_t                          phone_len;
-    u_char                         *code;
-    size_t                          code_len;
-    ngx_uint_t                      channel;      /* the next one */
-    ngx_str_t                       provider;     /* its provider's name */
-    ngx_str_t                       locale;
-    ngx_str_t                       text;         /* rendered for it */
-    int64_t                         expires;      /* the code's, ms */
-    ngx_msec_t                      message_ttl;
-} ngx_http_otp_fallback_t;
-
-
-/*
- * Seals fb into op->fallback (aad: op's message_id, which must be set).
- * NGX_OK; NGX_DECLINED when it does not fit NGX_HTTP_OTP_FALLBACK_MAX;
- * NGX_ERROR.  The plain copy is wiped.
+ * At send (otp_fallback on): seals rec, what the next channel of the
+ * chain needs, into op->fallback (aad: op's message_id, which must be
+ * set).  NGX_OK; NGX_DECLINED when it does not fit
+ * NGX_HTTP_OTP_FALLBACK_MAX; NGX_ERROR.  The plain copy made here is
+ * wiped; rec is the caller's to wipe.
  */
 ngx_int_t ngx_http_otp_fallback_seal(ngx_str_t *secret,
-    ngx_http_otp_fallback_t *fb, ngx_http_otp_store_op_t *op);
+    ngx_otp_fallback_record_t *rec, ngx_http_otp_store_op_t *op);
 
 /*
  * Called by the webhook handler from a STATUS_SET op's handler when the

@@ -965,15 +965,14 @@ static void
 ngx_http_otp_fallback_record(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
     ngx_http_otp_store_op_t *op)
 {
-    size_t                     len;
-    ngx_int_t                  rc;
-    ngx_uint_t                 i;
-    ngx_time_t                *tp;
-    ngx_http_otp_attempt_t    *a, *b;
-    ngx_http_otp_fallback_t    fb;
-    ngx_http_otp_loc_conf_t   *olcf;
-    ngx_http_otp_main_conf_t  *omcf;
-    u_char                     text[NGX_OTP_MESSAGE_MAX_LEN];
+    size_t                      len;
+    ngx_int_t                   rc;
+    ngx_uint_t                  i;
+    ngx_time_t                 *tp;
+    ngx_http_otp_attempt_t     *a, *b;
+    ngx_http_otp_loc_conf_t    *olcf;
+    ngx_http_otp_main_conf_t   *omcf;
+    ngx_otp_fallback_record_t   rec;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
@@ -992,30 +991,36 @@ ngx_http_otp_fallback_record(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
 
     b = &ctx->chain[i];
 
-    if (ngx_http_otp_render(r, ctx, b->channel, text, &len) != NGX_OK) {
-        ngx_explicit_memzero(text, sizeof(text));
+    ngx_memzero(&rec, sizeof(ngx_otp_fallback_record_t));
+
+    if (ngx_http_otp_render(r, ctx, b->channel, rec.text, &len) != NGX_OK
+        || ctx->phone_len > sizeof(rec.phone)
+        || ctx->code_len > sizeof(rec.code)
+        || b->provider->name.len > sizeof(rec.provider)
+        || ctx->locale_len > sizeof(rec.locale))
+    {
+        ngx_explicit_memzero(&rec, sizeof(ngx_otp_fallback_record_t));
         return;
     }
 
     tp = ngx_timeofday();
 
-    ngx_memzero(&fb, sizeof(ngx_http_otp_fallback_t));
-    fb.phone = ctx->phone;
-    fb.phone_len = ctx->phone_len;
-    fb.code = ctx->code;
-    fb.code_len = ctx->code_len;
-    fb.channel = b->channel;
-    fb.provider = b->provider->name;
-    fb.locale.data = ctx->locale;
-    fb.locale.len = ctx->locale_len;
-    fb.text.data = text;
-    fb.text.len = len;
-    fb.expires = (int64_t) tp->sec * 1000 + tp->msec + olcf->ttl;
-    fb.message_ttl = olcf->message_ttl;
+    rec.text_len = len;
+    rec.channel = b->channel;
+    rec.phone_len = ngx_cpymem(rec.phone, ctx->phone, ctx->phone_len)
+                    - rec.phone;
+    rec.code_len = ngx_cpymem(rec.code, ctx->code, ctx->code_len) - rec.code;
+    rec.provider_len = ngx_cpymem(rec.provider, b->provider->name.data,
+                                  b->provider->name.len)
+                       - rec.provider;
+    rec.locale_len = ngx_cpymem(rec.locale, ctx->locale, ctx->locale_len)
+                     - rec.locale;
+    rec.expires = (int64_t) tp->sec * 1000 + tp->msec + olcf->ttl;
+    rec.message_ttl = olcf->message_ttl;
 
-    rc = ngx_http_otp_fallback_seal(&omcf->secret, &fb, op);
+    rc = ngx_http_otp_fallback_seal(&omcf->secret, &rec, op);
 
-    ngx_explicit_memzero(text, sizeof(text));
+    ngx_explicit_memzero(&rec, sizeof(ngx_otp_fallback_record_t));
 
     if (rc == NGX_OK) {
         ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
