@@ -558,6 +558,10 @@ ngx_http_otp_wait_tick(ngx_event_t *ev)
             }
         }
 
+        if (reg->nnodes && !ev->timer_set) {
+            ngx_add_timer(ev, NGX_HTTP_OTP_WAIT_TICK);
+        }
+
         return;
     }
 
