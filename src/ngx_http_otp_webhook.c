@@ -400,10 +400,16 @@ ngx_http_otp_webhook_body(ngx_http_request_t *r)
 
     n = ngx_http_otp_webhook_next(r, ctx, wh);
 
-    if (n == NGX_DONE) {
+    if (n == NGX_DONE && ctx->op) {
         ngx_http_otp_webhook_wait(r);
         return;
     }
+
+    /*
+     * an answer, or NGX_DONE after an internal redirect: the count it
+     * took is given back, as ngx_http_upstream.c does after an
+     * X-Accel-Redirect
+     */
 
     ngx_http_finalize_request(r, n);
 }
@@ -411,7 +417,8 @@ ngx_http_otp_webhook_body(ngx_http_request_t *r)
 
 /*
  * The next store operation of the call, or its answer when none is left.
- * NGX_DONE while an operation is pending.
+ * NGX_DONE while an operation is pending (ctx->op set), or after an
+ * internal redirect (otp_webhook_forward).
  */
 
 static ngx_int_t
@@ -632,7 +639,8 @@ ngx_http_otp_webhook_continue(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
 
     rc = ngx_http_otp_webhook_next(r, ctx, ctx->sig->webhook);
 
-    if (rc == NGX_DONE) {
+    if (rc == NGX_DONE && ctx->op) {
+        /* the next operation is pending */
         return;
     }
 

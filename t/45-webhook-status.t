@@ -159,7 +159,7 @@ sub at {
 sub status_of {
     my ($id) = @_;
     my $r = $t->get('/otp/status/' . esc($id));
-    return $r->{json} || { http => $r->{status} };
+    return { %{ $r->{json} || {} }, http => $r->{status} };
 }
 
 my $n = 0;
@@ -183,7 +183,8 @@ for my $store ($t->stores) {
     like($sid, qr/^SM/, "$store: twilio sms sent");
 
     my ($req) = $mock->requests(qr{/Messages\.json$});
-    is(form_hash($req->{body})->{StatusCallback}, "$PUBLIC/hooks/twilio",
+    my %form = form_hash($req ? $req->{body} : '');
+    is($form{StatusCallback}, "$PUBLIC/hooks/twilio",
        "$store: StatusCallback is otp_public_url and the webhook location");
 
     my $r = twilio(MessageSid => $sid, MessageStatus => 'sent',

@@ -28,7 +28,7 @@ use MockProvider;
 
 my $t = OtpTest->new;
 
-$t->plan(21 * $t->stores);
+$t->plan(20 * $t->stores);
 
 my $mock = MockProvider->new(dir => $t->dir);
 $mock->on(qr{^/(app|hooks)/} => { status => 200, body => { app => 'ok' } });
