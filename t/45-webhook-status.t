@@ -30,8 +30,6 @@ use MockProvider qw(form_hash);
 
 my $t = OtpTest->new;
 
-$t->plan(26 * $t->stores + 3);
-
 my $mock = MockProvider->new(dir => $t->dir);
 
 my $AC = 'ACa1b2c3d4e5f60718293a4b5c6d7e8f90';
@@ -108,6 +106,16 @@ my %subst = (MOCK => $mock->url, AC => $AC, TOKEN => $TOKEN,
              PUBLIC => $PUBLIC);
 $conf =~ s/@(\w+)@/$subst{$1}/g;
 
+# Without the status endpoint (another branch until they are merged) the
+# record is read from Redis, and the shm store cannot be checked
+my $has_status = $t->check_config($conf) !~ /unknown directive "otp_status"/;
+my @stores = grep { $has_status || $_ eq 'redis' } $t->stores;
+
+$conf =~ s{\n\s*location /otp/status/ \{\s*otp_status;\s*\}}{}
+    unless $has_status;
+
+$t->plan(26 * @stores + 3);
+
 ###############################################################################
 
 sub esc {
@@ -158,6 +166,16 @@ sub at {
 
 sub status_of {
     my ($id) = @_;
+
+    if (!$has_status) {
+        my ($st, $err) = split /\n/,
+            $t->redis_command('HMGET', "otp:m:{$id}", 'status', 'error')
+            // '', -1;
+        return { http => 404 } unless length($st // '');
+        return { http => 200, status => $st,
+                 error_code => length($err // '') ? $err : undef };
+    }
+
     my $r = $t->get('/otp/status/' . esc($id));
     return { %{ $r->{json} || {} }, http => $r->{status} };
 }
@@ -173,7 +191,7 @@ sub send_to {
 
 ###############################################################################
 
-for my $store ($t->stores) {
+for my $store (@stores) {
     $t->write_config($conf, store => $store)->run;
     $mock->clear_requests;
 
