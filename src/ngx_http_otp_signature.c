@@ -495,8 +495,8 @@ ngx_http_otp_signature_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_otp_signature_pre(ngx_http_request_t *r, ngx_http_otp_sig_t *sig)
 {
-    ngx_str_t                  token;
-    ngx_http_otp_provider_t   *p;
+    ngx_str_t                 token;
+    ngx_http_otp_provider_t  *p;
 
     p = sig->provider;
 
@@ -561,10 +561,10 @@ ngx_http_otp_signature_pre(ngx_http_request_t *r, ngx_http_otp_sig_t *sig)
 static void
 ngx_http_otp_signature_body_handler(ngx_http_request_t *r)
 {
-    ngx_int_t            rc;
-    ngx_str_t            body;
-    ngx_http_otp_ctx_t  *ctx;
-    ngx_http_otp_sig_t  *sig;
+    ngx_int_t                 rc;
+    ngx_str_t                 body;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_sig_t       *sig;
     ngx_http_otp_loc_conf_t  *olcf;
 
     ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -707,10 +707,10 @@ ngx_http_otp_signature_twilio(ngx_http_request_t *r, ngx_http_otp_sig_t *sig,
 static ngx_int_t
 ngx_http_otp_signature_url(ngx_http_request_t *r, ngx_str_t *url)
 {
-    u_char                    *p, *c;
-    ngx_str_t                  scheme, host, proto;
-    ngx_table_elt_t           *h;
-    ngx_http_otp_loc_conf_t   *olcf;
+    u_char                   *p, *c;
+    ngx_str_t                 scheme, host, proto;
+    ngx_table_elt_t          *h;
+    ngx_http_otp_loc_conf_t  *olcf;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
 
