@@ -3,23 +3,15 @@
  * Copyright (C) The ngx_http_otp_module authors
  *
  * The Redis store: each worker keeps one hiredis asynchronous connection
- * driven by nginx's event loop, and runs every operation as one Lua script
- * so that it is atomic however many nginx instances share the Redis.
+ * driven by nginx's event loop (ngx_http_otp_redis_conn.c: connect,
+ * adapter, backoff, AUTH), and runs every operation as one Lua script so
+ * that it is atomic however many nginx instances share the Redis.  Status
+ * announcements are heard on a second connection, the subscriber
+ * (ngx_http_otp_store_redis_sub.c).
  *
- * Connection states (one context per worker, first connect at
- * init_process):
- *
- *   DISCONNECTED --reconnect timer--> CONNECTING --connected--> HANDSHAKE
- *   HANDSHAKE --AUTH, SELECT, INFO, SCRIPT LOAD all answered--> READY
- *   any --lost, refused, connect timeout, op timeouts, a handshake step
- *         that could not be queued, c->close, exit--> CLOSING
- *   CLOSING --cleanup hook--> DISCONNECTED (reconnect timer armed, unless
- *         the worker is exiting)
- *
- * hiredis calls the adapter's cleanup hook whenever it frees a context
- * (failed connect, lost connection, our own redisAsyncFree()), so that hook
- * is the one place that notes the connection gone and arms the reconnect
- * timer, with a backoff from 100 ms doubling to 2 s.  READY takes
+ * The connection is first made at init_process; its handshake (after
+ * AUTH) is SELECT, INFO and SCRIPT LOAD.  Besides the connection's own
+ * reasons, several operation timeouts in a row close it.  READY takes
  * operations.  While a connection is being made (CONNECTING, HANDSHAKE)
  * they wait in a queue, under their own timeouts, and go out as soon as
  * the handshake is done: a worker just started or reloaded would
@@ -28,9 +20,8 @@
  * UNAVAILABLE, through a posted event, never inside start(): the store
  * fails closed without making clients wait for what is likely a 503.
  *
- * hiredis 0.14 has no timers, so the connect timeout (which covers the
- * handshake too), the reconnect backoff and the per-operation timeouts are
- * nginx timers.  An operation's privdata is a small "pending" record that
+ * hiredis 0.14 has no timers, so the per-operation timeouts are nginx
+ * timers.  An operation's privdata is a small "pending" record that
  * outlives the operation when it times out: hiredis still holds it and
  * hands it back with the late reply, or with NULL when the context dies.
  *
@@ -42,18 +33,16 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include <hiredis/hiredis.h>
-#include <hiredis/async.h>
 #include <openssl/evp.h>
 
 #include "ngx_http_otp_conf.h"
 #include "ngx_http_otp_store.h"
+#include "ngx_http_otp_redis_conn.h"
+#include "ngx_http_otp_store_redis_sub.h"
 
 
 #define NGX_HTTP_OTP_REDIS_PORT             6379
 #define NGX_HTTP_OTP_REDIS_TIMEOUT          1000
-#define NGX_HTTP_OTP_REDIS_BACKOFF_MIN      100
-#define NGX_HTTP_OTP_REDIS_BACKOFF_MAX      2000
 #define NGX_HTTP_OTP_REDIS_PASSWORD_MAX     4096
 
 /*
@@ -64,7 +53,7 @@
 
 #define NGX_HTTP_OTP_REDIS_SHA1_LEN         40          /* in hex */
 
-/* "otp:{" hex "}:r", "otp:{" hex "}:w" and "otp:c:{" hex "}" */
+/* "otp:{" hex "}:r", ":w", ":o" and "otp:c:{" hex "}" */
 #define NGX_HTTP_OTP_REDIS_KEY_LEN          (sizeof("otp:{}:r") - 1          \
                                              + 2 * NGX_OTP_HASH_LEN)
 
@@ -73,17 +62,19 @@
                                              + NGX_HTTP_OTP_MESSAGE_ID_MAX)
 
 /*
- * The arguments after the SHA1 of ISSUE and of MESSAGE_PUT ("whatsapp" is
- * the longest channel name); BUDGET's, a provider name and two numbers,
- * are shorter than either.
+ * The arguments after the SHA1 that are formatted into the buffer, of
+ * ISSUE and of MESSAGE_PUT ("whatsapp" is the longest channel name; its
+ * fallback blob is passed as it is, not copied); the others' are shorter
+ * than either: BUDGET's a provider name and two numbers, STATUS_SET's a
+ * message key, a provider, a number, an error code and the id.
  */
-#define NGX_HTTP_OTP_REDIS_ISSUE_ARGS_LEN   (3 * NGX_HTTP_OTP_REDIS_KEY_LEN  \
+#define NGX_HTTP_OTP_REDIS_ISSUE_ARGS_LEN   (4 * NGX_HTTP_OTP_REDIS_KEY_LEN  \
                                              + NGX_OTP_HASH_LEN * 2          \
-                                             + 11 * NGX_INT64_LEN)
+                                             + 12 * NGX_INT64_LEN)
 #define NGX_HTTP_OTP_REDIS_MESSAGE_ARGS_LEN                                  \
     (NGX_HTTP_OTP_REDIS_MESSAGE_KEY_LEN + sizeof("whatsapp") - 1             \
      + NGX_HTTP_OTP_PROVIDER_NAME_MAX + NGX_OTP_HASH_LEN * 2                 \
-     + 2 * NGX_INT64_LEN)
+     + NGX_HTTP_OTP_MESSAGE_ID_MAX + 3 * NGX_INT64_LEN)
 
 /*
  * How long a budget counter outlives its clock hour.  The count is keyed
@@ -93,12 +84,11 @@
 #define NGX_HTTP_OTP_REDIS_BUDGET_SLACK     60000
 
 /* handshake steps besides SCRIPT LOAD of script 0, 1, ... */
-#define NGX_HTTP_OTP_REDIS_STEP_AUTH        NGX_HTTP_OTP_REDIS_NSCRIPTS
-#define NGX_HTTP_OTP_REDIS_STEP_SELECT      (NGX_HTTP_OTP_REDIS_NSCRIPTS + 1)
-#define NGX_HTTP_OTP_REDIS_STEP_INFO        (NGX_HTTP_OTP_REDIS_NSCRIPTS + 2)
+#define NGX_HTTP_OTP_REDIS_STEP_SELECT      NGX_HTTP_OTP_REDIS_NSCRIPTS
+#define NGX_HTTP_OTP_REDIS_STEP_INFO        (NGX_HTTP_OTP_REDIS_NSCRIPTS + 1)
 
-/* the most, ISSUE's: EVALSHA sha numkeys, three keys, eleven arguments */
-#define NGX_HTTP_OTP_REDIS_MAX_ARGS         17
+/* the most, ISSUE's: EVALSHA sha numkeys, four keys, eleven arguments */
+#define NGX_HTTP_OTP_REDIS_MAX_ARGS         18
 
 
 typedef enum {
@@ -107,50 +97,25 @@ typedef enum {
     NGX_HTTP_OTP_REDIS_BUDGET,
     NGX_HTTP_OTP_REDIS_MESSAGE_PUT,
     NGX_HTTP_OTP_REDIS_REVOKE,
+    NGX_HTTP_OTP_REDIS_MESSAGE_LINK,
+    NGX_HTTP_OTP_REDIS_STATUS_SET,
+    NGX_HTTP_OTP_REDIS_STATUS_GET,
+    NGX_HTTP_OTP_REDIS_OPTOUT,
+    NGX_HTTP_OTP_REDIS_CODE_LIVE,
     NGX_HTTP_OTP_REDIS_NSCRIPTS
 } ngx_http_otp_redis_script_e;
 
 
-typedef enum {
-    NGX_HTTP_OTP_REDIS_DISCONNECTED = 0,
-    NGX_HTTP_OTP_REDIS_CONNECTING,
-    NGX_HTTP_OTP_REDIS_HANDSHAKE,
-    NGX_HTTP_OTP_REDIS_READY,
-    NGX_HTTP_OTP_REDIS_CLOSING
-} ngx_http_otp_redis_state_e;
-
-
 typedef struct {
-    ngx_http_otp_store_conf_t      *scf;
-    redisAsyncContext              *ac;
-    ngx_connection_t               *conn;       /* wraps ac's socket */
-    ngx_log_t                      *log;
+    ngx_http_otp_redis_conn_t       rc;
 
-    ngx_event_t                     connect_timer;
-    ngx_event_t                     reconnect_timer;
-    ngx_event_t                     broken;     /* posted: close it */
-
-    /*
-     * What the timers' ev->data points to: nginx's debug log reads
-     * ev->data as a connection and prints its fd, here -1.
-     */
-    ngx_connection_t                ident;
-
-    ngx_http_otp_redis_state_e      state;
-    ngx_uint_t                      handshake;  /* replies still awaited */
     ngx_uint_t                      timeouts;   /* consecutive */
-    ngx_msec_t                      backoff;
-
-    int                             port;
-    char                            host[NGX_SOCKADDR_STRLEN + 1];
     u_char                          sha[NGX_HTTP_OTP_REDIS_NSCRIPTS]
                                        [NGX_HTTP_OTP_REDIS_SHA1_LEN];
 
     ngx_queue_t                     waiting;    /* pending, not yet sent */
 
-    unsigned                        failing:1;  /* outage already logged */
-    unsigned                        exiting:1;
-    unsigned                        handshake_failed:1;
+    ngx_http_otp_redis_sub_t       *sub;
 } ngx_http_otp_redis_ctx_t;
 
 
@@ -181,34 +146,18 @@ static ngx_int_t ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_otp_store_conf_t *scf);
 static void ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle,
     ngx_http_otp_store_conf_t *scf);
+static ngx_int_t ngx_http_otp_redis_watch(ngx_http_otp_store_conf_t *scf,
+    ngx_http_otp_store_watch_pt handler, void *data);
+static void ngx_http_otp_redis_unwatch(ngx_http_otp_store_conf_t *scf);
 
-static void ngx_http_otp_redis_connect(ngx_http_otp_redis_ctx_t *ctx);
-static void ngx_http_otp_redis_close(ngx_http_otp_redis_ctx_t *ctx);
-static void ngx_http_otp_redis_schedule(ngx_http_otp_redis_ctx_t *ctx);
-static ngx_uint_t ngx_http_otp_redis_failure_level(
-    ngx_http_otp_redis_ctx_t *ctx);
-static void ngx_http_otp_redis_reconnect_handler(ngx_event_t *ev);
-static void ngx_http_otp_redis_connect_timeout_handler(ngx_event_t *ev);
-
-static void ngx_http_otp_redis_add_read(void *data);
-static void ngx_http_otp_redis_del_read(void *data);
-static void ngx_http_otp_redis_add_write(void *data);
-static void ngx_http_otp_redis_del_write(void *data);
-static void ngx_http_otp_redis_cleanup(void *data);
-static void ngx_http_otp_redis_read_handler(ngx_event_t *rev);
-static void ngx_http_otp_redis_write_handler(ngx_event_t *wev);
-
-static void ngx_http_otp_redis_connected(const redisAsyncContext *ac,
-    int status);
-static void ngx_http_otp_redis_disconnected(const redisAsyncContext *ac,
-    int status);
-static ngx_int_t ngx_http_otp_redis_step(ngx_http_otp_redis_ctx_t *ctx,
-    ngx_uint_t step, int argc, const char **argv, const size_t *argvlen);
+static ngx_int_t ngx_http_otp_redis_handshake_start(
+    ngx_http_otp_redis_conn_t *rc);
 static void ngx_http_otp_redis_handshake(redisAsyncContext *ac, void *r,
     void *privdata);
 static void ngx_http_otp_redis_policy(ngx_http_otp_redis_ctx_t *ctx,
     redisReply *reply);
-static void ngx_http_otp_redis_broken_handler(ngx_event_t *ev);
+static void ngx_http_otp_redis_ready(ngx_http_otp_redis_conn_t *rc);
+static void ngx_http_otp_redis_gone(ngx_http_otp_redis_conn_t *rc);
 
 static void ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
     ngx_http_otp_store_op_t *op);
@@ -221,6 +170,8 @@ static void ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
 static ngx_int_t ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op,
     ngx_uint_t script, redisReply *reply);
+static ngx_int_t ngx_http_otp_redis_message(ngx_http_otp_store_op_t *op,
+    ngx_uint_t script, redisReply *reply);
 static void ngx_http_otp_redis_unavailable_handler(ngx_event_t *ev);
 static void ngx_http_otp_redis_flush(ngx_http_otp_redis_ctx_t *ctx,
     ngx_uint_t fail);
@@ -232,8 +183,8 @@ ngx_http_otp_store_backend_t  ngx_http_otp_store_redis_backend = {
     ngx_http_otp_redis_init_process,
     ngx_http_otp_redis_exit_process,
     ngx_http_otp_redis_start,
-    NULL,
-    NULL
+    ngx_http_otp_redis_watch,
+    ngx_http_otp_redis_unwatch
 };
 
 
@@ -257,7 +208,12 @@ static ngx_str_t  *ngx_http_otp_redis_scripts[] = {
     &ngx_http_otp_redis_verify_lua,
     &ngx_http_otp_redis_budget_lua,
     &ngx_http_otp_redis_message_put_lua,
-    &ngx_http_otp_redis_revoke_lua
+    &ngx_http_otp_redis_revoke_lua,
+    &ngx_http_otp_redis_message_link_lua,
+    &ngx_http_otp_redis_status_set_lua,
+    &ngx_http_otp_redis_status_get_lua,
+    &ngx_http_otp_redis_optout_lua,
+    &ngx_http_otp_redis_code_live_lua
 };
 
 
@@ -267,7 +223,12 @@ static const char  *ngx_http_otp_redis_names[] = {
     "verify",
     "budget",
     "message put",
-    "revoke"
+    "revoke",
+    "message link",
+    "status set",
+    "status get",
+    "opt-out",
+    "code live"
 };
 
 
@@ -276,7 +237,8 @@ static ngx_http_otp_store_status_e  ngx_http_otp_redis_issue_status[] = {
     NGX_HTTP_OTP_STORE_LOCKED,
     NGX_HTTP_OTP_STORE_COOLDOWN,
     NGX_HTTP_OTP_STORE_LIMITED,
-    NGX_HTTP_OTP_STORE_CLIENT_LIMITED
+    NGX_HTTP_OTP_STORE_CLIENT_LIMITED,
+    NGX_HTTP_OTP_STORE_OPTED_OUT
 };
 
 
@@ -302,6 +264,14 @@ static ngx_http_otp_store_status_e  ngx_http_otp_redis_message_put_status[] = {
 static ngx_http_otp_store_status_e  ngx_http_otp_redis_revoke_status[] = {
     NGX_HTTP_OTP_STORE_OK,
     NGX_HTTP_OTP_STORE_EXPIRED
+};
+
+
+/* MESSAGE_LINK, STATUS_GET, STATUS_SET (only it answers UNCHANGED) */
+static ngx_http_otp_store_status_e  ngx_http_otp_redis_message_status[] = {
+    NGX_HTTP_OTP_STORE_OK,
+    NGX_HTTP_OTP_STORE_NOT_FOUND,
+    NGX_HTTP_OTP_STORE_UNCHANGED
 };
 
 
@@ -523,7 +493,6 @@ static ngx_int_t
 ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_otp_store_conf_t *scf)
 {
-    size_t                     len;
     ngx_uint_t                 i;
     unsigned int               mdlen;
     ngx_http_otp_redis_ctx_t  *ctx;
@@ -541,28 +510,17 @@ ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    ctx->scf = scf;
-    ctx->log = cycle->log;
-    ctx->backoff = NGX_HTTP_OTP_REDIS_BACKOFF_MIN;
-    ctx->state = NGX_HTTP_OTP_REDIS_DISCONNECTED;
+    ngx_http_otp_redis_conn_init(&ctx->rc, scf, cycle->log, "store");
+    ctx->rc.handshake_start = ngx_http_otp_redis_handshake_start;
+    ctx->rc.ready = ngx_http_otp_redis_ready;
+    ctx->rc.gone = ngx_http_otp_redis_gone;
+    ctx->rc.data = ctx;
     ngx_queue_init(&ctx->waiting);
 
-    ctx->ident.fd = (ngx_socket_t) -1;
-    ctx->ident.data = ctx;
-
-    ctx->connect_timer.handler = ngx_http_otp_redis_connect_timeout_handler;
-    ctx->connect_timer.data = &ctx->ident;
-    ctx->connect_timer.log = cycle->log;
-    ctx->connect_timer.cancelable = 1;
-
-    ctx->reconnect_timer.handler = ngx_http_otp_redis_reconnect_handler;
-    ctx->reconnect_timer.data = &ctx->ident;
-    ctx->reconnect_timer.log = cycle->log;
-    ctx->reconnect_timer.cancelable = 1;
-
-    ctx->broken.handler = ngx_http_otp_redis_broken_handler;
-    ctx->broken.data = &ctx->ident;
-    ctx->broken.log = cycle->log;
+    ctx->sub = ngx_http_otp_redis_sub_create(cycle->pool, scf, cycle->log);
+    if (ctx->sub == NULL) {
+        return NGX_ERROR;
+    }
 
     /* EVALSHA needs the SHA1 of each script, as Redis computes it */
 
@@ -581,17 +539,9 @@ ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
         ngx_hex_dump(ctx->sha[i], md, mdlen);
     }
 
-    if (scf->addr) {
-        /* a numeric address: hiredis resolves nothing */
-        len = ngx_sock_ntop(scf->addr->sockaddr, scf->addr->socklen,
-                            (u_char *) ctx->host, NGX_SOCKADDR_STRLEN, 0);
-        ctx->host[len] = '\0';
-        ctx->port = ngx_inet_get_port(scf->addr->sockaddr);
-    }
-
     scf->backend_data = ctx;
 
-    ngx_http_otp_redis_connect(ctx);
+    ngx_http_otp_redis_conn_connect(&ctx->rc);
 
     return NGX_OK;
 }
@@ -613,418 +563,64 @@ ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle,
      * The requests still waiting are gone with the worker: from here on
      * an operation is freed without its handler (ngx_http_otp_store.h).
      */
-    ctx->exiting = 1;
 
-    ngx_log_debug0(NGX_LOG_DEBUG_EVENT, ctx->log, 0,
+    ngx_log_debug0(NGX_LOG_DEBUG_EVENT, ctx->rc.log, 0,
                    "otp redis store: exit, pending operations dropped");
 
-    if (ctx->reconnect_timer.timer_set) {
-        ngx_del_timer(&ctx->reconnect_timer);
-    }
-
-    if (ctx->broken.posted) {
-        ngx_delete_posted_event(&ctx->broken);
-    }
-
-    /* the cleanup hook frees the connection slot before hiredis closes */
-    ngx_http_otp_redis_close(ctx);
-
-    if (ctx->connect_timer.timer_set) {
-        ngx_del_timer(&ctx->connect_timer);
-    }
+    ngx_http_otp_redis_conn_exit(&ctx->rc);
+    ngx_http_otp_redis_sub_exit(ctx->sub);
 
     scf->backend_data = NULL;
 }
 
 
-/*
- * Starts a connection attempt.  Never called from a hiredis callback: only
- * from init_process and the reconnect timer.
- */
+/* status announcements: the subscriber's (ngx_http_otp_store_redis_sub.c) */
 
-static void
-ngx_http_otp_redis_connect(ngx_http_otp_redis_ctx_t *ctx)
+static ngx_int_t
+ngx_http_otp_redis_watch(ngx_http_otp_store_conf_t *scf,
+    ngx_http_otp_store_watch_pt handler, void *data)
 {
-    ngx_uint_t                  level;
-    ngx_connection_t           *c;
-    redisAsyncContext          *ac;
-    ngx_http_otp_store_conf_t  *scf;
-
-    scf = ctx->scf;
-
-    if (scf->addr) {
-        ac = redisAsyncConnect(ctx->host, ctx->port);
-
-    } else {
-        ac = redisAsyncConnectUnix((char *) scf->unix_path.data);
-    }
-
-    if (ac == NULL) {
-        ngx_log_error(NGX_LOG_ALERT, ctx->log, 0,
-                      "otp redis store: could not allocate a context");
-        ngx_http_otp_redis_schedule(ctx);
-        return;
-    }
-
-    if (ac->err) {
-        level = ngx_http_otp_redis_failure_level(ctx);
-
-        ngx_log_error(level, ctx->log, 0,
-                      "otp redis store: connect to \"%V\" failed: %s",
-                      &scf->url, ac->errstr);
-        redisAsyncFree(ac);
-        ngx_http_otp_redis_schedule(ctx);
-        return;
-    }
-
-    c = ngx_get_connection(ac->c.fd, ctx->log);
-
-    if (c == NULL) {
-        redisAsyncFree(ac);
-        ngx_http_otp_redis_schedule(ctx);
-        return;
-    }
-
-    c->data = ctx;
-    c->read->handler = ngx_http_otp_redis_read_handler;
-    c->write->handler = ngx_http_otp_redis_write_handler;
-    c->read->log = ctx->log;
-    c->write->log = ctx->log;
-
-    ctx->ac = ac;
-    ctx->conn = c;
-    ctx->state = NGX_HTTP_OTP_REDIS_CONNECTING;
-    ctx->handshake_failed = 0;
-
-    ac->data = ctx;
-    ac->ev.data = ctx;
-    ac->ev.addRead = ngx_http_otp_redis_add_read;
-    ac->ev.delRead = ngx_http_otp_redis_del_read;
-    ac->ev.addWrite = ngx_http_otp_redis_add_write;
-    ac->ev.delWrite = ngx_http_otp_redis_del_write;
-    ac->ev.cleanup = ngx_http_otp_redis_cleanup;
-
-    /* after the hooks: this asks for a write event to see the connect end */
-    redisAsyncSetConnectCallback(ac, ngx_http_otp_redis_connected);
-    redisAsyncSetDisconnectCallback(ac, ngx_http_otp_redis_disconnected);
-
-    ngx_add_timer(&ctx->connect_timer, scf->connect_timeout);
-}
-
-
-/*
- * Drops the connection now: pending callbacks run with a NULL reply, then
- * the cleanup hook notes the loss.  Not for use inside a hiredis callback
- * except for a reply callback, where hiredis defers the free.
- */
-
-static void
-ngx_http_otp_redis_close(ngx_http_otp_redis_ctx_t *ctx)
-{
-    if (ctx->ac == NULL || ctx->state == NGX_HTTP_OTP_REDIS_CLOSING) {
-        return;
-    }
-
-    ctx->state = NGX_HTTP_OTP_REDIS_CLOSING;
-
-    redisAsyncFree(ctx->ac);
-}
-
-
-/* capped exponential backoff with jitter, so workers do not move in step */
-
-static void
-ngx_http_otp_redis_schedule(ngx_http_otp_redis_ctx_t *ctx)
-{
-    ngx_msec_t  delay;
-
-    ctx->state = NGX_HTTP_OTP_REDIS_DISCONNECTED;
-
-    if (ctx->exiting || ngx_exiting || ngx_terminate
-        || ctx->reconnect_timer.timer_set)
-    {
-        return;
-    }
-
-    delay = ctx->backoff / 2
-            + (ngx_msec_t) ngx_random() % (ctx->backoff / 2 + 1);
-
-    ctx->backoff = ngx_min(ctx->backoff * 2, NGX_HTTP_OTP_REDIS_BACKOFF_MAX);
-
-    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, ctx->log, 0,
-                   "otp redis store: reconnect in %M ms", delay);
-
-    ngx_add_timer(&ctx->reconnect_timer, delay);
-}
-
-
-/*
- * An outage is logged once at the error level; the retries that follow,
- * every two seconds at most, only at the info level.  Call it once into a
- * variable: ngx_log_error() evaluates its level argument twice.
- */
-
-static ngx_uint_t
-ngx_http_otp_redis_failure_level(ngx_http_otp_redis_ctx_t *ctx)
-{
-    if (ctx->failing) {
-        return NGX_LOG_INFO;
-    }
-
-    ctx->failing = 1;
-
-    return NGX_LOG_ERR;
-}
-
-
-static void
-ngx_http_otp_redis_reconnect_handler(ngx_event_t *ev)
-{
-    ngx_connection_t  *ident;
-
-    ident = ev->data;
-
-    ngx_http_otp_redis_connect(ident->data);
-}
-
-
-static void
-ngx_http_otp_redis_connect_timeout_handler(ngx_event_t *ev)
-{
-    ngx_uint_t                 level;
-    ngx_connection_t          *ident;
     ngx_http_otp_redis_ctx_t  *ctx;
 
-    ident = ev->data;
-    ctx = ident->data;
+    ctx = scf->backend_data;
 
-    level = ngx_http_otp_redis_failure_level(ctx);
-
-    ngx_log_error(level, ctx->log, 0,
-                  "otp redis store: %s \"%V\" timed out",
-                  ctx->state == NGX_HTTP_OTP_REDIS_CONNECTING
-                  ? "connect to" : "handshake with",
-                  &ctx->scf->url);
-
-    ngx_http_otp_redis_close(ctx);
-}
-
-
-/*
- * The adapter.  hiredis calls these hooks again and again (addRead after
- * every read, addWrite after every command), so they test ev->active.  The
- * socket is registered level-triggered (flags 0): hiredis reads at most
- * 16 KiB per call, and a level event fires again for what it left.
- */
-
-static void
-ngx_http_otp_redis_add_read(void *data)
-{
-    ngx_http_otp_redis_ctx_t *ctx = data;
-
-    ngx_event_t  *rev;
-
-    rev = ctx->conn->read;
-
-    if (!rev->active) {
-        (void) ngx_add_event(rev, NGX_READ_EVENT, 0);
+    if (ctx == NULL || handler == NULL) {
+        return NGX_ERROR;
     }
+
+    return ngx_http_otp_redis_sub_watch(ctx->sub, handler, data);
 }
 
 
 static void
-ngx_http_otp_redis_del_read(void *data)
+ngx_http_otp_redis_unwatch(ngx_http_otp_store_conf_t *scf)
 {
-    ngx_http_otp_redis_ctx_t *ctx = data;
-
-    ngx_event_t  *rev;
-
-    rev = ctx->conn->read;
-
-    if (rev->active) {
-        (void) ngx_del_event(rev, NGX_READ_EVENT, 0);
-    }
-}
-
-
-static void
-ngx_http_otp_redis_add_write(void *data)
-{
-    ngx_http_otp_redis_ctx_t *ctx = data;
-
-    ngx_event_t  *wev;
-
-    wev = ctx->conn->write;
-
-    if (!wev->active) {
-        (void) ngx_add_event(wev, NGX_WRITE_EVENT, 0);
-    }
-}
-
-
-static void
-ngx_http_otp_redis_del_write(void *data)
-{
-    ngx_http_otp_redis_ctx_t *ctx = data;
-
-    ngx_event_t  *wev;
-
-    wev = ctx->conn->write;
-
-    if (wev->active) {
-        (void) ngx_del_event(wev, NGX_WRITE_EVENT, 0);
-    }
-}
-
-
-/*
- * Called by hiredis whenever it frees the context, before it closes the
- * socket.  So: deregister with flags 0 (the fd is still open), give the
- * slot back without closing it, and mark it closed (fd -1) so that nginx
- * neither reports "open socket left" at exit nor delivers a stale event.
- * hiredis closes the fd itself right after.
- */
-
-static void
-ngx_http_otp_redis_cleanup(void *data)
-{
-    ngx_http_otp_redis_ctx_t *ctx = data;
-
-    ngx_connection_t  *c;
-
-    c = ctx->conn;
-
-    if (c) {
-        if (c->read->active) {
-            (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
-        }
-
-        if (c->write->active) {
-            (void) ngx_del_event(c->write, NGX_WRITE_EVENT, 0);
-        }
-
-        if (c->read->posted) {
-            ngx_delete_posted_event(c->read);
-        }
-
-        if (c->write->posted) {
-            ngx_delete_posted_event(c->write);
-        }
-
-        ngx_free_connection(c);
-        c->fd = (ngx_socket_t) -1;
-    }
-
-    ctx->conn = NULL;
-    ctx->ac = NULL;
-
-    if (ctx->connect_timer.timer_set) {
-        ngx_del_timer(&ctx->connect_timer);
-    }
-
-    /* the connection they waited for is not coming */
-    ngx_http_otp_redis_flush(ctx, 1);
-
-    /* a timer, never a connect from inside hiredis */
-    ngx_http_otp_redis_schedule(ctx);
-}
-
-
-/* nothing may touch the context once redisAsyncHandle*() returned */
-
-static void
-ngx_http_otp_redis_read_handler(ngx_event_t *rev)
-{
-    ngx_connection_t          *c;
     ngx_http_otp_redis_ctx_t  *ctx;
 
-    c = rev->data;
-    ctx = c->data;
+    ctx = scf->backend_data;
 
-    /*
-     * worker_shutdown_timeout: nginx sets c->close and calls this handler.
-     * The connection goes now, every pending operation is answered
-     * UNAVAILABLE from here, and no reconnect follows (the worker is
-     * exiting): an operation waiting on a Redis that never answers must
-     * not hold the worker past the timeout.
-     */
-
-    if (c->close) {
-        ngx_log_debug0(NGX_LOG_DEBUG_EVENT, rev->log, 0,
-                       "otp redis store: closed by the worker's shutdown");
-        ngx_http_otp_redis_close(ctx);
-        return;
-    }
-
-    if (ctx->ac) {
-        redisAsyncHandleRead(ctx->ac);
-    }
-}
-
-
-static void
-ngx_http_otp_redis_write_handler(ngx_event_t *wev)
-{
-    ngx_connection_t          *c;
-    ngx_http_otp_redis_ctx_t  *ctx;
-
-    c = wev->data;
-    ctx = c->data;
-
-    if (ctx->ac) {
-        redisAsyncHandleWrite(ctx->ac);
+    if (ctx) {
+        ngx_http_otp_redis_sub_unwatch(ctx->sub);
     }
 }
 
 
 /*
- * The connect callback.  hiredis runs it outside its "in callback" guard,
- * so the context must not be freed here: on failure hiredis frees it
- * itself (and calls the cleanup hook), and if the handshake cannot even be
- * queued the connect timer ends the attempt.
- *
- * hiredis keeps the order of replies, so AUTH, SELECT and SCRIPT LOAD are
- * pipelined at once and all answered before any operation is sent.
+ * The store's handshake, after AUTH (ngx_http_otp_redis_conn.c): SELECT,
+ * INFO and SCRIPT LOAD, pipelined and all answered before any operation is
+ * sent.
  */
 
-static void
-ngx_http_otp_redis_connected(const redisAsyncContext *ac, int status)
+static ngx_int_t
+ngx_http_otp_redis_handshake_start(ngx_http_otp_redis_conn_t *rc)
 {
-    ngx_uint_t                  i, level;
+    ngx_uint_t                  i;
     const char                 *argv[3];
     size_t                      argvlen[3];
     u_char                      db[NGX_INT_T_LEN];
-    ngx_http_otp_redis_ctx_t   *ctx;
     ngx_http_otp_store_conf_t  *scf;
 
-    ctx = ac->data;
-    scf = ctx->scf;
-
-    if (status != REDIS_OK) {
-        level = ngx_http_otp_redis_failure_level(ctx);
-
-        ngx_log_error(level, ctx->log, 0,
-                      "otp redis store: connect to \"%V\" failed: %s",
-                      &scf->url, ac->errstr);
-        return;
-    }
-
-    ctx->state = NGX_HTTP_OTP_REDIS_HANDSHAKE;
-    ctx->handshake = 0;
-
-    if (scf->password.len) {
-        argv[0] = "AUTH";
-        argvlen[0] = 4;
-        argv[1] = (const char *) scf->password.data;
-        argvlen[1] = scf->password.len;
-
-        if (ngx_http_otp_redis_step(ctx, NGX_HTTP_OTP_REDIS_STEP_AUTH, 2,
-                                    argv, argvlen)
-            != NGX_OK)
-        {
-            goto failed;
-        }
-    }
+    scf = rc->scf;
 
     if (scf->db) {
         argv[0] = "SELECT";
@@ -1032,11 +628,12 @@ ngx_http_otp_redis_connected(const redisAsyncContext *ac, int status)
         argv[1] = (const char *) db;
         argvlen[1] = ngx_sprintf(db, "%ui", scf->db) - db;
 
-        if (ngx_http_otp_redis_step(ctx, NGX_HTTP_OTP_REDIS_STEP_SELECT, 2,
-                                    argv, argvlen)
+        if (ngx_http_otp_redis_conn_step(rc, ngx_http_otp_redis_handshake,
+                         (void *) (uintptr_t) NGX_HTTP_OTP_REDIS_STEP_SELECT,
+                         2, argv, argvlen)
             != NGX_OK)
         {
-            goto failed;
+            return NGX_ERROR;
         }
     }
 
@@ -1051,11 +648,12 @@ ngx_http_otp_redis_connected(const redisAsyncContext *ac, int status)
     argv[1] = "memory";
     argvlen[1] = 6;
 
-    if (ngx_http_otp_redis_step(ctx, NGX_HTTP_OTP_REDIS_STEP_INFO, 2,
-                                argv, argvlen)
+    if (ngx_http_otp_redis_conn_step(rc, ngx_http_otp_redis_handshake,
+                         (void *) (uintptr_t) NGX_HTTP_OTP_REDIS_STEP_INFO,
+                         2, argv, argvlen)
         != NGX_OK)
     {
-        goto failed;
+        return NGX_ERROR;
     }
 
     for (i = 0; i < NGX_HTTP_OTP_REDIS_NSCRIPTS; i++) {
@@ -1066,136 +664,58 @@ ngx_http_otp_redis_connected(const redisAsyncContext *ac, int status)
         argv[2] = (const char *) ngx_http_otp_redis_scripts[i]->data;
         argvlen[2] = ngx_http_otp_redis_scripts[i]->len;
 
-        if (ngx_http_otp_redis_step(ctx, i, 3, argv, argvlen) != NGX_OK) {
-            goto failed;
+        if (ngx_http_otp_redis_conn_step(rc, ngx_http_otp_redis_handshake,
+                                         (void *) (uintptr_t) i, 3, argv,
+                                         argvlen)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
         }
     }
-
-    return;
-
-failed:
-
-    /*
-     * A step that could not be queued would leave a connection that
-     * answers the steps before it and then looks ready without SELECT or
-     * SCRIPT LOAD: the handshake fails as a whole.  The context must not
-     * be freed inside this callback, so the close runs from a posted
-     * event, before any reply can be read; the replies already queued are
-     * ignored meanwhile.
-     */
-
-    ctx->handshake_failed = 1;
-    ngx_post_event(&ctx->broken, &ngx_posted_events);
-}
-
-
-static void
-ngx_http_otp_redis_broken_handler(ngx_event_t *ev)
-{
-    ngx_connection_t          *ident;
-    ngx_http_otp_redis_ctx_t  *ctx;
-
-    ident = ev->data;
-    ctx = ident->data;
-
-    ngx_log_debug0(NGX_LOG_DEBUG_EVENT, ctx->log, 0,
-                   "otp redis store: closing after a failed handshake");
-
-    if (ctx->handshake_failed) {
-        ctx->failing = 1;
-        ngx_http_otp_redis_close(ctx);
-    }
-}
-
-
-/* the step goes to the reply callback as its privdata */
-
-static ngx_int_t
-ngx_http_otp_redis_step(ngx_http_otp_redis_ctx_t *ctx, ngx_uint_t step,
-    int argc, const char **argv, const size_t *argvlen)
-{
-    if (redisAsyncCommandArgv(ctx->ac, ngx_http_otp_redis_handshake,
-                              (void *) (uintptr_t) step, argc, argv, argvlen)
-        != REDIS_OK)
-    {
-        ngx_log_error(NGX_LOG_ALERT, ctx->log, 0,
-                      "otp redis store: could not queue the handshake with "
-                      "\"%V\", closing the connection", &ctx->scf->url);
-        return NGX_ERROR;
-    }
-
-    ctx->handshake++;
 
     return NGX_OK;
 }
 
 
-static void
-ngx_http_otp_redis_disconnected(const redisAsyncContext *ac, int status)
-{
-    ngx_uint_t                 level;
-    ngx_http_otp_redis_ctx_t  *ctx;
-
-    ctx = ac->data;
-
-    if (status == REDIS_OK || ctx->exiting) {
-        /* our own close, after a reason was logged */
-        return;
-    }
-
-    level = ngx_http_otp_redis_failure_level(ctx);
-
-    ngx_log_error(level, ctx->log, 0,
-                  "otp redis store: connection to \"%V\" lost: %s",
-                  &ctx->scf->url, ac->errstr);
-}
-
-
 /*
- * The replies to AUTH and SELECT (+OK) and to SCRIPT LOAD (the SHA1 we
- * computed, which Redis must agree with).  Any refusal drops the connection
- * and retries later: a wrong password or database must not leave a
- * half-configured connection in use.
+ * The replies to SELECT (+OK), INFO and SCRIPT LOAD (the SHA1 we computed,
+ * which Redis must agree with).
  */
 
 static void
 ngx_http_otp_redis_handshake(redisAsyncContext *ac, void *r, void *privdata)
 {
-    redisReply                *reply = r;
+    redisReply                 *reply = r;
 
-    const char                *name;
-    ngx_uint_t                 ok, step, level;
-    ngx_http_otp_redis_ctx_t  *ctx;
+    const char                 *name;
+    ngx_uint_t                  ok, step;
+    ngx_http_otp_redis_ctx_t   *ctx;
+    ngx_http_otp_redis_conn_t  *rc;
 
-    ctx = ac->data;
+    rc = ac->data;
+    ctx = rc->data;
     step = (ngx_uint_t) (uintptr_t) privdata;
 
-    if (reply == NULL || ctx->state != NGX_HTTP_OTP_REDIS_HANDSHAKE
-        || ctx->handshake_failed)
+    if (reply == NULL || rc->state != NGX_HTTP_OTP_REDIS_HANDSHAKE
+        || rc->handshake_failed)
     {
         /* the connection is going; the cleanup hook follows */
         return;
     }
 
-    name = (step == NGX_HTTP_OTP_REDIS_STEP_AUTH) ? "AUTH"
-           : (step == NGX_HTTP_OTP_REDIS_STEP_SELECT) ? "SELECT"
+    name = (step == NGX_HTTP_OTP_REDIS_STEP_SELECT) ? "SELECT"
            : (step == NGX_HTTP_OTP_REDIS_STEP_INFO) ? "INFO"
            : "SCRIPT LOAD";
+
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, rc->log, 0,
+                   "otp redis store: %s answered, type %d", name,
+                   reply->type);
 
     if (step == NGX_HTTP_OTP_REDIS_STEP_INFO) {
         /* advice, not a condition of use: a refused INFO fails nothing */
         ngx_http_otp_redis_policy(ctx, reply);
-        goto next;
-    }
-
-    if (reply->type == REDIS_REPLY_ERROR) {
-        level = ngx_http_otp_redis_failure_level(ctx);
-
-        /* Redis's error text never repeats the password */
-        ngx_log_error(level, ctx->log, 0,
-                      "otp redis store: \"%V\" refused %s: %*s",
-                      &ctx->scf->url, name, (size_t) reply->len, reply->str);
-        goto failed;
+        ngx_http_otp_redis_conn_step_done(rc);
+        return;
     }
 
     if (step < NGX_HTTP_OTP_REDIS_NSCRIPTS) {
@@ -1210,41 +730,33 @@ ngx_http_otp_redis_handshake(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     if (!ok) {
-        ngx_log_error(NGX_LOG_ALERT, ctx->log, 0,
-                      "otp redis store: unexpected reply to %s from \"%V\"",
-                      name, &ctx->scf->url);
-        goto failed;
-    }
-
-next:
-
-    if (--ctx->handshake > 0) {
+        ngx_http_otp_redis_conn_refused(rc, name, reply);
         return;
     }
 
-    if (ctx->connect_timer.timer_set) {
-        ngx_del_timer(&ctx->connect_timer);
-    }
+    ngx_http_otp_redis_conn_step_done(rc);
+}
 
-    if (ctx->failing) {
-        ngx_log_error(NGX_LOG_NOTICE, ctx->log, 0,
-                      "otp redis store: connected to \"%V\" again",
-                      &ctx->scf->url);
-    }
 
-    ctx->state = NGX_HTTP_OTP_REDIS_READY;
-    ctx->failing = 0;
+static void
+ngx_http_otp_redis_ready(ngx_http_otp_redis_conn_t *rc)
+{
+    ngx_http_otp_redis_ctx_t  *ctx;
+
+    ctx = rc->data;
+
     ctx->timeouts = 0;
-    ctx->backoff = NGX_HTTP_OTP_REDIS_BACKOFF_MIN;
 
     ngx_http_otp_redis_flush(ctx, 0);
+}
 
-    return;
 
-failed:
+/* the connection they waited for is not coming */
 
-    /* deferred by hiredis until this callback returns */
-    ngx_http_otp_redis_close(ctx);
+static void
+ngx_http_otp_redis_gone(ngx_http_otp_redis_conn_t *rc)
+{
+    ngx_http_otp_redis_flush(rc->data, 1);
 }
 
 
@@ -1265,10 +777,10 @@ ngx_http_otp_redis_policy(ngx_http_otp_redis_ctx_t *ctx, redisReply *reply)
     const u_char  *v;
 
     if (reply->type != REDIS_REPLY_STRING) {
-        ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
+        ngx_log_error(NGX_LOG_WARN, ctx->rc.log, 0,
                       "otp redis store: could not read the maxmemory-policy "
                       "of \"%V\" (INFO refused): make sure it is "
-                      "\"noeviction\"", &ctx->scf->url);
+                      "\"noeviction\"", &ctx->rc.scf->url);
         return;
     }
 
@@ -1276,14 +788,14 @@ ngx_http_otp_redis_policy(ngx_http_otp_redis_ctx_t *ctx, redisReply *reply)
                                  "maxmemory_policy", &v, &len)
         != NGX_OTP_OK)
     {
-        ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
+        ngx_log_error(NGX_LOG_WARN, ctx->rc.log, 0,
                       "otp redis store: \"%V\" did not tell its "
                       "maxmemory-policy: make sure it is \"noeviction\"",
-                      &ctx->scf->url);
+                      &ctx->rc.scf->url);
         return;
     }
 
-    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, ctx->log, 0,
+    ngx_log_debug2(NGX_LOG_DEBUG_EVENT, ctx->rc.log, 0,
                    "otp redis store: maxmemory-policy \"%*s\"", len, v);
 
     if (len == sizeof("noeviction") - 1
@@ -1292,11 +804,11 @@ ngx_http_otp_redis_policy(ngx_http_otp_redis_ctx_t *ctx, redisReply *reply)
         return;
     }
 
-    ngx_log_error(NGX_LOG_WARN, ctx->log, 0,
+    ngx_log_error(NGX_LOG_WARN, ctx->rc.log, 0,
                   "otp redis store: \"%V\" has maxmemory-policy \"%*s\": "
                   "under memory pressure Redis may evict locks and failure "
                   "counters; set it to \"noeviction\"",
-                  &ctx->scf->url, len, v);
+                  &ctx->rc.scf->url, len, v);
 }
 
 
@@ -1319,7 +831,7 @@ ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
     }
 
     /* op->event.data is the ident: the handlers find op by offset */
-    op->event.data = &ctx->ident;
+    op->event.data = &ctx->rc.ident;
 
     script = ngx_http_otp_redis_script(op);
 
@@ -1327,14 +839,14 @@ ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
         goto unavailable;
     }
 
-    if (ctx->state != NGX_HTTP_OTP_REDIS_READY
-        && ctx->state != NGX_HTTP_OTP_REDIS_CONNECTING
-        && ctx->state != NGX_HTTP_OTP_REDIS_HANDSHAKE)
+    if (ctx->rc.state != NGX_HTTP_OTP_REDIS_READY
+        && ctx->rc.state != NGX_HTTP_OTP_REDIS_CONNECTING
+        && ctx->rc.state != NGX_HTTP_OTP_REDIS_HANDSHAKE)
     {
         goto unavailable;
     }
 
-    pending = ngx_alloc(sizeof(ngx_http_otp_redis_pending_t), ctx->log);
+    pending = ngx_alloc(sizeof(ngx_http_otp_redis_pending_t), ctx->rc.log);
     if (pending == NULL) {
         goto unavailable;
     }
@@ -1345,7 +857,7 @@ ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
     pending->eval = 0;
     pending->waiting = 0;
 
-    if (ctx->state != NGX_HTTP_OTP_REDIS_READY) {
+    if (ctx->rc.state != NGX_HTTP_OTP_REDIS_READY) {
         /* sent once the handshake is done, in the order they came */
         pending->waiting = 1;
         ngx_queue_insert_tail(&ctx->waiting, &pending->queue);
@@ -1405,7 +917,9 @@ ngx_http_otp_redis_script(ngx_http_otp_store_op_t *op)
             || op->message_ttl == 0
             || (op->channel != NGX_OTP_SMS
                 && op->channel != NGX_OTP_WHATSAPP
-                && op->channel != NGX_OTP_VOICE))
+                && op->channel != NGX_OTP_VOICE)
+            || op->link_id_len > NGX_HTTP_OTP_MESSAGE_ID_MAX
+            || op->fallback_len > NGX_HTTP_OTP_FALLBACK_MAX)
         {
             break;
         }
@@ -1414,6 +928,47 @@ ngx_http_otp_redis_script(ngx_http_otp_store_op_t *op)
 
     case NGX_HTTP_OTP_OP_REVOKE:
         return NGX_HTTP_OTP_REDIS_REVOKE;
+
+    case NGX_HTTP_OTP_OP_MESSAGE_LINK:
+        if (op->message_id_len == 0
+            || op->message_id_len > NGX_HTTP_OTP_MESSAGE_ID_MAX
+            || op->link_id_len == 0
+            || op->link_id_len > NGX_HTTP_OTP_MESSAGE_ID_MAX)
+        {
+            break;
+        }
+
+        return NGX_HTTP_OTP_REDIS_MESSAGE_LINK;
+
+    case NGX_HTTP_OTP_OP_STATUS_SET:
+        if (op->message_id_len == 0
+            || op->message_id_len > NGX_HTTP_OTP_MESSAGE_ID_MAX
+            || op->provider_len == 0
+            || op->provider_len > NGX_HTTP_OTP_PROVIDER_NAME_MAX
+            || op->msg_status < NGX_OTP_STATUS_QUEUED
+            || op->msg_status > NGX_OTP_STATUS_FAILED
+            || op->error_code_len > NGX_HTTP_OTP_ERROR_CODE_MAX)
+        {
+            break;
+        }
+
+        return NGX_HTTP_OTP_REDIS_STATUS_SET;
+
+    case NGX_HTTP_OTP_OP_STATUS_GET:
+        if (op->message_id_len == 0
+            || op->message_id_len > NGX_HTTP_OTP_MESSAGE_ID_MAX)
+        {
+            break;
+        }
+
+        return NGX_HTTP_OTP_REDIS_STATUS_GET;
+
+    case NGX_HTTP_OTP_OP_OPTOUT_SET:
+    case NGX_HTTP_OTP_OP_OPTOUT_CLEAR:
+        return NGX_HTTP_OTP_REDIS_OPTOUT;
+
+    case NGX_HTTP_OTP_OP_CODE_LIVE:
+        return NGX_HTTP_OTP_REDIS_CODE_LIVE;
 
     default:
         break;
@@ -1465,13 +1020,15 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
     switch (s) {
 
     case NGX_HTTP_OTP_REDIS_ISSUE:
-        ngx_http_otp_redis_arg(&a, "3");
+        ngx_http_otp_redis_arg(&a, "4");
         ngx_http_otp_redis_arg(&a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
                                op->phone_key);
         ngx_http_otp_redis_arg(&a, "otp:{%*xs}:w", (size_t) NGX_OTP_HASH_LEN,
                                op->phone_key);
         ngx_http_otp_redis_arg(&a, "otp:c:{%*xs}", (size_t) NGX_OTP_HASH_LEN,
                                op->client_key);
+        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:o", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
         ngx_http_otp_redis_arg(&a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
                                op->code_key);
         ngx_http_otp_redis_arg(&a, "%M", op->ttl);
@@ -1488,6 +1045,7 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
 
     case NGX_HTTP_OTP_REDIS_VERIFY:
     case NGX_HTTP_OTP_REDIS_REVOKE:
+    case NGX_HTTP_OTP_REDIS_CODE_LIVE:
         ngx_http_otp_redis_arg(&a, "1");
         ngx_http_otp_redis_arg(&a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
                                op->phone_key);
@@ -1504,7 +1062,7 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
                                (ngx_msec_t) NGX_HTTP_OTP_REDIS_BUDGET_SLACK);
         break;
 
-    default: /* NGX_HTTP_OTP_REDIS_MESSAGE_PUT */
+    case NGX_HTTP_OTP_REDIS_MESSAGE_PUT:
         ngx_http_otp_redis_arg(&a, "1");
         ngx_http_otp_redis_arg(&a, "otp:m:{%*s}", op->message_id_len,
                                op->message_id);
@@ -1514,6 +1072,46 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
         ngx_http_otp_redis_arg(&a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
                                op->phone_key);
         ngx_http_otp_redis_arg(&a, "%M", op->message_ttl);
+        ngx_http_otp_redis_arg(&a, "%*s", op->link_id_len, op->link_id);
+
+        /* sealed bytes, passed by length (and never logged below) */
+        a.argv[a.argc] = (const char *) op->fallback;
+        a.argvlen[a.argc] = op->fallback_len;
+        a.argc++;
+        break;
+
+    case NGX_HTTP_OTP_REDIS_MESSAGE_LINK:
+        ngx_http_otp_redis_arg(&a, "1");
+        ngx_http_otp_redis_arg(&a, "otp:m:{%*s}", op->message_id_len,
+                               op->message_id);
+        ngx_http_otp_redis_arg(&a, "%*s", op->link_id_len, op->link_id);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_STATUS_SET:
+        ngx_http_otp_redis_arg(&a, "1");
+        ngx_http_otp_redis_arg(&a, "otp:m:{%*s}", op->message_id_len,
+                               op->message_id);
+        ngx_http_otp_redis_arg(&a, "%*s", op->provider_len, op->provider);
+        ngx_http_otp_redis_arg(&a, "%ui", op->msg_status);
+        ngx_http_otp_redis_arg(&a, "%*s", op->error_code_len,
+                               op->error_code);
+        ngx_http_otp_redis_arg(&a, "%*s", op->message_id_len,
+                               op->message_id);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_STATUS_GET:
+        ngx_http_otp_redis_arg(&a, "1");
+        ngx_http_otp_redis_arg(&a, "otp:m:{%*s}", op->message_id_len,
+                               op->message_id);
+        break;
+
+    default: /* NGX_HTTP_OTP_REDIS_OPTOUT */
+        ngx_http_otp_redis_arg(&a, "1");
+        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:o", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(&a, "%s",
+                               op->type == NGX_HTTP_OTP_OP_OPTOUT_SET
+                               ? "1" : "0");
         break;
     }
 
@@ -1522,6 +1120,14 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
     int  i;
 
     for (i = 2; i < a.argc; i++) {
+        if (a.argv[i] == (const char *) op->fallback) {
+            ngx_log_debug3(NGX_LOG_DEBUG_HTTP, op->log, 0,
+                           "otp redis store: %s argument %d: %uz bytes",
+                           ngx_http_otp_redis_names[s], i - 1,
+                           a.argvlen[i]);
+            continue;
+        }
+
         ngx_log_debug4(NGX_LOG_DEBUG_HTTP, op->log, 0,
                        "otp redis store: %s argument %d: \"%*s\"",
                        ngx_http_otp_redis_names[s], i - 1,
@@ -1530,7 +1136,7 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
     }
 #endif
 
-    if (redisAsyncCommandArgv(ctx->ac, ngx_http_otp_redis_reply, pending,
+    if (redisAsyncCommandArgv(ctx->rc.ac, ngx_http_otp_redis_reply, pending,
                               a.argc, a.argv, a.argvlen)
         != REDIS_OK)
     {
@@ -1569,7 +1175,7 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     op = pending->op;
     ctx = pending->ctx;
 
-    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ctx->log, 0,
+    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ctx->rc.log, 0,
                    "otp redis store: %s reply for op %p: type %d%s",
                    ngx_http_otp_redis_names[pending->script], op,
                    reply ? reply->type : -1,
@@ -1581,7 +1187,7 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
          * once by the disconnect callback): a handler called from here
          * must not start anything on it.
          */
-        ctx->state = NGX_HTTP_OTP_REDIS_CLOSING;
+        ctx->rc.state = NGX_HTTP_OTP_REDIS_CLOSING;
 
     } else {
         ctx->timeouts = 0;
@@ -1593,7 +1199,7 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
         return;
     }
 
-    if (ctx->exiting) {
+    if (ctx->rc.exiting) {
         /* exit_process: the request is gone, no handler runs */
         op->cancelled = 1;
     }
@@ -1648,9 +1254,11 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 
 
 /*
- * {status, retry_after_ms, attempts_remaining} (ISSUE, VERIFY, REVOKE),
- * {status, retry_after_ms, first_over} (BUDGET) or {status} (MESSAGE_PUT),
- * every one an integer
+ * The scripts' answers: {status, retry_after_ms, attempts_remaining}
+ * (ISSUE, VERIFY, REVOKE), {status, retry_after_ms, first_over} (BUDGET),
+ * {status} (MESSAGE_PUT, MESSAGE_LINK, OPTOUT, CODE_LIVE), every one an
+ * integer; STATUS_GET and STATUS_SET: {status} or {status, record...}
+ * (ngx_http_otp_redis_message()).  Anything else is an unexpected reply.
  */
 
 static ngx_int_t
@@ -1660,18 +1268,11 @@ ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, ngx_uint_t script,
     ngx_uint_t                    i, n, nelts;
     ngx_http_otp_store_status_e  *map;
 
-    nelts = (script == NGX_HTTP_OTP_REDIS_MESSAGE_PUT) ? 1 : 3;
-
-    if (reply->type != REDIS_REPLY_ARRAY || reply->elements != nelts) {
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0
+        || reply->element[0]->type != REDIS_REPLY_INTEGER
+        || reply->element[0]->integer < 0)
+    {
         return NGX_ERROR;
-    }
-
-    for (i = 0; i < nelts; i++) {
-        if (reply->element[i]->type != REDIS_REPLY_INTEGER
-            || reply->element[i]->integer < 0)
-        {
-            return NGX_ERROR;
-        }
     }
 
     switch (script) {
@@ -1680,34 +1281,49 @@ ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, ngx_uint_t script,
         map = ngx_http_otp_redis_issue_status;
         n = sizeof(ngx_http_otp_redis_issue_status)
             / sizeof(ngx_http_otp_store_status_e);
+        nelts = 3;
         break;
 
     case NGX_HTTP_OTP_REDIS_VERIFY:
         map = ngx_http_otp_redis_verify_status;
         n = sizeof(ngx_http_otp_redis_verify_status)
             / sizeof(ngx_http_otp_store_status_e);
+        nelts = 3;
         break;
 
     case NGX_HTTP_OTP_REDIS_REVOKE:
+    case NGX_HTTP_OTP_REDIS_CODE_LIVE:
         map = ngx_http_otp_redis_revoke_status;
         n = sizeof(ngx_http_otp_redis_revoke_status)
             / sizeof(ngx_http_otp_store_status_e);
+        nelts = (script == NGX_HTTP_OTP_REDIS_REVOKE) ? 3 : 1;
         break;
 
     case NGX_HTTP_OTP_REDIS_BUDGET:
-        if (reply->element[2]->integer > 1) {
-            return NGX_ERROR;
-        }
-
         map = ngx_http_otp_redis_budget_status;
         n = sizeof(ngx_http_otp_redis_budget_status)
             / sizeof(ngx_http_otp_store_status_e);
+        nelts = 3;
         break;
 
-    default: /* NGX_HTTP_OTP_REDIS_MESSAGE_PUT */
+    case NGX_HTTP_OTP_REDIS_MESSAGE_LINK:
+    case NGX_HTTP_OTP_REDIS_STATUS_GET:
+        map = ngx_http_otp_redis_message_status;
+        n = 2;
+        nelts = 1;
+        break;
+
+    case NGX_HTTP_OTP_REDIS_STATUS_SET:
+        map = ngx_http_otp_redis_message_status;
+        n = 3;
+        nelts = 1;
+        break;
+
+    default: /* NGX_HTTP_OTP_REDIS_MESSAGE_PUT, NGX_HTTP_OTP_REDIS_OPTOUT */
         map = ngx_http_otp_redis_message_put_status;
         n = sizeof(ngx_http_otp_redis_message_put_status)
             / sizeof(ngx_http_otp_store_status_e);
+        nelts = 1;
         break;
     }
 
@@ -1717,6 +1333,28 @@ ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, ngx_uint_t script,
 
     op->status = map[reply->element[0]->integer];
 
+    if (script == NGX_HTTP_OTP_REDIS_STATUS_GET
+        || script == NGX_HTTP_OTP_REDIS_STATUS_SET)
+    {
+        if (op->status == NGX_HTTP_OTP_STORE_NOT_FOUND) {
+            return (reply->elements == 1) ? NGX_OK : NGX_ERROR;
+        }
+
+        return ngx_http_otp_redis_message(op, script, reply);
+    }
+
+    if (reply->elements != nelts) {
+        return NGX_ERROR;
+    }
+
+    for (i = 1; i < nelts; i++) {
+        if (reply->element[i]->type != REDIS_REPLY_INTEGER
+            || reply->element[i]->integer < 0)
+        {
+            return NGX_ERROR;
+        }
+    }
+
     if (nelts == 1) {
         return NGX_OK;
     }
@@ -1724,11 +1362,111 @@ ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, ngx_uint_t script,
     op->retry_after = (ngx_msec_t) reply->element[1]->integer;
 
     if (script == NGX_HTTP_OTP_REDIS_BUDGET) {
+        if (reply->element[2]->integer > 1) {
+            return NGX_ERROR;
+        }
+
         op->first_over = reply->element[2]->integer ? 1 : 0;
 
     } else {
         op->attempts_remaining = (ngx_uint_t) reply->element[2]->integer;
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * A message record: {_, status, channel, provider, error_code, next, prev,
+ * updated}, and for STATUS_SET {..., fallback, phone}.  The strings are
+ * Redis's and checked against their buffers, never trusted to fit; a
+ * status or channel the module does not know is an unexpected reply.
+ */
+
+static ngx_int_t
+ngx_http_otp_redis_message(ngx_http_otp_store_op_t *op, ngx_uint_t script,
+    redisReply *reply)
+{
+    ngx_int_t                n;
+    ngx_uint_t               i;
+    redisReply             **e;
+    ngx_http_otp_message_t  *m;
+
+    if (reply->elements
+        != ((script == NGX_HTTP_OTP_REDIS_STATUS_SET) ? 10 : 8))
+    {
+        return NGX_ERROR;
+    }
+
+    e = reply->element;
+
+    if (e[1]->type != REDIS_REPLY_INTEGER || e[7]->type != REDIS_REPLY_INTEGER
+        || e[1]->integer < NGX_OTP_STATUS_QUEUED
+        || e[1]->integer > NGX_OTP_STATUS_FAILED
+        || e[7]->integer < 0)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 2; i < reply->elements; i++) {
+        if (i != 7 && e[i]->type != REDIS_REPLY_STRING) {
+            return NGX_ERROR;
+        }
+    }
+
+    if (e[3]->len > NGX_HTTP_OTP_PROVIDER_NAME_MAX
+        || e[4]->len > NGX_HTTP_OTP_ERROR_CODE_MAX
+        || e[5]->len > NGX_HTTP_OTP_MESSAGE_ID_MAX
+        || e[6]->len > NGX_HTTP_OTP_MESSAGE_ID_MAX)
+    {
+        return NGX_ERROR;
+    }
+
+    m = &op->message;
+
+    m->status = (ngx_uint_t) e[1]->integer;
+    m->channel = ngx_otp_channel_parse((u_char *) e[2]->str, e[2]->len);
+
+    if (m->channel == 0) {
+        return NGX_ERROR;
+    }
+
+    m->provider_len = e[3]->len;
+    ngx_memcpy(m->provider, e[3]->str, e[3]->len);
+    m->error_code_len = e[4]->len;
+    ngx_memcpy(m->error_code, e[4]->str, e[4]->len);
+    m->next_len = e[5]->len;
+    ngx_memcpy(m->next, e[5]->str, e[5]->len);
+    m->prev_len = e[6]->len;
+    ngx_memcpy(m->prev, e[6]->str, e[6]->len);
+    m->updated = (int64_t) e[7]->integer;
+
+    op->fallback_len = 0;
+
+    if (script != NGX_HTTP_OTP_REDIS_STATUS_SET || e[8]->len == 0) {
+        return NGX_OK;
+    }
+
+    /* the blob, handed out once, and the phone key its code is for */
+
+    if (e[8]->len > NGX_HTTP_OTP_FALLBACK_MAX
+        || e[9]->len != 2 * NGX_OTP_HASH_LEN)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < NGX_OTP_HASH_LEN; i++) {
+        n = ngx_hextoi((u_char *) e[9]->str + 2 * i, 2);
+
+        if (n == NGX_ERROR) {
+            return NGX_ERROR;
+        }
+
+        op->phone_key[i] = (u_char) n;
+    }
+
+    ngx_memcpy(op->fallback, e[8]->str, e[8]->len);
+    op->fallback_len = e[8]->len;
 
     return NGX_OK;
 }
@@ -1764,7 +1502,7 @@ ngx_http_otp_redis_flush(ngx_http_otp_redis_ctx_t *ctx, ngx_uint_t fail)
         op->backend = NULL;
         op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
 
-        if (ctx->exiting) {
+        if (ctx->rc.exiting) {
             /* exit_process: freed now, no handler runs, nothing posted */
             op->cancelled = 1;
             ngx_http_otp_store_op_finish(op);
@@ -1832,26 +1570,26 @@ ngx_http_otp_redis_timeout_handler(ngx_event_t *ev)
     ngx_log_error(NGX_LOG_ERR, op->log, 0,
                   "otp redis store: %s timed out after %M ms%s",
                   ngx_http_otp_redis_names[ngx_http_otp_redis_script(op)],
-                  ctx->scf->timeout,
+                  ctx->rc.scf->timeout,
                   pending ? "" : " waiting for the connection");
 
     if (++ctx->timeouts >= NGX_HTTP_OTP_REDIS_MAX_TIMEOUTS
-        && ctx->state == NGX_HTTP_OTP_REDIS_READY)
+        && ctx->rc.state == NGX_HTTP_OTP_REDIS_READY)
     {
-        ngx_log_error(NGX_LOG_ERR, ctx->log, 0,
+        ngx_log_error(NGX_LOG_ERR, ctx->rc.log, 0,
                       "otp redis store: %ui operations in a row timed out, "
                       "reconnecting to \"%V\"", ctx->timeouts,
-                      &ctx->scf->url);
+                      &ctx->rc.scf->url);
 
         ctx->timeouts = 0;
-        ctx->failing = 1;
+        ctx->rc.failing = 1;
 
         /*
          * Not redisAsyncDisconnect(): it waits for the pending replies,
          * which a dead peer never sends.  Freeing fails them all now, and
          * before this handler's own caller may start a new operation.
          */
-        ngx_http_otp_redis_close(ctx);
+        ngx_http_otp_redis_conn_close(&ctx->rc);
     }
 
     ngx_http_otp_store_op_finish(op);

@@ -19,6 +19,8 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
+use IO::Select;
+use IO::Socket::INET;
 use OtpTest;
 
 ###############################################################################
@@ -33,7 +35,7 @@ sub slurp {
     return scalar <$f>;
 }
 
-plan(tests => 89);
+plan(tests => 150);
 
 # 1: the embedded header is up to date
 
@@ -47,12 +49,14 @@ $t->start_redis;
 
 my %lua = map { $_ => -f "$root/src/lua/$_.lua"
                       ? slurp("$root/src/lua/$_.lua") : '' }
-          qw(issue verify revoke budget message_put);
+          qw(issue verify revoke budget message_put message_link status_set
+             status_get optout code_live);
 
 my $P = 'aa' x 32;                  # a phone key, as hex
 my $R = "otp:{$P}:r";
 my $W = "otp:{$P}:w";
 my $C = 'otp:c:{' . ('cc' x 32) . '}';
+my $O = "otp:{$P}:o";
 my ($CODE, $OTHER) = ('11' x 32, '22' x 32);
 
 my $MAX = 4294967295;               # "otp_max_failures off"
@@ -76,7 +80,7 @@ sub issue {
                lockout => 900000, max => 3, slimit => 10, swin => 900000,
                climit => 0, cwin => 3600000, lmax => 20,
                lwin => 86400000, @_);
-    return eval_script('issue', [ $R, $W, $C ],
+    return eval_script('issue', [ $R, $W, $C, $O ],
         @o{qw(code ttl resend lockout max slimit swin climit cwin lmax
               lwin)});
 }
@@ -374,7 +378,8 @@ is("$r->[0]/$r->[2]", '1/0', 'budget: 4 > 2 LIMITED, not first_over');
 clean();
 my $M = 'otp:m:{SM123}';
 redis('HSET', $M, 'status', 'delivered', 'error', 30003);
-is_deeply(eval_script('message_put', [ $M ], 'sms', 'twilio', $P, 60000),
+is_deeply(eval_script('message_put', [ $M ], 'sms', 'twilio', $P, 60000,
+                      '', ''),
           [0], 'message put: OK');
 $rec = record($M);
 is(join(',', map { "$_=$rec->{$_}" } qw(status channel provider phone)),
@@ -382,6 +387,295 @@ is(join(',', map { "$_=$rec->{$_}" } qw(status channel provider phone)),
    'message put: the record');
 ok(!exists $rec->{error}, 'message put: replaces a record whole');
 near(pttl($M), 60000, 'message put: kept for message_ttl');
+ok(!exists $rec->{prev} && !exists $rec->{fb},
+   'message put: no prev, no fallback: no such fields');
+
+###############################################################################
+
+# The message record's scripts hand out bytes (the fallback blob): their
+# replies are read here structured, arrays as array refs, strings byte for
+# byte.
+
+sub resp_parse {
+    my ($in, $at) = @_;
+
+    my $nl = index($in, "\r\n", $at);
+    return () if $nl < 0;
+
+    my ($type, $line) = (substr($in, $at, 1),
+                         substr($in, $at + 1, $nl - $at - 1));
+    $at = $nl + 2;
+
+    return ($line, $at) if $type eq '+' || $type eq ':';
+    return ("-$line", $at) if $type eq '-';
+
+    if ($type eq '$') {
+        return (undef, $at) if $line < 0;
+        return () if length($in) < $at + $line + 2;
+        return (substr($in, $at, $line), $at + $line + 2);
+    }
+
+    my @items;
+
+    for (1 .. $line) {
+        my ($v, $next) = resp_parse($in, $at);
+        return () unless defined $next;
+        push @items, $v;
+        $at = $next;
+    }
+
+    return (\@items, $at);
+}
+
+sub resp_connect {
+    return IO::Socket::INET->new(
+        PeerAddr => '127.0.0.1:' . $t->port('REDIS_PORT'), Timeout => 2)
+        // die "redis: $!";
+}
+
+sub resp_send {
+    my ($s, @args) = @_;
+    syswrite $s, '*' . scalar(@args) . "\r\n"
+        . join('', map { '$' . length($_) . "\r\n$_\r\n" } @args);
+}
+
+# the next reply on $s; undef when none comes within 2 s (a bound that
+# only stops a failing test from hanging)
+my %inbuf;
+
+sub resp_recv {
+    my ($s) = @_;
+
+    my $sel = IO::Select->new($s);
+    my $buf = \$inbuf{fileno $s};
+    $$buf //= '';
+
+    for (1 .. 100) {
+        my ($v, $at) = resp_parse($$buf, 0);
+        if (defined $at) {
+            substr($$buf, 0, $at) = '';
+            return $v;
+        }
+        last unless $sel->can_read(2);
+        sysread($s, $$buf, 65536, length $$buf) or last;
+    }
+
+    return undef;
+}
+
+sub call {
+    my $s = resp_connect();
+    resp_send($s, @_);
+    my $r = resp_recv($s);
+    delete $inbuf{fileno $s};
+    close $s;
+    return $r;
+}
+
+sub script {
+    my ($name, $keys, @argv) = @_;
+    return call('EVAL', $lua{$name}, scalar(@$keys), @$keys, @argv);
+}
+
+# every byte, CR LF and NUL among them
+my $BLOB = join('', map { chr } 0 .. 255) . "\r\n\0end";
+my $ID = 'SM123';
+
+sub put_message {
+    clean();
+    script('message_put', [ $M ], 'sms', 'twilio', $P, 60000, 'SM000',
+           $BLOB);
+}
+
+# STATUS_SET: 1 queued, 2 sent, 3 delivered, 4 read, 5 undelivered,
+# 6 failed
+sub status_set {
+    my ($status, %o) = (@_);
+    return script('status_set', [ $M ], $o{provider} // 'twilio', $status,
+                  $o{error} // '', $o{id} // $ID);
+}
+
+# MESSAGE_PUT: prev and the fallback blob
+
+put_message();
+is(call('HGET', $M, 'prev'), 'SM000', 'message put: prev = link_id');
+ok(call('HGET', $M, 'fb') eq $BLOB,
+   'message put: the fallback blob is stored byte for byte');
+
+# MESSAGE_LINK
+
+clean();
+is_deeply(script('message_link', [ $M ], 'SM999'), [1],
+          'message link: no record NOT_FOUND');
+is(call('EXISTS', $M), 0, 'message link: NOT_FOUND creates nothing');
+put_message();
+is_deeply(script('message_link', [ $M ], 'SM999'), [0], 'message link: OK');
+is(call('HGET', $M, 'next'), 'SM999', 'message link: next = link_id');
+near(pttl($M), 60000, 'message link: the record keeps its TTL');
+
+# STATUS_GET
+
+clean();
+is_deeply(script('status_get', [ $M ]), [1],
+          'status get: no record NOT_FOUND');
+put_message();
+$now = now();
+$r = script('status_get', [ $M ]);
+near($r->[7], $now, 'status get: updated');
+$r->[7] = 'T';
+is_deeply($r, [0, 1, 'sms', 'twilio', '', '', 'SM000', 'T'],
+          'status get: the record, queued, and never the blob');
+
+# STATUS_SET: who may report
+
+clean();
+is_deeply(status_set(2), [1], 'status set: no record NOT_FOUND');
+is(call('EXISTS', $M), 0, 'status set: NOT_FOUND creates nothing');
+
+put_message();
+is_deeply(status_set(6, provider => 'meta'), [1],
+          'status set: another provider\'s report NOT_FOUND');
+is(call('HGET', $M, 'status') . '/' . (call('HGET', $M, 'fb') eq $BLOB),
+   'queued/1', 'status set: and changes nothing, the blob kept');
+
+# STATUS_SET: statuses move forward only
+
+put_message();
+$now = now();
+$r = status_set(2);
+near($r->[7], $now, 'status set: updated = now');
+$r->[7] = 'T';
+is_deeply($r, [0, 2, 'sms', 'twilio', '', '', 'SM000', 'T', '', ''],
+          'status set: queued -> sent OK, the record after the change');
+ok(call('HGET', $M, 'status') eq 'sent' && call('HGET', $M, 'fb') eq $BLOB,
+   'status set: sent stored, the blob stays (not terminal)');
+
+call('HSET', $M, 'updated', 1000);
+$r = status_set(2);
+is_deeply($r, [2, 2, 'sms', 'twilio', '', '', 'SM000', 1000, '', ''],
+          'status set: sent again UNCHANGED, the record as it is');
+is_deeply(status_set(1), [2, 2, 'sms', 'twilio', '', '', 'SM000', 1000, '',
+                          ''],
+          'status set: a late queued after sent UNCHANGED');
+is(call('HGET', $M, 'updated'), 1000, 'status set: UNCHANGED changes nothing');
+
+$r = status_set(3);
+is("$r->[0]/$r->[1]/$r->[8]", '0/3/', 'status set: sent -> delivered OK, '
+   . 'no blob handed out');
+is(call('HEXISTS', $M, 'fb'), 0,
+   'status set: delivered (terminal) drops the blob');
+near(pttl($M), 60000, 'status set: the record keeps its TTL');
+
+for ([2, 'sent'], [1, 'queued'], [6, 'failed'], [5, 'undelivered']) {
+    is(status_set($_->[0])->[0], 2,
+       "status set: delivered -> $_->[1] UNCHANGED");
+}
+
+is(status_set(4)->[0], 0, 'status set: delivered -> read OK');
+
+for ([3, 'delivered'], [6, 'failed'], [4, 'read']) {
+    is(status_set($_->[0])->[0], 2, "status set: read -> $_->[1] UNCHANGED");
+}
+
+put_message();
+is_deeply([ @{ status_set(4) }[0, 1] ], [0, 4],
+          'status set: queued -> read OK (reports skip steps)');
+
+# STATUS_SET: the fallback blob, handed out once
+
+put_message();
+status_set(2);
+$r = status_set(6, error => '30003');
+is("$r->[0]/$r->[1]/$r->[4]", '0/6/30003',
+   'status set: sent -> failed OK, the error code stored');
+ok($r->[8] eq $BLOB, 'status set: failed hands out the blob byte for byte');
+is($r->[9], $P, 'status set: with the record\'s phone key');
+is(call('HEXISTS', $M, 'fb'), 0, 'status set: the blob left the record');
+$r = status_set(5);
+is("$r->[0]/$r->[8]/$r->[9]", '2//',
+   'status set: a second failure report UNCHANGED, no blob');
+
+put_message();
+$r = status_set(5);
+ok($r->[0] == 0 && $r->[8] eq $BLOB && $r->[9] eq $P,
+   'status set: queued -> undelivered hands out the blob');
+
+put_message();
+status_set(2, error => 'E1');
+$r = status_set(3);
+is($r->[4], 'E1', 'status set: an error code is kept when none is given');
+
+clean();
+script('message_put', [ $M ], 'sms', 'twilio', $P, 60000, '', '');
+$r = status_set(6);
+is("$r->[0]/$r->[8]/$r->[9]", '0//',
+   'status set: failed with no blob hands out nothing');
+
+# STATUS_SET: a change is announced on "otp:status", and only a change
+
+my $sub = resp_connect();
+resp_send($sub, 'SUBSCRIBE', 'otp:status');
+is_deeply(resp_recv($sub), [ 'subscribe', 'otp:status', 1 ],
+          'a raw SUBSCRIBE to otp:status');
+
+put_message();
+status_set(2);
+is_deeply(resp_recv($sub), [ 'message', 'otp:status', $ID ],
+          'status set: OK publishes the message id');
+
+status_set(2);
+status_set(1);
+status_set(6, provider => 'meta');
+status_set(3, id => 'SM456');
+is_deeply(resp_recv($sub), [ 'message', 'otp:status', 'SM456' ],
+          'status set: UNCHANGED and NOT_FOUND published nothing (the '
+          . 'next message is the next OK)');
+close $sub;
+
+# OPTOUT_SET / OPTOUT_CLEAR, and ISSUE
+
+clean();
+is_deeply(script('optout', [ $O ], 1), [0], 'optout set: OK');
+is(call('GET', $O), 1, 'optout set: the number is listed');
+is(call('PTTL', $O), -1, 'optout set: for good (no TTL)');
+
+is_deeply(issue(climit => 2), [5, 0, 0], 'issue: an opted-out number '
+          . 'OPTED_OUT');
+is(call('EXISTS', $R, $W, $C), 0,
+   'issue: OPTED_OUT stores no code, counts no send');
+
+put_record(code => $OTHER, exp => 60000, lock => 50000, fails => 3,
+           fend => 40000);
+script('optout', [ $O ], 1);
+my %before = %{ record() };
+is(issue()->[0], 5, 'issue: the opt-out is checked before everything');
+is_deeply(record(), \%before, 'issue: OPTED_OUT changes nothing');
+
+is_deeply(script('optout', [ $O ], 0), [0], 'optout clear: OK');
+is(call('EXISTS', $O), 0, 'optout clear: the number leaves the list');
+clean();
+is(issue()->[0], 0, 'issue: after optout clear OK');
+is_deeply(script('optout', [ $O ], 0), [0],
+          'optout clear: a number not listed OK');
+
+# CODE_LIVE
+
+clean();
+is_deeply(script('code_live', [ $R ], $CODE), [1],
+          'code live: no record EXPIRED');
+put_record(code => $CODE, exp => 60000, fails => 1, fend => 60000);
+%before = %{ record() };
+is_deeply(script('code_live', [ $R ], $CODE), [0],
+          'code live: the code, unexpired, not locked OK');
+is_deeply(record(), \%before, 'code live: changes nothing, counts nothing');
+is_deeply(script('code_live', [ $R ], $OTHER), [1],
+          'code live: another code EXPIRED');
+put_record(code => $CODE, exp => -1);
+is_deeply(script('code_live', [ $R ], $CODE), [1],
+          'code live: an expired code EXPIRED');
+put_record(code => $CODE, exp => 60000, lock => 30000);
+is_deeply(script('code_live', [ $R ], $CODE), [1],
+          'code live: a locked number EXPIRED');
 
 $t->stop_redis;
 

@@ -3,16 +3,18 @@
 --                       lockout, fails, fend, lmax, lwin, lfails, lfend
 --   KEYS[2] otp:{P}:w   the phone's send window: count, end
 --   KEYS[3] otp:c:{C}   the client's send window: count, end
+--   KEYS[4] otp:{P}:o   the number's opt-out (optout.lua)
 --   ARGV    code key, ttl, resend_after, lockout, max_attempts,
 --           send_limit, send_window, client_limit, client_window,
 --           max_failures (0: no limit), failure_window
 --   answer  {status, retry_after_ms, 0}; status 0 OK, 1 LOCKED,
---           2 COOLDOWN, 3 LIMITED, 4 CLIENT_LIMITED
+--           2 COOLDOWN, 3 LIMITED, 4 CLIENT_LIMITED, 5 OPTED_OUT
 --
 -- KEYS[3] is in another hash slot than the other two: under Redis
 -- Cluster the client window would have to become a second script (not
 -- done: one Redis, or Sentinel, runs this as it is).
 
+if redis.call('EXISTS', KEYS[4]) == 1 then return {5, 0, 0} end
 if redis.replicate_commands then redis.replicate_commands() end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

@@ -703,7 +703,8 @@ sub start_redis {
 # Waits until Redis lists one connection per worker (of this nginx and of
 # those sharing its Redis), each past its handshake (its last command a
 # SCRIPT LOAD or a script), so that a test's first request does not race
-# the workers' connect.
+# the workers' connect.  The workers' subscribers (connected on a first
+# long-poll, their last command a SUBSCRIBE) are not counted.
 
 sub _wait_redis_clients {
     my ($self, $deadline) = @_;
@@ -717,7 +718,7 @@ sub _wait_redis_clients {
     }
 
     while (time < $deadline) {
-        my @clients = grep { !/cmd=client\|list/ }
+        my @clients = grep { !/cmd=client\|list/ && !/cmd=subscribe\b/ }
                       split /\n/, $self->redis_command('CLIENT', 'LIST');
         my @ready = grep { /cmd=(script|evalsha|eval)\b/ } @clients;
 
@@ -1009,7 +1010,8 @@ sub _h2 {
     }
 
     return { status => $status, headers => \%headers, header_list => \@list,
-             body => $body, json => eval { JSON::PP->new->decode($body) },
+             body => $body,
+             json => scalar eval { JSON::PP->new->decode($body) },
              raw => join('', map { "$_->[0]: $_->[1]\n" } @list) . "\n$body",
              http_version => $version, error => $error };
 }

@@ -1,0 +1,36 @@
+
+/*
+ * Copyright (C) The ngx_http_otp_module authors
+ *
+ * The Redis store's subscriber: one connection per worker, SUBSCRIBEd to
+ * the status announcements that status_set.lua PUBLISHes on "otp:status"
+ * (ngx_http_otp_store.h, "Watching").  Connected on the first watch() and
+ * kept; unwatch() only stops the calls.
+ */
+
+
+#ifndef _NGX_HTTP_OTP_STORE_REDIS_SUB_H_INCLUDED_
+#define _NGX_HTTP_OTP_STORE_REDIS_SUB_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_otp_store.h"
+
+
+typedef struct ngx_http_otp_redis_sub_s  ngx_http_otp_redis_sub_t;
+
+
+/* allocates only: nothing connects before the first watch() */
+ngx_http_otp_redis_sub_t *ngx_http_otp_redis_sub_create(ngx_pool_t *pool,
+    ngx_http_otp_store_conf_t *scf, ngx_log_t *log);
+ngx_int_t ngx_http_otp_redis_sub_watch(ngx_http_otp_redis_sub_t *sub,
+    ngx_http_otp_store_watch_pt handler, void *data);
+void ngx_http_otp_redis_sub_unwatch(ngx_http_otp_redis_sub_t *sub);
+/* exit_process: closed, and no handler runs from here on */
+void ngx_http_otp_redis_sub_exit(ngx_http_otp_redis_sub_t *sub);
+
+
+#endif /* _NGX_HTTP_OTP_STORE_REDIS_SUB_H_INCLUDED_ */
