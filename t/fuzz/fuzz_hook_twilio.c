@@ -16,7 +16,8 @@
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    fuzz_hook(ngx_otp_hook_twilio, data, size, NGX_OTP_SMS | NGX_OTP_WHATSAPP, 0);
+    fuzz_hook(ngx_otp_hook_twilio, data, size,
+              NGX_OTP_SMS | NGX_OTP_WHATSAPP, 0);
 
     return 0;
 }

@@ -6,11 +6,12 @@
  * is the URL, a '\n', and the body (no '\n': all of it the URL).
  *
  * Invariants: a signature that was not computed never passes; what sign
- * refuses validate refuses (the same way, or for its URL); a signature sign made is 28
- * base64 characters and passes validate, unless validate cannot read the
- * URL (EINVAL) or the URL's bodySHA256 (possibly percent-encoded) does not
- * match the body (ESIG); one character changed, it fails; the pairs of the
- * body in reverse order sign the same (the parameters are sorted).
+ * refuses validate refuses (the same way, or for its URL); a signature
+ * sign made is 28 base64 characters and passes validate, unless validate
+ * cannot read the URL (EINVAL) or the URL's bodySHA256 (possibly
+ * percent-encoded) does not match the body (ESIG); one character changed,
+ * it fails; the pairs of the body in reverse order sign the same (the
+ * parameters are sorted).
  */
 
 
