@@ -82,5 +82,8 @@ ngx_http_otp_store_op_finish(ngx_http_otp_store_op_t *op)
         op->handler(op);
     }
 
+    /* a fallback blob holds a message text: the code, sealed or not */
+    ngx_explicit_memzero(op->fallback, NGX_HTTP_OTP_FALLBACK_MAX);
+
     ngx_free(op);
 }

@@ -17,6 +17,25 @@
  * operation fails (503) rather than evicting a live code, attempt counter
  * or send window: resetting those is what an attacker flooding the zone
  * would want.
+ *
+ * The opt-out list is a third queue that neither the sweep nor the
+ * eviction ever walks: its records never expire, and a STOP that finds
+ * the zone full is refused (the webhook answers 503 and the provider
+ * retries) rather than kept at the price of anything else.
+ *
+ * A message's fallback blob (a sealed message text, up to
+ * NGX_HTTP_OTP_FALLBACK_MAX bytes) is a slab allocation of its own, made
+ * only when there is one, so that message records without it stay small;
+ * it is wiped whenever it leaves the zone.
+ *
+ * Status changes are announced through a ring of the last
+ * NGX_HTTP_OTP_STORE_FEED message ids in the zone's shared struct and a
+ * 64-bit count of the ids ever appended.  A watching worker reads it from
+ * a timer of its own: it remembers the count it has read up to, copies
+ * the newer ids out under the mutex and calls the watcher after
+ * unlocking, or tells it "look again at everything" when the ring went
+ * round past it.  The ring is added to the zone's configured size, so
+ * the records keep the room they had.
  */
 
 
@@ -42,7 +61,8 @@ typedef enum {
     NGX_HTTP_OTP_SHM_PHONE_WINDOW,        /* per-phone send window */
     NGX_HTTP_OTP_SHM_CLIENT_WINDOW,       /* per-client send window */
     NGX_HTTP_OTP_SHM_BUDGET,              /* a provider's hourly budget */
-    NGX_HTTP_OTP_SHM_MESSAGE              /* a message's delivery record */
+    NGX_HTTP_OTP_SHM_MESSAGE,             /* a message's delivery record */
+    NGX_HTTP_OTP_SHM_OPTOUT               /* a number that said STOP */
 } ngx_http_otp_shm_kind_e;
 
 
@@ -70,15 +90,23 @@ typedef struct {
 } ngx_http_otp_shm_window_t;
 
 
+/* the fields of ngx_http_otp_store.h's message record */
 typedef struct {
     u_char                       status;
     u_char                       channel;
     u_char                       provider_len;
-    uint32_t                     error_code;
+    u_char                       error_code_len;
+    u_char                       next_len;
+    u_char                       prev_len;
+    uint16_t                     fallback_len;
+    u_char                      *fallback;        /* a slab allocation */
     uint64_t                     created;
     uint64_t                     updated;
     u_char                       phone_key[NGX_OTP_HASH_LEN];
     u_char                       provider[NGX_HTTP_OTP_PROVIDER_NAME_MAX];
+    u_char                       error_code[NGX_HTTP_OTP_ERROR_CODE_MAX];
+    u_char                       next[NGX_HTTP_OTP_MESSAGE_ID_MAX];
+    u_char                       prev[NGX_HTTP_OTP_MESSAGE_ID_MAX];
 } ngx_http_otp_shm_message_t;
 
 
@@ -98,11 +126,22 @@ typedef struct {
 
 
 typedef struct {
+    u_char                       len;
+    u_char                       id[NGX_HTTP_OTP_MESSAGE_ID_MAX];
+} ngx_http_otp_shm_feed_t;
+
+
+typedef struct {
     ngx_rbtree_t                 rbtree;
     ngx_rbtree_node_t            sentinel;
     ngx_queue_t                  queue;           /* codes and windows */
     ngx_queue_t                  messages;        /* message records */
+    ngx_queue_t                  optouts;         /* never swept */
     uint64_t                     swept;           /* last full sweep */
+
+    /* id number k is feed[k % NGX_HTTP_OTP_STORE_FEED] */
+    uint64_t                     feed_seq;        /* ids ever appended */
+    ngx_http_otp_shm_feed_t      feed[NGX_HTTP_OTP_STORE_FEED];
 } ngx_http_otp_shm_sh_t;
 
 
@@ -110,6 +149,19 @@ typedef struct {
     ngx_http_otp_shm_sh_t       *sh;
     ngx_slab_pool_t             *shpool;
 } ngx_http_otp_shm_ctx_t;
+
+
+/* a worker's watch of the feed (scf->backend_data) */
+typedef struct {
+    ngx_event_t                  event;
+    ngx_connection_t             dummy;           /* the event's data */
+    ngx_http_otp_store_conf_t   *scf;
+    ngx_http_otp_store_watch_pt  handler;         /* NULL: not watched */
+    void                        *data;
+    ngx_uint_t                   generation;      /* += 1 on unwatch */
+    uint64_t                     cursor;          /* feed_seq read up to */
+    ngx_http_otp_shm_feed_t      ids[NGX_HTTP_OTP_STORE_FEED];
+} ngx_http_otp_shm_watch_t;
 
 
 static ngx_int_t ngx_http_otp_shm_init_zone(ngx_shm_zone_t *shm_zone,
@@ -135,11 +187,36 @@ static ngx_int_t ngx_http_otp_shm_budget(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now);
 static ngx_int_t ngx_http_otp_shm_message_put(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now);
+static ngx_int_t ngx_http_otp_shm_message_link(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now);
+static ngx_int_t ngx_http_otp_shm_status_set(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now);
+static ngx_int_t ngx_http_otp_shm_status_get(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now);
+static ngx_http_otp_shm_node_t *ngx_http_otp_shm_message(
+    ngx_http_otp_shm_ctx_t *ctx, ngx_http_otp_store_op_t *op, uint64_t now);
+static void ngx_http_otp_shm_message_read(ngx_http_otp_shm_message_t *m,
+    ngx_http_otp_message_t *out);
+static void ngx_http_otp_shm_fallback_free(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_shm_message_t *m);
+static void ngx_http_otp_shm_feed_append(ngx_http_otp_shm_ctx_t *ctx,
+    u_char *id, size_t len);
+static ngx_int_t ngx_http_otp_shm_optout(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now);
+static ngx_int_t ngx_http_otp_shm_code_live(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now);
+static ngx_int_t ngx_http_otp_shm_watch(ngx_http_otp_store_conf_t *scf,
+    ngx_http_otp_store_watch_pt handler, void *data);
+static void ngx_http_otp_shm_unwatch(ngx_http_otp_store_conf_t *scf);
+static void ngx_http_otp_shm_feed_read(ngx_event_t *ev);
 static ngx_http_otp_shm_node_t *ngx_http_otp_shm_lookup(
     ngx_http_otp_shm_ctx_t *ctx, ngx_uint_t kind, u_char *key, uint64_t now);
 static ngx_http_otp_shm_node_t *ngx_http_otp_shm_alloc(
     ngx_http_otp_shm_ctx_t *ctx, ngx_uint_t kind, u_char *key, uint64_t now,
     ngx_log_t *log);
+static u_char *ngx_http_otp_shm_blob_alloc(ngx_http_otp_shm_ctx_t *ctx,
+    size_t size, uint64_t now, ngx_log_t *log);
+static size_t ngx_http_otp_shm_size(ngx_uint_t kind);
 static void ngx_http_otp_shm_insert(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_shm_node_t *n);
 static void ngx_http_otp_shm_touch(ngx_http_otp_shm_ctx_t *ctx,
@@ -157,8 +234,8 @@ ngx_http_otp_store_backend_t  ngx_http_otp_store_shm_backend = {
     NULL,
     NULL,
     ngx_http_otp_shm_start,
-    NULL,
-    NULL
+    ngx_http_otp_shm_watch,
+    ngx_http_otp_shm_unwatch
 };
 
 
@@ -187,6 +264,16 @@ ngx_http_otp_store_shm_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
     if (ctx == NULL) {
         return NGX_CONF_ERROR;
     }
+
+    /*
+     * The shared struct holds the feed's ring: it is added to the size
+     * asked for (in whole pages, as the slab allocator hands out an
+     * allocation this large, and a page more for their descriptors), so
+     * that the smallest zone keeps the room for records it had.
+     */
+
+    size += ngx_align(sizeof(ngx_http_otp_shm_sh_t), ngx_pagesize)
+            + ngx_pagesize;
 
     shm_zone = ngx_shared_memory_add(cf, name, size, tag);
     if (shm_zone == NULL) {
@@ -245,6 +332,7 @@ ngx_http_otp_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 
     ngx_queue_init(&ctx->sh->queue);
     ngx_queue_init(&ctx->sh->messages);
+    ngx_queue_init(&ctx->sh->optouts);
 
     len = sizeof(" in otp zone \"\"") + shm_zone->shm.name.len;
 
@@ -349,6 +437,27 @@ ngx_http_otp_shm_start(ngx_http_otp_store_conf_t *scf,
         (void) ngx_http_otp_shm_revoke(ctx, op, now);
         break;
 
+    case NGX_HTTP_OTP_OP_MESSAGE_LINK:
+        (void) ngx_http_otp_shm_message_link(ctx, op, now);
+        break;
+
+    case NGX_HTTP_OTP_OP_STATUS_SET:
+        (void) ngx_http_otp_shm_status_set(ctx, op, now);
+        break;
+
+    case NGX_HTTP_OTP_OP_STATUS_GET:
+        (void) ngx_http_otp_shm_status_get(ctx, op, now);
+        break;
+
+    case NGX_HTTP_OTP_OP_OPTOUT_SET:
+    case NGX_HTTP_OTP_OP_OPTOUT_CLEAR:
+        (void) ngx_http_otp_shm_optout(ctx, op, now);
+        break;
+
+    case NGX_HTTP_OTP_OP_CODE_LIVE:
+        (void) ngx_http_otp_shm_code_live(ctx, op, now);
+        break;
+
     default:
         op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
         break;
@@ -381,6 +490,13 @@ ngx_http_otp_shm_issue(ngx_http_otp_shm_ctx_t *ctx,
 
     op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
     op->retry_after = 0;
+
+    if (ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_OPTOUT, op->phone_key,
+                                now))
+    {
+        op->status = NGX_HTTP_OTP_STORE_OPTED_OUT;
+        return NGX_OK;
+    }
 
     max_attempts = op->max_attempts;
     lockout = op->lockout;
@@ -777,6 +893,8 @@ static ngx_int_t
 ngx_http_otp_shm_message_put(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now)
 {
+    size_t                       len;
+    u_char                      *blob;
     ngx_http_otp_shm_node_t     *n;
     ngx_http_otp_shm_message_t  *m;
     u_char                       key[NGX_OTP_HASH_LEN];
@@ -787,12 +905,34 @@ ngx_http_otp_shm_message_put(ngx_http_otp_shm_ctx_t *ctx,
         return NGX_ERROR;
     }
 
+    /*
+     * The blob first: making room for it may evict message records, the
+     * one this replaces among them, so it is looked up only afterwards.
+     */
+
+    blob = NULL;
+    len = ngx_min(op->fallback_len, NGX_HTTP_OTP_FALLBACK_MAX);
+
+    if (len) {
+        blob = ngx_http_otp_shm_blob_alloc(ctx, len, now, op->log);
+        if (blob == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_memcpy(blob, op->fallback, len);
+    }
+
     n = ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_MESSAGE, key, now);
 
     if (n == NULL) {
         n = ngx_http_otp_shm_alloc(ctx, NGX_HTTP_OTP_SHM_MESSAGE, key, now,
                                    op->log);
         if (n == NULL) {
+            if (blob) {
+                ngx_explicit_memzero(blob, len);
+                ngx_slab_free_locked(ctx->shpool, blob);
+            }
+
             return NGX_ERROR;
         }
 
@@ -801,6 +941,7 @@ ngx_http_otp_shm_message_put(ngx_http_otp_shm_ctx_t *ctx,
 
     m = &n->u.message;
 
+    ngx_http_otp_shm_fallback_free(ctx, m);
     ngx_memzero(m, sizeof(ngx_http_otp_shm_message_t));
 
     m->status = NGX_HTTP_OTP_MSG_QUEUED;
@@ -809,6 +950,11 @@ ngx_http_otp_shm_message_put(ngx_http_otp_shm_ctx_t *ctx,
                                        NGX_HTTP_OTP_PROVIDER_NAME_MAX);
     ngx_memcpy(m->provider, op->provider, m->provider_len);
     ngx_memcpy(m->phone_key, op->phone_key, NGX_OTP_HASH_LEN);
+    m->prev_len = (u_char) ngx_min(op->link_id_len,
+                                   NGX_HTTP_OTP_MESSAGE_ID_MAX);
+    ngx_memcpy(m->prev, op->link_id, m->prev_len);
+    m->fallback = blob;
+    m->fallback_len = (uint16_t) len;
     m->created = now;
     m->updated = now;
 
@@ -818,6 +964,421 @@ ngx_http_otp_shm_message_put(ngx_http_otp_shm_ctx_t *ctx,
     op->status = NGX_HTTP_OTP_STORE_OK;
 
     return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_shm_message_link(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now)
+{
+    ngx_http_otp_shm_node_t     *n;
+    ngx_http_otp_shm_message_t  *m;
+
+    n = ngx_http_otp_shm_message(ctx, op, now);
+
+    if (n == NULL) {
+        op->status = NGX_HTTP_OTP_STORE_NOT_FOUND;
+        return NGX_OK;
+    }
+
+    m = &n->u.message;
+
+    m->next_len = (u_char) ngx_min(op->link_id_len,
+                                   NGX_HTTP_OTP_MESSAGE_ID_MAX);
+    ngx_memcpy(m->next, op->link_id, m->next_len);
+
+    op->status = NGX_HTTP_OTP_STORE_OK;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_shm_status_set(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now)
+{
+    ngx_http_otp_shm_node_t     *n;
+    ngx_http_otp_shm_message_t  *m;
+
+    op->fallback_len = 0;
+
+    n = ngx_http_otp_shm_message(ctx, op, now);
+
+    if (n == NULL) {
+        op->status = NGX_HTTP_OTP_STORE_NOT_FOUND;
+        return NGX_OK;
+    }
+
+    m = &n->u.message;
+
+    /* a report through another provider's webhook is not about this one */
+
+    if (m->provider_len != op->provider_len
+        || ngx_memcmp(m->provider, op->provider, m->provider_len) != 0)
+    {
+        op->status = NGX_HTTP_OTP_STORE_NOT_FOUND;
+        return NGX_OK;
+    }
+
+    if (!ngx_otp_status_advances(m->status, (unsigned) op->msg_status)) {
+        ngx_http_otp_shm_message_read(m, &op->message);
+        op->status = NGX_HTTP_OTP_STORE_UNCHANGED;
+        return NGX_OK;
+    }
+
+    m->status = (u_char) op->msg_status;
+    m->updated = now;
+
+    if (op->error_code_len) {
+        m->error_code_len = (u_char) ngx_min(op->error_code_len,
+                                             NGX_HTTP_OTP_ERROR_CODE_MAX);
+        ngx_memcpy(m->error_code, op->error_code, m->error_code_len);
+    }
+
+    /* exactly one report gets the blob: the one that ends the message */
+
+    if (m->fallback && ngx_otp_status_terminal(m->status)) {
+
+        if (m->status == NGX_HTTP_OTP_MSG_FAILED
+            || m->status == NGX_HTTP_OTP_MSG_UNDELIVERED)
+        {
+            ngx_memcpy(op->fallback, m->fallback, m->fallback_len);
+            op->fallback_len = m->fallback_len;
+            ngx_memcpy(op->phone_key, m->phone_key, NGX_OTP_HASH_LEN);
+        }
+
+        ngx_http_otp_shm_fallback_free(ctx, m);
+    }
+
+    ngx_http_otp_shm_feed_append(ctx, op->message_id, op->message_id_len);
+
+    /* the TTL is kept; a message still reported on is evicted last */
+    ngx_http_otp_shm_touch(ctx, n);
+
+    ngx_http_otp_shm_message_read(m, &op->message);
+    op->status = NGX_HTTP_OTP_STORE_OK;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_shm_status_get(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now)
+{
+    ngx_http_otp_shm_node_t  *n;
+
+    op->fallback_len = 0;
+
+    n = ngx_http_otp_shm_message(ctx, op, now);
+
+    if (n == NULL) {
+        op->status = NGX_HTTP_OTP_STORE_NOT_FOUND;
+        return NGX_OK;
+    }
+
+    ngx_http_otp_shm_message_read(&n->u.message, &op->message);
+    op->status = NGX_HTTP_OTP_STORE_OK;
+
+    return NGX_OK;
+}
+
+
+/* the live record of op->message_id, or NULL */
+
+static ngx_http_otp_shm_node_t *
+ngx_http_otp_shm_message(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now)
+{
+    u_char  key[NGX_OTP_HASH_LEN];
+
+    if (ngx_otp_sha256(op->message_id,
+                       ngx_min(op->message_id_len,
+                               NGX_HTTP_OTP_MESSAGE_ID_MAX),
+                       key)
+        != NGX_OTP_OK)
+    {
+        return NULL;
+    }
+
+    return ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_MESSAGE, key, now);
+}
+
+
+static void
+ngx_http_otp_shm_message_read(ngx_http_otp_shm_message_t *m,
+    ngx_http_otp_message_t *out)
+{
+    out->status = m->status;
+    out->channel = m->channel;
+
+    out->provider_len = m->provider_len;
+    ngx_memcpy(out->provider, m->provider, m->provider_len);
+
+    out->error_code_len = m->error_code_len;
+    ngx_memcpy(out->error_code, m->error_code, m->error_code_len);
+
+    out->next_len = m->next_len;
+    ngx_memcpy(out->next, m->next, m->next_len);
+
+    out->prev_len = m->prev_len;
+    ngx_memcpy(out->prev, m->prev, m->prev_len);
+
+    out->updated = (int64_t) m->updated;
+}
+
+
+static void
+ngx_http_otp_shm_fallback_free(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_shm_message_t *m)
+{
+    if (m->fallback == NULL) {
+        return;
+    }
+
+    ngx_explicit_memzero(m->fallback, m->fallback_len);
+    ngx_slab_free_locked(ctx->shpool, m->fallback);
+
+    m->fallback = NULL;
+    m->fallback_len = 0;
+}
+
+
+static void
+ngx_http_otp_shm_feed_append(ngx_http_otp_shm_ctx_t *ctx, u_char *id,
+    size_t len)
+{
+    ngx_http_otp_shm_feed_t  *f;
+
+    f = &ctx->sh->feed[ctx->sh->feed_seq % NGX_HTTP_OTP_STORE_FEED];
+
+    f->len = (u_char) ngx_min(len, NGX_HTTP_OTP_MESSAGE_ID_MAX);
+    ngx_memcpy(f->id, id, f->len);
+
+    ctx->sh->feed_seq++;
+}
+
+
+static ngx_int_t
+ngx_http_otp_shm_optout(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now)
+{
+    ngx_http_otp_shm_node_t  *n;
+
+    n = ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_OPTOUT, op->phone_key,
+                                now);
+
+    if (op->type == NGX_HTTP_OTP_OP_OPTOUT_CLEAR) {
+        if (n) {
+            ngx_http_otp_shm_free(ctx, n);
+        }
+
+        op->status = NGX_HTTP_OTP_STORE_OK;
+        return NGX_OK;
+    }
+
+    if (n == NULL) {
+        /* evicts message records at most: a full zone refuses the STOP */
+
+        n = ngx_http_otp_shm_alloc(ctx, NGX_HTTP_OTP_SHM_OPTOUT,
+                                   op->phone_key, now, op->log);
+        if (n == NULL) {
+            return NGX_ERROR;
+        }
+
+        n->expires = (uint64_t) -1;
+        ngx_http_otp_shm_insert(ctx, n);
+    }
+
+    op->status = NGX_HTTP_OTP_STORE_OK;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_shm_code_live(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now)
+{
+    ngx_http_otp_shm_node_t   *rec;
+    ngx_http_otp_shm_phone_t  *ph;
+
+    op->status = NGX_HTTP_OTP_STORE_EXPIRED;
+
+    rec = ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_PHONE, op->phone_key,
+                                  now);
+    if (rec == NULL) {
+        return NGX_OK;
+    }
+
+    ph = &rec->u.phone;
+
+    if (ph->has_code
+        && ph->code_expires > now
+        && ph->lock <= now
+        && ngx_otp_ct_equal(ph->code, op->code_key, NGX_OTP_HASH_LEN))
+    {
+        op->status = NGX_HTTP_OTP_STORE_OK;
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * Watching.  The timer is the worker's own and runs only while watched;
+ * it is cancelable, so that a worker shutting down gracefully does not
+ * wait for it (ngx_event_no_timers_left() skips cancelable timers).
+ */
+
+static ngx_int_t
+ngx_http_otp_shm_watch(ngx_http_otp_store_conf_t *scf,
+    ngx_http_otp_store_watch_pt handler, void *data)
+{
+    ngx_http_otp_shm_ctx_t    *ctx;
+    ngx_http_otp_shm_watch_t  *w;
+
+    w = scf->backend_data;
+
+    if (w == NULL) {
+        w = ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_otp_shm_watch_t));
+        if (w == NULL) {
+            return NGX_ERROR;
+        }
+
+        /* the debug log reads a timer's data as a connection */
+
+        w->dummy.fd = (ngx_socket_t) -1;
+        w->dummy.data = w;
+        w->dummy.log = ngx_cycle->log;
+
+        w->event.handler = ngx_http_otp_shm_feed_read;
+        w->event.data = &w->dummy;
+        w->event.log = ngx_cycle->log;
+        w->event.cancelable = 1;
+
+        w->scf = scf;
+
+        scf->backend_data = w;
+    }
+
+    if (w->handler == NULL) {
+        /* from now on: what was announced before is not news */
+
+        ctx = scf->shm_zone->data;
+
+        ngx_shmtx_lock(&ctx->shpool->mutex);
+        w->cursor = ctx->sh->feed_seq;
+        ngx_shmtx_unlock(&ctx->shpool->mutex);
+    }
+
+    w->handler = handler;
+    w->data = data;
+
+    if (!w->event.timer_set) {
+        ngx_add_timer(&w->event, NGX_HTTP_OTP_STORE_FEED_TICK);
+    }
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "otp store: shm watch from %uL", w->cursor);
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_otp_shm_unwatch(ngx_http_otp_store_conf_t *scf)
+{
+    ngx_http_otp_shm_watch_t  *w;
+
+    w = scf->backend_data;
+
+    if (w == NULL || w->handler == NULL) {
+        return;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                   "otp store: shm unwatch");
+
+    w->handler = NULL;
+    w->data = NULL;
+    w->generation++;
+
+    if (w->event.timer_set) {
+        ngx_del_timer(&w->event);
+    }
+}
+
+
+static void
+ngx_http_otp_shm_feed_read(ngx_event_t *ev)
+{
+    uint64_t                   seq, k;
+    ngx_str_t                  id;
+    ngx_uint_t                 i, n, generation, lapped;
+    ngx_connection_t          *dummy;
+    ngx_http_otp_shm_ctx_t    *ctx;
+    ngx_http_otp_shm_watch_t  *w;
+
+    dummy = ev->data;
+    w = dummy->data;
+
+    if (w->handler == NULL) {
+        return;
+    }
+
+    ctx = w->scf->shm_zone->data;
+
+    n = 0;
+
+    /* copy out under the mutex; the handlers run after it is released */
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    seq = ctx->sh->feed_seq;
+    lapped = (seq - w->cursor > NGX_HTTP_OTP_STORE_FEED);
+
+    if (!lapped) {
+        for (k = w->cursor; k < seq; k++) {
+            w->ids[n++] = ctx->sh->feed[k % NGX_HTTP_OTP_STORE_FEED];
+        }
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+#if (NGX_DEBUG)
+    if (seq != w->cursor) {
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ev->log, 0,
+                       "otp store: shm feed %uL..%uL%s", w->cursor, seq,
+                       lapped ? ", lapped" : "");
+    }
+#endif
+
+    w->cursor = seq;
+
+    /* a handler may unwatch (and watch again): the rest is not for it */
+
+    generation = w->generation;
+
+    if (lapped) {
+        w->handler(NULL, w->data);
+
+    } else {
+        for (i = 0; i < n; i++) {
+            if (w->handler == NULL || w->generation != generation) {
+                break;
+            }
+
+            id.len = w->ids[i].len;
+            id.data = w->ids[i].id;
+
+            w->handler(&id, w->data);
+        }
+    }
+
+    if (w->handler && !ev->timer_set) {
+        ngx_add_timer(ev, NGX_HTTP_OTP_STORE_FEED_TICK);
+    }
 }
 
 
@@ -884,19 +1445,11 @@ ngx_http_otp_shm_alloc(ngx_http_otp_shm_ctx_t *ctx, ngx_uint_t kind,
     ngx_rbtree_node_t        *node;
     ngx_http_otp_shm_node_t  *n;
 
-    size = offsetof(ngx_rbtree_node_t, color)
-           + sizeof(ngx_http_otp_shm_node_t);
+    size = offsetof(ngx_rbtree_node_t, color) + ngx_http_otp_shm_size(kind);
 
-    node = ngx_slab_alloc_locked(ctx->shpool, size);
-
-    while (node == NULL && ngx_http_otp_shm_make_room(ctx, now)) {
-        node = ngx_slab_alloc_locked(ctx->shpool, size);
-    }
-
+    node = (ngx_rbtree_node_t *) ngx_http_otp_shm_blob_alloc(ctx, size, now,
+                                                              log);
     if (node == NULL) {
-        ngx_log_error(NGX_LOG_ERR, log, 0,
-                      "otp zone is full of live records: "
-                      "refusing the operation%s", ctx->shpool->log_ctx);
         return NULL;
     }
 
@@ -911,9 +1464,68 @@ ngx_http_otp_shm_alloc(ngx_http_otp_shm_ctx_t *ctx, ngx_uint_t kind,
 }
 
 
+/* size bytes of the slab, making room if need be */
+
+static u_char *
+ngx_http_otp_shm_blob_alloc(ngx_http_otp_shm_ctx_t *ctx, size_t size,
+    uint64_t now, ngx_log_t *log)
+{
+    u_char  *p;
+
+    p = ngx_slab_alloc_locked(ctx->shpool, size);
+
+    while (p == NULL && ngx_http_otp_shm_make_room(ctx, now)) {
+        p = ngx_slab_alloc_locked(ctx->shpool, size);
+    }
+
+    if (p == NULL) {
+        ngx_log_error(NGX_LOG_ERR, log, 0,
+                      "otp zone is full of live records: "
+                      "refusing the operation%s", ctx->shpool->log_ctx);
+    }
+
+    return p;
+}
+
+
+/*
+ * A node is as large as its kind needs, from its start to the end of its
+ * kind's member: the union's largest, a message record, is several times
+ * the size of a phone record, let alone a send window.
+ */
+
+static size_t
+ngx_http_otp_shm_size(ngx_uint_t kind)
+{
+    size_t  size;
+
+    switch (kind) {
+
+    case NGX_HTTP_OTP_SHM_PHONE:
+        size = sizeof(ngx_http_otp_shm_phone_t);
+        break;
+
+    case NGX_HTTP_OTP_SHM_MESSAGE:
+        size = sizeof(ngx_http_otp_shm_message_t);
+        break;
+
+    case NGX_HTTP_OTP_SHM_OPTOUT:
+        size = 0;
+        break;
+
+    default: /* the windows and the budget */
+        size = sizeof(ngx_http_otp_shm_window_t);
+        break;
+    }
+
+    return offsetof(ngx_http_otp_shm_node_t, u) + size;
+}
+
+
 #define ngx_http_otp_shm_queue(ctx, n)                                        \
     ((n)->kind == NGX_HTTP_OTP_SHM_MESSAGE ? &(ctx)->sh->messages            \
-                                           : &(ctx)->sh->queue)
+     : (n)->kind == NGX_HTTP_OTP_SHM_OPTOUT ? &(ctx)->sh->optouts            \
+     : &(ctx)->sh->queue)
 
 
 static void
@@ -944,8 +1556,13 @@ ngx_http_otp_shm_free(ngx_http_otp_shm_ctx_t *ctx, ngx_http_otp_shm_node_t *n)
     ngx_queue_remove(&n->queue);
     ngx_rbtree_delete(&ctx->sh->rbtree, node);
 
+    if (n->kind == NGX_HTTP_OTP_SHM_MESSAGE) {
+        ngx_http_otp_shm_fallback_free(ctx, &n->u.message);
+    }
+
     /* a consumed code leaves nothing behind in the zone */
-    ngx_memzero(&n->u, sizeof(n->u));
+    ngx_memzero(&n->u, ngx_http_otp_shm_size(n->kind)
+                       - offsetof(ngx_http_otp_shm_node_t, u));
 
     ngx_slab_free_locked(ctx->shpool, node);
 }

@@ -712,7 +712,7 @@ int ngx_otp_twiml_message(const u_char *text, size_t len, u_char *out,
     size_t cap, size_t *outlen);
 
 
-/* ngx_otp_crypto.c: a sealed blob (AES-256-GCM), the fallback's copy of
+/* ngx_otp_seal.c: a sealed blob (AES-256-GCM), the fallback's copy of
  * a code; the key is derived from the secret (HMAC-SHA256 of the label
  * "otp-seal-v1"), the nonce random, aad bound to the blob (the message
  * id); out holds len + NGX_OTP_SEAL_OVERHEAD bytes */

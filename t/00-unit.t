@@ -39,9 +39,32 @@ for my $name (@names) {
 	run_tap($name, "$dir/build/test_$name");
 }
 
+# test_signature reads t/unit/vectors.json, a copy of the shared vectors
+# (CI has no ../shared): the copy must not drift from its source
+
+SKIP: {
+	my $shared = abs_path(dirname(__FILE__) . '/../..')
+		. '/shared/test-vectors.json';
+
+	skip "no $shared (only on the development machine)", 1
+		unless -f $shared;
+
+	is(slurp("$dir/vectors.json"), slurp($shared),
+		't/unit/vectors.json equals ../shared/test-vectors.json');
+}
+
 done_testing();
 
 ###############################################################################
+
+sub slurp {
+	my ($path) = @_;
+
+	open(my $fh, '<', $path) or return "cannot read $path: $!";
+	local $/;
+
+	return scalar <$fh>;
+}
 
 sub run_tap {
 	my ($name, $bin) = @_;
