@@ -300,6 +300,50 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       offsetof(ngx_http_otp_loc_conf_t, token_audience),
       NULL },
 
+    /* webhooks: ngx_http_otp_signature.c, ngx_http_otp_webhook.c */
+
+    { ngx_string("otp_webhook"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_webhook_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_OTP_HANDLER_WEBHOOK,
+      NULL },
+
+    { ngx_string("otp_signature"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_otp_signature_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_public_url"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_public_url,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_trusted_proxies"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_1MORE,
+      ngx_http_otp_trusted_proxies,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_help_text"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, hook.help_text),
+      NULL },
+
+    { ngx_string("otp_webhook_forward"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, hook.forward),
+      NULL },
+
     { ngx_string("otp_token_cookie"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE12,
       ngx_http_otp_token_cookie,
@@ -368,6 +412,20 @@ ngx_http_otp_create_main_conf(ngx_conf_t *cf)
 
     if (ngx_array_init(&omcf->routes, cf->pool, 4,
                        sizeof(ngx_http_otp_route_t))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (ngx_array_init(&omcf->sigs, cf->pool, 2,
+                       sizeof(ngx_http_otp_sig_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (ngx_array_init(&omcf->webhooks, cf->pool, 2,
+                       sizeof(ngx_http_otp_webhook_loc_t))
         != NGX_OK)
     {
         return NULL;
@@ -447,6 +505,8 @@ ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
     olcf->templates = NGX_CONF_UNSET_PTR;
     olcf->message_ttl = NGX_CONF_UNSET_MSEC;
     olcf->token_cookie_secure = NGX_CONF_UNSET_UINT;
+
+    ngx_http_otp_hook_create_conf(&olcf->hook);
 
     return olcf;
 }
@@ -557,7 +617,7 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
-    return NGX_CONF_OK;
+    return ngx_http_otp_hook_merge_conf(cf, &prev->hook, &conf->hook);
 }
 
 
@@ -569,14 +629,20 @@ ngx_http_otp_init(ngx_conf_t *cf)
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
 
+    /* signature checks may guard locations that are no OTP endpoint */
+
+    if (ngx_http_otp_hook_postconf(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (!omcf->used) {
         return NGX_OK;
     }
 
     if (omcf->secret.len == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"otp_secret_file\" is required where \"otp_send\" "
-                      "or \"otp_verify\" is used");
+                      "\"otp_secret_file\" is required where \"otp_send\", "
+                      "\"otp_verify\" or \"otp_webhook\" is used");
         return NGX_ERROR;
     }
 

@@ -18,6 +18,7 @@
 #include "ngx_http_otp_store.h"
 #include "ngx_http_otp_provider.h"
 #include "ngx_http_otp_conf.h"
+#include "ngx_http_otp_webhook.h"
 
 
 #define NGX_HTTP_OTP_HANDLER_SEND     1
@@ -77,6 +78,10 @@ typedef struct {
     ngx_array_t                     token_keys;   /* ngx_otp_jwt_key_t */
 
     ngx_uint_t                      used;         /* any otp handler */
+
+    /* ngx_http_otp_signature.c, ngx_http_otp_webhook.c */
+    ngx_array_t                     sigs;         /* ngx_http_otp_sig_t * */
+    ngx_array_t                     webhooks;     /* ..._webhook_loc_t */
 } ngx_http_otp_main_conf_t;
 
 
@@ -107,6 +112,8 @@ typedef struct {
     ngx_array_t                    *templates;    /* ngx_http_otp_template_t */
     ngx_str_t                       default_locale;
     ngx_msec_t                      message_ttl;
+
+    ngx_http_otp_hook_conf_t        hook;         /* webhooks */
 } ngx_http_otp_loc_conf_t;
 
 
@@ -133,7 +140,7 @@ typedef struct {
 
 
 /* per request */
-typedef struct {
+typedef struct ngx_http_otp_ctx_s {
     ngx_http_request_t             *request;
     ngx_http_otp_store_op_t        *op;
     ngx_http_otp_send_t            *send;
@@ -159,6 +166,9 @@ typedef struct {
     /* the accepted message */
     u_char                          message_id[NGX_HTTP_OTP_ID_LEN];
     size_t                          message_id_len;
+
+    /* ngx_http_otp_signature.c: the access phase's check */
+    ngx_http_otp_sig_ctx_t         *sig;
 
     /* ngx_http_otp_filter.c: an nginx error answered as JSON */
     ngx_str_t                      *error_body;

@@ -94,6 +94,29 @@ typedef struct {
 } ngx_http_otp_provider_common_t;
 
 
+/*
+ * What the provider's webhooks check (ngx_http_otp_signature.c), filled
+ * by the type's conf() from the credentials the otp_provider directive
+ * already holds, so that no secret is written twice in a configuration.
+ */
+#define NGX_HTTP_OTP_HOOK_NONE      0
+#define NGX_HTTP_OTP_HOOK_TWILIO    1   /* X-Twilio-Signature */
+#define NGX_HTTP_OTP_HOOK_META      2   /* X-Hub-Signature-256 */
+#define NGX_HTTP_OTP_HOOK_AT        3   /* a shared secret, an allow-list */
+
+typedef struct {
+    ngx_uint_t                      scheme;
+    ngx_str_t                       secret;       /* the auth token, the
+                                                     app secret, the
+                                                     webhook secret; "" */
+    ngx_str_t                       verify_token; /* Meta's handshake */
+    ngx_array_t                    *allow;        /* ngx_cidr_t; NULL */
+    ngx_str_t                      *status_callback;  /* Twilio's, set at
+                                                     postconfiguration
+                                                     when empty */
+} ngx_http_otp_provider_hook_t;
+
+
 struct ngx_http_otp_provider_s {
     ngx_str_t                       name;
     ngx_http_otp_provider_type_t   *type;
@@ -101,6 +124,7 @@ struct ngx_http_otp_provider_s {
     ngx_http_otp_provider_common_t  common;
     ngx_http_otp_http_conf_t       *http;         /* the shared client */
     void                           *conf;         /* the type's */
+    ngx_http_otp_provider_hook_t    hook;
 };
 
 

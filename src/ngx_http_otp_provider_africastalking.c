@@ -27,6 +27,8 @@ typedef struct {
     ngx_str_t                       username;
     ngx_str_t                       api_key;
     ngx_str_t                       from;
+    ngx_str_t                       webhook_secret;
+    ngx_str_t                       webhook_allow;  /* CIDR[,CIDR...] */
 
     ngx_str_t                       url;
     ngx_str_t                       api_key_header;
@@ -36,6 +38,8 @@ typedef struct {
 static char *ngx_http_otp_at_conf(ngx_conf_t *cf,
     ngx_http_otp_provider_t *p);
 static ngx_int_t ngx_http_otp_at_printable(ngx_str_t *value);
+static char *ngx_http_otp_at_allow(ngx_conf_t *cf,
+    ngx_http_otp_provider_t *p, ngx_str_t *value);
 
 static void ngx_http_otp_at_send(ngx_http_otp_send_t *send);
 static int ngx_http_otp_at_build(const void *m, u_char *out, size_t cap,
@@ -46,6 +50,8 @@ static ngx_http_otp_provider_option_t  ngx_http_otp_at_options[] = {
     { "username", offsetof(ngx_http_otp_at_conf_t, username) },
     { "api_key", offsetof(ngx_http_otp_at_conf_t, api_key) },
     { "from", offsetof(ngx_http_otp_at_conf_t, from) },
+    { "webhook_secret", offsetof(ngx_http_otp_at_conf_t, webhook_secret) },
+    { "webhook_allow", offsetof(ngx_http_otp_at_conf_t, webhook_allow) },
     { NULL, 0 }
 };
 
@@ -138,6 +144,83 @@ ngx_http_otp_at_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p)
     }
 
     ngx_sprintf(acf->api_key_header.data, "apiKey: %V", &acf->api_key);
+
+    /*
+     * Webhooks: Africa's Talking signs nothing, so its delivery reports
+     * are told from forgeries by a secret put in the callback URL (or a
+     * header, or Basic auth) and, optionally, by where they come from
+     */
+
+    p->hook.scheme = NGX_HTTP_OTP_HOOK_AT;
+    p->hook.secret = acf->webhook_secret;
+
+    if (acf->webhook_allow.data) {
+        return ngx_http_otp_at_allow(cf, p, &acf->webhook_allow);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/* webhook_allow=CIDR[,CIDR...]: the addresses delivery reports come from */
+
+static char *
+ngx_http_otp_at_allow(ngx_conf_t *cf, ngx_http_otp_provider_t *p,
+    ngx_str_t *value)
+{
+    u_char      *c, *last, *comma;
+    ngx_int_t    rc;
+    ngx_str_t    s;
+    ngx_cidr_t  *cidr;
+
+    p->hook.allow = ngx_array_create(cf->pool, 4, sizeof(ngx_cidr_t));
+    if (p->hook.allow == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    c = value->data;
+    last = value->data + value->len;
+
+    while (c < last) {
+        comma = ngx_strlchr(c, last, ',');
+        if (comma == NULL) {
+            comma = last;
+        }
+
+        s.data = c;
+        s.len = comma - c;
+
+        cidr = ngx_array_push(p->hook.allow);
+        if (cidr == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        rc = (s.len == 0) ? NGX_ERROR : ngx_ptocidr(&s, cidr);
+
+        if (rc == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "africastalking provider \"%V\": invalid "
+                               "webhook_allow address \"%V\"", &p->name,
+                               &s);
+            return NGX_CONF_ERROR;
+        }
+
+        if (rc == NGX_DONE) {
+            ngx_conf_log_error(NGX_LOG_WARN, cf, 0,
+                               "africastalking provider \"%V\": low "
+                               "address bits of \"%V\" are meaningless",
+                               &p->name, &s);
+        }
+
+        c = comma + 1;
+    }
+
+    if (p->hook.allow->nelts == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "africastalking provider \"%V\": empty "
+                           "webhook_allow", &p->name);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }

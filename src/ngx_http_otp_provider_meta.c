@@ -9,7 +9,9 @@
  * them.
  *
  *   otp_provider wa meta_whatsapp phone_number_id=106540352242922
- *                token_file=/etc/meta.token template=otp_login;
+ *                token_file=/etc/meta.token template=otp_login
+ *                app_secret_file=/etc/meta.secret
+ *                verify_token_file=/etc/meta.verify;
  */
 
 
@@ -30,6 +32,8 @@ typedef struct {
     ngx_str_t                       template;
     ngx_str_t                       language;
     ngx_str_t                       version;
+    ngx_str_t                       app_secret;     /* webhooks */
+    ngx_str_t                       verify_token;
 
     ngx_str_t                       url;
     ngx_str_t                       authorization;  /* the header */
@@ -53,6 +57,8 @@ static ngx_http_otp_provider_option_t  ngx_http_otp_meta_options[] = {
     { "template", offsetof(ngx_http_otp_meta_conf_t, template) },
     { "language", offsetof(ngx_http_otp_meta_conf_t, language) },
     { "version", offsetof(ngx_http_otp_meta_conf_t, version) },
+    { "app_secret", offsetof(ngx_http_otp_meta_conf_t, app_secret) },
+    { "verify_token", offsetof(ngx_http_otp_meta_conf_t, verify_token) },
     { NULL, 0 }
 };
 
@@ -199,6 +205,18 @@ ngx_http_otp_meta_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p)
 
     ngx_sprintf(mcf->authorization.data, "Authorization: Bearer %V",
                 &mcf->token);
+
+    /*
+     * Webhooks: Meta signs each POST with the app's secret (the App
+     * Dashboard's "App secret"), and the GET that subscribes the callback
+     * URL carries the verify token typed in its console.  Without them a
+     * location that checks this provider's webhooks is refused at
+     * postconfiguration.
+     */
+
+    p->hook.scheme = NGX_HTTP_OTP_HOOK_META;
+    p->hook.secret = mcf->app_secret;
+    p->hook.verify_token = mcf->verify_token;
 
     return NGX_CONF_OK;
 }

@@ -118,20 +118,21 @@ ngx_http_otp_twilio_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p)
         return NGX_CONF_ERROR;
     }
 
-    /* Basic auth: AccountSid:AuthToken, or ApiKeySid:ApiSecret */
+    /*
+     * Basic auth: ApiKeySid:ApiSecret when an API key is given, else
+     * AccountSid:AuthToken.  The auth token may come with an API key: it
+     * is what Twilio signs its webhooks with (X-Twilio-Signature), which
+     * an API key cannot check.
+     */
 
-    if (tcf->auth_token.len && (tcf->api_key.len || tcf->api_secret.len)) {
+    if ((tcf->api_key.len == 0) != (tcf->api_secret.len == 0)) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "twilio provider \"%V\": auth_token= and "
-                           "api_key= exclude each other", &p->name);
+                           "twilio provider \"%V\": api_key= and "
+                           "api_secret= go together", &p->name);
         return NGX_CONF_ERROR;
     }
 
-    if (tcf->auth_token.len) {
-        user = &tcf->account_sid;
-        secret = &tcf->auth_token;
-
-    } else if (tcf->api_key.len && tcf->api_secret.len) {
+    if (tcf->api_key.len) {
         if (ngx_http_otp_twilio_sid(cf, p, &tcf->api_key, "api_key", "SK")
             != NGX_OK)
         {
@@ -140,6 +141,10 @@ ngx_http_otp_twilio_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p)
 
         user = &tcf->api_key;
         secret = &tcf->api_secret;
+
+    } else if (tcf->auth_token.len) {
+        user = &tcf->account_sid;
+        secret = &tcf->auth_token;
 
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -279,6 +284,14 @@ ngx_http_otp_twilio_conf(ngx_conf_t *cf, ngx_http_otp_provider_t *p)
     if (ngx_http_otp_twilio_urls(cf, p, tcf) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
+
+    /* webhooks: signed with the auth token ("" with an API key only: a
+     * location that checks them is refused at postconfiguration); the
+     * StatusCallback may be derived from otp_public_url there */
+
+    p->hook.scheme = NGX_HTTP_OTP_HOOK_TWILIO;
+    p->hook.secret = tcf->auth_token;
+    p->hook.status_callback = &tcf->status_callback;
 
     return NGX_CONF_OK;
 }

@@ -581,6 +581,18 @@ ngx_http_otp_issue_done(ngx_http_otp_store_op_t *op)
                                        op->retry_after);
         break;
 
+    case NGX_HTTP_OTP_STORE_OPTED_OUT:
+        /* the number said STOP (ngx_http_otp_webhook.c): no provider is
+         * contacted, and the client is told why */
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "otp send to %*s refused: the number opted out",
+                      ctx->masked_len, ctx->masked);
+        rc = ngx_http_otp_error(r, NGX_HTTP_FORBIDDEN, "opted_out",
+                                "This number asked to receive no more "
+                                "messages; it can reply START to allow "
+                                "them again.");
+        break;
+
     default:
         rc = ngx_http_otp_store_unavailable(r);
         break;

@@ -1010,7 +1010,8 @@ sub _h2 {
     }
 
     return { status => $status, headers => \%headers, header_list => \@list,
-             body => $body, json => eval { JSON::PP->new->decode($body) },
+             body => $body,
+             json => scalar eval { JSON::PP->new->decode($body) },
              raw => join('', map { "$_->[0]: $_->[1]\n" } @list) . "\n$body",
              http_version => $version, error => $error };
 }
