@@ -9,10 +9,11 @@
  * the same code, detached from any request:
  *
  *   open the blob -> CODE_LIVE (the code is still the one to enter, not
- *   used, not locked) -> BUDGET (when the provider has one) -> send by
- *   the next channel's provider -> MESSAGE_PUT (the new message, linked
- *   back to the first, with no blob: a fallback happens once) ->
- *   MESSAGE_LINK (the first message points to the new one).
+ *   used, not locked, the number not opted out) -> BUDGET (when the
+ *   provider has one) -> send by the next channel's provider ->
+ *   MESSAGE_PUT (the new message, linked back to the first, with no
+ *   blob: a fallback happens once) -> MESSAGE_LINK (the first message
+ *   points to the new one).
  *
  * The code and the text that holds it are wiped as soon as the send has
  * them, and everything else when the fallback ends.  Only a masked phone
@@ -295,6 +296,16 @@ ngx_http_otp_fallback_live(ngx_http_otp_store_op_t *op)
                       "longer live (used, expired, replaced or locked): "
                       "no fallback", fb->id_len, fb->id, fb->masked_len,
                       fb->masked);
+        ngx_http_otp_fallback_end(fb);
+        return;
+    }
+
+    if (op->status == NGX_HTTP_OTP_STORE_OPTED_OUT) {
+        /* a STOP since the send: no code by any channel */
+        ngx_log_error(NGX_LOG_NOTICE, &fb->log, 0,
+                      "otp message %*s to %*s failed; the number has opted "
+                      "out since: no fallback", fb->id_len, fb->id,
+                      fb->masked_len, fb->masked);
         ngx_http_otp_fallback_end(fb);
         return;
     }

@@ -347,7 +347,7 @@ static ngx_command_t  ngx_http_otp_commands[] = {
 
     { ngx_string("otp_help_text"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_str_slot,
+      ngx_http_otp_help_text,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_otp_loc_conf_t, hook.help_text),
       NULL },

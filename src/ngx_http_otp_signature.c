@@ -116,7 +116,7 @@ ngx_http_otp_signature_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_otp_loc_conf_t *olcf = conf;
 
     time_t                     t;
-    ngx_str_t                 *value, v;
+    ngx_str_t                 *value, v, file;
     ngx_uint_t                 i;
     ngx_http_otp_sig_t        *sig, **s;
     ngx_http_otp_main_conf_t  *omcf;
@@ -154,10 +154,10 @@ ngx_http_otp_signature_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         for (i = 2; i < cf->args->nelts; i++) {
 
             if (ngx_strncmp(value[i].data, "secret_file=", 12) == 0) {
-                v.data = value[i].data + 12;
-                v.len = value[i].len - 12;
+                file.data = value[i].data + 12;
+                file.len = value[i].len - 12;
 
-                if (ngx_http_otp_read_file(cf, &v, 1, &sig->secret)
+                if (ngx_http_otp_read_file(cf, &file, 1, &sig->secret)
                     != NGX_CONF_OK)
                 {
                     return NGX_CONF_ERROR;
@@ -190,6 +190,24 @@ ngx_http_otp_signature_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         if (sig->secret.len == 0) {
             return "needs secret_file= with standard_webhooks (a secret "
                    "is never written in the configuration)";
+        }
+
+        /*
+         * the secret decoded now, not at each request: with a well-formed
+         * id and timestamp, EINVAL can only be the secret's
+         */
+
+        if (ngx_otp_stdwh_validate(sig->secret.data, sig->secret.len,
+                                   (u_char *) "x", 1, (u_char *) "0", 1,
+                                   (u_char *) "", 0, (u_char *) "", 0, 0,
+                                   sig->tolerance)
+            == NGX_OTP_EINVAL)
+        {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "secret_file=%V holds no Standard Webhooks "
+                               "secret: expected \"whsec_\" and base64",
+                               &file);
+            return NGX_CONF_ERROR;
         }
     }
 
@@ -495,7 +513,7 @@ ngx_http_otp_signature_handler(ngx_http_request_t *r)
 static ngx_int_t
 ngx_http_otp_signature_pre(ngx_http_request_t *r, ngx_http_otp_sig_t *sig)
 {
-    ngx_str_t                 token;
+    ngx_str_t                 token, mode;
     ngx_http_otp_provider_t  *p;
 
     p = sig->provider;
@@ -512,7 +530,24 @@ ngx_http_otp_signature_pre(ngx_http_request_t *r, ngx_http_otp_sig_t *sig)
 
     case NGX_HTTP_OTP_HOOK_META:
         if (r->method == NGX_HTTP_GET) {
-            /* the subscription handshake: its verify token is the proof */
+            /*
+             * the subscription handshake, and only it: its verify token is
+             * the proof, a weak one (it travels in URLs and logs), so that
+             * no other GET passes on it
+             */
+
+            if (ngx_http_otp_signature_arg(r, "hub.mode", &mode) != NGX_OK
+                || mode.len != 9
+                || ngx_strncmp(mode.data, "subscribe", 9) != 0
+                || ngx_http_arg(r, (u_char *) "hub.challenge", 13, &token)
+                   != NGX_OK
+                || token.len == 0)
+            {
+                return ngx_http_otp_signature_refuse(r, sig,
+                                        "a GET that is no subscription "
+                                        "handshake (hub.mode=subscribe, "
+                                        "hub.challenge)");
+            }
 
             if (ngx_http_otp_signature_arg(r, "hub.verify_token", &token)
                 != NGX_OK)

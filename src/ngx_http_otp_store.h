@@ -139,14 +139,17 @@
  *   never read out (op->fallback_len stays 0).
  *
  * OPTOUT_SET / OPTOUT_CLEAR: the phone key joins / leaves the opt-out
- *   list (kept without expiry: a STOP is for good).  OK.  ISSUE checks
- *   the list before everything else: a listed number -> OPTED_OUT, and
- *   nothing changes.
+ *   list (kept without expiry: a STOP is for good).  OK; OPTOUT_CLEAR
+ *   answers NOT_FOUND when the key was not listed (a YES from such a
+ *   number is an ordinary reply, not an opt-in).  ISSUE checks the list
+ *   before everything else: a listed number -> OPTED_OUT, and nothing
+ *   changes.
  *
- * CODE_LIVE: OK when the phone record holds code_key, unexpired, and the
+ * CODE_LIVE: OPTED_OUT when the phone key is on the opt-out list (checked
+ *   first); OK when the phone record holds code_key, unexpired, and the
  *   number is not locked; EXPIRED otherwise.  Changes nothing, counts no
  *   attempt: the fallback's check that the code it would resend is still
- *   the one to enter.
+ *   the one to enter, to a number that still wants codes.
  *
  * Watching.  Whatever applies a STATUS_SET that answers OK announces the
  * message id: the shm backend appends it to a ring of recent changes in
@@ -242,8 +245,8 @@ typedef enum {
     NGX_HTTP_OTP_STORE_EXPIRED,         /* VERIFY, REVOKE: no such code */
     NGX_HTTP_OTP_STORE_EXHAUSTED,       /* VERIFY: no attempts left */
     NGX_HTTP_OTP_STORE_UNAVAILABLE,     /* the store cannot be used */
-    NGX_HTTP_OTP_STORE_OPTED_OUT,       /* ISSUE: the number said STOP */
-    NGX_HTTP_OTP_STORE_NOT_FOUND,       /* STATUS_*, MESSAGE_LINK */
+    NGX_HTTP_OTP_STORE_OPTED_OUT,       /* ISSUE, CODE_LIVE: said STOP */
+    NGX_HTTP_OTP_STORE_NOT_FOUND,       /* STATUS_*, LINK, OPTOUT_CLEAR */
     NGX_HTTP_OTP_STORE_UNCHANGED        /* STATUS_SET: not a step forward */
 } ngx_http_otp_store_status_e;
 

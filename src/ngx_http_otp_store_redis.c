@@ -267,6 +267,19 @@ static ngx_http_otp_store_status_e  ngx_http_otp_redis_revoke_status[] = {
 };
 
 
+static ngx_http_otp_store_status_e  ngx_http_otp_redis_code_live_status[] = {
+    NGX_HTTP_OTP_STORE_OK,
+    NGX_HTTP_OTP_STORE_EXPIRED,
+    NGX_HTTP_OTP_STORE_OPTED_OUT
+};
+
+
+static ngx_http_otp_store_status_e  ngx_http_otp_redis_optout_status[] = {
+    NGX_HTTP_OTP_STORE_OK,
+    NGX_HTTP_OTP_STORE_NOT_FOUND        /* OPTOUT_CLEAR: was not listed */
+};
+
+
 /* MESSAGE_LINK, STATUS_GET, STATUS_SET (only it answers UNCHANGED) */
 static ngx_http_otp_store_status_e  ngx_http_otp_redis_message_status[] = {
     NGX_HTTP_OTP_STORE_OK,
@@ -1044,9 +1057,19 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
 
     case NGX_HTTP_OTP_REDIS_VERIFY:
     case NGX_HTTP_OTP_REDIS_REVOKE:
-    case NGX_HTTP_OTP_REDIS_CODE_LIVE:
         ngx_http_otp_redis_arg(&a, "1");
         ngx_http_otp_redis_arg(&a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(&a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
+                               op->code_key);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_CODE_LIVE:
+        /* the opt-out key shares the record's hash slot (ISSUE's KEYS[4]) */
+        ngx_http_otp_redis_arg(&a, "2");
+        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:o", (size_t) NGX_OTP_HASH_LEN,
                                op->phone_key);
         ngx_http_otp_redis_arg(&a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
                                op->code_key);
@@ -1291,11 +1314,24 @@ ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, ngx_uint_t script,
         break;
 
     case NGX_HTTP_OTP_REDIS_REVOKE:
-    case NGX_HTTP_OTP_REDIS_CODE_LIVE:
         map = ngx_http_otp_redis_revoke_status;
         n = sizeof(ngx_http_otp_redis_revoke_status)
             / sizeof(ngx_http_otp_store_status_e);
-        nelts = (script == NGX_HTTP_OTP_REDIS_REVOKE) ? 3 : 1;
+        nelts = 3;
+        break;
+
+    case NGX_HTTP_OTP_REDIS_CODE_LIVE:
+        map = ngx_http_otp_redis_code_live_status;
+        n = sizeof(ngx_http_otp_redis_code_live_status)
+            / sizeof(ngx_http_otp_store_status_e);
+        nelts = 1;
+        break;
+
+    case NGX_HTTP_OTP_REDIS_OPTOUT:
+        map = ngx_http_otp_redis_optout_status;
+        n = sizeof(ngx_http_otp_redis_optout_status)
+            / sizeof(ngx_http_otp_store_status_e);
+        nelts = 1;
         break;
 
     case NGX_HTTP_OTP_REDIS_BUDGET:
@@ -1318,7 +1354,7 @@ ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, ngx_uint_t script,
         nelts = 1;
         break;
 
-    default: /* NGX_HTTP_OTP_REDIS_MESSAGE_PUT, NGX_HTTP_OTP_REDIS_OPTOUT */
+    default: /* NGX_HTTP_OTP_REDIS_MESSAGE_PUT */
         map = ngx_http_otp_redis_message_put_status;
         n = sizeof(ngx_http_otp_redis_message_put_status)
             / sizeof(ngx_http_otp_store_status_e);

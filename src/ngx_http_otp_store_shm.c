@@ -1169,9 +1169,13 @@ ngx_http_otp_shm_optout(ngx_http_otp_shm_ctx_t *ctx,
                                 now);
 
     if (op->type == NGX_HTTP_OTP_OP_OPTOUT_CLEAR) {
-        if (n) {
-            ngx_http_otp_shm_free(ctx, n);
+        if (n == NULL) {
+            /* a YES from a number that never said STOP is a reply */
+            op->status = NGX_HTTP_OTP_STORE_NOT_FOUND;
+            return NGX_OK;
         }
+
+        ngx_http_otp_shm_free(ctx, n);
 
         op->status = NGX_HTTP_OTP_STORE_OK;
         return NGX_OK;
@@ -1202,6 +1206,15 @@ ngx_http_otp_shm_code_live(ngx_http_otp_shm_ctx_t *ctx,
 {
     ngx_http_otp_shm_node_t   *rec;
     ngx_http_otp_shm_phone_t  *ph;
+
+    /* a number that said STOP gets no code again, by any channel */
+
+    if (ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_OPTOUT, op->phone_key,
+                                now))
+    {
+        op->status = NGX_HTTP_OTP_STORE_OPTED_OUT;
+        return NGX_OK;
+    }
 
     op->status = NGX_HTTP_OTP_STORE_EXPIRED;
 

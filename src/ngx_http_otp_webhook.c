@@ -9,7 +9,9 @@
  * (statuses move forward only: the store decides, atomically), and reads
  * incoming messages: STOP and START keywords change the opt-out list,
  * HELP is answered with otp_help_text, anything else may be passed on to
- * otp_webhook_forward with the verified sender in X-OTP-From.
+ * otp_webhook_forward with the verified sender in X-OTP-From.  A YES is
+ * a START for a number on the list, and a reply like any other for the
+ * rest: "YES" is also what people answer a question with.
  *
  * The operations of one call run one after the other: a callback carries
  * few of them, and a store that fails stops them with a 503, so that the
@@ -41,6 +43,8 @@ typedef struct {
     ngx_uint_t                      next_status;
     ngx_uint_t                      next_message;
     ngx_otp_hook_message_t         *forward;    /* the text passed on */
+    ngx_otp_hook_message_t         *yes;        /* the YES of the pending
+                                                   OPTOUT_CLEAR */
     unsigned                        help:1;
 } ngx_http_otp_webhook_t;
 
@@ -60,7 +64,10 @@ static ngx_int_t ngx_http_otp_webhook_answer(ngx_http_request_t *r,
     ngx_http_otp_webhook_t *wh);
 static ngx_int_t ngx_http_otp_webhook_forward(ngx_http_request_t *r,
     ngx_http_otp_webhook_t *wh);
-static ngx_int_t ngx_http_otp_webhook_set_header(ngx_http_request_t *r,
+static ngx_int_t ngx_http_otp_webhook_strip_handler(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_webhook_strip(ngx_http_request_t *r);
+static ngx_uint_t ngx_http_otp_webhook_ours(ngx_table_elt_t *h);
+static ngx_int_t ngx_http_otp_webhook_add_header(ngx_http_request_t *r,
     ngx_str_t *key, ngx_str_t *value);
 static ngx_int_t ngx_http_otp_webhook_handshake(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_webhook_text(ngx_http_request_t *r,
@@ -137,6 +144,33 @@ ngx_http_otp_webhook_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/* otp_help_text TEXT: checked now, not at the first HELP (a 500 then) */
+
+char *
+ngx_http_otp_help_text(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otp_loc_conf_t *olcf = conf;
+
+    char    *rv;
+    size_t   len;
+
+    rv = ngx_conf_set_str_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (ngx_otp_twiml_message(olcf->hook.help_text.data,
+                              olcf->hook.help_text.len, NULL, 0, &len)
+        != NGX_OTP_OK)
+    {
+        return "takes UTF-8 text without control characters other than "
+               "tab and line breaks: a TwiML <Message> cannot carry them";
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 /*
  * After the checks are resolved: each provider's webhook URL, from
  * otp_public_url and its location's name.  Twilio is told it with each
@@ -150,15 +184,30 @@ ngx_http_otp_hook_postconf(ngx_conf_t *cf)
 {
     ngx_str_t                    url;
     ngx_uint_t                   i, j;
+    ngx_http_handler_pt         *h;
     ngx_http_otp_provider_t     *p;
     ngx_http_otp_main_conf_t    *omcf;
     ngx_http_otp_webhook_loc_t  *w;
+    ngx_http_core_main_conf_t   *cmcf;
 
     if (ngx_http_otp_signature_postconf(cf) != NGX_OK) {
         return NGX_ERROR;
     }
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
+
+    if (omcf->used || omcf->sigs.nelts) {
+        /* as ngx_http_realip_module.c installs its handler */
+
+        cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
+
+        h = ngx_array_push(&cmcf->phases[NGX_HTTP_POST_READ_PHASE].handlers);
+        if (h == NULL) {
+            return NGX_ERROR;
+        }
+
+        *h = ngx_http_otp_webhook_strip_handler;
+    }
 
     w = omcf->webhooks.elts;
 
@@ -275,6 +324,23 @@ ngx_http_otp_webhook_handler(ngx_http_request_t *r)
     ngx_http_otp_loc_conf_t  *olcf;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    if (r != r->main) {
+        /*
+         * a subrequest (mirror, ssi, auth_request) skips the access
+         * phase, and with it the signature check
+         * (ngx_http_core_access_phase()): nothing of it is believed
+         */
+
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "otp webhook of \"%V\" refused: a subrequest, whose "
+                      "signature is never checked",
+                      &olcf->hook.webhook->name);
+
+        return ngx_http_otp_error(r, NGX_HTTP_FORBIDDEN, "invalid_signature",
+                                  "The request's signature is missing or "
+                                  "invalid.");
+    }
 
     if (r->method == NGX_HTTP_GET
         && olcf->hook.webhook->scheme == NGX_HTTP_OTP_HOOK_META)
@@ -518,6 +584,11 @@ ngx_http_otp_webhook_message(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
     case NGX_OTP_KEYWORD_START:
         break;
 
+    case NGX_OTP_KEYWORD_YES:
+        /* an opt-in if the number is listed: OPTOUT_CLEAR tells */
+        wh->yes = m;
+        break;
+
     default:
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "otp webhook: a message from %*s",
@@ -534,7 +605,8 @@ ngx_http_otp_webhook_message(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
                   "otp webhook of \"%V\": %s from %*s",
                   &wh->provider->name,
                   kw == NGX_OTP_KEYWORD_STOP ? "STOP (opt-out)"
-                                             : "START (opt-in)",
+                  : kw == NGX_OTP_KEYWORD_YES ? "YES (opt-in if opted out)"
+                                              : "START (opt-in)",
                   masked_len, masked);
 
     op = ngx_http_otp_op_create(r, kw == NGX_OTP_KEYWORD_STOP
@@ -617,16 +689,41 @@ ngx_http_otp_webhook_status_done(ngx_http_otp_store_op_t *op)
 static void
 ngx_http_otp_webhook_optout_done(ngx_http_otp_store_op_t *op)
 {
-    ngx_http_request_t  *r;
-    ngx_http_otp_ctx_t  *ctx;
+    ngx_http_request_t      *r;
+    ngx_http_otp_ctx_t      *ctx;
+    ngx_http_otp_webhook_t  *wh;
 
     ctx = ngx_http_otp_op_done(op);
     r = ctx->request;
+    wh = ctx->sig->webhook;
 
-    if (op->status != NGX_HTTP_OTP_STORE_OK) {
+    switch (op->status) {
+
+    case NGX_HTTP_OTP_STORE_OK:
+        break;
+
+    case NGX_HTTP_OTP_STORE_NOT_FOUND:
+        /* a START from a number not listed changes nothing; a YES is a
+         * reply to pass on */
+
+        if (wh->yes) {
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "otp webhook: YES from a number not opted out, "
+                           "a message");
+
+            if (wh->forward == NULL) {
+                wh->forward = wh->yes;
+            }
+        }
+
+        break;
+
+    default:
         ngx_http_otp_resume(r, ngx_http_otp_store_unavailable(r));
         return;
     }
+
+    wh->yes = NULL;
 
     ngx_http_otp_webhook_continue(r, ctx);
 }
@@ -759,9 +856,11 @@ ngx_http_otp_webhook_forward(ngx_http_request_t *r, ngx_http_otp_webhook_t *wh)
     channel.data = (u_char *) ngx_otp_channel_name(wh->forward->channel);
     channel.len = ngx_strlen(channel.data);
 
-    if (ngx_http_otp_webhook_set_header(r, &ngx_http_otp_header_from, &from)
-        != NGX_OK
-        || ngx_http_otp_webhook_set_header(r, &ngx_http_otp_header_channel,
+    if (ngx_http_otp_webhook_strip(r) != NGX_OK
+        || ngx_http_otp_webhook_add_header(r, &ngx_http_otp_header_from,
+                                           &from)
+           != NGX_OK
+        || ngx_http_otp_webhook_add_header(r, &ngx_http_otp_header_channel,
                                            &channel)
            != NGX_OK)
     {
@@ -785,74 +884,158 @@ ngx_http_otp_webhook_forward(ngx_http_request_t *r, ngx_http_otp_webhook_t *wh)
 }
 
 
-/* replaces every request header of that name with one of ours */
+/*
+ * X-OTP-From and X-OTP-Channel are the module's word to an application
+ * (otp_webhook_forward): a client's copies are removed from every request
+ * of every server, before anything else runs, as ngx_http_realip_module.c
+ * rewrites the address in the post-read phase.  So no location, proxied
+ * or not, passes a forged one on; an internal redirect (the forward's)
+ * does not run this phase again, so the module's own stay.
+ */
 
 static ngx_int_t
-ngx_http_otp_webhook_set_header(ngx_http_request_t *r, ngx_str_t *key,
-    ngx_str_t *value)
+ngx_http_otp_webhook_strip_handler(ngx_http_request_t *r)
 {
-    ngx_uint_t        i;
-    ngx_list_t        headers;
+    if (ngx_http_otp_webhook_strip(r) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return NGX_DECLINED;
+}
+
+
+/* removes the request headers that are ours to set, if there are any */
+
+static ngx_int_t
+ngx_http_otp_webhook_strip(ngx_http_request_t *r)
+{
+    ngx_uint_t        i, found;
+    ngx_list_t        old;
     ngx_list_part_t  *part;
     ngx_table_elt_t  *h, *nh;
 
-    /* a list cannot lose an element: it is copied without them */
+    found = 0;
 
-    if (ngx_list_init(&headers, r->pool, 20, sizeof(ngx_table_elt_t))
+    for (part = &r->headers_in.headers.part; part; part = part->next) {
+        h = part->elts;
+
+        for (i = 0; i < part->nelts; i++) {
+            found |= ngx_http_otp_webhook_ours(&h[i]);
+        }
+    }
+
+    if (!found) {
+        return NGX_OK;
+    }
+
+    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp webhook: a client's X-OTP-* headers removed");
+
+    /*
+     * A list cannot lose an element: it is made again without them, in
+     * place (its "last" points into it).  The old elements stay in the
+     * pool, so pointers such as headers_in.host keep pointing to what
+     * they did.
+     */
+
+    old = r->headers_in.headers;
+
+    if (ngx_list_init(&r->headers_in.headers, r->pool, 20,
+                      sizeof(ngx_table_elt_t))
         != NGX_OK)
     {
         return NGX_ERROR;
     }
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    for (part = &old.part; part; part = part->next) {
+        h = part->elts;
 
-    for (i = 0; /* void */ ; i++) {
-
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
+        for (i = 0; i < part->nelts; i++) {
+            if (ngx_http_otp_webhook_ours(&h[i])) {
+                continue;
             }
 
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
+            nh = ngx_list_push(&r->headers_in.headers);
+            if (nh == NULL) {
+                return NGX_ERROR;
+            }
 
-        if (h[i].key.len == key->len
-            && ngx_strncasecmp(h[i].key.data, key->data, key->len) == 0)
-        {
+            *nh = h[i];
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * X-OTP-From or X-OTP-Channel, any case, '_' taken for '-': with
+ * underscores_in_headers on, "X_OTP_From" would reach a FastCGI or uwsgi
+ * application as the same HTTP_X_OTP_FROM
+ */
+
+static ngx_uint_t
+ngx_http_otp_webhook_ours(ngx_table_elt_t *h)
+{
+    u_char       c;
+    ngx_str_t   *name;
+    ngx_uint_t   i, n;
+
+    static ngx_str_t  *names[] = {
+        &ngx_http_otp_header_from,
+        &ngx_http_otp_header_channel
+    };
+
+    for (n = 0; n < sizeof(names) / sizeof(names[0]); n++) {
+        name = names[n];
+
+        if (h->key.len != name->len) {
             continue;
         }
 
-        nh = ngx_list_push(&headers);
-        if (nh == NULL) {
-            return NGX_ERROR;
+        for (i = 0; i < name->len; i++) {
+            c = ngx_tolower(h->key.data[i]);
+
+            if (c != ngx_tolower(name->data[i]) && !(c == '_'
+                                                    && name->data[i] == '-'))
+            {
+                break;
+            }
         }
 
-        *nh = h[i];
+        if (i == name->len) {
+            return 1;
+        }
     }
 
-    nh = ngx_list_push(&headers);
-    if (nh == NULL) {
+    return 0;
+}
+
+
+static ngx_int_t
+ngx_http_otp_webhook_add_header(ngx_http_request_t *r, ngx_str_t *key,
+    ngx_str_t *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_in.headers);
+    if (h == NULL) {
         return NGX_ERROR;
     }
 
-    nh->key = *key;
-    nh->value = *value;
-    nh->hash = 1;
+    h->key = *key;
+    h->value = *value;
+    h->hash = 1;
 #if (nginx_version >= 1023000)
-    nh->next = NULL;
+    h->next = NULL;
 #endif
 
-    nh->lowcase_key = ngx_pnalloc(r->pool, key->len);
-    if (nh->lowcase_key == NULL) {
+    h->lowcase_key = ngx_pnalloc(r->pool, key->len);
+    if (h->lowcase_key == NULL) {
         return NGX_ERROR;
     }
 
-    ngx_strlow(nh->lowcase_key, key->data, key->len);
-
-    r->headers_in.headers = headers;
+    ngx_strlow(h->lowcase_key, key->data, key->len);
 
     return NGX_OK;
 }

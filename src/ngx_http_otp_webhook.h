@@ -92,6 +92,8 @@ char *ngx_http_otp_public_url(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_otp_webhook_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+char *ngx_http_otp_help_text(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 
 /* ngx_http_otp_signature.c: the access-phase handler and its setup */
 ngx_int_t ngx_http_otp_signature_postconf(ngx_conf_t *cf);

@@ -697,8 +697,10 @@ int ngx_otp_hook_africastalking(const u_char *body, size_t len,
 #define NGX_OTP_KEYWORD_NONE        0
 #define NGX_OTP_KEYWORD_STOP        1   /* STOP STOPALL UNSUBSCRIBE CANCEL
                                            END QUIT */
-#define NGX_OTP_KEYWORD_START       2   /* START YES UNSTOP */
+#define NGX_OTP_KEYWORD_START       2   /* START UNSTOP */
 #define NGX_OTP_KEYWORD_HELP        3   /* HELP INFO */
+#define NGX_OTP_KEYWORD_YES         4   /* YES: START for a number that
+                                           said STOP, a reply otherwise */
 
 unsigned ngx_otp_keyword(const u_char *text, size_t len);
 

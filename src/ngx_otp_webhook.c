@@ -867,7 +867,7 @@ static const struct {
     { "END", NGX_OTP_KEYWORD_STOP },
     { "QUIT", NGX_OTP_KEYWORD_STOP },
     { "START", NGX_OTP_KEYWORD_START },
-    { "YES", NGX_OTP_KEYWORD_START },
+    { "YES", NGX_OTP_KEYWORD_YES },
     { "UNSTOP", NGX_OTP_KEYWORD_START },
     { "HELP", NGX_OTP_KEYWORD_HELP },
     { "INFO", NGX_OTP_KEYWORD_HELP },

@@ -43,6 +43,13 @@ for my $example (@examples) {
         chmod 0600, "$dir/$file";
     }
 
+    # a Standard Webhooks secret is read as "whsec_" and base64
+    for my $file ($conf =~ /standard_webhooks\s+secret_file=([\w.]+)/g) {
+        open my $f, '>', "$dir/$file" or die;
+        print $f "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n";
+        close $f;
+    }
+
     $conf =~ s/(otp_provider\s+\S+\s+(?:twilio|meta_whatsapp|africastalking)\b)/$1 base_url=http:\/\/127.0.0.1:9/g;
     $conf =~ s/listen\s+80;/listen 127.0.0.1:1;/g;
     $conf = "pid $dir/nginx.pid;\n$conf" unless $conf =~ /^pid /m;

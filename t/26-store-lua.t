@@ -35,7 +35,7 @@ sub slurp {
     return scalar <$f>;
 }
 
-plan(tests => 156);
+plan(tests => 160);
 
 # 1: the embedded header is up to date
 
@@ -685,27 +685,35 @@ is_deeply(script('optout', [ $O ], 0), [0], 'optout clear: OK');
 is(call('EXISTS', $O), 0, 'optout clear: the number leaves the list');
 clean();
 is(issue()->[0], 0, 'issue: after optout clear OK');
-is_deeply(script('optout', [ $O ], 0), [0],
-          'optout clear: a number not listed OK');
+is_deeply(script('optout', [ $O ], 0), [1],
+          'optout clear: a number not listed NOT_FOUND');
+is(call('EXISTS', $O), 0, 'optout clear: NOT_FOUND lists nothing');
 
 # CODE_LIVE
 
 clean();
-is_deeply(script('code_live', [ $R ], $CODE), [1],
+is_deeply(script('code_live', [ $R, $O ], $CODE), [1],
           'code live: no record EXPIRED');
 put_record(code => $CODE, exp => 60000, fails => 1, fend => 60000);
 %before = %{ record() };
-is_deeply(script('code_live', [ $R ], $CODE), [0],
+is_deeply(script('code_live', [ $R, $O ], $CODE), [0],
           'code live: the code, unexpired, not locked OK');
 is_deeply(record(), \%before, 'code live: changes nothing, counts nothing');
-is_deeply(script('code_live', [ $R ], $OTHER), [1],
+is_deeply(script('code_live', [ $R, $O ], $OTHER), [1],
           'code live: another code EXPIRED');
 put_record(code => $CODE, exp => -1);
-is_deeply(script('code_live', [ $R ], $CODE), [1],
+is_deeply(script('code_live', [ $R, $O ], $CODE), [1],
           'code live: an expired code EXPIRED');
 put_record(code => $CODE, exp => 60000, lock => 30000);
-is_deeply(script('code_live', [ $R ], $CODE), [1],
+is_deeply(script('code_live', [ $R, $O ], $CODE), [1],
           'code live: a locked number EXPIRED');
+put_record(code => $CODE, exp => 60000);
+script('optout', [ $O ], 1);
+%before = %{ record() };
+is_deeply(script('code_live', [ $R, $O ], $CODE), [2],
+          'code live: an opted-out number OPTED_OUT');
+is_deeply(record(), \%before, 'code live: OPTED_OUT changes nothing');
+is(call('EXISTS', $O), 1, 'code live: and the number stays listed');
 
 $t->stop_redis;
 

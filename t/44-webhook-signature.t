@@ -33,7 +33,7 @@ use MockProvider;
 
 my $t = OtpTest->new;
 
-$t->plan(79);
+$t->plan(88);
 
 my $mock = MockProvider->new(dir => $t->dir);
 $mock->on(qr{^/app/} => { status => 200, body => { app => 'ok' } });
@@ -413,6 +413,20 @@ refused(call(GET => '/app/meta/hook?hub.mode=subscribe&hub.verify_token=no'
                     . '&hub.challenge=1158201444'),
         'meta: handshake with a wrong token');
 
+# a GET passes only as the handshake, not on the verify token alone
+
+refused(call(GET => "/app/meta/hook?hub.verify_token=$VERIFY&x=1"),
+        'meta: a GET with the token alone');
+refused(call(GET => "/app/meta/hook?hub.mode=unsubscribe"
+                    . "&hub.verify_token=$VERIFY&hub.challenge=1"),
+        'meta: a GET with another hub.mode');
+refused(call(GET => "/app/meta/hook?hub.mode=subscribe"
+                    . "&hub.verify_token=$VERIFY&hub.challenge="),
+        'meta: a GET with an empty hub.challenge');
+refused(call(GET => "/app/meta/hook?hub.mode=subscribe"
+                    . "&hub.verify_token=$VERIFY"),
+        'meta: a GET without hub.challenge');
+
 ###############################################################################
 
 # Africa's Talking
@@ -512,6 +526,11 @@ like($t->check_config($bad), qr/needs webhook_secret=/,
 ($bad = $conf) =~ s/auth_token=\S+/api_key=SK5f4e3d2c1b0a99887766554433221100 api_secret=s/;
 like($t->check_config($bad), qr/needs auth_token=.*signatures/,
      'nginx -t: a twilio provider with an API key only');
+
+($bad = $conf) =~ s/stdwh\.secret tolerance/bad.secret tolerance/;
+$t->write_file('bad.secret', "whsec_not*base64!\n", 0600);
+like($t->check_config($bad), qr/secret_file=.*bad\.secret.*base64/,
+     'nginx -t: a standard_webhooks secret that is no base64');
 
 $t->done;
 

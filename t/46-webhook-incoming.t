@@ -10,6 +10,10 @@
 # otp_webhook_forward (a URI or a named location) with the body intact and
 # the verified sender in X-OTP-From and X-OTP-Channel (a client's own
 # copies of those removed), or, without it, answer 200 and nothing else.
+# YES opts in only a number that is on the list: otherwise it is a reply
+# like any other.  A client's X-OTP-From never reaches an application by
+# any other location, and a subrequest (mirror) to the webhook changes
+# nothing: only the main request's signature is checked.
 
 ###############################################################################
 
@@ -28,10 +32,11 @@ use MockProvider;
 
 my $t = OtpTest->new;
 
-$t->plan(20 * $t->stores);
+$t->plan(26 * $t->stores + 1);
 
 my $mock = MockProvider->new(dir => $t->dir);
-$mock->on(qr{^/(app|hooks)/} => { status => 200, body => { app => 'ok' } });
+$mock->on(qr{^/(app|hooks|open)/|^/mirrored$} =>
+          { status => 200, body => { app => 'ok' } });
 
 my $AC = 'ACa1b2c3d4e5f60718293a4b5c6d7e8f90';
 my $TOKEN = 'tok1c0ffee5ecret0ddba11deadbeefab';
@@ -68,6 +73,7 @@ http {
     server {
         listen 127.0.0.1:%%PORT%%;
 
+        underscores_in_headers on;
         otp_client_limit off;
         otp_resend_after 0s;
 
@@ -96,6 +102,15 @@ http {
         }
 
         location @app {
+            proxy_pass @MOCK@;
+        }
+
+        location /open/ {
+            proxy_pass @MOCK@;
+        }
+
+        location = /mirrored {
+            mirror /hooks/twilio;
             proxy_pass @MOCK@;
         }
     }
@@ -266,9 +281,56 @@ for my $store ($t->stores) {
        "$store: meta: a reply passed on to a named location")
         or diag(explain($fw));
 
+    # YES: an opt-in only for a number on the list, a reply otherwise
+
+    ($r, $body) = twilio_in('/hooks/twilio-replies', '+15550109996', 'Yes');
+    my @fw = $mock->requests(qr{^/app/replies});
+    ok($r->{status} == 200 && @fw && $fw[-1]{body} eq $body
+       && $fw[-1]{headers}{'x-otp-from'} eq '+15550109996',
+       "$store: YES from a number not opted out is passed on")
+        or diag(explain(\@fw));
+
+    my $yes = '+15550100004';
+    twilio_in('/hooks/twilio-replies', $yes, 'STOP');
+    is(send_to($yes, 'sms')->{status}, 403, "$store: YES: STOP first");
+    my $nfw = scalar(@fw = $mock->requests(qr{^/app/replies}));
+    twilio_in('/hooks/twilio-replies', $yes, 'yes');
+    is(send_to($yes, 'sms')->{status}, 202,
+       "$store: YES from an opted-out number opts it in");
+    is(scalar(@fw = $mock->requests(qr{^/app/replies})), $nfw,
+       "$store: and is not passed on");
+
+    # a client's X-OTP-* headers reach no application by another location
+
+    $r = $t->post('/open/hooks/twilio', 'application/x-www-form-urlencoded',
+                  'Body=NO', headers => { 'X-OTP-From' => '+19999999999',
+                                          'X-Otp-Channel' => 'sms',
+                                          'X_OTP_From' => '+19999999999',
+                                          'X-Other' => 'kept' });
+    ($fw) = $mock->wait_requests(1, qr{^/open/}, 3);
+    ok($r->{status} == 200 && $fw && $fw->{headers}{'x-other'} eq 'kept'
+       && !grep({ /^x[-_]otp[-_]/ } keys %{ $fw->{headers} }),
+       "$store: a client's X-OTP-From never reaches an application")
+        or diag(explain($fw));
+
+    # a mirror subrequest to the webhook: no signature checked, refused
+
+    my $victim = '+15550100003';
+    $r = $t->post('/mirrored', 'application/x-www-form-urlencoded',
+                  'MessageSid=SMx&From=%2B15550100003&Body=STOP');
+    $mock->wait_requests(1, qr{^/mirrored$}, 3);
+    is(send_to($victim, 'sms')->{status}, 202,
+       "$store: a STOP in a mirror subrequest changes nothing");
+
     $mock->clear_requests;
     $t->stop;
 }
+
+# otp_help_text is TwiML's: a text XML cannot carry is refused by nginx -t
+
+(my $bad = $conf) =~ s/otp_help_text "[^"]*"/otp_help_text "Acme \x01"/;
+like($t->check_config($bad), qr/"otp_help_text" directive takes UTF-8/,
+     'nginx -t: otp_help_text with a control character');
 
 $t->done;
 

@@ -8,7 +8,8 @@
 # the two message records point at each other in GET /otp/status; a
 # second failed or undelivered callback sends nothing more; a delivered
 # one sends nothing; with otp_fallback off nothing is sent; nor for a code
-# already used; and no log line holds the code but the log provider's.
+# already used; nor to a number that said STOP since; and no log line
+# holds the code but the log provider's.
 
 ###############################################################################
 
@@ -29,7 +30,7 @@ use MockProvider qw(form_hash);
 
 my $t = OtpTest->new;
 
-$t->plan(19 * $t->stores);
+$t->plan(22 * $t->stores);
 
 my $mock = MockProvider->new(dir => $t->dir);
 
@@ -247,6 +248,21 @@ for my $store ($t->stores) {
     like($t->read_file('error.log'),
          qr/otp message \Q$sid4\E to \+1\*+\d+ failed; its code is no longer live/,
          "$store: used: a notice says why");
+
+    # a number that said STOP after the code was sent: CODE_LIVE refuses
+
+    my ($r5, $sid5, $phone5) = send_whatsapp();
+    is(twilio_report($t, '/hooks/tw', $TOKEN, MessageSid => "SMin$n",
+                     AccountSid => $AC, From => $phone5,
+                     To => '+15005550006', Body => 'STOP',
+                     SmsStatus => 'received')->{status}, 200,
+       "$store: STOP after the send");
+    report($sid5, 'failed');
+    sleep 0.5;
+    is(sms_lines(), $sms + 1, "$store: opted out since: nothing sent");
+    like($t->read_file('error.log'),
+         qr/otp message \Q$sid5\E to \+1\*+\d+ failed; the number has opted out/,
+         "$store: opted out: a notice says why");
 
     $t->stop;
 }

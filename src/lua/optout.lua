@@ -3,13 +3,15 @@
 --                       (ISSUE reads it in the same script as the
 --                       phone record)
 --   ARGV    1 to set, 0 to clear
---   answer  {0}
+--   answer  {0}; clearing a number that was not listed {1} (NOT_FOUND)
 --
 -- No TTL: a STOP is for good, until a START.
 
 if ARGV[1] == '1' then
   redis.call('SET', KEYS[1], 1)
-else
-  redis.call('DEL', KEYS[1])
+  return {0}
+end
+if redis.call('DEL', KEYS[1]) == 0 then
+  return {1}
 end
 return {0}
