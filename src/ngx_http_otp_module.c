@@ -335,7 +335,7 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       ngx_conf_set_str_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_otp_loc_conf_t, hook.help_text),
-      NULL },
+      &ngx_http_otp_help_text_post },
 
     { ngx_string("otp_webhook_forward"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,

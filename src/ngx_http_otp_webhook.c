@@ -76,6 +76,15 @@ static ngx_int_t ngx_http_otp_webhook_url(ngx_conf_t *cf,
     ngx_http_otp_webhook_loc_t *w, ngx_str_t *url);
 
 
+static char *ngx_http_otp_help_text_check(ngx_conf_t *cf, void *post,
+    void *data);
+
+
+ngx_conf_post_t  ngx_http_otp_help_text_post = {
+    ngx_http_otp_help_text_check
+};
+
+
 static ngx_str_t  ngx_http_otp_header_from = ngx_string("X-OTP-From");
 static ngx_str_t  ngx_http_otp_header_channel = ngx_string("X-OTP-Channel");
 
@@ -139,6 +148,42 @@ ngx_http_otp_webhook_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     w->conf = &olcf->hook;
     w->clcf = clcf;
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * otp_help_text: sent as it is by any provider's webhook, so it must be
+ * what every one takes; refused here rather than failing at each HELP
+ */
+
+static char *
+ngx_http_otp_help_text_check(ngx_conf_t *cf, void *post, void *data)
+{
+    ngx_str_t *text = data;
+
+    size_t      i, k;
+    uint32_t    cp;
+    ngx_uint_t  chars;
+
+    chars = 0;
+
+    for (i = 0; i < text->len; i += k, chars++) {
+        k = ngx_otp_utf8_decode(&text->data[i], text->len - i, &cp);
+
+        if (k == 0 || cp == 0) {
+            return "is not valid UTF-8 text";
+        }
+    }
+
+    if (chars > NGX_HTTP_OTP_HELP_TEXT_MAX) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"otp_help_text\" has %ui characters; at most "
+                           "%d go in a message", chars,
+                           NGX_HTTP_OTP_HELP_TEXT_MAX);
+        return NGX_CONF_ERROR;
+    }
 
     return NGX_CONF_OK;
 }
@@ -805,9 +850,9 @@ static void
 ngx_http_otp_webhook_reply(ngx_http_request_t *r, ngx_http_otp_provider_t *p,
     ngx_otp_hook_message_t *m, ngx_str_t *text)
 {
-    u_char               masked[NGX_OTP_PHONE_MAX_LEN];
-    size_t               masked_len;
-    ngx_log_t           *log;
+    u_char                masked[NGX_OTP_PHONE_MAX_LEN];
+    size_t                masked_len;
+    ngx_log_t            *log;
     ngx_http_otp_send_t  *send;
 
     masked_len = ngx_otp_phone_mask(m->from, m->from_len, masked);

@@ -9,7 +9,8 @@
 # sender and call.  Nothing goes for another text, nor without
 # otp_help_text; a reply that fails is logged (category, masked number)
 # and changes nothing else; a slow one holds nothing up.  HELP touches no
-# store: one store is enough.
+# store: one store is enough.  otp_help_text itself must be UTF-8 of 1600
+# characters at most.
 
 ###############################################################################
 
@@ -30,7 +31,7 @@ use MockProvider qw(mask log_lines);
 
 my $t = OtpTest->new;
 
-$t->plan(23);
+$t->plan(26);
 
 my $mock = MockProvider->new(dir => $t->dir);
 
@@ -40,8 +41,7 @@ my $PNID = '106540352242922';
 my $PNID2 = '106540352249999';
 
 # what nginx makes of the quoted string below: \" and \\ and \n unescaped
-my $HELP = "Acme \"codes\" \\ help: reply STOP to opt out.\n"
-           . "caf\xc3\xa9 \xe2\x9c\x93";
+my $HELP = "Acme \"codes\" \\ help: reply STOP.\ncaf\xc3\xa9 \xe2\x9c\x93";
 utf8::decode($HELP);
 
 my $conf = <<'EOF';
@@ -73,7 +73,7 @@ http {
 
         location = /hooks/meta {
             otp_webhook wa;
-            otp_help_text "Acme \"codes\" \\ help: reply STOP to opt out.\ncafé ✓";
+            otp_help_text "Acme \"codes\" \\ help: reply STOP.\ncafé ✓";
         }
 
         location = /hooks/meta-quiet {
@@ -82,7 +82,7 @@ http {
 
         location = /hooks/meta2 {
             otp_webhook wa2;
-            otp_help_text "Acme \"codes\" \\ help: reply STOP to opt out.\ncafé ✓";
+            otp_help_text "Acme \"codes\" \\ help: reply STOP.\ncafé ✓";
         }
     }
 }
@@ -287,6 +287,27 @@ is($r->{status}, 403, 'an unsigned HELP: 403');
 wait_texts($PNID, '15550100010', 1);
 is(scalar(texts($PNID)) + scalar(texts($PNID2)), 7,
    'seven replies in all, none to the unsigned call');
+
+$t->stop;
+
+# otp_help_text is checked once, at configuration: UTF-8, 1600 characters
+# (Twilio's most for a message) at most, in characters, not bytes
+
+sub help_conf {
+    my ($text) = @_;
+
+    (my $c = $conf) =~ s/(wa2;\n\s+otp_help_text) "[^\n]*"/$1 "$text"/;
+    return $t->check_config($c, store => 'shm');
+}
+
+like(help_conf("caf\xc3 help"),
+     qr/\[emerg\].*"otp_help_text" directive is not valid UTF-8 text/,
+     'otp_help_text: not UTF-8 is refused');
+like(help_conf("\xc3\xa9" x 1601),
+     qr/\[emerg\].*"otp_help_text" has 1601 characters; at most 1600 go in a/,
+     'otp_help_text: 1601 characters are refused');
+like(help_conf("\xc3\xa9" x 1600), qr/test is successful/,
+     'otp_help_text: 1600 two-byte characters are taken');
 
 $t->done;
 
