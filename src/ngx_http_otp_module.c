@@ -15,6 +15,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_otp_module.h"
+#include "ngx_http_otp_fallback.h"
 
 
 #define NGX_HTTP_OTP_DEFAULT_ZONE       "otp"
@@ -200,6 +201,20 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       ngx_http_otp_handler_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
       NGX_HTTP_OTP_HANDLER_VERIFY,
+      NULL },
+
+    { ngx_string("otp_status"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_otp_handler_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_OTP_HANDLER_STATUS,
+      NULL },
+
+    { ngx_string("otp_fallback"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, fallback),
       NULL },
 
     { ngx_string("otp_channels"),
@@ -505,6 +520,7 @@ ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
     olcf->templates = NGX_CONF_UNSET_PTR;
     olcf->message_ttl = NGX_CONF_UNSET_MSEC;
     olcf->token_cookie_secure = NGX_CONF_UNSET_UINT;
+    olcf->fallback = NGX_CONF_UNSET;
 
     ngx_http_otp_hook_create_conf(&olcf->hook);
 
@@ -609,6 +625,7 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
                              "en");
     ngx_conf_merge_msec_value(conf->message_ttl, prev->message_ttl,
                               86400000);
+    ngx_conf_merge_value(conf->fallback, prev->fallback, 0);
 
     if (conf->send_limit.count == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -742,6 +759,9 @@ ngx_http_otp_exit_process(ngx_cycle_t *cycle)
     if (omcf == NULL || !omcf->used || omcf->store.backend == NULL) {
         return;
     }
+
+    /* before the HTTP client and the store they use go */
+    ngx_http_otp_fallback_exit(cycle);
 
     ngx_http_otp_http_exit_process(cycle, &omcf->http);
 

@@ -112,6 +112,7 @@ typedef struct {
     ngx_array_t                    *templates;    /* ngx_http_otp_template_t */
     ngx_str_t                       default_locale;
     ngx_msec_t                      message_ttl;
+    ngx_flag_t                      fallback;     /* otp_fallback */
 
     ngx_http_otp_hook_conf_t        hook;         /* webhooks */
 } ngx_http_otp_loc_conf_t;

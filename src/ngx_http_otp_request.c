@@ -69,6 +69,12 @@ ngx_http_otp_handler(ngx_http_request_t *r)
     ngx_http_otp_ctx_t       *ctx;
     ngx_http_otp_loc_conf_t  *olcf;
 
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    if (olcf->handler == NGX_HTTP_OTP_HANDLER_STATUS) {
+        return ngx_http_otp_status_handler(r);
+    }
+
     if (r->method != NGX_HTTP_POST) {
         rc = ngx_http_discard_request_body(r);
         if (rc != NGX_OK) {
@@ -85,8 +91,6 @@ ngx_http_otp_handler(ngx_http_request_t *r)
                                   "method_not_allowed",
                                   "Use POST for this endpoint.");
     }
-
-    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
 
     if (r->headers_in.content_length_n > (off_t) olcf->body_limit) {
         rc = ngx_http_discard_request_body(r);

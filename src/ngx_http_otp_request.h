@@ -29,6 +29,9 @@ ngx_int_t ngx_http_otp_send_request(ngx_http_request_t *r,
 ngx_int_t ngx_http_otp_verify_request(ngx_http_request_t *r,
     ngx_http_otp_ctx_t *ctx);
 
+/* GET /otp/status/{id} (ngx_http_otp_status.c): its own entry, no body */
+ngx_int_t ngx_http_otp_status_handler(ngx_http_request_t *r);
+
 /*
  * Reads the body and the wanted fields, and normalises the phone (always
  * the first field).  Returns NGX_OK; NGX_DECLINED with *err describing a

@@ -14,6 +14,7 @@
 
 #include "ngx_http_otp_module.h"
 #include "ngx_http_otp_request.h"
+#include "ngx_http_otp_fallback.h"
 
 
 static ngx_uint_t ngx_http_otp_chain(ngx_http_request_t *r,
@@ -40,8 +41,12 @@ static ngx_int_t ngx_http_otp_undelivered(ngx_http_request_t *r,
 static ngx_int_t ngx_http_otp_send_to(ngx_http_request_t *r,
     ngx_http_otp_ctx_t *ctx, ngx_http_otp_attempt_t *a);
 static void ngx_http_otp_delivered(ngx_http_otp_send_t *send);
+static ngx_int_t ngx_http_otp_render(ngx_http_request_t *r,
+    ngx_http_otp_ctx_t *ctx, ngx_uint_t channel, u_char *text, size_t *len);
 static ngx_int_t ngx_http_otp_record(ngx_http_request_t *r,
     ngx_http_otp_ctx_t *ctx);
+static void ngx_http_otp_fallback_record(ngx_http_request_t *r,
+    ngx_http_otp_ctx_t *ctx, ngx_http_otp_store_op_t *op);
 static void ngx_http_otp_recorded(ngx_http_otp_store_op_t *op);
 static ngx_int_t ngx_http_otp_accepted(ngx_http_request_t *r,
     ngx_http_otp_ctx_t *ctx);
@@ -770,9 +775,7 @@ ngx_http_otp_send_to(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
 {
     u_char                   *text;
     size_t                    len;
-    ngx_str_t                *tpl;
     ngx_http_otp_send_t      *send;
-    ngx_otp_message_vars_t    vars;
     ngx_http_otp_loc_conf_t  *olcf;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
@@ -782,20 +785,7 @@ ngx_http_otp_send_to(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    tpl = ngx_http_otp_template(olcf, a->channel, ctx->locale,
-                                ctx->locale_len);
-
-    ngx_memzero(&vars, sizeof(ngx_otp_message_vars_t));
-    vars.code = ctx->code;
-    vars.code_len = ctx->code_len;
-    vars.app = olcf->app_name.data;
-    vars.app_len = olcf->app_name.len;
-    vars.ttl = olcf->ttl / 1000;
-
-    if (ngx_otp_message_render(tpl ? tpl->data : NULL, tpl ? tpl->len : 0,
-                               &vars, text, NGX_OTP_MESSAGE_MAX_LEN, &len)
-        != NGX_OTP_OK)
-    {
+    if (ngx_http_otp_render(r, ctx, a->channel, text, &len) != NGX_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
@@ -838,6 +828,39 @@ ngx_http_otp_send_to(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
 }
 
 
+/* the message for a channel, in the request's locale; text holds
+ * NGX_OTP_MESSAGE_MAX_LEN bytes */
+
+static ngx_int_t
+ngx_http_otp_render(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
+    ngx_uint_t channel, u_char *text, size_t *len)
+{
+    ngx_str_t                *tpl;
+    ngx_otp_message_vars_t    vars;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    tpl = ngx_http_otp_template(olcf, channel, ctx->locale, ctx->locale_len);
+
+    ngx_memzero(&vars, sizeof(ngx_otp_message_vars_t));
+    vars.code = ctx->code;
+    vars.code_len = ctx->code_len;
+    vars.app = olcf->app_name.data;
+    vars.app_len = olcf->app_name.len;
+    vars.ttl = olcf->ttl / 1000;
+
+    if (ngx_otp_message_render(tpl ? tpl->data : NULL, tpl ? tpl->len : 0,
+                               &vars, text, NGX_OTP_MESSAGE_MAX_LEN, len)
+        != NGX_OTP_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
 static void
 ngx_http_otp_delivered(ngx_http_otp_send_t *send)
 {
@@ -860,13 +883,17 @@ ngx_http_otp_delivered(ngx_http_otp_send_t *send)
     ctx->send = NULL;
 
     if (send->rc == NGX_OK) {
-        ngx_explicit_memzero(ctx->code, sizeof(ctx->code));
-
         ctx->message_id_len = ngx_min(send->message_id_len,
                                       sizeof(ctx->message_id));
         ngx_memcpy(ctx->message_id, send->message_id, ctx->message_id_len);
 
-        if (ngx_http_otp_record(r, ctx) != NGX_DONE) {
+        /* the record may seal the code for a fallback: wiped after it */
+
+        rc = ngx_http_otp_record(r, ctx);
+
+        ngx_explicit_memzero(ctx->code, sizeof(ctx->code));
+
+        if (rc != NGX_DONE) {
             /* the code is on its way: a lost record costs the status only */
             ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                           "otp: message %*s could not be recorded",
@@ -930,7 +957,100 @@ ngx_http_otp_record(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
     op->channel = a->channel;
     op->message_ttl = olcf->message_ttl;
 
+    if (olcf->fallback) {
+        ngx_http_otp_fallback_record(r, ctx, op);
+    }
+
     return ngx_http_otp_op_start(r, ctx, op);
+}
+
+
+/*
+ * otp_fallback: what the next channel of the chain needs to send this
+ * code again, should this message fail, sealed into the record.  Only
+ * another channel is a fallback (the chain's other providers of this
+ * channel were for a provider that refused the message, not for a phone
+ * that cannot get it); the first entry of another channel is taken.
+ */
+
+static void
+ngx_http_otp_fallback_record(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op)
+{
+    size_t                      len;
+    ngx_int_t                   rc;
+    ngx_uint_t                  i;
+    ngx_time_t                 *tp;
+    ngx_http_otp_attempt_t     *a, *b;
+    ngx_http_otp_loc_conf_t    *olcf;
+    ngx_http_otp_main_conf_t   *omcf;
+    ngx_otp_fallback_record_t   rec;
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+
+    a = &ctx->chain[ctx->next];
+
+    for (i = ctx->next + 1; i < ctx->nchain; i++) {
+        if (ctx->chain[i].channel != a->channel) {
+            break;
+        }
+    }
+
+    if (i == ctx->nchain) {
+        return;
+    }
+
+    b = &ctx->chain[i];
+
+    ngx_memzero(&rec, sizeof(ngx_otp_fallback_record_t));
+
+    if (ngx_http_otp_render(r, ctx, b->channel, rec.text, &len) != NGX_OK
+        || ctx->phone_len > sizeof(rec.phone)
+        || ctx->code_len > sizeof(rec.code)
+        || b->provider->name.len > sizeof(rec.provider)
+        || ctx->locale_len > sizeof(rec.locale))
+    {
+        ngx_explicit_memzero(&rec, sizeof(ngx_otp_fallback_record_t));
+        return;
+    }
+
+    tp = ngx_timeofday();
+
+    rec.text_len = len;
+    rec.channel = b->channel;
+    rec.phone_len = ngx_cpymem(rec.phone, ctx->phone, ctx->phone_len)
+                    - rec.phone;
+    rec.code_len = ngx_cpymem(rec.code, ctx->code, ctx->code_len) - rec.code;
+    rec.provider_len = ngx_cpymem(rec.provider, b->provider->name.data,
+                                  b->provider->name.len)
+                       - rec.provider;
+    rec.locale_len = ngx_cpymem(rec.locale, ctx->locale, ctx->locale_len)
+                     - rec.locale;
+    rec.expires = (int64_t) tp->sec * 1000 + tp->msec + olcf->ttl;
+    rec.message_ttl = olcf->message_ttl;
+
+    rc = ngx_http_otp_fallback_seal(&omcf->secret, &rec, op);
+
+    ngx_explicit_memzero(&rec, sizeof(ngx_otp_fallback_record_t));
+
+    if (rc == NGX_OK) {
+        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "otp: message %*s: fallback by %s sealed",
+                       ctx->message_id_len, ctx->message_id,
+                       ngx_otp_channel_name(b->channel));
+
+    } else if (rc == NGX_DECLINED) {
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "otp: message %*s gets no fallback: its %s text is "
+                      "too long to keep", ctx->message_id_len,
+                      ctx->message_id, ngx_otp_channel_name(b->channel));
+
+    } else if (rc != NGX_OK) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "otp: message %*s gets no fallback: sealing failed",
+                      ctx->message_id_len, ctx->message_id);
+    }
 }
 
 

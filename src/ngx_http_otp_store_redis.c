@@ -945,8 +945,7 @@ ngx_http_otp_redis_script(ngx_http_otp_store_op_t *op)
             || op->message_id_len > NGX_HTTP_OTP_MESSAGE_ID_MAX
             || op->provider_len == 0
             || op->provider_len > NGX_HTTP_OTP_PROVIDER_NAME_MAX
-            || op->msg_status < NGX_OTP_STATUS_QUEUED
-            || op->msg_status > NGX_OTP_STATUS_FAILED
+            || ngx_otp_status_name(op->msg_status) == NULL
             || op->error_code_len > NGX_HTTP_OTP_ERROR_CODE_MAX)
         {
             break;
@@ -1401,8 +1400,8 @@ ngx_http_otp_redis_message(ngx_http_otp_store_op_t *op, ngx_uint_t script,
     e = reply->element;
 
     if (e[1]->type != REDIS_REPLY_INTEGER || e[7]->type != REDIS_REPLY_INTEGER
-        || e[1]->integer < NGX_OTP_STATUS_QUEUED
-        || e[1]->integer > NGX_OTP_STATUS_FAILED
+        || e[1]->integer < 0 || e[1]->integer > NGX_OTP_STATUS_FAILED
+        || ngx_otp_status_name((unsigned) e[1]->integer) == NULL
         || e[7]->integer < 0)
     {
         return NGX_ERROR;

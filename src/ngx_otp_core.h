@@ -748,4 +748,42 @@ int ngx_otp_open(const u_char *secret, size_t secret_len,
     u_char *out, size_t cap, size_t *outlen);
 
 
+/* ngx_otp_fallback.c: the fallback's record of a code (otp_fallback), the
+ * plain text that is sealed into a message record */
+
+#define NGX_OTP_FALLBACK_NAME_MAX   32
+#define NGX_OTP_FALLBACK_LOCALE_MAX 16
+
+typedef struct {
+    unsigned            channel;          /* NGX_OTP_SMS.. */
+    u_char              phone[NGX_OTP_PHONE_MAX_LEN];
+    size_t              phone_len;
+    u_char              code[NGX_OTP_CODE_MAX_LEN];
+    size_t              code_len;
+    u_char              provider[NGX_OTP_FALLBACK_NAME_MAX];
+    size_t              provider_len;
+    u_char              locale[NGX_OTP_FALLBACK_LOCALE_MAX];
+    size_t              locale_len;
+    u_char              text[NGX_OTP_MESSAGE_MAX_LEN];
+    size_t              text_len;
+    int64_t             expires;          /* the code's, ms since epoch */
+    uint64_t            message_ttl;      /* ms */
+} ngx_otp_fallback_record_t;
+
+/*
+ * Version 1: version, channel, then phone, code, provider and locale each
+ * as a length byte and its bytes, expires and message_ttl (8 bytes each,
+ * big-endian), text (a 2-byte big-endian length and its bytes).  encode:
+ * out NULL measures (*len); NGX_OTP_ETOOBIG when cap is short or a field
+ * is over its buffer; NGX_OTP_EINVAL for a record decode would refuse.
+ * decode: NGX_OTP_OK, or NGX_OTP_EINVAL for anything but exactly one
+ * well-formed record (a phone of 2 bytes at least, a code of 1 at least,
+ * a known channel), r then zeroed.
+ */
+int ngx_otp_fallback_encode(const ngx_otp_fallback_record_t *r, u_char *out,
+    size_t cap, size_t *len);
+int ngx_otp_fallback_decode(const u_char *in, size_t len,
+    ngx_otp_fallback_record_t *r);
+
+
 #endif /* _NGX_OTP_CORE_H_INCLUDED_ */

@@ -35,7 +35,7 @@ sub slurp {
     return scalar <$f>;
 }
 
-plan(tests => 150);
+plan(tests => 156);
 
 # 1: the embedded header is up to date
 
@@ -580,6 +580,36 @@ for ([3, 'delivered'], [6, 'failed'], [4, 'read']) {
 put_message();
 is_deeply([ @{ status_set(4) }[0, 1] ], [0, 4],
           'status set: queued -> read OK (reports skip steps)');
+
+# STATUS_SET: every pair of statuses, the rule of ngx_otp_status_advances()
+# (src/ngx_otp_core.h) written out: + a step forward (OK), - not (UNCHANGED)
+
+my @names = qw(queued sent delivered read undelivered failed);
+my %advances = (
+    #               q s d r u f
+    queued      => '- + + + + +',
+    sent        => '- - + + + +',
+    delivered   => '- - - + - -',
+    read        => '- - - - - -',
+    undelivered => '- - - - - -',
+    failed      => '- - - - - -',
+);
+
+for my $from (@names) {
+    my @want = split / /, $advances{$from};
+    my @got;
+
+    for my $to (1 .. 6) {
+        put_message();
+        call('HSET', $M, 'status', $from);
+        my $r = status_set($to)->[0];
+        my $now = call('HGET', $M, 'status');
+        push @got, $r == 0 && $now eq $names[$to - 1] ? '+'
+                   : $r == 2 && $now eq $from ? '-' : '?';
+    }
+
+    is("@got", "@want", "status set: from $from to each status");
+}
 
 # STATUS_SET: the fallback blob, handed out once
 

@@ -1,0 +1,22 @@
+
+/*
+ * Copyright (C) The ngx_http_otp_module authors
+ *
+ * Fuzzes ngx_otp_hook_africastalking(): Africa's Talking's
+ * form posts (delivery reports, incoming SMS).
+ * The whole input is the body; the invariants are fuzz_hook.h's.
+ */
+
+
+#include "ngx_otp_core.h"
+#include "fuzz.h"
+#include "fuzz_hook.h"
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    fuzz_hook(ngx_otp_hook_africastalking, data, size, NGX_OTP_SMS, 1);
+
+    return 0;
+}
