@@ -762,6 +762,7 @@ ngx_http_otp_exit_process(ngx_cycle_t *cycle)
 
     /* before the HTTP client and the store they use go */
     ngx_http_otp_fallback_exit(cycle);
+    ngx_http_otp_webhook_exit(cycle);
 
     ngx_http_otp_http_exit_process(cycle, &omcf->http);
 

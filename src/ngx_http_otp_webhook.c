@@ -47,6 +47,14 @@ typedef struct {
 } ngx_http_otp_webhook_t;
 
 
+/* a HELP reply in flight, detached from the call it answers */
+typedef struct {
+    ngx_queue_t                     queue;      /* the worker's */
+    ngx_log_t                       log;        /* the cycle's, a copy */
+    ngx_http_otp_send_t            *send;
+} ngx_http_otp_webhook_reply_t;
+
+
 static void ngx_http_otp_webhook_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_webhook_next(ngx_http_request_t *r,
     ngx_http_otp_ctx_t *ctx, ngx_http_otp_webhook_t *wh);
@@ -84,6 +92,9 @@ ngx_conf_post_t  ngx_http_otp_help_text_post = {
     ngx_http_otp_help_text_check
 };
 
+
+static ngx_queue_t  ngx_http_otp_webhook_replies;
+static ngx_uint_t   ngx_http_otp_webhook_replies_init;
 
 static ngx_str_t  ngx_http_otp_header_from = ngx_string("X-OTP-From");
 static ngx_str_t  ngx_http_otp_header_channel = ngx_string("X-OTP-Channel");
@@ -841,33 +852,34 @@ ngx_http_otp_webhook_help(ngx_http_request_t *r, ngx_http_otp_webhook_t *wh,
  * A reply detached from the call: it outlives the request, so it logs to
  * a copy of the cycle's log of its own (the port sets the action of the
  * log it is given until the answer; the cycle's is shared by every
- * reply in flight), and its text is the configuration's, which outlives
- * this worker's sends.  A failure is logged by the port, once, scrubbed,
- * with its category; nothing else depends on a reply.
+ * reply in flight), its text is the configuration's, which outlives this
+ * worker's sends, and a worker that exits cancels it.  A failure is
+ * logged by the port, once, scrubbed, with its category; nothing else
+ * depends on a reply.
  */
 
 static void
 ngx_http_otp_webhook_reply(ngx_http_request_t *r, ngx_http_otp_provider_t *p,
     ngx_otp_hook_message_t *m, ngx_str_t *text)
 {
-    u_char                masked[NGX_OTP_PHONE_MAX_LEN];
-    size_t                masked_len;
-    ngx_log_t            *log;
-    ngx_http_otp_send_t  *send;
+    u_char                         masked[NGX_OTP_PHONE_MAX_LEN];
+    size_t                         masked_len;
+    ngx_http_otp_send_t           *send;
+    ngx_http_otp_webhook_reply_t  *rp;
 
     masked_len = ngx_otp_phone_mask(m->from, m->from_len, masked);
 
-    log = ngx_alloc(sizeof(ngx_log_t), r->connection->log);
-    if (log == NULL) {
+    rp = ngx_alloc(sizeof(ngx_http_otp_webhook_reply_t), r->connection->log);
+    if (rp == NULL) {
         return;
     }
 
-    *log = *ngx_cycle->log;
-    log->action = NULL;
+    rp->log = *ngx_cycle->log;
+    rp->log.action = NULL;
 
-    send = ngx_http_otp_send_create(log);
+    send = ngx_http_otp_send_create(&rp->log);
     if (send == NULL) {
-        ngx_free(log);
+        ngx_free(rp);
         return;
     }
 
@@ -878,6 +890,16 @@ ngx_http_otp_webhook_reply(ngx_http_request_t *r, ngx_http_otp_provider_t *p,
     send->text = *text;
     send->free_form = 1;
     send->handler = ngx_http_otp_webhook_reply_done;
+    send->data = rp;
+
+    rp->send = send;
+
+    if (!ngx_http_otp_webhook_replies_init) {
+        ngx_queue_init(&ngx_http_otp_webhook_replies);
+        ngx_http_otp_webhook_replies_init = 1;
+    }
+
+    ngx_queue_insert_tail(&ngx_http_otp_webhook_replies, &rp->queue);
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "otp webhook of \"%V\": HELP from %*s answered by a %s "
@@ -893,8 +915,11 @@ ngx_http_otp_webhook_reply(ngx_http_request_t *r, ngx_http_otp_provider_t *p,
 static void
 ngx_http_otp_webhook_reply_done(ngx_http_otp_send_t *send)
 {
-    u_char  masked[NGX_OTP_PHONE_MAX_LEN];
-    size_t  masked_len;
+    u_char                         masked[NGX_OTP_PHONE_MAX_LEN];
+    size_t                         masked_len;
+    ngx_http_otp_webhook_reply_t  *rp;
+
+    rp = send->data;
 
     if (send->rc == NGX_OK) {
         masked_len = ngx_otp_phone_mask(send->phone, send->phone_len,
@@ -906,7 +931,36 @@ ngx_http_otp_webhook_reply_done(ngx_http_otp_send_t *send)
                       masked, send, send->message_id_len, send->message_id);
     }
 
-    ngx_free(send->log);
+    ngx_queue_remove(&rp->queue);
+    ngx_free(rp);
+}
+
+
+void
+ngx_http_otp_webhook_exit(ngx_cycle_t *cycle)
+{
+    ngx_queue_t                   *q;
+    ngx_http_otp_webhook_reply_t  *rp;
+
+    if (!ngx_http_otp_webhook_replies_init) {
+        return;
+    }
+
+    while (!ngx_queue_empty(&ngx_http_otp_webhook_replies)) {
+        q = ngx_queue_head(&ngx_http_otp_webhook_replies);
+        rp = ngx_queue_data(q, ngx_http_otp_webhook_reply_t, queue);
+
+        ngx_queue_remove(q);
+
+        ngx_log_error(NGX_LOG_INFO, cycle->log, 0,
+                      "otp provider \"%V\": HELP reply, send %p, "
+                      "cancelled: the worker exits",
+                      &rp->send->provider->name, rp->send);
+
+        /* the send lets go of rp's log: freed, or left to the cycle's */
+        ngx_http_otp_send_cancel(rp->send);
+        ngx_free(rp);
+    }
 }
 
 

@@ -114,6 +114,8 @@ ngx_int_t ngx_http_otp_signature_deny(ngx_http_request_t *r,
 
 /* ngx_http_otp_webhook.c */
 ngx_int_t ngx_http_otp_webhook_handler(ngx_http_request_t *r);
+/* at exit_process, before the HTTP client goes: cancels HELP replies */
+void ngx_http_otp_webhook_exit(ngx_cycle_t *cycle);
 /* otp_help_text's check: UTF-8, NGX_HTTP_OTP_HELP_TEXT_MAX characters */
 extern ngx_conf_post_t  ngx_http_otp_help_text_post;
 

@@ -8,9 +8,9 @@
 # the meta_whatsapp provider that received the call, exactly once per
 # sender and call.  Nothing goes for another text, nor without
 # otp_help_text; a reply that fails is logged (category, masked number)
-# and changes nothing else; a slow one holds nothing up.  HELP touches no
-# store: one store is enough.  otp_help_text itself must be UTF-8 of 1600
-# characters at most.
+# and changes nothing else; a slow one holds nothing up, nor a worker's
+# exit.  HELP touches no store: one store is enough.  otp_help_text itself
+# must be UTF-8 of 1600 characters at most.
 
 ###############################################################################
 
@@ -31,7 +31,7 @@ use MockProvider qw(mask log_lines);
 
 my $t = OtpTest->new;
 
-$t->plan(26);
+$t->plan(28);
 
 my $mock = MockProvider->new(dir => $t->dir);
 
@@ -48,6 +48,7 @@ my $conf = <<'EOF';
 
 %%GLOBALS%%
 worker_processes 1;
+worker_shutdown_timeout 1s;
 
 events {
 }
@@ -288,7 +289,26 @@ wait_texts($PNID, '15550100010', 1);
 is(scalar(texts($PNID)) + scalar(texts($PNID2)), 7,
    'seven replies in all, none to the unsigned call');
 
+# a reply in flight when the worker exits: aborted at the shutdown
+# timeout, logged, and the exit not held for Meta's timeout
+
+$mock->on(qr{/messages$} => { body_like => qr/"to":"15550100012"/,
+                              hang => 1 });
+
+$r = meta_in('/hooks/meta', $APP_SECRET, [ '15550100012', 'HELP' ]);
+wait_texts($PNID, '15550100012', 1);
+
+$start = time;
 $t->stop;
+$took = time - $start;
+
+ok($r->{status} == 200 && $took < 8,
+   'a reply in flight at exit: the worker exits within the shutdown '
+   . 'timeout') or diag("stop took ${took}s");
+is(scalar(log_lines($t, qr/\[warn\].*otp provider "wa" failed to deliver to /
+                        . qr/\Q${\ mask('+15550100012')}\E via whatsapp: /
+                        . qr/aborted/)),
+   1, 'a reply in flight at exit: its abort logged once');
 
 # otp_help_text is checked once, at configuration: UTF-8, 1600 characters
 # (Twilio's most for a message) at most, in characters, not bytes
