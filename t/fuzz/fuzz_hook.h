@@ -96,7 +96,7 @@ fuzz_check_text(const ngx_otp_wire_str_t *t)
     size_t   need, len;
     u_char  *out;
 
-    fuzz_check(ngx_otp_keyword(t->data, t->len) <= NGX_OTP_KEYWORD_HELP);
+    fuzz_check(ngx_otp_keyword(t->data, t->len) <= NGX_OTP_KEYWORD_YES);
 
     rc = ngx_otp_twiml_message(t->data, t->len, NULL, 0, &need);
     fuzz_check(rc == NGX_OTP_OK || rc == NGX_OTP_EINVAL);
