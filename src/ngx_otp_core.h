@@ -210,6 +210,46 @@ typedef struct {
 int ngx_otp_fields_parse(int type, const u_char *body, size_t len,
     ngx_otp_field_t *fields, size_t n, const char **bad);
 
+/*
+ * The x-www-form-urlencoded pieces the form readers share (fields_parse,
+ * the webhook forms, Twilio's signature): one decoder so that all of them
+ * take and refuse the same bytes.
+ */
+
+typedef struct {
+    const u_char   *name;       /* raw, still escaped */
+    size_t          name_len;
+    const u_char   *value;      /* raw; the pair's end when no '=' */
+    size_t          value_len;
+    unsigned        eq:1;       /* the pair had an '=' */
+} ngx_otp_form_pair_t;
+
+/*
+ * The next '&'-separated pair from *pos up to end, split at its first
+ * '='; empty pairs ("a=1&&b=2", a trailing '&") are skipped.  Returns 1
+ * with *pair set and *pos moved past it, or 0 when there is none left.
+ */
+int ngx_otp_form_next(const u_char **pos, const u_char *end,
+    ngx_otp_form_pair_t *pair);
+
+#define NGX_OTP_FORM_NO_NUL        1    /* a decoded NUL is EINVAL */
+
+/*
+ * Decodes '+' and %XX (either case) from src into dst (cap bytes).
+ * EINVAL: a '%' without two hex digits after it (or, with NO_NUL, a
+ * decoded NUL, checked for each byte before cap); ETOOBIG: more than cap
+ * bytes.  With dst NULL it only checks the escapes and measures (*dst_len).
+ */
+int ngx_otp_form_unescape(const u_char *src, size_t len, u_char *dst,
+    size_t cap, size_t *dst_len, unsigned flags);
+
+/*
+ * Whether src, decoded, is name (no buffer needed); src's escapes must
+ * have been checked with ngx_otp_form_unescape().  A decoded NUL never
+ * matches.
+ */
+int ngx_otp_form_name_is(const u_char *src, size_t len, const char *name);
+
 
 /* ngx_otp_jwt.c: HS256 tokens */
 

@@ -76,9 +76,6 @@ static int ngx_otp_sig_param_cmp(const void *one, const void *two);
 static int ngx_otp_twilio_compute(const u_char *token, size_t token_len,
     const u_char *url, size_t url_len, const ngx_otp_twilio_req_t *r,
     u_char out[NGX_OTP_TWILIO_SIG_LEN]);
-static int ngx_otp_sig_unescape(const u_char *src, size_t len, u_char *dst,
-    size_t *dst_len);
-static int ngx_otp_sig_hex_value(u_char c);
 static int ngx_otp_sig_mac(const char *digest, const u_char *key,
     size_t key_len, const ngx_otp_sig_part_t *parts, size_t n, u_char *out,
     size_t out_len);
@@ -382,9 +379,9 @@ static int
 ngx_otp_twilio_query(ngx_otp_twilio_req_t *r, const u_char **hash,
     size_t *hash_len)
 {
-    u_char         name[sizeof("bodySHA256")];
-    size_t         name_len;
-    const u_char  *p, *end, *pair_end, *eq;
+    size_t                name_len;
+    const u_char         *p, *end, *hash_end;
+    ngx_otp_form_pair_t   pair;
 
     *hash = NULL;
     *hash_len = 0;
@@ -397,36 +394,21 @@ ngx_otp_twilio_query(ngx_otp_twilio_req_t *r, const u_char **hash,
     p++;
     end = r->url + r->url_len;
 
-    pair_end = memchr(p, '#', (size_t) (end - p));
-    if (pair_end) {
-        end = pair_end;
+    hash_end = memchr(p, '#', (size_t) (end - p));
+    if (hash_end) {
+        end = hash_end;
     }
 
-    for ( /* void */ ; p < end; p = pair_end + 1) {
+    while (ngx_otp_form_next(&p, end, &pair)) {
 
-        pair_end = memchr(p, '&', (size_t) (end - p));
-        if (pair_end == NULL) {
-            pair_end = end;
-        }
+        /* a pair without '=', or a name with a bad escape, is skipped */
 
-        eq = memchr(p, '=', (size_t) (pair_end - p));
-        if (eq == NULL) {
-            continue;
-        }
-
-        /* a name too long, or with a bad escape, is not bodySHA256 */
-
-        if ((size_t) (eq - p) > 3 * sizeof(name)
-            || ngx_otp_sig_unescape(p, (size_t) (eq - p), NULL, &name_len)
+        if (!pair.eq
+            || ngx_otp_form_unescape(pair.name, pair.name_len, NULL, 0,
+                                     &name_len, 0)
                != NGX_OTP_OK
-            || name_len != sizeof(name) - 1)
+            || !ngx_otp_form_name_is(pair.name, pair.name_len, "bodySHA256"))
         {
-            continue;
-        }
-
-        (void) ngx_otp_sig_unescape(p, (size_t) (eq - p), name, &name_len);
-
-        if (memcmp(name, "bodySHA256", name_len) != 0) {
             continue;
         }
 
@@ -435,8 +417,8 @@ ngx_otp_twilio_query(ngx_otp_twilio_req_t *r, const u_char **hash,
         }
 
         r->json = 1;
-        *hash = eq + 1;
-        *hash_len = (size_t) (pair_end - *hash);
+        *hash = pair.value;
+        *hash_len = pair.value_len;
     }
 
     return NGX_OTP_OK;
@@ -449,10 +431,11 @@ static int
 ngx_otp_twilio_form(ngx_otp_twilio_req_t *r, const u_char *body, size_t len)
 {
     int                   rc;
-    size_t                i, n, name_len, value_len;
+    size_t                i, n;
     u_char               *s;
-    const u_char         *p, *end, *pair_end, *eq, *value;
+    const u_char         *p;
     ngx_otp_sig_param_t  *a;
+    ngx_otp_form_pair_t   pair;
 
     if (len == 0) {
         return NGX_OTP_OK;
@@ -467,39 +450,19 @@ ngx_otp_twilio_form(ngx_otp_twilio_req_t *r, const u_char *body, size_t len)
 
     s = r->scratch;
     n = 0;
-    end = body + len;
+    p = body;
 
-    for (p = body; p < end; p = pair_end + 1) {
-
-        pair_end = memchr(p, '&', (size_t) (end - p));
-        if (pair_end == NULL) {
-            pair_end = end;
-        }
-
-        if (pair_end == p) {
-            continue;
-        }
+    while (ngx_otp_form_next(&p, body + len, &pair)) {
 
         if (n == NGX_OTP_SIG_MAX_PARAMS) {
             return NGX_OTP_ETOOBIG;
         }
 
-        eq = memchr(p, '=', (size_t) (pair_end - p));
-
-        if (eq) {
-            name_len = (size_t) (eq - p);
-            value = eq + 1;
-            value_len = (size_t) (pair_end - value);
-
-        } else {
-            name_len = (size_t) (pair_end - p);
-            value = pair_end;
-            value_len = 0;
-        }
-
         a = &r->params[n++];
 
-        rc = ngx_otp_sig_unescape(p, name_len, s, &a->name_len);
+        rc = ngx_otp_form_unescape(pair.name, pair.name_len, s,
+                                   (size_t) (r->scratch + len - s),
+                                   &a->name_len, 0);
         if (rc != NGX_OTP_OK) {
             return rc;
         }
@@ -507,7 +470,9 @@ ngx_otp_twilio_form(ngx_otp_twilio_req_t *r, const u_char *body, size_t len)
         a->name = s;
         s += a->name_len;
 
-        rc = ngx_otp_sig_unescape(value, value_len, s, &a->value_len);
+        rc = ngx_otp_form_unescape(pair.value, pair.value_len, s,
+                                   (size_t) (r->scratch + len - s),
+                                   &a->value_len, 0);
         if (rc != NGX_OTP_OK) {
             return rc;
         }
@@ -779,71 +744,6 @@ done:
     OPENSSL_cleanse(key, sizeof(key));
 
     return rc;
-}
-
-
-/* form decoding: '+' and %XX; with dst NULL only measures and checks */
-
-static int
-ngx_otp_sig_unescape(const u_char *src, size_t len, u_char *dst,
-    size_t *dst_len)
-{
-    int     hi, lo;
-    size_t  i, n;
-    u_char  c;
-
-    n = 0;
-
-    for (i = 0; i < len; i++) {
-
-        c = src[i];
-
-        if (c == '+') {
-            c = ' ';
-
-        } else if (c == '%') {
-            if (len - i < 3) {
-                return NGX_OTP_EINVAL;
-            }
-
-            hi = ngx_otp_sig_hex_value(src[i + 1]);
-            lo = ngx_otp_sig_hex_value(src[i + 2]);
-
-            if (hi < 0 || lo < 0) {
-                return NGX_OTP_EINVAL;
-            }
-
-            c = (u_char) (hi << 4 | lo);
-            i += 2;
-        }
-
-        if (dst) {
-            dst[n] = c;
-        }
-
-        n++;
-    }
-
-    *dst_len = n;
-
-    return NGX_OTP_OK;
-}
-
-
-static int
-ngx_otp_sig_hex_value(u_char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    c |= 0x20;
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    return -1;
 }
 
 

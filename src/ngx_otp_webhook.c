@@ -21,9 +21,6 @@
 #include "ngx_otp_core.h"
 
 
-#define NGX_OTP_HOOK_NAME_MAX       32      /* longest form name we want */
-
-
 typedef struct {
     const char          *name;
     ngx_otp_wire_str_t   value;
@@ -47,9 +44,6 @@ typedef struct {
 
 static int ngx_otp_hook_form(const u_char *body, size_t len,
     u_char *scratch, ngx_otp_hook_field_t *fields, size_t n);
-static int ngx_otp_hook_unescape(const u_char *src, size_t len, u_char *dst,
-    size_t cap, size_t *dst_len);
-static int ngx_otp_hook_hex(u_char c);
 static unsigned ngx_otp_hook_map(const ngx_otp_hook_map_t *map,
     const ngx_otp_wire_str_t *s);
 static int ngx_otp_hook_id(const u_char *s, size_t len, size_t max);
@@ -525,10 +519,10 @@ static int
 ngx_otp_hook_form(const u_char *body, size_t len, u_char *scratch,
     ngx_otp_hook_field_t *fields, size_t n)
 {
-    int            rc;
-    size_t         i, name_len, value_len, dlen;
-    u_char         name[NGX_OTP_HOOK_NAME_MAX], *s;
-    const u_char  *p, *end, *pair_end, *eq, *value;
+    size_t                i, dlen;
+    u_char               *s;
+    const u_char         *p;
+    ngx_otp_form_pair_t   pair;
 
     for (i = 0; i < n; i++) {
         fields[i].found = 0;
@@ -541,54 +535,27 @@ ngx_otp_hook_form(const u_char *body, size_t len, u_char *scratch,
     }
 
     s = scratch;
-    end = body + len;
+    p = body;
 
-    for (p = body; p < end; p = pair_end + 1) {
+    while (ngx_otp_form_next(&p, body + len, &pair)) {
 
-        pair_end = memchr(p, '&', (size_t) (end - p));
-        if (pair_end == NULL) {
-            pair_end = end;
-        }
-
-        if (pair_end == p) {
-            continue;
-        }
-
-        eq = memchr(p, '=', (size_t) (pair_end - p));
-
-        if (eq) {
-            name_len = (size_t) (eq - p);
-            value = eq + 1;
-            value_len = (size_t) (pair_end - value);
-
-        } else {
-            name_len = (size_t) (pair_end - p);
-            value = pair_end;
-            value_len = 0;
-        }
-
-        rc = ngx_otp_hook_unescape(p, name_len, name, sizeof(name), &dlen);
-
-        if (rc == NGX_OTP_ETOOBIG) {
-            /* longer than any name we want: only its escapes matter */
-            rc = ngx_otp_hook_unescape(p, name_len, NULL, 0, &dlen);
-            dlen = sizeof(name) + 1;
-        }
-
-        if (rc != NGX_OTP_OK) {
+        if (ngx_otp_form_unescape(pair.name, pair.name_len, NULL, 0, &dlen, 0)
+            != NGX_OTP_OK)
+        {
             return NGX_OTP_EINVAL;
         }
 
         for (i = 0; i < n; i++) {
-            if (strlen(fields[i].name) == dlen
-                && memcmp(fields[i].name, name, dlen) == 0)
+            if (ngx_otp_form_name_is(pair.name, pair.name_len,
+                                     fields[i].name))
             {
                 break;
             }
         }
 
         if (i == n) {
-            if (ngx_otp_hook_unescape(value, value_len, NULL, 0, &dlen)
+            if (ngx_otp_form_unescape(pair.value, pair.value_len, NULL, 0,
+                                      &dlen, 0)
                 != NGX_OTP_OK)
             {
                 return NGX_OTP_EINVAL;
@@ -603,10 +570,10 @@ ngx_otp_hook_form(const u_char *body, size_t len, u_char *scratch,
 
         /* decoding never lengthens: all values fit len bytes */
 
-        if (ngx_otp_hook_unescape(value, value_len, s,
-                                  (size_t) (scratch + len - s), &dlen)
-            != NGX_OTP_OK
-            || memchr(s, '\0', dlen) != NULL)
+        if (ngx_otp_form_unescape(pair.value, pair.value_len, s,
+                                  (size_t) (scratch + len - s), &dlen,
+                                  NGX_OTP_FORM_NO_NUL)
+            != NGX_OTP_OK)
         {
             return NGX_OTP_EINVAL;
         }
@@ -618,75 +585,6 @@ ngx_otp_hook_form(const u_char *body, size_t len, u_char *scratch,
     }
 
     return NGX_OTP_OK;
-}
-
-
-/* '+' and %XX; with dst NULL only checks and measures */
-
-static int
-ngx_otp_hook_unescape(const u_char *src, size_t len, u_char *dst,
-    size_t cap, size_t *dst_len)
-{
-    int     hi, lo;
-    size_t  i, n;
-    u_char  c;
-
-    n = 0;
-
-    for (i = 0; i < len; i++) {
-
-        c = src[i];
-
-        if (c == '+') {
-            c = ' ';
-
-        } else if (c == '%') {
-            if (len - i < 3) {
-                return NGX_OTP_EINVAL;
-            }
-
-            hi = ngx_otp_hook_hex(src[i + 1]);
-            lo = ngx_otp_hook_hex(src[i + 2]);
-
-            if (hi < 0 || lo < 0) {
-                return NGX_OTP_EINVAL;
-            }
-
-            c = (u_char) (hi << 4 | lo);
-            i += 2;
-        }
-
-        if (dst) {
-            if (n == cap) {
-                return NGX_OTP_ETOOBIG;
-            }
-
-            dst[n] = c;
-        }
-
-        n++;
-    }
-
-    *dst_len = n;
-
-    return NGX_OTP_OK;
-}
-
-
-static int
-ngx_otp_hook_hex(u_char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    c |= 0x20;
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    return -1;
 }
 
 
