@@ -92,6 +92,18 @@ int ngx_otp_code_check_format(const u_char *code, size_t code_len, size_t len);
 
 int ngx_otp_hmac_sha256(const u_char *key, size_t key_len,
     const u_char *msg, size_t msg_len, u_char out[NGX_OTP_HASH_LEN]);
+
+typedef struct {
+    const u_char   *data;
+    size_t          len;
+} ngx_otp_hmac_part_t;
+
+/*
+ * The HMAC of the parts in a row (no copy into one buffer), with digest
+ * "SHA1" or "SHA256"; out_len must be the digest's size.
+ */
+int ngx_otp_hmac(const char *digest, const u_char *key, size_t key_len,
+    const ngx_otp_hmac_part_t *parts, size_t n, u_char *out, size_t out_len);
 int ngx_otp_sha256(const u_char *msg, size_t msg_len,
     u_char out[NGX_OTP_HASH_LEN]);
 
@@ -128,6 +140,18 @@ size_t ngx_otp_base64url_encode(u_char *dst, const u_char *src, size_t len);
  * result longer than dst_cap.
  */
 int ngx_otp_base64url_decode(u_char *dst, size_t dst_cap, size_t *dst_len,
+    const u_char *src, size_t len);
+
+/* standard base64 with padding (RFC 4648 section 4) */
+#define ngx_otp_base64_encoded_len(n)  (((n) + 2) / 3 * 4)
+size_t ngx_otp_base64_encode(u_char *dst, const u_char *src, size_t len);
+/*
+ * Standard base64, padded or not, no white space (a configured secret):
+ * unused low bits are ignored, as the Standard Webhooks libraries' own
+ * decoders do.  EINVAL: a character outside the alphabet, len % 4 == 1
+ * (after the padding), a result longer than dst_cap.
+ */
+int ngx_otp_base64_decode(u_char *dst, size_t dst_cap, size_t *dst_len,
     const u_char *src, size_t len);
 
 /*
