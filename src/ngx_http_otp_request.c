@@ -19,8 +19,6 @@
 
 static void ngx_http_otp_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_body_type(ngx_http_request_t *r);
-static ngx_int_t ngx_http_otp_body(ngx_http_request_t *r, ngx_str_t *body,
-    size_t limit);
 static void ngx_http_otp_cleanup(void *data);
 
 
@@ -199,7 +197,7 @@ ngx_http_otp_parse(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
-    rc = ngx_http_otp_body(r, &body, olcf->body_limit);
+    rc = ngx_http_otp_read_body(r, &body, olcf->body_limit);
 
     if (rc == NGX_DECLINED) {
         *err = &ngx_http_otp_err_too_large;
@@ -317,13 +315,12 @@ ngx_http_otp_body_type(ngx_http_request_t *r)
 
 
 /*
- * The body as one contiguous string.  NGX_DECLINED when it is over limit;
- * a body nginx wrote to a temporary file is read back (it is small: the
- * limit is checked first).
+ * A body nginx wrote to a temporary file (client_body_buffer_size smaller
+ * than the body) is read back: it is small, the limit is checked first.
  */
 
-static ngx_int_t
-ngx_http_otp_body(ngx_http_request_t *r, ngx_str_t *body, size_t limit)
+ngx_int_t
+ngx_http_otp_read_body(ngx_http_request_t *r, ngx_str_t *body, size_t limit)
 {
     u_char       *p;
     off_t         size;
