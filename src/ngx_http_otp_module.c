@@ -350,7 +350,7 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       ngx_http_otp_help_text,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_otp_loc_conf_t, hook.help_text),
-      NULL },
+      &ngx_http_otp_help_text_post },
 
     { ngx_string("otp_webhook_forward"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
@@ -762,6 +762,7 @@ ngx_http_otp_exit_process(ngx_cycle_t *cycle)
 
     /* before the HTTP client and the store they use go */
     ngx_http_otp_fallback_exit(cycle);
+    ngx_http_otp_webhook_exit(cycle);
 
     ngx_http_otp_http_exit_process(cycle, &omcf->http);
 

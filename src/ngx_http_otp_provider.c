@@ -364,11 +364,21 @@ ngx_http_otp_send_start(ngx_http_otp_send_t *send)
      */
 
     send->action = send->log->action;
-    send->log->action = "sending the code through a provider";
+    send->log->action = send->free_form
+                        ? "sending a text through a provider"
+                        : "sending the code through a provider";
 
     if (send->log->data) {
         send->log_request =
                   ((ngx_http_log_ctx_t *) send->log->data)->current_request;
+    }
+
+    if (send->free_form
+        && !(send->provider->type->free_form & send->channel))
+    {
+        ngx_http_otp_send_post(send, NGX_ERROR, NGX_OTP_DELIVERY_INTERNAL,
+                               "no free-form text on this channel");
+        return;
     }
 
     send->provider->type->send(send);

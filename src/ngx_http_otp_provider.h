@@ -11,6 +11,11 @@
  * allocated outside the request pool, a request that goes away cancels
  * it, and the port frees it after the handler returns.
  *
+ * A free-form send (send->free_form) carries send->text alone, no code:
+ * a reply within the window a messaging channel allows one, which only
+ * the types whose free_form names the channel send; to others the port
+ * answers NGX_OTP_DELIVERY_INTERNAL.
+ *
  * A failed send tells its handler only a category (NGX_OTP_DELIVERY_*)
  * and the provider's numeric code: what a client may see.  The
  * provider's or curl's words go to the error log, once, from the port,
@@ -51,6 +56,9 @@ typedef struct {
 typedef struct {
     const char                     *name;
     ngx_uint_t                      channels;
+    /* those of channels on which send() also sends a free-form text
+     * (send->free_form): a reply to a user's message, such as HELP's */
+    ngx_uint_t                      free_form;
     /* the type's configuration: the port allocates conf_size bytes and
      * fills its ngx_str_t fields from options (NULL-terminated; none may
      * be given when NULL), then conf() checks and completes it */
@@ -137,7 +145,9 @@ struct ngx_http_otp_send_s {
     u_char                          code[NGX_OTP_CODE_MAX_LEN];
     size_t                          code_len;
     ngx_msec_t                      ttl;
-    ngx_str_t                       text;       /* rendered message */
+    ngx_str_t                       text;       /* rendered message; or,
+                                                   free_form, the whole
+                                                   message, no code */
     ngx_str_t                       locale;     /* e.g. "en", "pt-BR" */
 
     /* output */
@@ -162,6 +172,7 @@ struct ngx_http_otp_send_s {
 
     ngx_event_t                     event;
     unsigned                        cancelled:1;
+    unsigned                        free_form:1;    /* see text */
 };
 
 

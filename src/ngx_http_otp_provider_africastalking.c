@@ -59,6 +59,7 @@ static ngx_http_otp_provider_option_t  ngx_http_otp_at_options[] = {
 ngx_http_otp_provider_type_t  ngx_http_otp_provider_africastalking = {
     "africastalking",
     NGX_OTP_SMS,
+    0,
     sizeof(ngx_http_otp_at_conf_t),
     ngx_http_otp_at_options,
     ngx_http_otp_at_conf,

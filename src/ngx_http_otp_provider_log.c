@@ -26,6 +26,7 @@ ngx_http_otp_provider_type_t  ngx_http_otp_provider_log = {
     "log",
     NGX_OTP_ALL_CHANNELS,
     0,
+    0,
     NULL,
     ngx_http_otp_log_conf,
     ngx_http_otp_log_send

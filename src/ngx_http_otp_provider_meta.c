@@ -48,6 +48,8 @@ static ngx_int_t ngx_http_otp_meta_chars(ngx_str_t *value,
 static void ngx_http_otp_meta_send(ngx_http_otp_send_t *send);
 static int ngx_http_otp_meta_build(const void *m, u_char *out, size_t cap,
     size_t *len);
+static int ngx_http_otp_meta_text_build(const void *m, u_char *out,
+    size_t cap, size_t *len);
 
 
 static ngx_http_otp_provider_option_t  ngx_http_otp_meta_options[] = {
@@ -65,6 +67,7 @@ static ngx_http_otp_provider_option_t  ngx_http_otp_meta_options[] = {
 
 ngx_http_otp_provider_type_t  ngx_http_otp_provider_meta_whatsapp = {
     "meta_whatsapp",
+    NGX_OTP_WHATSAPP,
     NGX_OTP_WHATSAPP,
     sizeof(ngx_http_otp_meta_conf_t),
     ngx_http_otp_meta_options,
@@ -242,11 +245,18 @@ ngx_http_otp_meta_chars(ngx_str_t *value, const char *extra)
 }
 
 
+/*
+ * The code goes in the approved template; a free-form text (a reply,
+ * which Meta takes within 24 hours of the user's message) as a "text"
+ * message, to the same endpoint, answered alike
+ */
+
 static void
 ngx_http_otp_meta_send(ngx_http_otp_send_t *send)
 {
-    ngx_otp_meta_msg_t                m;
-    ngx_http_otp_meta_conf_t         *mcf;
+    ngx_otp_meta_msg_t             m;
+    ngx_otp_meta_text_msg_t        t;
+    ngx_http_otp_meta_conf_t      *mcf;
     ngx_http_otp_provider_call_t   pr;
 
     mcf = send->provider->conf;
@@ -257,23 +267,35 @@ ngx_http_otp_meta_send(ngx_http_otp_send_t *send)
         return;
     }
 
-    m.to.data = send->phone;
-    m.to.len = send->phone_len;
-    m.name.data = mcf->template.data;
-    m.name.len = mcf->template.len;
-    m.language.data = mcf->language.data;
-    m.language.len = mcf->language.len;
-    m.code.data = send->code;
-    m.code.len = send->code_len;
-
     ngx_memzero(&pr, sizeof(ngx_http_otp_provider_call_t));
+
+    if (send->free_form) {
+        t.to.data = send->phone;
+        t.to.len = send->phone_len;
+        t.body.data = send->text.data;
+        t.body.len = send->text.len;
+
+        pr.build = ngx_http_otp_meta_text_build;
+        pr.msg = &t;
+
+    } else {
+        m.to.data = send->phone;
+        m.to.len = send->phone_len;
+        m.name.data = mcf->template.data;
+        m.name.len = mcf->template.len;
+        m.language.data = mcf->language.data;
+        m.language.len = mcf->language.len;
+        m.code.data = send->code;
+        m.code.len = send->code_len;
+
+        pr.build = ngx_http_otp_meta_build;
+        pr.msg = &m;
+    }
 
     pr.url = mcf->url;
     pr.headers[0] = mcf->authorization;
     ngx_str_set(&pr.headers[1], "Content-Type: application/json");
     pr.nheaders = 2;
-    pr.build = ngx_http_otp_meta_build;
-    pr.msg = &m;
     pr.parse = ngx_otp_meta_parse;
 
     ngx_http_otp_provider_call(send, &pr);
@@ -284,4 +306,12 @@ static int
 ngx_http_otp_meta_build(const void *m, u_char *out, size_t cap, size_t *len)
 {
     return ngx_otp_meta_body(m, out, cap, len);
+}
+
+
+static int
+ngx_http_otp_meta_text_build(const void *m, u_char *out, size_t cap,
+    size_t *len)
+{
+    return ngx_otp_meta_text_body(m, out, cap, len);
 }

@@ -88,6 +88,7 @@ static ngx_http_otp_provider_option_t  ngx_http_otp_twilio_options[] = {
 ngx_http_otp_provider_type_t  ngx_http_otp_provider_twilio = {
     "twilio",
     NGX_OTP_SMS | NGX_OTP_WHATSAPP | NGX_OTP_VOICE,
+    0,
     sizeof(ngx_http_otp_twilio_conf_t),
     ngx_http_otp_twilio_options,
     ngx_http_otp_twilio_conf,

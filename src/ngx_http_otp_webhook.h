@@ -29,6 +29,10 @@
 
 #define NGX_HTTP_OTP_SIG_TOLERANCE      300 /* s, standard_webhooks */
 
+/* the longest otp_help_text, in characters: Twilio's limit for a message
+ * (Meta's, NGX_OTP_META_TEXT_MAX, is higher) */
+#define NGX_HTTP_OTP_HELP_TEXT_MAX      1600
+
 
 /* otp_signature NAME | standard_webhooks ...; and otp_webhook NAME's */
 typedef struct {
@@ -112,6 +116,10 @@ ngx_int_t ngx_http_otp_signature_deny(ngx_http_request_t *r,
 
 /* ngx_http_otp_webhook.c */
 ngx_int_t ngx_http_otp_webhook_handler(ngx_http_request_t *r);
+/* at exit_process, before the HTTP client goes: cancels HELP replies */
+void ngx_http_otp_webhook_exit(ngx_cycle_t *cycle);
+/* otp_help_text's check: UTF-8, NGX_HTTP_OTP_HELP_TEXT_MAX characters */
+extern ngx_conf_post_t  ngx_http_otp_help_text_post;
 
 
 #endif /* _NGX_HTTP_OTP_WEBHOOK_H_INCLUDED_ */

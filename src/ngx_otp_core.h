@@ -508,6 +508,27 @@ typedef struct {
 int ngx_otp_meta_body(const ngx_otp_meta_msg_t *m, u_char *out, size_t cap,
     size_t *len);
 
+#define NGX_OTP_META_TEXT_MAX      4096    /* characters of a text's body */
+
+typedef struct {
+    ngx_otp_wire_str_t  to;               /* E.164; sent without '+' */
+    ngx_otp_wire_str_t  body;
+} ngx_otp_meta_text_msg_t;
+
+/*
+ * A free-form WhatsApp text, which Meta delivers only within 24 hours of
+ * the user's last message (a reply, such as HELP's):
+ *   {"messaging_product":"whatsapp","recipient_type":"individual",
+ *    "to":"<digits>","type":"text","text":{"preview_url":false,
+ *    "body":"..."}}
+ * the body JSON-escaped (quotes, backslashes, control characters; UTF-8
+ * as it is).  EINVAL also for a body that is empty, not valid UTF-8, has
+ * a NUL, or has more than NGX_OTP_META_TEXT_MAX characters (Meta's
+ * limit).
+ */
+int ngx_otp_meta_text_body(const ngx_otp_meta_text_msg_t *m, u_char *out,
+    size_t cap, size_t *len);
+
 typedef struct {
     ngx_otp_wire_str_t  username;
     ngx_otp_wire_str_t  to;               /* E.164 */

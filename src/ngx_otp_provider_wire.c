@@ -27,6 +27,8 @@ typedef struct {
 
 
 static int ngx_otp_wire_done(ngx_otp_wire_buf_t *b, size_t *len);
+static int ngx_otp_wire_dump(json_t *root, u_char *out, size_t cap,
+    size_t *len);
 static void ngx_otp_wire_put(ngx_otp_wire_buf_t *b, const void *s, size_t n,
     int form);
 static void ngx_otp_wire_puts(ngx_otp_wire_buf_t *b, const char *s,
@@ -225,7 +227,6 @@ int
 ngx_otp_meta_body(const ngx_otp_meta_msg_t *m, u_char *out, size_t cap,
     size_t *len)
 {
-    size_t   n;
     json_t  *root;
 
     if (!ngx_otp_wire_e164(&m->to) || !ngx_otp_wire_code(&m->code)
@@ -265,27 +266,44 @@ ngx_otp_meta_body(const ngx_otp_meta_msg_t *m, u_char *out, size_t cap,
                      "type", "text",
                      "text", (const char *) m->code.data, m->code.len);
 
-    if (root == NULL) {
-        /* the strings are valid UTF-8: only memory can be short */
-        return NGX_OTP_ERROR;
+    return ngx_otp_wire_dump(root, out, cap, len);
+}
+
+
+int
+ngx_otp_meta_text_body(const ngx_otp_meta_text_msg_t *m, u_char *out,
+    size_t cap, size_t *len)
+{
+    size_t    i, k, chars;
+    json_t   *root;
+    uint32_t  cp;
+
+    if (!ngx_otp_wire_e164(&m->to) || m->body.len == 0) {
+        return NGX_OTP_EINVAL;
     }
 
-    n = json_dumpb(root, (char *) out, out ? cap : 0,
-                   JSON_COMPACT | JSON_PRESERVE_ORDER);
+    /* line ends and tabs are a text's own; a NUL is no text's */
 
-    json_decref(root);
+    chars = 0;
 
-    if (n == 0) {
-        return NGX_OTP_ERROR;
+    for (i = 0; i < m->body.len; i += k) {
+        k = ngx_otp_utf8_decode(&m->body.data[i], m->body.len - i, &cp);
+
+        if (k == 0 || cp == 0 || ++chars > NGX_OTP_META_TEXT_MAX) {
+            return NGX_OTP_EINVAL;
+        }
     }
 
-    *len = n;
+    root = json_pack("{s:s, s:s, s:s%, s:s, s:{s:b, s:s%}}",
+                     "messaging_product", "whatsapp",
+                     "recipient_type", "individual",
+                     "to", (const char *) m->to.data + 1, m->to.len - 1,
+                     "type", "text",
+                     "text",
+                     "preview_url", 0,
+                     "body", (const char *) m->body.data, m->body.len);
 
-    if (out && n > cap) {
-        return NGX_OTP_ETOOBIG;
-    }
-
-    return NGX_OTP_OK;
+    return ngx_otp_wire_dump(root, out, cap, len);
 }
 
 
@@ -323,6 +341,37 @@ ngx_otp_wire_done(ngx_otp_wire_buf_t *b, size_t *len)
     *len = b->len;
 
     if (b->out && b->len > b->cap) {
+        return NGX_OTP_ETOOBIG;
+    }
+
+    return NGX_OTP_OK;
+}
+
+
+/* a JSON body built by json_pack(), compact, members in the order given */
+
+static int
+ngx_otp_wire_dump(json_t *root, u_char *out, size_t cap, size_t *len)
+{
+    size_t  n;
+
+    if (root == NULL) {
+        /* the strings were checked as valid UTF-8: only memory is short */
+        return NGX_OTP_ERROR;
+    }
+
+    n = json_dumpb(root, (char *) out, out ? cap : 0,
+                   JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+    json_decref(root);
+
+    if (n == 0) {
+        return NGX_OTP_ERROR;
+    }
+
+    *len = n;
+
+    if (out && n > cap) {
         return NGX_OTP_ETOOBIG;
     }
 

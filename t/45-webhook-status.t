@@ -11,7 +11,7 @@
 # changes nothing.  The StatusCallback Twilio is given derives from
 # otp_public_url and the webhook location, and nginx -t prints the URLs to
 # give Meta's and Africa's Talking's consoles.  A store that is down
-# answers 503 so that the provider retries.
+# answers 503 (a provider that retries, as Meta does, tries again).
 
 ###############################################################################
 

@@ -9,7 +9,8 @@
  *        HTTP status (100-599), a byte of code length (4-10 digits), the
  *        code's digits (each byte modulo 10), then the body;
  *   3-5  the Twilio, Meta, Africa's Talking body builders: values split
- *        on 0xff bytes (for Twilio a first byte picks the channel);
+ *        on 0xff bytes (for Twilio a first byte picks the channel; Meta's
+ *        first two values are also a free-form text's to and body);
  *   6    ngx_otp_message_render(): template 0xff app 0xff code 0xff ttl;
  *   7    ngx_otp_message_segments() and ngx_otp_message_gsm7();
  *   8    ngx_otp_wire_scrub(): a byte of code length (3-10 digits), the
@@ -56,6 +57,7 @@ static void check_answer(int rc, const ngx_otp_wire_answer_t *a,
     const ngx_otp_wire_str_t *code, int id_optional);
 static void fuzz_twilio(const uint8_t *data, size_t size);
 static void fuzz_meta(const uint8_t *data, size_t size);
+static void fuzz_meta_text(part_t *v);
 static void fuzz_africastalking(const uint8_t *data, size_t size);
 static void fuzz_render(const uint8_t *data, size_t size);
 static void fuzz_segments(const uint8_t *data, size_t size);
@@ -80,6 +82,7 @@ static int twilio_whatsapp(const void *m, u_char *out, size_t cap,
 static int twilio_voice(const void *m, u_char *out, size_t cap,
     size_t *len);
 static int meta(const void *m, u_char *out, size_t cap, size_t *len);
+static int meta_text(const void *m, u_char *out, size_t cap, size_t *len);
 static int africastalking(const void *m, u_char *out, size_t cap,
     size_t *len);
 
@@ -511,6 +514,8 @@ fuzz_meta(const uint8_t *data, size_t size)
 
     (void) split(data, size, v);
 
+    fuzz_meta_text(v);
+
     m.to = (ngx_otp_wire_str_t) { v[0].data, v[0].len };
     m.name = (ngx_otp_wire_str_t) { v[1].data, v[1].len };
     m.language = (ngx_otp_wire_str_t) { v[2].data, v[2].len };
@@ -547,6 +552,55 @@ fuzz_meta(const uint8_t *data, size_t size)
     fuzz_check(json_str_is(json_object_get(json_array_get(json_object_get(
                    json_array_get(c, 1), "parameters"), 0), "text"),
                m.code.data, m.code.len));
+
+    json_decref(root);
+    free(body);
+}
+
+
+/* the text: valid exactly when UTF-8 without NUL, 1..4096 characters */
+
+static void
+fuzz_meta_text(part_t *v)
+{
+    int                      valid;
+    u_char                  *body;
+    size_t                   i, k, len, chars;
+    json_t                  *root, *t;
+    uint32_t                 cp;
+    json_error_t             err;
+    ngx_otp_meta_text_msg_t  m;
+
+    m.to = (ngx_otp_wire_str_t) { v[0].data, v[0].len };
+    m.body = (ngx_otp_wire_str_t) { v[1].data, v[1].len };
+
+    valid = is_e164(&m.to) && m.body.len && is_text(&m.body, 1)
+            && memchr(m.body.data, 0, m.body.len) == NULL;
+
+    for (i = 0, chars = 0; valid && i < m.body.len; i += k, chars++) {
+        k = ngx_otp_utf8_decode(&m.body.data[i], m.body.len - i, &cp);
+    }
+
+    valid = valid && chars <= NGX_OTP_META_TEXT_MAX;
+
+    body = build(meta_text, &m, valid, &len);
+    if (body == NULL) {
+        return;
+    }
+
+    root = json_loadb((char *) body, len, 0, &err);
+    fuzz_check(root != NULL);
+
+    fuzz_check(json_str_is(json_object_get(root, "to"), m.to.data + 1,
+                           m.to.len - 1));
+    fuzz_check(json_str_is(json_object_get(root, "type"),
+                           (u_char *) "text", 4));
+
+    t = json_object_get(root, "text");
+    fuzz_check(json_is_false(json_object_get(t, "preview_url")));
+    fuzz_check(json_str_is(json_object_get(t, "body"), m.body.data,
+                           m.body.len));
+    fuzz_check(json_object_size(root) == 5 && json_object_size(t) == 2);
 
     json_decref(root);
     free(body);
@@ -865,6 +919,13 @@ static int
 meta(const void *m, u_char *out, size_t cap, size_t *len)
 {
     return ngx_otp_meta_body(m, out, cap, len);
+}
+
+
+static int
+meta_text(const void *m, u_char *out, size_t cap, size_t *len)
+{
+    return ngx_otp_meta_text_body(m, out, cap, len);
 }
 
 

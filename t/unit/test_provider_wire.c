@@ -8,6 +8,8 @@
  */
 
 
+#include <stdlib.h>
+
 #include "ngx_otp_core.h"
 #include "tap.h"
 
@@ -54,6 +56,13 @@ static int
 meta(const void *m, u_char *out, size_t cap, size_t *len)
 {
     return ngx_otp_meta_body(m, out, cap, len);
+}
+
+
+static int
+meta_text(const void *m, u_char *out, size_t cap, size_t *len)
+{
+    return ngx_otp_meta_text_body(m, out, cap, len);
 }
 
 
@@ -405,6 +414,113 @@ test_meta_body(void)
     m.to = (ngx_otp_wire_str_t) S("+15558675310");
     m.code = (ngx_otp_wire_str_t) S("\"}]}");
     refuses(meta, &m, "meta: a code that is not digits");
+}
+
+
+static void
+test_meta_text_body(void)
+{
+    size_t                   i, len;
+    u_char                  *big, *out;
+    char                    *expected;
+    ngx_otp_meta_text_msg_t  m;
+
+    m.to = (ngx_otp_wire_str_t) S("+15558675310");
+    m.body = (ngx_otp_wire_str_t) S("Acme codes. Reply STOP to opt out.");
+
+    builds(meta_text, &m,
+           "{\"messaging_product\":\"whatsapp\",\"recipient_type\":"
+           "\"individual\",\"to\":\"15558675310\",\"type\":\"text\","
+           "\"text\":{\"preview_url\":false,\"body\":\"Acme codes. Reply "
+           "STOP to opt out.\"}}",
+           "meta text");
+
+    /* what JSON must escape is, and nothing else: '/', UTF-8, DEL stay */
+
+    m.body = (ngx_otp_wire_str_t)
+             S("\"Help\" \\ c:/x\n\ttab\r\x01\x1f\x7f caf\xc3\xa9 "
+               "\xe2\x9c\x93 \xf0\x9f\x94\x91");
+
+    builds(meta_text, &m,
+           "{\"messaging_product\":\"whatsapp\",\"recipient_type\":"
+           "\"individual\",\"to\":\"15558675310\",\"type\":\"text\","
+           "\"text\":{\"preview_url\":false,\"body\":\"\\\"Help\\\" \\\\ "
+           "c:/x\\n\\ttab\\r\\u0001\\u001F\x7f caf\xc3\xa9 \xe2\x9c\x93 "
+           "\xf0\x9f\x94\x91\"}}",
+           "meta text: quotes, backslash, control characters escaped");
+
+    /* a body that closes the JSON is only text */
+
+    m.body = (ngx_otp_wire_str_t) S("\"},\"to\":\"15550000000");
+
+    builds(meta_text, &m,
+           "{\"messaging_product\":\"whatsapp\",\"recipient_type\":"
+           "\"individual\",\"to\":\"15558675310\",\"type\":\"text\","
+           "\"text\":{\"preview_url\":false,\"body\":\"\\\"},\\\"to\\\":"
+           "\\\"15550000000\"}}",
+           "meta text: no injection");
+
+    m.body = (ngx_otp_wire_str_t) S("caf\xc3");
+    refuses(meta_text, &m, "meta text: UTF-8 cut short");
+    m.body = (ngx_otp_wire_str_t) S("\xff help");
+    refuses(meta_text, &m, "meta text: a byte that is no UTF-8");
+    m.body = (ngx_otp_wire_str_t) S("\xc0\xaf");
+    refuses(meta_text, &m, "meta text: an overlong form");
+    m.body = (ngx_otp_wire_str_t) S("\xed\xa0\x80");
+    refuses(meta_text, &m, "meta text: a surrogate");
+    m.body = (ngx_otp_wire_str_t) S("help\0me");
+    refuses(meta_text, &m, "meta text: a NUL");
+    m.body = (ngx_otp_wire_str_t) NONE;
+    refuses(meta_text, &m, "meta text: no body");
+    m.body = (ngx_otp_wire_str_t) S("help");
+    m.to = (ngx_otp_wire_str_t) S("15558675310");
+    refuses(meta_text, &m, "meta text: to without '+'");
+    m.to = (ngx_otp_wire_str_t) S("+1555867531x");
+    refuses(meta_text, &m, "meta text: to not digits");
+    m.to = (ngx_otp_wire_str_t) S("+15558675310");
+
+    /* Meta's limit is in characters, not bytes: 4096 two-byte ones go */
+
+    big = malloc(2 * (NGX_OTP_META_TEXT_MAX + 1));
+    expected = malloc(2 * (NGX_OTP_META_TEXT_MAX + 1) + 256);
+    out = malloc(2 * (NGX_OTP_META_TEXT_MAX + 1) + 256);
+
+    if (big == NULL || expected == NULL || out == NULL) {
+        ok(0, "meta text: memory for the long one");
+        free(big);
+        free(expected);
+        return;
+    }
+
+    for (i = 0; i < NGX_OTP_META_TEXT_MAX + 1; i++) {
+        big[2 * i] = 0xc3;
+        big[2 * i + 1] = 0xa9;
+    }
+
+    m.body.data = big;
+    m.body.len = 2 * NGX_OTP_META_TEXT_MAX;
+
+    i = (size_t) sprintf(expected,
+                         "{\"messaging_product\":\"whatsapp\","
+                         "\"recipient_type\":\"individual\",\"to\":"
+                         "\"15558675310\",\"type\":\"text\",\"text\":"
+                         "{\"preview_url\":false,\"body\":\"");
+    memcpy(expected + i, big, m.body.len);
+    memcpy(expected + i + m.body.len, "\"}}", 3);
+
+    len = 0;
+    is_int(meta_text(&m, out, 2 * (NGX_OTP_META_TEXT_MAX + 1) + 256, &len),
+           NGX_OTP_OK, "meta text: %d characters of 2 bytes",
+           NGX_OTP_META_TEXT_MAX);
+    is_mem(out, len, expected, i + m.body.len + 3,
+           "meta text: the long one, whole");
+
+    m.body.len += 2;
+    refuses(meta_text, &m, "meta text: one character too many");
+
+    free(big);
+    free(expected);
+    free(out);
 }
 
 
@@ -1056,6 +1172,7 @@ main(void)
     test_twilio_bodies();
     test_twiml();
     test_meta_body();
+    test_meta_text_body();
     test_africastalking_body();
     test_twilio_parse();
     test_meta_parse();
