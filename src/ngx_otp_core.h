@@ -274,6 +274,14 @@ int ngx_otp_form_unescape(const u_char *src, size_t len, u_char *dst,
  */
 int ngx_otp_form_name_is(const u_char *src, size_t len, const char *name);
 
+/*
+ * The bracket depth at the end of body[0 .. len), and the deepest one on
+ * the way (in *max).  Brackets in strings do not count; the text need not
+ * be valid JSON.  jansson parses recursively: a reader checks *max against
+ * NGX_OTP_JSON_MAX_DEPTH before it parses.
+ */
+size_t ngx_otp_json_depth(const u_char *body, size_t len, size_t *max);
+
 
 /* ngx_otp_jwt.c: HS256 tokens */
 

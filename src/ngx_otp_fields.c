@@ -19,8 +19,6 @@ static int ngx_otp_fields_form(const u_char *body, size_t len,
 static int ngx_otp_hex_value(u_char c);
 static int ngx_otp_fields_json(const u_char *body, size_t len,
     ngx_otp_field_t *fields, size_t n, const char **bad);
-static size_t ngx_otp_json_depth(const u_char *body, size_t len,
-    size_t *max);
 static const char *ngx_otp_json_dup_name(const u_char *body, size_t len,
     size_t pos, ngx_otp_field_t *fields, size_t n);
 
@@ -374,13 +372,7 @@ done:
 }
 
 
-/*
- * The bracket depth at the end of body[0 .. len), and the deepest one on
- * the way (in *max).  Brackets in strings do not count; the text need not
- * be valid JSON.
- */
-
-static size_t
+size_t
 ngx_otp_json_depth(const u_char *body, size_t len, size_t *max)
 {
     size_t  i, depth;

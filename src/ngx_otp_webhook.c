@@ -59,7 +59,6 @@ static void ngx_otp_hook_meta_message(json_t *m, ngx_otp_hook_scratch_t *sc,
     ngx_otp_hook_t *h);
 static int ngx_otp_hook_json_str(json_t *v, ngx_otp_hook_scratch_t *sc,
     ngx_otp_wire_str_t *s);
-static size_t ngx_otp_hook_json_depth(const u_char *body, size_t len);
 
 
 static const ngx_otp_hook_map_t  ngx_otp_hook_twilio_messages[] = {
@@ -277,7 +276,7 @@ int
 ngx_otp_hook_meta(const u_char *body, size_t len, u_char *scratch,
     ngx_otp_hook_t *h)
 {
-    size_t                  i, j;
+    size_t                  i, j, max;
     json_t                 *root, *entry, *e, *changes, *c;
     json_error_t            err;
     ngx_otp_hook_scratch_t  sc;
@@ -291,7 +290,9 @@ ngx_otp_hook_meta(const u_char *body, size_t len, u_char *scratch,
 
     /* as ngx_otp_fields_parse(): jansson recurses once per bracket */
 
-    if (ngx_otp_hook_json_depth(body, len) > NGX_OTP_JSON_MAX_DEPTH) {
+    (void) ngx_otp_json_depth(body, len, &max);
+
+    if (max > NGX_OTP_JSON_MAX_DEPTH) {
         return NGX_OTP_EINVAL;
     }
 
@@ -692,63 +693,6 @@ ngx_otp_hook_add_message(ngx_otp_hook_t *h, const u_char *from,
 
     m->text = *text;
     m->channel = channel;
-}
-
-
-/* the deepest bracket nesting, brackets in strings not counted */
-
-static size_t
-ngx_otp_hook_json_depth(const u_char *body, size_t len)
-{
-    int     in_string, escaped;
-    size_t  i, depth, max;
-
-    depth = 0;
-    max = 0;
-    in_string = 0;
-    escaped = 0;
-
-    for (i = 0; i < len; i++) {
-
-        if (in_string) {
-            if (escaped) {
-                escaped = 0;
-
-            } else if (body[i] == '\\') {
-                escaped = 1;
-
-            } else if (body[i] == '"') {
-                in_string = 0;
-            }
-
-            continue;
-        }
-
-        switch (body[i]) {
-
-        case '"':
-            in_string = 1;
-            break;
-
-        case '{':
-        case '[':
-            if (++depth > max) {
-                max = depth;
-            }
-
-            break;
-
-        case '}':
-        case ']':
-            if (depth > 0) {
-                depth--;
-            }
-
-            break;
-        }
-    }
-
-    return max;
 }
 
 
