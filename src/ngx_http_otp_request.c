@@ -62,7 +62,6 @@ ngx_int_t
 ngx_http_otp_handler(ngx_http_request_t *r)
 {
     ngx_int_t                 rc;
-    ngx_str_t                 value;
     ngx_pool_cleanup_t       *cln;
     ngx_http_otp_ctx_t       *ctx;
     ngx_http_otp_loc_conf_t  *olcf;
@@ -79,15 +78,8 @@ ngx_http_otp_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        ngx_str_set(&value, "POST");
-
-        if (ngx_http_otp_add_header(r, "Allow", &value) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_otp_error(r, NGX_HTTP_NOT_ALLOWED,
-                                  "method_not_allowed",
-                                  "Use POST for this endpoint.");
+        return ngx_http_otp_not_allowed(r, "POST",
+                                        "Use POST for this endpoint.");
     }
 
     if (r->headers_in.content_length_n > (off_t) olcf->body_limit) {

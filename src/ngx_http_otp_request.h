@@ -74,6 +74,8 @@ ngx_int_t ngx_http_otp_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *error, const char *message);
 ngx_int_t ngx_http_otp_rate_limited(ngx_http_request_t *r,
     const char *error, const char *message, ngx_msec_t retry_after);
+ngx_int_t ngx_http_otp_not_allowed(ngx_http_request_t *r, const char *allow,
+    const char *message);
 ngx_int_t ngx_http_otp_store_unavailable(ngx_http_request_t *r);
 ngx_int_t ngx_http_otp_add_header(ngx_http_request_t *r, const char *key,
     ngx_str_t *value);
