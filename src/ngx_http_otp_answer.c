@@ -53,6 +53,26 @@ ngx_http_otp_rate_limited(ngx_http_request_t *r, const char *error,
 }
 
 
+/* a 405 names the methods that would do, in Allow (RFC 9110, 15.5.6) */
+
+ngx_int_t
+ngx_http_otp_not_allowed(ngx_http_request_t *r, const char *allow,
+    const char *message)
+{
+    ngx_str_t  value;
+
+    value.data = (u_char *) allow;
+    value.len = ngx_strlen(allow);
+
+    if (ngx_http_otp_add_header(r, "Allow", &value) != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    return ngx_http_otp_error(r, NGX_HTTP_NOT_ALLOWED, "method_not_allowed",
+                              message);
+}
+
+
 ngx_int_t
 ngx_http_otp_store_unavailable(ngx_http_request_t *r)
 {

@@ -19,8 +19,6 @@
 
 static void ngx_http_otp_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_body_type(ngx_http_request_t *r);
-static ngx_int_t ngx_http_otp_body(ngx_http_request_t *r, ngx_str_t *body,
-    size_t limit);
 static void ngx_http_otp_cleanup(void *data);
 
 
@@ -64,7 +62,6 @@ ngx_int_t
 ngx_http_otp_handler(ngx_http_request_t *r)
 {
     ngx_int_t                 rc;
-    ngx_str_t                 value;
     ngx_pool_cleanup_t       *cln;
     ngx_http_otp_ctx_t       *ctx;
     ngx_http_otp_loc_conf_t  *olcf;
@@ -81,15 +78,8 @@ ngx_http_otp_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        ngx_str_set(&value, "POST");
-
-        if (ngx_http_otp_add_header(r, "Allow", &value) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_otp_error(r, NGX_HTTP_NOT_ALLOWED,
-                                  "method_not_allowed",
-                                  "Use POST for this endpoint.");
+        return ngx_http_otp_not_allowed(r, "POST",
+                                        "Use POST for this endpoint.");
     }
 
     if (r->headers_in.content_length_n > (off_t) olcf->body_limit) {
@@ -199,7 +189,7 @@ ngx_http_otp_parse(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
         return NGX_DECLINED;
     }
 
-    rc = ngx_http_otp_body(r, &body, olcf->body_limit);
+    rc = ngx_http_otp_read_body(r, &body, olcf->body_limit);
 
     if (rc == NGX_DECLINED) {
         *err = &ngx_http_otp_err_too_large;
@@ -317,13 +307,12 @@ ngx_http_otp_body_type(ngx_http_request_t *r)
 
 
 /*
- * The body as one contiguous string.  NGX_DECLINED when it is over limit;
- * a body nginx wrote to a temporary file is read back (it is small: the
- * limit is checked first).
+ * A body nginx wrote to a temporary file (client_body_buffer_size smaller
+ * than the body) is read back: it is small, the limit is checked first.
  */
 
-static ngx_int_t
-ngx_http_otp_body(ngx_http_request_t *r, ngx_str_t *body, size_t limit)
+ngx_int_t
+ngx_http_otp_read_body(ngx_http_request_t *r, ngx_str_t *body, size_t limit)
 {
     u_char       *p;
     off_t         size;

@@ -41,6 +41,14 @@ ngx_int_t ngx_http_otp_parse(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
     ngx_otp_field_t *fields, ngx_uint_t n, ngx_http_otp_err_t **err);
 
 /*
+ * r->request_body as one contiguous string (a pool copy unless it is one
+ * buffer in memory); no body is an empty one with data NULL.  Returns
+ * NGX_OK; NGX_DECLINED when it is over limit bytes; or NGX_ERROR.
+ */
+ngx_int_t ngx_http_otp_read_body(ngx_http_request_t *r, ngx_str_t *body,
+    size_t limit);
+
+/*
  * A store operation on the request's behalf: op_create() allocates it with
  * its handler; op_start() starts it and returns NGX_DONE (the request
  * waits, and its cleanup cancels the operation if the client goes away).
@@ -66,6 +74,8 @@ ngx_int_t ngx_http_otp_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *error, const char *message);
 ngx_int_t ngx_http_otp_rate_limited(ngx_http_request_t *r,
     const char *error, const char *message, ngx_msec_t retry_after);
+ngx_int_t ngx_http_otp_not_allowed(ngx_http_request_t *r, const char *allow,
+    const char *message);
 ngx_int_t ngx_http_otp_store_unavailable(ngx_http_request_t *r);
 ngx_int_t ngx_http_otp_add_header(ngx_http_request_t *r, const char *key,
     ngx_str_t *value);

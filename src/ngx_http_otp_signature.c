@@ -1033,21 +1033,12 @@ ngx_http_otp_signature_cleanup(void *data)
 }
 
 
-/*
- * The body as one string: the one the check read, or r->request_body
- * made contiguous (a body nginx wrote to a temporary file, when
- * client_body_buffer_size is smaller, is read back: it is at most
- * NGX_HTTP_OTP_SIG_BODY_MAX bytes).  NGX_DECLINED when it is larger.
- */
+/* the body as one string: the one the check read, or read now */
 
 ngx_int_t
 ngx_http_otp_hook_body(ngx_http_request_t *r, ngx_str_t *body)
 {
-    u_char              *p;
-    off_t                size;
-    ssize_t              n;
-    ngx_buf_t           *b;
-    ngx_chain_t         *cl;
+    ngx_int_t            rc;
     ngx_http_otp_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
@@ -1057,62 +1048,15 @@ ngx_http_otp_hook_body(ngx_http_request_t *r, ngx_str_t *body)
         return NGX_OK;
     }
 
-    ngx_str_set(body, "");
+    rc = ngx_http_otp_read_body(r, body, NGX_HTTP_OTP_SIG_BODY_MAX);
 
-    if (r->request_body == NULL || r->request_body->bufs == NULL) {
-        return NGX_OK;
+    /* the webhook parsers are handed a pointer even for an empty body */
+
+    if (rc == NGX_OK && body->data == NULL) {
+        ngx_str_set(body, "");
     }
 
-    size = 0;
-
-    for (cl = r->request_body->bufs; cl; cl = cl->next) {
-        b = cl->buf;
-        size += b->in_file ? b->file_last - b->file_pos : b->last - b->pos;
-    }
-
-    if (size > NGX_HTTP_OTP_SIG_BODY_MAX) {
-        return NGX_DECLINED;
-    }
-
-    cl = r->request_body->bufs;
-
-    if (cl->next == NULL && !cl->buf->in_file) {
-        body->data = cl->buf->pos;
-        body->len = cl->buf->last - cl->buf->pos;
-        return NGX_OK;
-    }
-
-    p = ngx_pnalloc(r->pool, (size_t) size + 1);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
-
-    body->data = p;
-
-    for ( /* void */ ; cl; cl = cl->next) {
-        b = cl->buf;
-
-        if (!b->in_file) {
-            if (b->last != b->pos) {
-                p = ngx_cpymem(p, b->pos, b->last - b->pos);
-            }
-
-            continue;
-        }
-
-        n = ngx_read_file(b->file, p, (size_t) (b->file_last - b->file_pos),
-                          b->file_pos);
-
-        if (n != b->file_last - b->file_pos) {
-            return NGX_ERROR;
-        }
-
-        p += n;
-    }
-
-    body->len = p - body->data;
-
-    return NGX_OK;
+    return rc;
 }
 
 

@@ -60,7 +60,7 @@ ngx_int_t
 ngx_http_otp_status_handler(ngx_http_request_t *r)
 {
     ngx_int_t                   rc;
-    ngx_str_t                   id, value;
+    ngx_str_t                   id;
     ngx_msec_t                  wait;
     ngx_pool_cleanup_t         *cln;
     ngx_http_otp_status_ctx_t  *ctx;
@@ -71,15 +71,8 @@ ngx_http_otp_status_handler(ngx_http_request_t *r)
     }
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
-        ngx_str_set(&value, "GET, HEAD");
-
-        if (ngx_http_otp_add_header(r, "Allow", &value) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_otp_error(r, NGX_HTTP_NOT_ALLOWED,
-                                  "method_not_allowed",
-                                  "Use GET for this endpoint.");
+        return ngx_http_otp_not_allowed(r, "GET, HEAD",
+                                        "Use GET for this endpoint.");
     }
 
     if (ngx_http_otp_status_wait_arg(r, &wait) != NGX_OK) {

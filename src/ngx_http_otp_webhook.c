@@ -382,7 +382,7 @@ ngx_int_t
 ngx_http_otp_webhook_handler(ngx_http_request_t *r)
 {
     ngx_int_t                 rc;
-    ngx_str_t                 allow;
+    const char               *allow;
     ngx_http_otp_ctx_t       *ctx;
     ngx_http_otp_loc_conf_t  *olcf;
 
@@ -417,20 +417,13 @@ ngx_http_otp_webhook_handler(ngx_http_request_t *r)
             return rc;
         }
 
-        if (olcf->hook.webhook->scheme == NGX_HTTP_OTP_HOOK_META) {
-            ngx_str_set(&allow, "GET, POST");
+        /* Meta's subscription handshake is a GET */
 
-        } else {
-            ngx_str_set(&allow, "POST");
-        }
+        allow = (olcf->hook.webhook->scheme == NGX_HTTP_OTP_HOOK_META)
+                ? "GET, POST" : "POST";
 
-        if (ngx_http_otp_add_header(r, "Allow", &allow) != NGX_OK) {
-            return NGX_HTTP_INTERNAL_SERVER_ERROR;
-        }
-
-        return ngx_http_otp_error(r, NGX_HTTP_NOT_ALLOWED,
-                                  "method_not_allowed",
-                                  "Use POST for this endpoint.");
+        return ngx_http_otp_not_allowed(r, allow,
+                                        "Use POST for this endpoint.");
     }
 
     ctx = ngx_http_otp_hook_ctx(r);

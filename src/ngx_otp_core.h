@@ -92,6 +92,18 @@ int ngx_otp_code_check_format(const u_char *code, size_t code_len, size_t len);
 
 int ngx_otp_hmac_sha256(const u_char *key, size_t key_len,
     const u_char *msg, size_t msg_len, u_char out[NGX_OTP_HASH_LEN]);
+
+typedef struct {
+    const u_char   *data;
+    size_t          len;
+} ngx_otp_hmac_part_t;
+
+/*
+ * The HMAC of the parts in a row (no copy into one buffer), with digest
+ * "SHA1" or "SHA256"; out_len must be the digest's size.
+ */
+int ngx_otp_hmac(const char *digest, const u_char *key, size_t key_len,
+    const ngx_otp_hmac_part_t *parts, size_t n, u_char *out, size_t out_len);
 int ngx_otp_sha256(const u_char *msg, size_t msg_len,
     u_char out[NGX_OTP_HASH_LEN]);
 
@@ -128,6 +140,18 @@ size_t ngx_otp_base64url_encode(u_char *dst, const u_char *src, size_t len);
  * result longer than dst_cap.
  */
 int ngx_otp_base64url_decode(u_char *dst, size_t dst_cap, size_t *dst_len,
+    const u_char *src, size_t len);
+
+/* standard base64 with padding (RFC 4648 section 4) */
+#define ngx_otp_base64_encoded_len(n)  (((n) + 2) / 3 * 4)
+size_t ngx_otp_base64_encode(u_char *dst, const u_char *src, size_t len);
+/*
+ * Standard base64, padded or not, no white space (a configured secret):
+ * unused low bits are ignored, as the Standard Webhooks libraries' own
+ * decoders do.  EINVAL: a character outside the alphabet, len % 4 == 1
+ * (after the padding), a result longer than dst_cap.
+ */
+int ngx_otp_base64_decode(u_char *dst, size_t dst_cap, size_t *dst_len,
     const u_char *src, size_t len);
 
 /*
@@ -209,6 +233,54 @@ typedef struct {
  */
 int ngx_otp_fields_parse(int type, const u_char *body, size_t len,
     ngx_otp_field_t *fields, size_t n, const char **bad);
+
+/*
+ * The x-www-form-urlencoded pieces the form readers share (fields_parse,
+ * the webhook forms, Twilio's signature): one decoder so that all of them
+ * take and refuse the same bytes.
+ */
+
+typedef struct {
+    const u_char   *name;       /* raw, still escaped */
+    size_t          name_len;
+    const u_char   *value;      /* raw; the pair's end when no '=' */
+    size_t          value_len;
+    unsigned        eq:1;       /* the pair had an '=' */
+} ngx_otp_form_pair_t;
+
+/*
+ * The next '&'-separated pair from *pos up to end, split at its first
+ * '='; empty pairs ("a=1&&b=2", a trailing '&") are skipped.  Returns 1
+ * with *pair set and *pos moved past it, or 0 when there is none left.
+ */
+int ngx_otp_form_next(const u_char **pos, const u_char *end,
+    ngx_otp_form_pair_t *pair);
+
+#define NGX_OTP_FORM_NO_NUL        1    /* a decoded NUL is EINVAL */
+
+/*
+ * Decodes '+' and %XX (either case) from src into dst (cap bytes).
+ * EINVAL: a '%' without two hex digits after it (or, with NO_NUL, a
+ * decoded NUL, checked for each byte before cap); ETOOBIG: more than cap
+ * bytes.  With dst NULL it only checks the escapes and measures (*dst_len).
+ */
+int ngx_otp_form_unescape(const u_char *src, size_t len, u_char *dst,
+    size_t cap, size_t *dst_len, unsigned flags);
+
+/*
+ * Whether src, decoded, is name (no buffer needed); src's escapes must
+ * have been checked with ngx_otp_form_unescape().  A decoded NUL never
+ * matches.
+ */
+int ngx_otp_form_name_is(const u_char *src, size_t len, const char *name);
+
+/*
+ * The bracket depth at the end of body[0 .. len), and the deepest one on
+ * the way (in *max).  Brackets in strings do not count; the text need not
+ * be valid JSON.  jansson parses recursively: a reader checks *max against
+ * NGX_OTP_JSON_MAX_DEPTH before it parses.
+ */
+size_t ngx_otp_json_depth(const u_char *body, size_t len, size_t *max);
 
 
 /* ngx_otp_jwt.c: HS256 tokens */

@@ -2,9 +2,10 @@
 /*
  * Copyright (C) The ngx_http_otp_module authors
  *
- * Keys, comparison and encodings: the HMAC-SHA256 store keys, the
- * constant-time compare every secret-dependent check goes through, hex,
- * base64url and random identifiers.
+ * Keys, comparison and encodings: HMACs (the HMAC-SHA256 store keys, and
+ * the webhook signatures' SHA1 / SHA256 ones), the constant-time compare
+ * every secret-dependent check goes through, hex, base64 and base64url,
+ * and random identifiers.
  */
 
 
@@ -22,15 +23,9 @@
 #define NGX_OTP_RANDOM_ID_BYTES    16
 
 
-typedef struct {
-    const u_char  *data;
-    size_t         len;
-} ngx_otp_part_t;
-
-
-static int ngx_otp_hmac_parts(const u_char *key, size_t key_len,
-    const ngx_otp_part_t *parts, size_t n, u_char out[NGX_OTP_HASH_LEN]);
-static int ngx_otp_base64url_value(u_char c);
+static size_t ngx_otp_base64_encode_alphabet(u_char *dst, const u_char *src,
+    size_t len, const u_char *alphabet, int pad);
+static int ngx_otp_base64_value(u_char c, const u_char *alphabet);
 
 
 static const u_char  ngx_otp_hex_digits[] = "0123456789abcdef";
@@ -38,17 +33,21 @@ static const u_char  ngx_otp_hex_digits[] = "0123456789abcdef";
 static const u_char  ngx_otp_base64url_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
+static const u_char  ngx_otp_base64_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
 
 int
 ngx_otp_hmac_sha256(const u_char *key, size_t key_len,
     const u_char *msg, size_t msg_len, u_char out[NGX_OTP_HASH_LEN])
 {
-    ngx_otp_part_t  part;
+    ngx_otp_hmac_part_t  part;
 
     part.data = msg;
     part.len = msg_len;
 
-    return ngx_otp_hmac_parts(key, key_len, &part, 1, out);
+    return ngx_otp_hmac("SHA256", key, key_len, &part, 1, out,
+                        NGX_OTP_HASH_LEN);
 }
 
 
@@ -78,7 +77,7 @@ int
 ngx_otp_key_phone(const u_char *secret, size_t secret_len,
     const u_char *phone, size_t phone_len, u_char out[NGX_OTP_HASH_LEN])
 {
-    ngx_otp_part_t  parts[2];
+    ngx_otp_hmac_part_t  parts[2];
 
     if (secret_len < NGX_OTP_SECRET_MIN_LEN) {
         return NGX_OTP_EINVAL;
@@ -89,7 +88,8 @@ ngx_otp_key_phone(const u_char *secret, size_t secret_len,
     parts[1].data = phone;
     parts[1].len = phone_len;
 
-    return ngx_otp_hmac_parts(secret, secret_len, parts, 2, out);
+    return ngx_otp_hmac("SHA256", secret, secret_len, parts, 2, out,
+                        NGX_OTP_HASH_LEN);
 }
 
 
@@ -98,7 +98,7 @@ ngx_otp_key_code(const u_char *secret, size_t secret_len,
     const u_char *phone, size_t phone_len, const u_char *code,
     size_t code_len, u_char out[NGX_OTP_HASH_LEN])
 {
-    ngx_otp_part_t  parts[4];
+    ngx_otp_hmac_part_t  parts[4];
 
     if (secret_len < NGX_OTP_SECRET_MIN_LEN) {
         return NGX_OTP_EINVAL;
@@ -113,7 +113,8 @@ ngx_otp_key_code(const u_char *secret, size_t secret_len,
     parts[3].data = code;
     parts[3].len = code_len;
 
-    return ngx_otp_hmac_parts(secret, secret_len, parts, 4, out);
+    return ngx_otp_hmac("SHA256", secret, secret_len, parts, 4, out,
+                        NGX_OTP_HASH_LEN);
 }
 
 
@@ -121,7 +122,7 @@ int
 ngx_otp_key_client(const u_char *secret, size_t secret_len,
     const u_char *addr, size_t addr_len, u_char out[NGX_OTP_HASH_LEN])
 {
-    ngx_otp_part_t  parts[2];
+    ngx_otp_hmac_part_t  parts[2];
 
     if (secret_len < NGX_OTP_SECRET_MIN_LEN) {
         return NGX_OTP_EINVAL;
@@ -132,7 +133,8 @@ ngx_otp_key_client(const u_char *secret, size_t secret_len,
     parts[1].data = addr;
     parts[1].len = addr_len;
 
-    return ngx_otp_hmac_parts(secret, secret_len, parts, 2, out);
+    return ngx_otp_hmac("SHA256", secret, secret_len, parts, 2, out,
+                        NGX_OTP_HASH_LEN);
 }
 
 
@@ -164,36 +166,16 @@ ngx_otp_hex_encode(u_char *dst, const u_char *src, size_t len)
 size_t
 ngx_otp_base64url_encode(u_char *dst, const u_char *src, size_t len)
 {
-    u_char  *d;
+    return ngx_otp_base64_encode_alphabet(dst, src, len,
+                                          ngx_otp_base64url_alphabet, 0);
+}
 
-    d = dst;
 
-    while (len >= 3) {
-        *d++ = ngx_otp_base64url_alphabet[src[0] >> 2];
-        *d++ = ngx_otp_base64url_alphabet[((src[0] & 0x03) << 4)
-                                          | (src[1] >> 4)];
-        *d++ = ngx_otp_base64url_alphabet[((src[1] & 0x0f) << 2)
-                                          | (src[2] >> 6)];
-        *d++ = ngx_otp_base64url_alphabet[src[2] & 0x3f];
-
-        src += 3;
-        len -= 3;
-    }
-
-    if (len > 0) {
-        *d++ = ngx_otp_base64url_alphabet[src[0] >> 2];
-
-        if (len == 1) {
-            *d++ = ngx_otp_base64url_alphabet[(src[0] & 0x03) << 4];
-
-        } else {
-            *d++ = ngx_otp_base64url_alphabet[((src[0] & 0x03) << 4)
-                                              | (src[1] >> 4)];
-            *d++ = ngx_otp_base64url_alphabet[(src[1] & 0x0f) << 2];
-        }
-    }
-
-    return (size_t) (d - dst);
+size_t
+ngx_otp_base64_encode(u_char *dst, const u_char *src, size_t len)
+{
+    return ngx_otp_base64_encode_alphabet(dst, src, len,
+                                          ngx_otp_base64_alphabet, 1);
 }
 
 
@@ -208,10 +190,12 @@ int
 ngx_otp_base64url_decode(u_char *dst, size_t dst_cap, size_t *dst_len,
     const u_char *src, size_t len)
 {
-    int      a, b, c, e;
-    size_t   n, rest, need;
-    u_char  *d;
+    int            a, b, c, e;
+    size_t         n, rest, need;
+    u_char        *d;
+    const u_char  *u;
 
+    u = ngx_otp_base64url_alphabet;
     rest = len % 4;
 
     if (rest == 1) {
@@ -227,10 +211,10 @@ ngx_otp_base64url_decode(u_char *dst, size_t dst_cap, size_t *dst_len,
     d = dst;
 
     for (n = 0; n + 4 <= len; n += 4) {
-        a = ngx_otp_base64url_value(src[n]);
-        b = ngx_otp_base64url_value(src[n + 1]);
-        c = ngx_otp_base64url_value(src[n + 2]);
-        e = ngx_otp_base64url_value(src[n + 3]);
+        a = ngx_otp_base64_value(src[n], u);
+        b = ngx_otp_base64_value(src[n + 1], u);
+        c = ngx_otp_base64_value(src[n + 2], u);
+        e = ngx_otp_base64_value(src[n + 3], u);
 
         if ((a | b | c | e) < 0) {
             return NGX_OTP_EINVAL;
@@ -242,9 +226,9 @@ ngx_otp_base64url_decode(u_char *dst, size_t dst_cap, size_t *dst_len,
     }
 
     if (rest) {
-        a = ngx_otp_base64url_value(src[n]);
-        b = ngx_otp_base64url_value(src[n + 1]);
-        c = (rest == 3) ? ngx_otp_base64url_value(src[n + 2]) : 0;
+        a = ngx_otp_base64_value(src[n], u);
+        b = ngx_otp_base64_value(src[n + 1], u);
+        c = (rest == 3) ? ngx_otp_base64_value(src[n + 2], u) : 0;
 
         if ((a | b | c) < 0) {
             return NGX_OTP_EINVAL;
@@ -264,6 +248,66 @@ ngx_otp_base64url_decode(u_char *dst, size_t dst_cap, size_t *dst_len,
     }
 
     *dst_len = (size_t) (d - dst);
+
+    return NGX_OTP_OK;
+}
+
+
+/*
+ * Unlike base64url_decode(), lenient: a configured secret is taken as
+ * the Standard Webhooks libraries take it, so that every secret they
+ * accept is accepted here too.
+ */
+
+int
+ngx_otp_base64_decode(u_char *dst, size_t dst_cap, size_t *dst_len,
+    const u_char *src, size_t len)
+{
+    int       v;
+    size_t    i, n;
+    uint32_t  acc;
+    unsigned  bits;
+
+    if (len % 4 == 0 && len >= 2) {
+        if (src[len - 1] == '=') {
+            len--;
+
+            if (src[len - 1] == '=') {
+                len--;
+            }
+        }
+    }
+
+    if (len % 4 == 1) {
+        return NGX_OTP_EINVAL;
+    }
+
+    acc = 0;
+    bits = 0;
+    n = 0;
+
+    for (i = 0; i < len; i++) {
+
+        v = ngx_otp_base64_value(src[i], ngx_otp_base64_alphabet);
+        if (v < 0) {
+            return NGX_OTP_EINVAL;
+        }
+
+        acc = (acc << 6 | (uint32_t) v) & 0xffffff;
+        bits += 6;
+
+        if (bits >= 8) {
+            bits -= 8;
+
+            if (n == dst_cap) {
+                return NGX_OTP_EINVAL;
+            }
+
+            dst[n++] = (u_char) (acc >> bits);
+        }
+    }
+
+    *dst_len = n;
 
     return NGX_OTP_OK;
 }
@@ -297,9 +341,9 @@ ngx_otp_random_id(u_char *dst, size_t dst_cap, size_t *dst_len,
 }
 
 
-static int
-ngx_otp_hmac_parts(const u_char *key, size_t key_len,
-    const ngx_otp_part_t *parts, size_t n, u_char out[NGX_OTP_HASH_LEN])
+int
+ngx_otp_hmac(const char *digest, const u_char *key, size_t key_len,
+    const ngx_otp_hmac_part_t *parts, size_t n, u_char *out, size_t out_len)
 {
     int           rc;
     size_t        i, len;
@@ -325,7 +369,7 @@ ngx_otp_hmac_parts(const u_char *key, size_t key_len,
     }
 
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                 (char *) "SHA256", 0);
+                                                 (char *) digest, 0);
     params[1] = OSSL_PARAM_construct_end();
 
     rc = NGX_OTP_ERROR;
@@ -347,9 +391,7 @@ ngx_otp_hmac_parts(const u_char *key, size_t key_len,
         }
     }
 
-    if (EVP_MAC_final(ctx, out, &len, NGX_OTP_HASH_LEN) != 1
-        || len != NGX_OTP_HASH_LEN)
-    {
+    if (EVP_MAC_final(ctx, out, &len, out_len) != 1 || len != out_len) {
         goto done;
     }
 
@@ -364,8 +406,54 @@ done:
 }
 
 
+/* RFC 4648's encoding; pad adds the '='s that make a multiple of 4 */
+
+static size_t
+ngx_otp_base64_encode_alphabet(u_char *dst, const u_char *src, size_t len,
+    const u_char *alphabet, int pad)
+{
+    u_char  *d;
+
+    d = dst;
+
+    while (len >= 3) {
+        *d++ = alphabet[src[0] >> 2];
+        *d++ = alphabet[((src[0] & 0x03) << 4) | (src[1] >> 4)];
+        *d++ = alphabet[((src[1] & 0x0f) << 2) | (src[2] >> 6)];
+        *d++ = alphabet[src[2] & 0x3f];
+
+        src += 3;
+        len -= 3;
+    }
+
+    if (len > 0) {
+        *d++ = alphabet[src[0] >> 2];
+
+        if (len == 1) {
+            *d++ = alphabet[(src[0] & 0x03) << 4];
+
+            if (pad) {
+                *d++ = '=';
+            }
+
+        } else {
+            *d++ = alphabet[((src[0] & 0x03) << 4) | (src[1] >> 4)];
+            *d++ = alphabet[(src[1] & 0x0f) << 2];
+        }
+
+        if (pad) {
+            *d++ = '=';
+        }
+    }
+
+    return (size_t) (d - dst);
+}
+
+
+/* the value of c in alphabet (they differ in 62 and 63 only), or -1 */
+
 static int
-ngx_otp_base64url_value(u_char c)
+ngx_otp_base64_value(u_char c, const u_char *alphabet)
 {
     if (c >= 'A' && c <= 'Z') {
         return c - 'A';
@@ -379,11 +467,11 @@ ngx_otp_base64url_value(u_char c)
         return c - '0' + 52;
     }
 
-    if (c == '-') {
+    if (c == alphabet[62]) {
         return 62;
     }
 
-    if (c == '_') {
+    if (c == alphabet[63]) {
         return 63;
     }
 

@@ -16,15 +16,9 @@
 
 static int ngx_otp_fields_form(const u_char *body, size_t len,
     ngx_otp_field_t *fields, size_t n, const char **bad);
-static int ngx_otp_form_unescape(const u_char *src, size_t len, u_char *dst,
-    size_t cap, size_t *dst_len);
-static int ngx_otp_form_name_is(const u_char *src, size_t len,
-    const char *name);
 static int ngx_otp_hex_value(u_char c);
 static int ngx_otp_fields_json(const u_char *body, size_t len,
     ngx_otp_field_t *fields, size_t n, const char **bad);
-static size_t ngx_otp_json_depth(const u_char *body, size_t len,
-    size_t *max);
 static const char *ngx_otp_json_dup_name(const u_char *body, size_t len,
     size_t pos, ngx_otp_field_t *fields, size_t n);
 
@@ -69,40 +63,18 @@ static int
 ngx_otp_fields_form(const u_char *body, size_t len,
     ngx_otp_field_t *fields, size_t n, const char **bad)
 {
-    int               rc;
-    size_t            i, name_len, value_len, dummy;
-    const u_char     *p, *end, *pair_end, *eq, *value;
-    ngx_otp_field_t  *f;
+    int                   rc;
+    size_t                i, dummy;
+    const u_char         *p;
+    ngx_otp_field_t      *f;
+    ngx_otp_form_pair_t   pair;
 
     p = body;
-    end = body + len;
 
-    for ( /* void */ ; p < end; p = pair_end + 1) {
+    while (ngx_otp_form_next(&p, body + len, &pair)) {
 
-        pair_end = memchr(p, '&', (size_t) (end - p));
-        if (pair_end == NULL) {
-            pair_end = end;
-        }
-
-        if (pair_end == p) {
-            /* "a=1&&b=2" and a trailing '&' are what browsers send too */
-            continue;
-        }
-
-        eq = memchr(p, '=', (size_t) (pair_end - p));
-
-        if (eq) {
-            name_len = (size_t) (eq - p);
-            value = eq + 1;
-            value_len = (size_t) (pair_end - value);
-
-        } else {
-            name_len = (size_t) (pair_end - p);
-            value = pair_end;
-            value_len = 0;
-        }
-
-        rc = ngx_otp_form_unescape(p, name_len, NULL, 0, &dummy);
+        rc = ngx_otp_form_unescape(pair.name, pair.name_len, NULL, 0, &dummy,
+                                   0);
         if (rc != NGX_OTP_OK) {
             return rc;
         }
@@ -110,14 +82,17 @@ ngx_otp_fields_form(const u_char *body, size_t len,
         f = NULL;
 
         for (i = 0; i < n; i++) {
-            if (ngx_otp_form_name_is(p, name_len, fields[i].name)) {
+            if (ngx_otp_form_name_is(pair.name, pair.name_len,
+                                     fields[i].name))
+            {
                 f = &fields[i];
                 break;
             }
         }
 
         if (f == NULL) {
-            rc = ngx_otp_form_unescape(value, value_len, NULL, 0, &dummy);
+            rc = ngx_otp_form_unescape(pair.value, pair.value_len, NULL, 0,
+                                       &dummy, 0);
             if (rc != NGX_OTP_OK) {
                 return rc;
             }
@@ -130,8 +105,13 @@ ngx_otp_fields_form(const u_char *body, size_t len,
             return NGX_OTP_EDUP;
         }
 
-        rc = ngx_otp_form_unescape(value, value_len, f->buf, f->cap,
-                                   &f->len);
+        /*
+         * values end up in C strings and store keys where a NUL would cut
+         * them short or make two different values collide
+         */
+
+        rc = ngx_otp_form_unescape(pair.value, pair.value_len, f->buf, f->cap,
+                                   &f->len, NGX_OTP_FORM_NO_NUL);
         if (rc != NGX_OTP_OK) {
             f->len = 0;
             *bad = f->name;
@@ -145,15 +125,55 @@ ngx_otp_fields_form(const u_char *body, size_t len,
 }
 
 
-/*
- * With dst NULL only checks the escapes.  Otherwise a decoded NUL is
- * EINVAL, because values end up in C strings and store keys where a NUL
- * would cut them short or make two different values collide.
- */
+int
+ngx_otp_form_next(const u_char **pos, const u_char *end,
+    ngx_otp_form_pair_t *pair)
+{
+    const u_char  *p, *pair_end, *eq;
 
-static int
+    for (p = *pos; p < end; p = pair_end + 1) {
+
+        pair_end = memchr(p, '&', (size_t) (end - p));
+        if (pair_end == NULL) {
+            pair_end = end;
+        }
+
+        if (pair_end == p) {
+            /* "a=1&&b=2" and a trailing '&' are what browsers send too */
+            continue;
+        }
+
+        eq = memchr(p, '=', (size_t) (pair_end - p));
+
+        pair->name = p;
+
+        if (eq) {
+            pair->name_len = (size_t) (eq - p);
+            pair->value = eq + 1;
+            pair->value_len = (size_t) (pair_end - pair->value);
+            pair->eq = 1;
+
+        } else {
+            pair->name_len = (size_t) (pair_end - p);
+            pair->value = pair_end;
+            pair->value_len = 0;
+            pair->eq = 0;
+        }
+
+        *pos = (pair_end < end) ? pair_end + 1 : end;
+
+        return 1;
+    }
+
+    *pos = end;
+
+    return 0;
+}
+
+
+int
 ngx_otp_form_unescape(const u_char *src, size_t len, u_char *dst,
-    size_t cap, size_t *dst_len)
+    size_t cap, size_t *dst_len, unsigned flags)
 {
     int     hi, lo;
     size_t  i, n;
@@ -185,7 +205,7 @@ ngx_otp_form_unescape(const u_char *src, size_t len, u_char *dst,
         }
 
         if (dst) {
-            if (c == '\0') {
+            if (c == '\0' && (flags & NGX_OTP_FORM_NO_NUL)) {
                 return NGX_OTP_EINVAL;
             }
 
@@ -205,9 +225,7 @@ ngx_otp_form_unescape(const u_char *src, size_t len, u_char *dst,
 }
 
 
-/* src has valid escapes: ngx_otp_form_unescape() checked it */
-
-static int
+int
 ngx_otp_form_name_is(const u_char *src, size_t len, const char *name)
 {
     size_t  i, j;
@@ -354,13 +372,7 @@ done:
 }
 
 
-/*
- * The bracket depth at the end of body[0 .. len), and the deepest one on
- * the way (in *max).  Brackets in strings do not count; the text need not
- * be valid JSON.
- */
-
-static size_t
+size_t
 ngx_otp_json_depth(const u_char *body, size_t len, size_t *max)
 {
     size_t  i, depth;

@@ -13,10 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/core_names.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 
 #include "ngx_otp_core.h"
 
@@ -30,12 +27,6 @@
 
 #define NGX_OTP_HUB_PREFIX          "sha256="
 #define NGX_OTP_STDWH_PREFIX        "whsec_"
-
-
-typedef struct {
-    const u_char   *data;
-    size_t          len;
-} ngx_otp_sig_part_t;
 
 
 typedef struct {
@@ -76,21 +67,6 @@ static int ngx_otp_sig_param_cmp(const void *one, const void *two);
 static int ngx_otp_twilio_compute(const u_char *token, size_t token_len,
     const u_char *url, size_t url_len, const ngx_otp_twilio_req_t *r,
     u_char out[NGX_OTP_TWILIO_SIG_LEN]);
-static int ngx_otp_sig_unescape(const u_char *src, size_t len, u_char *dst,
-    size_t *dst_len);
-static int ngx_otp_sig_hex_value(u_char c);
-static int ngx_otp_sig_mac(const char *digest, const u_char *key,
-    size_t key_len, const ngx_otp_sig_part_t *parts, size_t n, u_char *out,
-    size_t out_len);
-static size_t ngx_otp_base64_encode(u_char *dst, const u_char *src,
-    size_t len);
-static int ngx_otp_base64_decode(u_char *dst, size_t cap, size_t *dst_len,
-    const u_char *src, size_t len);
-static int ngx_otp_base64_value(u_char c);
-
-
-static const u_char  ngx_otp_base64_alphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 
 int
@@ -382,9 +358,9 @@ static int
 ngx_otp_twilio_query(ngx_otp_twilio_req_t *r, const u_char **hash,
     size_t *hash_len)
 {
-    u_char         name[sizeof("bodySHA256")];
-    size_t         name_len;
-    const u_char  *p, *end, *pair_end, *eq;
+    size_t                name_len;
+    const u_char         *p, *end, *hash_end;
+    ngx_otp_form_pair_t   pair;
 
     *hash = NULL;
     *hash_len = 0;
@@ -397,36 +373,21 @@ ngx_otp_twilio_query(ngx_otp_twilio_req_t *r, const u_char **hash,
     p++;
     end = r->url + r->url_len;
 
-    pair_end = memchr(p, '#', (size_t) (end - p));
-    if (pair_end) {
-        end = pair_end;
+    hash_end = memchr(p, '#', (size_t) (end - p));
+    if (hash_end) {
+        end = hash_end;
     }
 
-    for ( /* void */ ; p < end; p = pair_end + 1) {
+    while (ngx_otp_form_next(&p, end, &pair)) {
 
-        pair_end = memchr(p, '&', (size_t) (end - p));
-        if (pair_end == NULL) {
-            pair_end = end;
-        }
+        /* a pair without '=', or a name with a bad escape, is skipped */
 
-        eq = memchr(p, '=', (size_t) (pair_end - p));
-        if (eq == NULL) {
-            continue;
-        }
-
-        /* a name too long, or with a bad escape, is not bodySHA256 */
-
-        if ((size_t) (eq - p) > 3 * sizeof(name)
-            || ngx_otp_sig_unescape(p, (size_t) (eq - p), NULL, &name_len)
+        if (!pair.eq
+            || ngx_otp_form_unescape(pair.name, pair.name_len, NULL, 0,
+                                     &name_len, 0)
                != NGX_OTP_OK
-            || name_len != sizeof(name) - 1)
+            || !ngx_otp_form_name_is(pair.name, pair.name_len, "bodySHA256"))
         {
-            continue;
-        }
-
-        (void) ngx_otp_sig_unescape(p, (size_t) (eq - p), name, &name_len);
-
-        if (memcmp(name, "bodySHA256", name_len) != 0) {
             continue;
         }
 
@@ -435,8 +396,8 @@ ngx_otp_twilio_query(ngx_otp_twilio_req_t *r, const u_char **hash,
         }
 
         r->json = 1;
-        *hash = eq + 1;
-        *hash_len = (size_t) (pair_end - *hash);
+        *hash = pair.value;
+        *hash_len = pair.value_len;
     }
 
     return NGX_OTP_OK;
@@ -449,10 +410,11 @@ static int
 ngx_otp_twilio_form(ngx_otp_twilio_req_t *r, const u_char *body, size_t len)
 {
     int                   rc;
-    size_t                i, n, name_len, value_len;
+    size_t                i, n;
     u_char               *s;
-    const u_char         *p, *end, *pair_end, *eq, *value;
+    const u_char         *p;
     ngx_otp_sig_param_t  *a;
+    ngx_otp_form_pair_t   pair;
 
     if (len == 0) {
         return NGX_OTP_OK;
@@ -467,39 +429,19 @@ ngx_otp_twilio_form(ngx_otp_twilio_req_t *r, const u_char *body, size_t len)
 
     s = r->scratch;
     n = 0;
-    end = body + len;
+    p = body;
 
-    for (p = body; p < end; p = pair_end + 1) {
-
-        pair_end = memchr(p, '&', (size_t) (end - p));
-        if (pair_end == NULL) {
-            pair_end = end;
-        }
-
-        if (pair_end == p) {
-            continue;
-        }
+    while (ngx_otp_form_next(&p, body + len, &pair)) {
 
         if (n == NGX_OTP_SIG_MAX_PARAMS) {
             return NGX_OTP_ETOOBIG;
         }
 
-        eq = memchr(p, '=', (size_t) (pair_end - p));
-
-        if (eq) {
-            name_len = (size_t) (eq - p);
-            value = eq + 1;
-            value_len = (size_t) (pair_end - value);
-
-        } else {
-            name_len = (size_t) (pair_end - p);
-            value = pair_end;
-            value_len = 0;
-        }
-
         a = &r->params[n++];
 
-        rc = ngx_otp_sig_unescape(p, name_len, s, &a->name_len);
+        rc = ngx_otp_form_unescape(pair.name, pair.name_len, s,
+                                   (size_t) (r->scratch + len - s),
+                                   &a->name_len, 0);
         if (rc != NGX_OTP_OK) {
             return rc;
         }
@@ -507,7 +449,9 @@ ngx_otp_twilio_form(ngx_otp_twilio_req_t *r, const u_char *body, size_t len)
         a->name = s;
         s += a->name_len;
 
-        rc = ngx_otp_sig_unescape(value, value_len, s, &a->value_len);
+        rc = ngx_otp_form_unescape(pair.value, pair.value_len, s,
+                                   (size_t) (r->scratch + len - s),
+                                   &a->value_len, 0);
         if (rc != NGX_OTP_OK) {
             return rc;
         }
@@ -573,12 +517,12 @@ ngx_otp_twilio_compute(const u_char *token, size_t token_len,
     const u_char *url, size_t url_len, const ngx_otp_twilio_req_t *r,
     u_char out[NGX_OTP_TWILIO_SIG_LEN])
 {
-    int                  rc;
-    size_t               i, n;
-    u_char               mac[NGX_OTP_SHA1_LEN];
-    ngx_otp_sig_part_t  *parts;
+    int                   rc;
+    size_t                i, n;
+    u_char                mac[NGX_OTP_SHA1_LEN];
+    ngx_otp_hmac_part_t  *parts;
 
-    parts = malloc((1 + 2 * r->nparams) * sizeof(ngx_otp_sig_part_t));
+    parts = malloc((1 + 2 * r->nparams) * sizeof(ngx_otp_hmac_part_t));
     if (parts == NULL) {
         return NGX_OTP_ERROR;
     }
@@ -594,8 +538,7 @@ ngx_otp_twilio_compute(const u_char *token, size_t token_len,
         parts[n++].len = r->params[i].value_len;
     }
 
-    rc = ngx_otp_sig_mac("SHA1", token, token_len, parts, n, mac,
-                         sizeof(mac));
+    rc = ngx_otp_hmac("SHA1", token, token_len, parts, n, mac, sizeof(mac));
 
     free(parts);
 
@@ -654,13 +597,13 @@ ngx_otp_stdwh_validate(const u_char *secret, size_t secret_len,
     const u_char *sigs, size_t sigs_len, const u_char *body,
     size_t body_len, time_t now, time_t tolerance)
 {
-    int                 rc, match;
-    size_t              i, key_len, plen;
-    int64_t             t, diff;
-    u_char              key[NGX_OTP_STDWH_KEY_MAX];
-    u_char              mac[NGX_OTP_HASH_LEN], mine[NGX_OTP_STDWH_SIG_LEN];
-    const u_char       *p, *end, *tok;
-    ngx_otp_sig_part_t  parts[5];
+    int                  rc, match;
+    size_t               i, key_len, plen;
+    int64_t              t, diff;
+    u_char               key[NGX_OTP_STDWH_KEY_MAX];
+    u_char               mac[NGX_OTP_HASH_LEN], mine[NGX_OTP_STDWH_SIG_LEN];
+    const u_char        *p, *end, *tok;
+    ngx_otp_hmac_part_t  parts[5];
 
     plen = sizeof(NGX_OTP_STDWH_PREFIX) - 1;
 
@@ -719,7 +662,7 @@ ngx_otp_stdwh_validate(const u_char *secret, size_t secret_len,
     parts[4].data = body;
     parts[4].len = body_len;
 
-    rc = ngx_otp_sig_mac("SHA256", key, key_len, parts, 5, mac, sizeof(mac));
+    rc = ngx_otp_hmac("SHA256", key, key_len, parts, 5, mac, sizeof(mac));
     if (rc != NGX_OTP_OK) {
         goto done;
     }
@@ -779,256 +722,4 @@ done:
     OPENSSL_cleanse(key, sizeof(key));
 
     return rc;
-}
-
-
-/* form decoding: '+' and %XX; with dst NULL only measures and checks */
-
-static int
-ngx_otp_sig_unescape(const u_char *src, size_t len, u_char *dst,
-    size_t *dst_len)
-{
-    int     hi, lo;
-    size_t  i, n;
-    u_char  c;
-
-    n = 0;
-
-    for (i = 0; i < len; i++) {
-
-        c = src[i];
-
-        if (c == '+') {
-            c = ' ';
-
-        } else if (c == '%') {
-            if (len - i < 3) {
-                return NGX_OTP_EINVAL;
-            }
-
-            hi = ngx_otp_sig_hex_value(src[i + 1]);
-            lo = ngx_otp_sig_hex_value(src[i + 2]);
-
-            if (hi < 0 || lo < 0) {
-                return NGX_OTP_EINVAL;
-            }
-
-            c = (u_char) (hi << 4 | lo);
-            i += 2;
-        }
-
-        if (dst) {
-            dst[n] = c;
-        }
-
-        n++;
-    }
-
-    *dst_len = n;
-
-    return NGX_OTP_OK;
-}
-
-
-static int
-ngx_otp_sig_hex_value(u_char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    c |= 0x20;
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    return -1;
-}
-
-
-/* an HMAC of the parts in a row, with SHA1 or SHA256 (out_len bytes) */
-
-static int
-ngx_otp_sig_mac(const char *digest, const u_char *key, size_t key_len,
-    const ngx_otp_sig_part_t *parts, size_t n, u_char *out, size_t out_len)
-{
-    int           rc;
-    size_t        i, len;
-    EVP_MAC      *mac;
-    OSSL_PARAM    params[2];
-    EVP_MAC_CTX  *ctx;
-
-    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (mac == NULL) {
-        return NGX_OTP_ERROR;
-    }
-
-    ctx = EVP_MAC_CTX_new(mac);
-    if (ctx == NULL) {
-        EVP_MAC_free(mac);
-        return NGX_OTP_ERROR;
-    }
-
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                 (char *) digest, 0);
-    params[1] = OSSL_PARAM_construct_end();
-
-    rc = NGX_OTP_ERROR;
-
-    if (EVP_MAC_init(ctx, key_len ? key : (const u_char *) "", key_len,
-                     params)
-        != 1)
-    {
-        goto done;
-    }
-
-    for (i = 0; i < n; i++) {
-        if (parts[i].len
-            && EVP_MAC_update(ctx, parts[i].data, parts[i].len) != 1)
-        {
-            goto done;
-        }
-    }
-
-    if (EVP_MAC_final(ctx, out, &len, out_len) != 1 || len != out_len) {
-        goto done;
-    }
-
-    rc = NGX_OTP_OK;
-
-done:
-
-    EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
-
-    return rc;
-}
-
-
-/* standard base64 with padding (RFC 4648 section 4) */
-
-static size_t
-ngx_otp_base64_encode(u_char *dst, const u_char *src, size_t len)
-{
-    u_char  *d;
-
-    d = dst;
-
-    while (len >= 3) {
-        *d++ = ngx_otp_base64_alphabet[src[0] >> 2];
-        *d++ = ngx_otp_base64_alphabet[((src[0] & 0x03) << 4)
-                                       | (src[1] >> 4)];
-        *d++ = ngx_otp_base64_alphabet[((src[1] & 0x0f) << 2)
-                                       | (src[2] >> 6)];
-        *d++ = ngx_otp_base64_alphabet[src[2] & 0x3f];
-
-        src += 3;
-        len -= 3;
-    }
-
-    if (len > 0) {
-        *d++ = ngx_otp_base64_alphabet[src[0] >> 2];
-
-        if (len == 1) {
-            *d++ = ngx_otp_base64_alphabet[(src[0] & 0x03) << 4];
-            *d++ = '=';
-
-        } else {
-            *d++ = ngx_otp_base64_alphabet[((src[0] & 0x03) << 4)
-                                           | (src[1] >> 4)];
-            *d++ = ngx_otp_base64_alphabet[(src[1] & 0x0f) << 2];
-        }
-
-        *d++ = '=';
-    }
-
-    return (size_t) (d - dst);
-}
-
-
-/*
- * Standard base64, padded or not, no white space: a configured secret.
- * Unused low bits are ignored, as the Standard Webhooks libraries' own
- * decoders do, so that every secret they take is taken here too.
- */
-
-static int
-ngx_otp_base64_decode(u_char *dst, size_t cap, size_t *dst_len,
-    const u_char *src, size_t len)
-{
-    int       v;
-    size_t    i, n;
-    uint32_t  acc;
-    unsigned  bits;
-
-    if (len % 4 == 0 && len >= 2) {
-        if (src[len - 1] == '=') {
-            len--;
-
-            if (src[len - 1] == '=') {
-                len--;
-            }
-        }
-    }
-
-    if (len % 4 == 1) {
-        return NGX_OTP_EINVAL;
-    }
-
-    acc = 0;
-    bits = 0;
-    n = 0;
-
-    for (i = 0; i < len; i++) {
-
-        v = ngx_otp_base64_value(src[i]);
-        if (v < 0) {
-            return NGX_OTP_EINVAL;
-        }
-
-        acc = (acc << 6 | (uint32_t) v) & 0xffffff;
-        bits += 6;
-
-        if (bits >= 8) {
-            bits -= 8;
-
-            if (n == cap) {
-                return NGX_OTP_EINVAL;
-            }
-
-            dst[n++] = (u_char) (acc >> bits);
-        }
-    }
-
-    *dst_len = n;
-
-    return NGX_OTP_OK;
-}
-
-
-static int
-ngx_otp_base64_value(u_char c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-
-    if (c == '+') {
-        return 62;
-    }
-
-    if (c == '/') {
-        return 63;
-    }
-
-    return -1;
 }

@@ -21,9 +21,6 @@
 #include "ngx_otp_core.h"
 
 
-#define NGX_OTP_HOOK_NAME_MAX       32      /* longest form name we want */
-
-
 typedef struct {
     const char          *name;
     ngx_otp_wire_str_t   value;
@@ -47,9 +44,6 @@ typedef struct {
 
 static int ngx_otp_hook_form(const u_char *body, size_t len,
     u_char *scratch, ngx_otp_hook_field_t *fields, size_t n);
-static int ngx_otp_hook_unescape(const u_char *src, size_t len, u_char *dst,
-    size_t cap, size_t *dst_len);
-static int ngx_otp_hook_hex(u_char c);
 static unsigned ngx_otp_hook_map(const ngx_otp_hook_map_t *map,
     const ngx_otp_wire_str_t *s);
 static int ngx_otp_hook_id(const u_char *s, size_t len, size_t max);
@@ -65,7 +59,6 @@ static void ngx_otp_hook_meta_message(json_t *m, ngx_otp_hook_scratch_t *sc,
     ngx_otp_hook_t *h);
 static int ngx_otp_hook_json_str(json_t *v, ngx_otp_hook_scratch_t *sc,
     ngx_otp_wire_str_t *s);
-static size_t ngx_otp_hook_json_depth(const u_char *body, size_t len);
 
 
 static const ngx_otp_hook_map_t  ngx_otp_hook_twilio_messages[] = {
@@ -283,7 +276,7 @@ int
 ngx_otp_hook_meta(const u_char *body, size_t len, u_char *scratch,
     ngx_otp_hook_t *h)
 {
-    size_t                  i, j;
+    size_t                  i, j, max;
     json_t                 *root, *entry, *e, *changes, *c;
     json_error_t            err;
     ngx_otp_hook_scratch_t  sc;
@@ -297,7 +290,9 @@ ngx_otp_hook_meta(const u_char *body, size_t len, u_char *scratch,
 
     /* as ngx_otp_fields_parse(): jansson recurses once per bracket */
 
-    if (ngx_otp_hook_json_depth(body, len) > NGX_OTP_JSON_MAX_DEPTH) {
+    (void) ngx_otp_json_depth(body, len, &max);
+
+    if (max > NGX_OTP_JSON_MAX_DEPTH) {
         return NGX_OTP_EINVAL;
     }
 
@@ -525,10 +520,10 @@ static int
 ngx_otp_hook_form(const u_char *body, size_t len, u_char *scratch,
     ngx_otp_hook_field_t *fields, size_t n)
 {
-    int            rc;
-    size_t         i, name_len, value_len, dlen;
-    u_char         name[NGX_OTP_HOOK_NAME_MAX], *s;
-    const u_char  *p, *end, *pair_end, *eq, *value;
+    size_t                i, dlen;
+    u_char               *s;
+    const u_char         *p;
+    ngx_otp_form_pair_t   pair;
 
     for (i = 0; i < n; i++) {
         fields[i].found = 0;
@@ -541,54 +536,27 @@ ngx_otp_hook_form(const u_char *body, size_t len, u_char *scratch,
     }
 
     s = scratch;
-    end = body + len;
+    p = body;
 
-    for (p = body; p < end; p = pair_end + 1) {
+    while (ngx_otp_form_next(&p, body + len, &pair)) {
 
-        pair_end = memchr(p, '&', (size_t) (end - p));
-        if (pair_end == NULL) {
-            pair_end = end;
-        }
-
-        if (pair_end == p) {
-            continue;
-        }
-
-        eq = memchr(p, '=', (size_t) (pair_end - p));
-
-        if (eq) {
-            name_len = (size_t) (eq - p);
-            value = eq + 1;
-            value_len = (size_t) (pair_end - value);
-
-        } else {
-            name_len = (size_t) (pair_end - p);
-            value = pair_end;
-            value_len = 0;
-        }
-
-        rc = ngx_otp_hook_unescape(p, name_len, name, sizeof(name), &dlen);
-
-        if (rc == NGX_OTP_ETOOBIG) {
-            /* longer than any name we want: only its escapes matter */
-            rc = ngx_otp_hook_unescape(p, name_len, NULL, 0, &dlen);
-            dlen = sizeof(name) + 1;
-        }
-
-        if (rc != NGX_OTP_OK) {
+        if (ngx_otp_form_unescape(pair.name, pair.name_len, NULL, 0, &dlen, 0)
+            != NGX_OTP_OK)
+        {
             return NGX_OTP_EINVAL;
         }
 
         for (i = 0; i < n; i++) {
-            if (strlen(fields[i].name) == dlen
-                && memcmp(fields[i].name, name, dlen) == 0)
+            if (ngx_otp_form_name_is(pair.name, pair.name_len,
+                                     fields[i].name))
             {
                 break;
             }
         }
 
         if (i == n) {
-            if (ngx_otp_hook_unescape(value, value_len, NULL, 0, &dlen)
+            if (ngx_otp_form_unescape(pair.value, pair.value_len, NULL, 0,
+                                      &dlen, 0)
                 != NGX_OTP_OK)
             {
                 return NGX_OTP_EINVAL;
@@ -603,10 +571,10 @@ ngx_otp_hook_form(const u_char *body, size_t len, u_char *scratch,
 
         /* decoding never lengthens: all values fit len bytes */
 
-        if (ngx_otp_hook_unescape(value, value_len, s,
-                                  (size_t) (scratch + len - s), &dlen)
-            != NGX_OTP_OK
-            || memchr(s, '\0', dlen) != NULL)
+        if (ngx_otp_form_unescape(pair.value, pair.value_len, s,
+                                  (size_t) (scratch + len - s), &dlen,
+                                  NGX_OTP_FORM_NO_NUL)
+            != NGX_OTP_OK)
         {
             return NGX_OTP_EINVAL;
         }
@@ -618,75 +586,6 @@ ngx_otp_hook_form(const u_char *body, size_t len, u_char *scratch,
     }
 
     return NGX_OTP_OK;
-}
-
-
-/* '+' and %XX; with dst NULL only checks and measures */
-
-static int
-ngx_otp_hook_unescape(const u_char *src, size_t len, u_char *dst,
-    size_t cap, size_t *dst_len)
-{
-    int     hi, lo;
-    size_t  i, n;
-    u_char  c;
-
-    n = 0;
-
-    for (i = 0; i < len; i++) {
-
-        c = src[i];
-
-        if (c == '+') {
-            c = ' ';
-
-        } else if (c == '%') {
-            if (len - i < 3) {
-                return NGX_OTP_EINVAL;
-            }
-
-            hi = ngx_otp_hook_hex(src[i + 1]);
-            lo = ngx_otp_hook_hex(src[i + 2]);
-
-            if (hi < 0 || lo < 0) {
-                return NGX_OTP_EINVAL;
-            }
-
-            c = (u_char) (hi << 4 | lo);
-            i += 2;
-        }
-
-        if (dst) {
-            if (n == cap) {
-                return NGX_OTP_ETOOBIG;
-            }
-
-            dst[n] = c;
-        }
-
-        n++;
-    }
-
-    *dst_len = n;
-
-    return NGX_OTP_OK;
-}
-
-
-static int
-ngx_otp_hook_hex(u_char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-
-    c |= 0x20;
-
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-
-    return -1;
 }
 
 
@@ -794,63 +693,6 @@ ngx_otp_hook_add_message(ngx_otp_hook_t *h, const u_char *from,
 
     m->text = *text;
     m->channel = channel;
-}
-
-
-/* the deepest bracket nesting, brackets in strings not counted */
-
-static size_t
-ngx_otp_hook_json_depth(const u_char *body, size_t len)
-{
-    int     in_string, escaped;
-    size_t  i, depth, max;
-
-    depth = 0;
-    max = 0;
-    in_string = 0;
-    escaped = 0;
-
-    for (i = 0; i < len; i++) {
-
-        if (in_string) {
-            if (escaped) {
-                escaped = 0;
-
-            } else if (body[i] == '\\') {
-                escaped = 1;
-
-            } else if (body[i] == '"') {
-                in_string = 0;
-            }
-
-            continue;
-        }
-
-        switch (body[i]) {
-
-        case '"':
-            in_string = 1;
-            break;
-
-        case '{':
-        case '[':
-            if (++depth > max) {
-                max = depth;
-            }
-
-            break;
-
-        case '}':
-        case ']':
-            if (depth > 0) {
-                depth--;
-            }
-
-            break;
-        }
-    }
-
-    return max;
 }
 
 
