@@ -34,7 +34,7 @@ use OtpTest;
 
 my $t = OtpTest->new->need_redis;
 
-$t->plan(17);
+$t->plan(18);
 
 $t->write_config(<<'EOF', store => 'redis');
 
@@ -221,6 +221,14 @@ is("$code $status", '200 delivered',
 
 $t->restart_redis;
 ok(subscribers(1), 'the subscriber reconnects after Redis restarted');
+
+# the store's own connection comes back on its backoff, and until then a
+# status read is 503 (fail closed): wait for it before the long-poll
+my $deadline = time + 10;
+sleep 0.1 while $t->get('/otp/status/SM0')->{status} == 503
+                && time < $deadline;
+is($t->get('/otp/status/SM0')->{status}, 404,
+   'the store connection is back after Redis restarted');
 
 put_message('SM4');
 $poll = long_poll('SM4');
