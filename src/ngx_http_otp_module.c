@@ -46,6 +46,8 @@ static char *ngx_http_otp_channels(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_otp_rate(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_otp_body_limit(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
 static char *ngx_http_otp_default_cc(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_otp_str_or_off(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -282,7 +284,7 @@ static ngx_command_t  ngx_http_otp_commands[] = {
 
     { ngx_string("otp_body_limit"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
-      ngx_conf_set_size_slot,
+      ngx_http_otp_body_limit,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_otp_loc_conf_t, body_limit),
       NULL },
@@ -514,6 +516,7 @@ ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
     olcf->send_limit.count = NGX_CONF_UNSET_UINT;
     olcf->client_limit.count = NGX_CONF_UNSET_UINT;
     olcf->body_limit = NGX_CONF_UNSET_SIZE;
+    olcf->body_limit_set = NGX_CONF_UNSET;
     olcf->token_ttl = NGX_CONF_UNSET;
     olcf->geo_allow = NGX_CONF_UNSET_PTR;
     olcf->geo_deny = NGX_CONF_UNSET_PTR;
@@ -603,6 +606,17 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     }
 
     ngx_conf_merge_size_value(conf->body_limit, prev->body_limit, 4096);
+    ngx_conf_merge_value(conf->body_limit_set, prev->body_limit_set, 0);
+
+    /*
+     * A webhook's body is not the API's few fields: providers batch
+     * (Meta's payloads reach 3 MB), and a 413 is retried for days.  Unless
+     * otp_body_limit says otherwise, it is read up to what nginx's own
+     * client_max_body_size lets through by default.
+     */
+
+    conf->hook.body_limit = conf->body_limit_set
+                            ? conf->body_limit : NGX_HTTP_OTP_HOOK_BODY_LIMIT;
     ngx_conf_merge_str_value(conf->default_cc, prev->default_cc, "");
     ngx_conf_merge_sec_value(conf->token_ttl, prev->token_ttl, 3600);
     ngx_conf_merge_str_value(conf->token_issuer, prev->token_issuer, "");
@@ -1025,6 +1039,29 @@ ngx_http_otp_channels(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * otp_body_limit SIZE: a size slot that also remembers it was given, for
+ * the webhook locations' larger default (the merged value alone cannot
+ * tell an explicit 4k from the default)
+ */
+
+static char *
+ngx_http_otp_body_limit(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_otp_loc_conf_t *olcf = conf;
+
+    char  *rv;
+
+    rv = ngx_conf_set_size_slot(cf, cmd, conf);
+
+    if (rv == NGX_CONF_OK) {
+        olcf->body_limit_set = 1;
+    }
+
+    return rv;
 }
 
 

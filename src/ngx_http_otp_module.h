@@ -98,6 +98,8 @@ typedef struct {
     ngx_http_otp_rate_t             send_limit;
     ngx_http_otp_rate_t             client_limit;
     size_t                          body_limit;
+    ngx_flag_t                      body_limit_set; /* given, here or
+                                                       above */
     ngx_str_t                       default_cc;
 
     time_t                          token_ttl;

@@ -103,6 +103,25 @@ ngx_http_otp_hook_merge_conf(ngx_conf_t *cf, ngx_http_otp_hook_conf_t *prev,
     ngx_conf_merge_str_value(conf->help_text, prev->help_text, "");
     ngx_conf_merge_str_value(conf->forward, prev->forward, "");
 
+    if (conf->signature == NULL) {
+        return NGX_CONF_OK;
+    }
+
+    if (conf->body_limit > NGX_OTP_HOOK_BODY_MAX_LEN) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"otp_body_limit\" of %uz bytes is more than a "
+                      "webhook is read (%d), for the check in %V:%ui",
+                      conf->body_limit, NGX_OTP_HOOK_BODY_MAX_LEN,
+                      &conf->signature->file, conf->signature->line);
+        return NGX_CONF_ERROR;
+    }
+
+    /* the scheme is known at postconfiguration, where this is told */
+
+    if (conf->public_url.len == 0) {
+        conf->signature->host_url = 1;
+    }
+
     return NGX_CONF_OK;
 }
 
@@ -389,6 +408,25 @@ ngx_http_otp_signature_postconf(ngx_conf_t *cf)
                               &sig->file, sig->line);
                 return NGX_ERROR;
             }
+
+            /*
+             * Twilio signs the URL it calls, host included: built from
+             * the client's Host header, it is whatever the client says,
+             * and a callback signed for another host of the same account
+             * (another site, a staging server) passes here
+             */
+
+            if (sig->host_url) {
+                ngx_log_error(NGX_LOG_WARN, cf->log, 0,
+                              "the twilio signature check in %V:%ui has a "
+                              "location whose server has no "
+                              "\"otp_public_url\": the signed URL is then "
+                              "built from the client's Host header, and a "
+                              "request signed for another host of the same "
+                              "Twilio account is accepted; set "
+                              "\"otp_public_url\" to the URL Twilio calls",
+                              &sig->file, sig->line);
+            }
             break;
 
         case NGX_HTTP_OTP_HOOK_META:
@@ -477,7 +515,7 @@ ngx_http_otp_signature_handler(ngx_http_request_t *r)
 
     /* the check needs the body: it is read first */
 
-    if (r->headers_in.content_length_n > NGX_HTTP_OTP_SIG_BODY_MAX) {
+    if (r->headers_in.content_length_n > (off_t) olcf->hook.body_limit) {
         return ngx_http_otp_signature_deny(r, NGX_HTTP_REQUEST_ENTITY_TOO_LARGE,
                                            "invalid_request",
                                            "The request body is too large.");
@@ -1038,8 +1076,9 @@ ngx_http_otp_signature_cleanup(void *data)
 ngx_int_t
 ngx_http_otp_hook_body(ngx_http_request_t *r, ngx_str_t *body)
 {
-    ngx_int_t            rc;
-    ngx_http_otp_ctx_t  *ctx;
+    ngx_int_t                 rc;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
 
@@ -1048,7 +1087,9 @@ ngx_http_otp_hook_body(ngx_http_request_t *r, ngx_str_t *body)
         return NGX_OK;
     }
 
-    rc = ngx_http_otp_read_body(r, body, NGX_HTTP_OTP_SIG_BODY_MAX);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    rc = ngx_http_otp_read_body(r, body, olcf->hook.body_limit);
 
     /* the webhook parsers are handed a pointer even for an empty body */
 

@@ -515,6 +515,14 @@ ngx_http_otp_webhook_body(ngx_http_request_t *r)
         return;
     }
 
+    if (wh->hook.truncated) {
+        /* a 413 would be retried for days, and fail the same way */
+        ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
+                      "otp webhook of \"%V\": more than %d statuses or "
+                      "messages in one body, the first ones are applied",
+                      &wh->provider->name, NGX_OTP_HOOK_MAX);
+    }
+
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "otp webhook of \"%V\": %uz statuses, %uz messages",
                    &wh->provider->name, wh->hook.nstatuses,

@@ -24,8 +24,13 @@
 /* a scheme of otp_signature: a provider's (NGX_HTTP_OTP_HOOK_*), or */
 #define NGX_HTTP_OTP_SIG_STDWH          16  /* standard_webhooks */
 
-/* the most of a body a signature check reads: what the core checks */
-#define NGX_HTTP_OTP_SIG_BODY_MAX       NGX_OTP_BODY_MAX_LEN
+/*
+ * The most of a body a signature check or a webhook reads where
+ * otp_body_limit is not given (nginx's default client_max_body_size);
+ * otp_body_limit may go up to NGX_OTP_HOOK_BODY_MAX_LEN, what the core
+ * reads.
+ */
+#define NGX_HTTP_OTP_HOOK_BODY_LIMIT    (1024 * 1024)
 
 #define NGX_HTTP_OTP_SIG_TOLERANCE      300 /* s, standard_webhooks */
 
@@ -43,6 +48,8 @@ typedef struct {
     time_t                          tolerance;
     ngx_str_t                       file;       /* where it was given */
     ngx_uint_t                      line;
+    unsigned                        host_url:1; /* a location checks it
+                                                   without otp_public_url */
 } ngx_http_otp_sig_t;
 
 
@@ -54,6 +61,9 @@ typedef struct {
     ngx_array_t                    *trusted;    /* ngx_cidr_t, or NULL */
     ngx_str_t                       help_text;
     ngx_str_t                       forward;    /* URI or @name; "" */
+    size_t                          body_limit; /* otp_body_limit, or
+                                                   NGX_HTTP_OTP_HOOK_BODY_LIMIT
+                                                   when not given */
 } ngx_http_otp_hook_conf_t;
 
 
@@ -102,7 +112,7 @@ char *ngx_http_otp_help_text(ngx_conf_t *cf, ngx_command_t *cmd,
 /* ngx_http_otp_signature.c: the access-phase handler and its setup */
 ngx_int_t ngx_http_otp_signature_postconf(ngx_conf_t *cf);
 ngx_int_t ngx_http_otp_signature_handler(ngx_http_request_t *r);
-/* the body, contiguous (NGX_DECLINED: over NGX_HTTP_OTP_SIG_BODY_MAX) */
+/* the body, contiguous (NGX_DECLINED: over the location's body_limit) */
 ngx_int_t ngx_http_otp_hook_body(ngx_http_request_t *r, ngx_str_t *body);
 /* a request header by name (the first), or NULL */
 ngx_table_elt_t *ngx_http_otp_hook_header(ngx_http_request_t *r,

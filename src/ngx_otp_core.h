@@ -677,6 +677,16 @@ int ngx_otp_status_advances(unsigned from, unsigned to);
 /* ngx_otp_signature.c: webhook signatures (pure; constant-time compares) */
 
 /*
+ * The largest webhook body ngx_otp_twilio_validate() and the webhook
+ * parsers below read.  Larger than NGX_OTP_BODY_MAX_LEN (the API's own
+ * small bodies): providers batch deliveries (Meta's payloads reach 3 MB)
+ * and answer a refusal with days of retries.  The HTTP layer reads at
+ * most the location's otp_body_limit, which cannot be set above this
+ * where a webhook is checked or parsed.
+ */
+#define NGX_OTP_HOOK_BODY_MAX_LEN   (8 * 1024 * 1024)
+
+/*
  * Twilio's X-Twilio-Signature: base64(HMAC-SHA1(auth token, url + the
  * POST parameters sorted by name, each name followed by its value, a
  * name with several values: each distinct value in sorted order after
@@ -687,7 +697,7 @@ int ngx_otp_status_advances(unsigned from, unsigned to);
  * Twilio's SDK validators, the signature is accepted for the URL as
  * given, with its port removed, or with the scheme's default port added.
  * NGX_OTP_OK; NGX_OTP_ESIG; NGX_OTP_EINVAL for a body or URL that cannot
- * be read; NGX_OTP_ETOOBIG over NGX_OTP_BODY_MAX_LEN or
+ * be read; NGX_OTP_ETOOBIG over NGX_OTP_HOOK_BODY_MAX_LEN or
  * NGX_OTP_SIG_MAX_PARAMS parameters.
  */
 #define NGX_OTP_SIG_MAX_PARAMS      256
@@ -728,7 +738,7 @@ int ngx_otp_stdwh_validate(const u_char *secret, size_t secret_len,
 
 /* ngx_otp_webhook.c: what providers' webhooks carry (pure) */
 
-#define NGX_OTP_HOOK_MAX            32      /* statuses or messages a POST */
+#define NGX_OTP_HOOK_MAX            1024    /* statuses or messages a POST */
 #define NGX_OTP_HOOK_ERROR_LEN      32      /* an error code, bytes */
 
 typedef struct {
@@ -751,6 +761,8 @@ typedef struct {
     size_t                  nstatuses;
     ngx_otp_hook_message_t  messages[NGX_OTP_HOOK_MAX];
     size_t                  nmessages;
+    unsigned                truncated:1;    /* more than NGX_OTP_HOOK_MAX
+                                               given: the first taken */
 } ngx_otp_hook_t;
 
 /*
@@ -760,7 +772,8 @@ typedef struct {
  * or backslash, NGX_OTP_WIRE_ID_LEN / NGX_OTP_HOOK_ERROR_LEN at most); an
  * entry whose id is not is left out.  A POST with none of ours answers
  * NGX_OTP_OK with nothing in h; NGX_OTP_EINVAL for a body that cannot be
- * read.
+ * read (or over NGX_OTP_HOOK_BODY_MAX_LEN).  Past NGX_OTP_HOOK_MAX
+ * statuses or messages the first ones are taken and h->truncated is set.
  *
  * Twilio (form): a status callback has MessageSid and MessageStatus, or
  *   CallSid and CallStatus, and ErrorCode; an incoming message has

@@ -178,7 +178,9 @@ ngx_otp_twilio_prepare(ngx_otp_twilio_req_t *r, const u_char *url,
     r->json = 0;
     r->body_ok = 1;
 
-    if (url_len > NGX_OTP_SIG_URL_MAX || body_len > NGX_OTP_BODY_MAX_LEN) {
+    if (url_len > NGX_OTP_SIG_URL_MAX
+        || body_len > NGX_OTP_HOOK_BODY_MAX_LEN)
+    {
         return NGX_OTP_ETOOBIG;
     }
 

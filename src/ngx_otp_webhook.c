@@ -128,6 +128,7 @@ ngx_otp_hook_twilio(const u_char *body, size_t len, u_char *scratch,
 
     h->nstatuses = 0;
     h->nmessages = 0;
+    h->truncated = 0;
 
     f[NGX_OTP_TW_MESSAGE_SID].name = "MessageSid";
     f[NGX_OTP_TW_MESSAGE_STATUS].name = "MessageStatus";
@@ -225,6 +226,7 @@ ngx_otp_hook_africastalking(const u_char *body, size_t len,
 
     h->nstatuses = 0;
     h->nmessages = 0;
+    h->truncated = 0;
 
     f[NGX_OTP_AT_ID].name = "id";
     f[NGX_OTP_AT_STATUS].name = "status";
@@ -283,8 +285,9 @@ ngx_otp_hook_meta(const u_char *body, size_t len, u_char *scratch,
 
     h->nstatuses = 0;
     h->nmessages = 0;
+    h->truncated = 0;
 
-    if (len == 0 || len > NGX_OTP_BODY_MAX_LEN) {
+    if (len == 0 || len > NGX_OTP_HOOK_BODY_MAX_LEN) {
         return NGX_OTP_EINVAL;
     }
 
@@ -348,6 +351,7 @@ ngx_otp_hook_meta_value(json_t *value, ngx_otp_hook_scratch_t *sc,
     json_array_foreach(statuses, i, s) {
 
         if (h->nstatuses == NGX_OTP_HOOK_MAX) {
+            h->truncated = 1;
             break;
         }
 
@@ -404,6 +408,7 @@ ngx_otp_hook_meta_value(json_t *value, ngx_otp_hook_scratch_t *sc,
     json_array_foreach(messages, i, m) {
 
         if (h->nmessages == NGX_OTP_HOOK_MAX) {
+            h->truncated = 1;
             break;
         }
 
@@ -531,7 +536,7 @@ ngx_otp_hook_form(const u_char *body, size_t len, u_char *scratch,
         fields[i].value.len = 0;
     }
 
-    if (len > NGX_OTP_BODY_MAX_LEN) {
+    if (len > NGX_OTP_HOOK_BODY_MAX_LEN) {
         return NGX_OTP_EINVAL;
     }
 

@@ -361,12 +361,14 @@ test_twilio_input(void)
     url[NGX_OTP_SIG_URL_MAX] = '\0';
     is_int(tws(url, "a=1"), NGX_OTP_ESIG, "twilio: URL at the limit");
 
-    big = malloc(NGX_OTP_BODY_MAX_LEN + 1);
+    big = malloc(NGX_OTP_HOOK_BODY_MAX_LEN + 1);
 
     if (big) {
-        memset(big, 'a', NGX_OTP_BODY_MAX_LEN + 1);
-        is_int(tw(TW_TOKEN, TW_URL, big, NGX_OTP_BODY_MAX_LEN + 1, "x"),
+        memset(big, 'a', NGX_OTP_HOOK_BODY_MAX_LEN + 1);
+        is_int(tw(TW_TOKEN, TW_URL, big, NGX_OTP_HOOK_BODY_MAX_LEN + 1, "x"),
                NGX_OTP_ETOOBIG, "twilio: body over the limit");
+        is_int(tw(TW_TOKEN, TW_URL, big, NGX_OTP_BODY_MAX_LEN + 1, "x"),
+               NGX_OTP_ESIG, "twilio: a body over the API's limit is read");
 
         len = 0;
 

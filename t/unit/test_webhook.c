@@ -403,10 +403,10 @@ test_meta(void)
     {
         /* more than NGX_OTP_HOOK_MAX statuses: the first ones are taken */
 
-        char    *body;
+        char    *body, last[16];
         size_t   i, len;
 
-        body = malloc(64 * (NGX_OTP_HOOK_MAX + 8) + 64);
+        body = malloc(128 * (NGX_OTP_HOOK_MAX + 8) + 64);
 
         len = (size_t) sprintf(body, "{\"entry\":[{\"changes\":[{\"value\":"
                                "{\"statuses\":[");
@@ -422,10 +422,49 @@ test_meta(void)
                "meta %d statuses: OK", NGX_OTP_HOOK_MAX + 8);
         is_int(h.nstatuses, NGX_OTP_HOOK_MAX, "meta: at most %d taken",
                NGX_OTP_HOOK_MAX);
-        status_is(NGX_OTP_HOOK_MAX - 1, "w31", NGX_OTP_STATUS_SENT, "",
+        ok(h.truncated, "meta: the rest left out is told");
+        sprintf(last, "w%d", NGX_OTP_HOOK_MAX - 1);
+        status_is(NGX_OTP_HOOK_MAX - 1, last, NGX_OTP_STATUS_SENT, "",
                   "meta: the last one taken");
 
+        /* a batch larger than the API's NGX_OTP_BODY_MAX_LEN is read */
+
+        len = (size_t) sprintf(body, "{\"entry\":[{\"changes\":[{\"value\":"
+                               "{\"statuses\":[");
+
+        for (i = 0; i < NGX_OTP_HOOK_MAX; i++) {
+            len += (size_t) sprintf(body + len, "%s{\"id\":\"w%zu\","
+                                    "\"status\":\"sent\","
+                                    "\"recipient_id\":\"15550100004\","
+                                    "\"timestamp\":\"1700000000\"}",
+                                    i ? "," : "", i);
+        }
+
+        sprintf(body + len, "]}}]}]}");
+
+        ok(len > NGX_OTP_BODY_MAX_LEN, "meta: a body of %zu bytes", len);
+
+        is_int(hook(ngx_otp_hook_meta, body), NGX_OTP_OK,
+               "meta %d statuses: OK", NGX_OTP_HOOK_MAX);
+        ok(h.nstatuses == NGX_OTP_HOOK_MAX && !h.truncated,
+           "meta: all taken, nothing left out");
+
         free(body);
+
+        body = malloc(NGX_OTP_HOOK_BODY_MAX_LEN + 2);
+
+        if (body) {
+            memset(body, ' ', NGX_OTP_HOOK_BODY_MAX_LEN + 1);
+            body[0] = '{';
+            body[NGX_OTP_HOOK_BODY_MAX_LEN - 1] = '}';
+            body[NGX_OTP_HOOK_BODY_MAX_LEN + 1] = '\0';
+            is_int(hook(ngx_otp_hook_meta, body), NGX_OTP_EINVAL,
+                   "meta: a body over NGX_OTP_HOOK_BODY_MAX_LEN: EINVAL");
+            body[NGX_OTP_HOOK_BODY_MAX_LEN] = '\0';
+            is_int(hook(ngx_otp_hook_meta, body), NGX_OTP_OK,
+                   "meta: a body of NGX_OTP_HOOK_BODY_MAX_LEN: OK");
+            free(body);
+        }
     }
 }
 
