@@ -33,7 +33,7 @@ use MockProvider;
 
 my $t = OtpTest->new;
 
-$t->plan(88);
+$t->plan(96);
 
 my $mock = MockProvider->new(dir => $t->dir);
 $mock->on(qr{^/app/} => { status => 200, body => { app => 'ok' } });
@@ -80,6 +80,9 @@ http {
         listen 127.0.0.1:%%PORT%%;
         listen 127.0.0.1:%%PORT4%% http2;
 
+        # above the webhooks' default otp_body_limit (1m), for its 413
+        client_max_body_size 4m;
+
         location /app/twilio/ {
             otp_signature tw;
             proxy_pass @MOCK@;
@@ -93,6 +96,12 @@ http {
 
         location /app/meta/ {
             otp_signature wa;
+            proxy_pass @MOCK@;
+        }
+
+        location /app/limited/ {
+            otp_signature wa;
+            otp_body_limit 1k;
             proxy_pass @MOCK@;
         }
 
@@ -361,9 +370,9 @@ $r = call(POST => $spath, $bigbody, 'Content-Type' => $ct,
 is($r->{status}, 200, 'twilio: a body in a temporary file');
 app_got($spath, $bigbody, 'twilio: temporary file: body intact');
 
-$r = call(POST => $path, 'a=' . ('x' x 70000), 'Content-Type' => $ct,
+$r = call(POST => $path, 'a=' . ('x' x (1024 * 1024)), 'Content-Type' => $ct,
           'X-Twilio-Signature' => 'AAAAAAAAAAAAAAAAAAAAAAAAAAA=');
-ok($r->{status} == 413 && $r->{json}, 'twilio: a body too large: 413 JSON')
+ok($r->{status} == 413 && $r->{json}, 'twilio: a body over 1m: 413 JSON')
     or diag($r->{raw});
 app_saw_nothing('twilio: too large: the app saw nothing');
 
@@ -398,6 +407,31 @@ refused(call(POST => '/app/meta/hook', $mbody, 'Content-Type' => $mjson,
              'X-Hub-Signature-256' =>
                  'sha256=' . hmac_sha256_hex($mbody, 'other')),
         'meta: wrong app secret');
+
+# a batch larger than the API's bodies: read whole up to otp_body_limit,
+# 1m by default where a webhook is checked
+
+my $big = '{"object":"whatsapp_business_account","entry":[{"id":"1",'
+          . '"changes":[{"field":"messages","value":{"statuses":['
+          . join(',', map { '{"id":"wamid.' . sprintf('%040d', $_)
+                            . '","status":"delivered","recipient_id":'
+                            . '"15550100099","timestamp":"1700000000"}' }
+                      1 .. 2000)
+          . ']}}]}]}';
+my $bsig = 'sha256=' . hmac_sha256_hex($big, $APP_SECRET);
+
+$r = call(POST => '/app/meta/big', $big, 'Content-Type' => $mjson,
+          'X-Hub-Signature-256' => $bsig);
+is($r->{status}, 200, 'meta: a signed body of ' . length($big)
+                      . ' bytes passes');
+app_got('/app/meta/big', $big, 'meta: the app got the large body intact');
+
+$r = call(POST => '/app/limited/big', $big, 'Content-Type' => $mjson,
+          'X-Hub-Signature-256' => $bsig);
+ok($r->{status} == 413 && $r->{json}
+   && $r->{json}{error} eq 'invalid_request',
+   'meta: over otp_body_limit: 413 JSON') or diag($r->{raw});
+app_saw_nothing('meta: over otp_body_limit: the app saw nothing');
 
 (my $mbody2 = $mbody) =~ s/"read"/"reae"/;
 refused(call(POST => '/app/meta/hook', $mbody2, 'Content-Type' => $mjson,
@@ -526,6 +560,26 @@ like($t->check_config($bad), qr/needs webhook_secret=/,
 ($bad = $conf) =~ s/auth_token=\S+/api_key=SK5f4e3d2c1b0a99887766554433221100 api_secret=s/;
 like($t->check_config($bad), qr/needs auth_token=.*signatures/,
      'nginx -t: a twilio provider with an API key only');
+
+($bad = $conf) =~ s/otp_body_limit 1k;/otp_body_limit 9m;/;
+like($t->check_config($bad),
+     qr/"otp_body_limit" of \d+ bytes is more than a webhook is read/,
+     'nginx -t: otp_body_limit over what a webhook is read');
+
+# Twilio signs the host it called: without otp_public_url the client's Host
+# header stands for it, which nginx -t warns about, once for each check
+# (/app/twilio/ and /app/small/ of the first server, the third server's)
+
+my $out = $t->check_config($conf);
+my @warned = $out =~ /\[warn\].*the twilio signature check in (\S+:\d+) has a location whose server has no "otp_public_url".*set "otp_public_url"/g;
+is(scalar(@warned), 3, 'nginx -t: a twilio check without otp_public_url '
+                       . 'is warned about') or diag($out);
+ok($out =~ /syntax is ok/ && $out =~ /test is successful/,
+   'nginx -t: a warning, not an error');
+
+(my $good = $conf) =~ s/\n(    server \{)/\n    otp_public_url https:\/\/hooks.example.com;\n\n$1/;
+unlike($t->check_config($good), qr/has no "otp_public_url"/,
+       'nginx -t: with otp_public_url in every server, no warning');
 
 ($bad = $conf) =~ s/stdwh\.secret tolerance/bad.secret tolerance/;
 $t->write_file('bad.secret', "whsec_not*base64!\n", 0600);

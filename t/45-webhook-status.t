@@ -11,7 +11,10 @@
 # changes nothing.  The StatusCallback Twilio is given derives from
 # otp_public_url and the webhook location, and nginx -t prints the URLs to
 # give Meta's and Africa's Talking's consoles.  A store that is down
-# answers 503 (a provider that retries, as Meta does, tries again).
+# answers 503 (a provider that retries, as Meta does, tries again).  A
+# batch of some 200 KiB (hundreds of statuses, as Meta sends under load)
+# is read whole and applied; over the webhook's otp_body_limit (1m when
+# not given) it is 413 JSON and changes nothing.
 
 ###############################################################################
 
@@ -76,6 +79,9 @@ http {
         otp_client_limit off;
         otp_resend_after 0s;
 
+        # nginx's own limit is not the one tested
+        client_max_body_size 4m;
+
         location = /otp/send {
             otp_channels sms whatsapp voice;
             otp_send;
@@ -114,7 +120,7 @@ my @stores = grep { $has_status || $_ eq 'redis' } $t->stores;
 $conf =~ s{\n\s*location /otp/status/ \{\s*otp_status;\s*\}}{}
     unless $has_status;
 
-$t->plan(26 * @stores + 3);
+$t->plan(31 * @stores + 4);
 
 ###############################################################################
 
@@ -138,6 +144,8 @@ sub twilio {
                     headers => { 'X-Twilio-Signature' => $sig });
 }
 
+my $meta_len;
+
 sub meta {
     my (@statuses) = @_;
 
@@ -148,6 +156,8 @@ sub meta {
             value => { messaging_product => 'whatsapp',
                        metadata => { phone_number_id => '106540352242922' },
                        statuses => \@statuses } } ] } ] });
+
+    $meta_len = length $body;
 
     return $t->post('/hooks/meta', 'application/json', $body,
                     headers => { 'X-Hub-Signature-256' =>
@@ -292,6 +302,40 @@ for my $store (@stores) {
     is(status_of($wa)->{status}, 'read',
        "$store: meta: out of order, read stays");
 
+    # a large batch: statuses of other messages (unknown here: 200,
+    # nothing), ours last, where a parser that stops early misses it
+
+    my $wa3 = send_to('+15550100006', 'whatsapp');
+
+    my @batch = map { {
+        id => sprintf('wamid.HBgLMTU1NTAxMDAwOTkVAgARGBI%08d', $_),
+        status => 'delivered', recipient_id => '15550100099',
+        timestamp => time,
+        conversation => { id => sprintf('%032x', $_),
+                          origin => { type => 'authentication' } },
+        pricing => { billable => JSON::PP::true, pricing_model => 'CBP',
+                     category => 'authentication' } } } 1 .. 800;
+
+    $r = meta(@batch, { id => $wa3, status => 'delivered',
+                        recipient_id => '15550100006', timestamp => time });
+    cmp_ok($meta_len, '>', 200 * 1024,
+           "$store: meta: a batch of $meta_len bytes");
+    is($r->{status}, 200, "$store: meta: the batch answers 200")
+        or diag($r->{raw});
+    is(status_of($wa3)->{status}, 'delivered',
+       "$store: meta: the batch's last status applied");
+
+    # over 1m, the default for a webhook: refused before it is read
+
+    push @batch, @batch, @batch, @batch, @batch;
+    $r = meta(@batch, { id => $wa3, status => 'read',
+                        recipient_id => '15550100006', timestamp => time });
+    ok($r->{status} == 413 && $r->{json}
+       && $r->{json}{error} eq 'invalid_request',
+       "$store: meta: $meta_len bytes: 413 JSON") or diag($r->{raw});
+    is(status_of($wa3)->{status}, 'delivered',
+       "$store: meta: the refused batch changed nothing");
+
     # Africa's Talking
 
     my $at = send_to('+254711000001', 'sms');
@@ -336,6 +380,8 @@ like($out, qr{africastalking provider "at".*\Q$PUBLIC\E/hooks/at\?secret=<webhoo
      'nginx -t: the URL for Africa\'s Talking\'s console');
 unlike($out, qr/\Q$AT_SECRET\E|\Q$APP_SECRET\E|\Q$TOKEN\E/,
        'nginx -t: no secret printed');
+unlike($out, qr/has no "otp_public_url"/,
+       'nginx -t: with otp_public_url, no warning about the Host header');
 
 $t->done;
 
