@@ -33,7 +33,7 @@ use MockProvider;
 
 my $t = OtpTest->new;
 
-$t->plan(96);
+$t->plan(102);
 
 my $mock = MockProvider->new(dir => $t->dir);
 $mock->on(qr{^/app/} => { status => 200, body => { app => 'ok' } });
@@ -102,6 +102,27 @@ http {
         location /app/limited/ {
             otp_signature wa;
             otp_body_limit 1k;
+            proxy_pass @MOCK@;
+        }
+
+        location /app/any/ {
+            satisfy any;
+            allow 127.0.0.0/8;
+            deny all;
+            otp_signature wa;
+            proxy_pass @MOCK@;
+        }
+
+        location /app/anydeny/ {
+            satisfy any;
+            deny all;
+            otp_signature wa;
+            proxy_pass @MOCK@;
+        }
+
+        location /app/alldeny/ {
+            deny all;
+            otp_signature wa;
             proxy_pass @MOCK@;
         }
 
@@ -432,6 +453,24 @@ ok($r->{status} == 413 && $r->{json}
    && $r->{json}{error} eq 'invalid_request',
    'meta: over otp_body_limit: 413 JSON') or diag($r->{raw});
 app_saw_nothing('meta: over otp_body_limit: the app saw nothing');
+
+# the order of access handlers: the check runs before allow/deny (it is
+# installed after them, and nginx runs a phase's handlers in reverse), and
+# its refusal is final; under "satisfy any" its pass is enough, under
+# "satisfy all" the others still have their say
+
+refused(call(POST => '/app/any/hook', $mbody, 'Content-Type' => $mjson),
+        'satisfy any: an allowed address without a signature');
+
+$r = call(POST => '/app/anydeny/hook', $mbody, 'Content-Type' => $mjson,
+          'X-Hub-Signature-256' => $msig);
+is($r->{status}, 200, 'satisfy any: a signature passes "deny all"');
+app_got('/app/anydeny/hook', $mbody, 'satisfy any: passed on');
+
+$r = call(POST => '/app/alldeny/hook', $mbody, 'Content-Type' => $mjson,
+          'X-Hub-Signature-256' => $msig);
+is($r->{status}, 403, 'satisfy all: a signature, then "deny all" refuses');
+app_saw_nothing('satisfy all: the app saw nothing');
 
 (my $mbody2 = $mbody) =~ s/"read"/"reae"/;
 refused(call(POST => '/app/meta/hook', $mbody2, 'Content-Type' => $mjson,
