@@ -7,7 +7,12 @@
 # the core filters (HTTP_AUX_FILTER), or their initialisation drops it from
 # the chain; a dynamic module, loaded last, never shows that.  The tree is
 # the upstream source of the installed nginx, from Debian's source package
-# (scripts/nginx-source): nginx-dev ships headers only.
+# (scripts/nginx-source): nginx-dev ships headers only.  The webhook code
+# runs there too: its access-phase handler (otp_signature, and what
+# otp_webhook implies) is installed by the postconfiguration in a module
+# list of another order, and a signed Twilio status callback changes what
+# GET /otp/status/{id} shows, while an unsigned call to a guarded proxy
+# location is refused with the API's JSON.
 
 use strict;
 use warnings;
@@ -20,9 +25,11 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use OtpTest;
+use OtpStatus qw(twilio_report);
+use MockProvider;
 
 my $root = abs_path(File::Spec->catdir(__FILE__, '..', '..'));
-plan tests => 8 + OtpTest::IMPLICIT_TESTS;
+plan tests => 13 + OtpTest::IMPLICIT_TESTS;
 
 my $src = $ENV{NGINX_FULL_SRC}
     || `$root/scripts/nginx-source 2>&1 | tail -1`;
@@ -52,7 +59,13 @@ like(`$bin -V 2>&1`, qr/--add-module=\Q$root\E/, 'nginx -V names the module');
 # the built-in module: no load_module
 my $t = OtpTest->new(nginx => $bin, module => undef);
 
-$t->write_config(<<'EOF');
+my $mock = MockProvider->new(dir => $t->dir);
+$mock->on(qr{^/app/} => { status => 200, body => { app => 'ok' } });
+
+my $AC = 'ACa1b2c3d4e5f60718293a4b5c6d7e8f90';
+my $TOKEN = 'tok1c0ffee5ecret0ddba11deadbeefab';
+
+my $conf = <<'EOF';
 
 %%GLOBALS%%
 events {}
@@ -60,10 +73,21 @@ http {
     %%HTTP_GLOBALS%%
     otp_secret_file %%SECRET%%;
     otp_provider dev log;
+    otp_provider tw twilio account_sid=@AC@ auth_token=@TOKEN@
+                 from=+15005550006 base_url=@MOCK@;
+    otp_route sms +44 tw;
+    otp_route sms default dev;
     server {
         listen 127.0.0.1:%%PORT%%;
+        otp_public_url http://127.0.0.1:%%PORT%%;
         otp_client_limit off;
         location = /otp/send { otp_send; }
+        location /otp/status/ { otp_status; }
+        location = /hooks/tw { otp_webhook tw; }
+        location /app/ {
+            otp_signature tw;
+            proxy_pass @MOCK@;
+        }
         location = /otp/small {
             client_max_body_size 10;
             otp_send;
@@ -73,6 +97,11 @@ http {
 }
 
 EOF
+
+my %subst = (AC => $AC, TOKEN => $TOKEN, MOCK => $mock->url);
+$conf =~ s/\@(\w+)\@/$subst{$1}/g;
+
+$t->write_config($conf);
 
 my $dir = $t->dir;
 my $out = `$bin -t -p $dir/ -c $dir/nginx.conf 2>&1`;
@@ -98,5 +127,35 @@ response_is($r, 400, {
     error => 'invalid_request',
     message => 'The request body is too large.',
 }, 'an oversize body: the JSON error, not nginx\'s HTML 413');
+
+# issue 7's code in the static binary: a signed status callback, then the
+# status it set
+
+$r = $t->post_form('/otp/send', { phone => '+447700900123' });
+my $sid = $r->{json} ? $r->{json}{message_id} // '' : '';
+ok($r->{status} == 202 && $sid =~ /^SM/, 'a send through twilio')
+    or diag($r->{raw});
+
+$r = twilio_report($t, '/hooks/tw', $TOKEN, MessageSid => $sid,
+                   MessageStatus => 'delivered', AccountSid => $AC);
+is($r->{status}, 200, 'a signed status callback to otp_webhook')
+    or diag($r->{raw});
+
+$r = $t->get("/otp/status/$sid");
+ok($r->{status} == 200 && $r->{json}
+   && $r->{json}{status} eq 'delivered',
+   'GET /otp/status/{id} shows the status it set') or diag($r->{raw});
+
+# otp_signature before proxy_pass: unsigned, refused in the access phase
+
+$r = $t->post('/app/status', 'application/x-www-form-urlencoded',
+              "MessageSid=$sid&MessageStatus=read");
+response_is($r, 403, {
+    error => 'invalid_signature',
+    message => 'The request\'s signature is missing or invalid.',
+}, 'an unsigned call to an otp_signature location: 403 JSON');
+
+is(scalar($mock->requests(qr{^/app/})), 0,
+   'and nothing reached the proxied app');
 
 $t->done;
