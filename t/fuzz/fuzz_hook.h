@@ -7,7 +7,8 @@
  * parser promises (ngx_otp_core.h, "Webhook parsers"):
  *
  *   - only OK, EINVAL or ERROR comes back, and after EINVAL h is empty;
- *   - at most NGX_OTP_HOOK_MAX statuses and messages;
+ *   - at most NGX_OTP_HOOK_MAX statuses and messages, and truncated set
+ *     only when one of them is full (never after EINVAL);
  *   - each status: an id of 1..NGX_OTP_WIRE_ID_LEN bytes in '!'..'~'
  *     without '"' or '\\', a status within 0..6, an error code of at most
  *     NGX_OTP_HOOK_ERROR_LEN such bytes (digits only unless words are
@@ -153,6 +154,9 @@ fuzz_hook(fuzz_hook_pt parse, const uint8_t *data, size_t size,
 
     fuzz_check(h->nstatuses <= NGX_OTP_HOOK_MAX);
     fuzz_check(h->nmessages <= NGX_OTP_HOOK_MAX);
+    fuzz_check(!h->truncated || (rc == NGX_OTP_OK
+                                 && (h->nstatuses == NGX_OTP_HOOK_MAX
+                                     || h->nmessages == NGX_OTP_HOOK_MAX)));
 
     for (i = 0; i < h->nstatuses; i++) {
         s = &h->statuses[i];
