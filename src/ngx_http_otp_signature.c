@@ -68,6 +68,8 @@ static ngx_int_t ngx_http_otp_signature_seen(ngx_http_request_t *r,
 static void ngx_http_otp_signature_seen_handler(ngx_http_otp_store_op_t *op);
 static ngx_http_otp_sig_ctx_t *ngx_http_otp_signature_before(
     ngx_http_request_t *r);
+static ngx_uint_t ngx_http_otp_signature_same(ngx_http_otp_sig_t *a,
+    ngx_http_otp_sig_t *b);
 static ngx_http_otp_ctx_t *ngx_http_otp_signature_ctx(ngx_http_request_t *r);
 static void ngx_http_otp_signature_cleanup(void *data);
 
@@ -509,7 +511,9 @@ ngx_http_otp_signature_handler(ngx_http_request_t *r)
     if (ctx == NULL) {
         before = ngx_http_otp_signature_before(r);
 
-        if (before && before->passed == sig) {
+        if (before && before->passed
+            && ngx_http_otp_signature_same(before->passed, sig))
+        {
             /*
              * an internal redirect (try_files, a named location) to where
              * the same check applies: it passed, and done again its
@@ -1185,6 +1189,34 @@ ngx_http_otp_signature_before(ngx_http_request_t *r)
     }
 
     return NULL;
+}
+
+
+/* the same check: the same provider, or the same Standard Webhooks sender
+ * (a secret from the same file) with a tolerance no stricter */
+
+static ngx_uint_t
+ngx_http_otp_signature_same(ngx_http_otp_sig_t *a, ngx_http_otp_sig_t *b)
+{
+    if (a == b) {
+        return 1;
+    }
+
+    if (a->scheme != b->scheme) {
+        return 0;
+    }
+
+    if (a->scheme != NGX_HTTP_OTP_SIG_STDWH) {
+        return a->provider == b->provider;
+    }
+
+    return a->tolerance <= b->tolerance
+           && a->secret_file.len == b->secret_file.len
+           && ngx_strncmp(a->secret_file.data, b->secret_file.data,
+                          a->secret_file.len) == 0
+           && a->secret.len == b->secret.len
+           && ngx_memcmp(a->secret.data, b->secret.data, a->secret.len)
+              == 0;
 }
 
 
