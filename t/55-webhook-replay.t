@@ -29,6 +29,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Digest::SHA qw(hmac_sha256);
 use MIME::Base64 qw(encode_base64);
+use IO::Socket::INET;
 use Time::HiRes qw(sleep);
 use OtpTest;
 use MockProvider;
@@ -39,7 +40,7 @@ my $t = OtpTest->new;
 
 my @stores = $t->stores;
 
-$t->plan(27 * @stores + (grep { $_ eq 'redis' } @stores) * 2);
+$t->plan(27 * @stores + (grep { $_ eq 'redis' } @stores) * 5);
 
 my $mock = MockProvider->new(dir => $t->dir);
 $mock->on(qr{^/app/} => { status => 200, body => { app => 'ok' } });
@@ -123,6 +124,12 @@ sub sign {
 # one Standard Webhooks call, signed with $key (default: a.secret's)
 sub call {
     my ($path, $id, %o) = @_;
+    return $t->raw(request($path, $id, %o),
+                   $o{port} ? (port => $t->port($o{port})) : ());
+}
+
+sub request {
+    my ($path, $id, %o) = @_;
 
     my $ts = $o{ts} // time;
     my $body = $o{body} // qq{{"type":"message.delivered","id":"$id"}};
@@ -134,7 +141,7 @@ sub call {
               . "webhook-signature: $sig\r\n"
               . 'Content-Length: ' . length($body) . "\r\n\r\n$body";
 
-    return $t->raw($req, $o{port} ? (port => $t->port($o{port})) : ());
+    return $req;
 }
 
 # how many calls reached the application on a path
@@ -263,9 +270,43 @@ for my $store (@stores) {
     like($log, qr/\[info\].*\Q$expired\E/,
          "$store: the old call after the TTL refused as expired");
 
-    # Redis down: fail closed
+    # Redis hung (SIGSTOP), then down: fail closed; a client that goes
+    # away while its check waits for Redis cancels the operation
 
     if ($store eq 'redis') {
+        kill 'STOP', $t->{redis_pid};
+
+        my $hp = "/app/a/$store/hung";
+        my $r = call($hp, "msg_${store}_hung");
+        ok($r->{status} == 503 && $r->{json}
+           && $r->{json}{error} eq 'store_unavailable',
+           "$store: Redis hung: a valid call 503 store_unavailable "
+           . '(timeout=1s)')
+            or diag($r->{raw});
+
+        $logged = length($t->read_file('error.log'));
+
+        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port)
+            or die "connect: $!";
+        print $s request($hp, "msg_${store}_gone");
+        sleep 0.3;
+        close $s;
+
+        my $gone;
+        for (1 .. 20) {
+            $gone = substr($t->read_file('error.log'), $logged)
+                    =~ /otp webhook request gone: cancel op/;
+            last if $gone;
+            sleep 0.1;
+        }
+        ok($gone, "$store: Redis hung: a client gone mid-wait cancels "
+                  . 'the operation');
+
+        kill 'CONT', $t->{redis_pid};
+
+        is(app_count($hp), 0, "$store: Redis hung: the application saw "
+                              . 'nothing');
+
         $t->stop_redis;
 
         my $dp = "/app/a/$store/down";
