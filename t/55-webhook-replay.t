@@ -16,7 +16,8 @@
 # same id freshly signed passes.  The refusal is logged at info with the
 # id's length and prefix, never the whole id.  With Redis stopped, a valid
 # call is 503 store_unavailable (fail closed).  No otp_secret_file, no
-# provider: a guard alone gets the store it needs.
+# provider: a guard alone gets the store it needs.  A full shm zone
+# answers 503 for a new id and evicts none of those it holds.
 
 ###############################################################################
 
@@ -40,7 +41,7 @@ my $t = OtpTest->new;
 
 my @stores = $t->stores;
 
-$t->plan(27 * @stores + (grep { $_ eq 'redis' } @stores) * 5);
+$t->plan(27 * @stores + (grep { $_ eq 'redis' } @stores) * 5 + 3);
 
 my $mock = MockProvider->new(dir => $t->dir);
 $mock->on(qr{^/app/} => { status => 200, body => { app => 'ok' } });
@@ -120,6 +121,9 @@ sub sign {
     my ($key, $id, $ts, $body) = @_;
     return 'v1,' . encode_base64(hmac_sha256("$id.$ts.$body", $key), '');
 }
+
+# a shm zone that fills with ids: full, it refuses, and evicts none
+(my $tiny = $conf) =~ s/%%STORE%%/otp_store shm:tiny:32k;/;
 
 # one Standard Webhooks call, signed with $key (default: a.secret's)
 sub call {
@@ -321,6 +325,30 @@ for my $store (@stores) {
 
     $t->stop;
 }
+
+# A full shm zone: a new id is 503 (fail closed), and the ids it holds are
+# never evicted to make room: the first one is still refused as a replay
+
+$t->write_config($tiny)->run;
+
+my ($n, $r);
+for (1 .. 2000) {
+    $r = call('/app/a/full', "msg_full_$_");
+    $n = $_;
+    last if $r->{status} != 200;
+}
+
+ok($r->{status} == 503 && $r->{json}
+   && $r->{json}{error} eq 'store_unavailable',
+   "a full zone: a new id 503 store_unavailable after $n calls")
+    or diag($r->{raw});
+refused(call('/app/a/full', 'msg_full_1'),
+        'a full zone: the first id is still refused (no eviction)');
+$mock->wait_requests($n - 1, qr{^/app/a/full$}, 3);
+is(app_count('/app/a/full'), $n - 1,
+   'a full zone: the application saw the ids accepted, no more');
+
+$t->stop;
 
 $t->done;
 
