@@ -16,7 +16,8 @@
 # same id freshly signed passes.  The refusal is logged at info with the
 # id's length and prefix, never the whole id.  With Redis stopped, a valid
 # call is 503 store_unavailable (fail closed).  No otp_secret_file, no
-# provider: a guard alone gets the store it needs.  A full shm zone
+# provider: a guard alone gets the store it needs.  The same over HTTP/2.
+# A full shm zone
 # answers 503 for a new id and evicts none of those it holds.
 
 ###############################################################################
@@ -41,7 +42,7 @@ my $t = OtpTest->new;
 
 my @stores = $t->stores;
 
-$t->plan(27 * @stores + (grep { $_ eq 'redis' } @stores) * 5 + 3);
+$t->plan(30 * @stores + (grep { $_ eq 'redis' } @stores) * 5 + 3);
 
 my $mock = MockProvider->new(dir => $t->dir);
 $mock->on(qr{^/app/} => { status => 200, body => { app => 'ok' } });
@@ -68,6 +69,7 @@ http {
 
     server {
         listen 127.0.0.1:%%PORT%%;
+        listen 127.0.0.1:%%PORT3%% http2;
 
         location /app/a/ {
             otp_signature standard_webhooks
@@ -236,6 +238,23 @@ for my $store (@stores) {
     is(app_count($rp), 1, "$store: the application got it once");
     refused(call($rp, "msg_${store}_redir", port => 'PORT2'),
             "$store: and a replay to it 403");
+
+    # over HTTP/2, where nginx reads the body its own way
+
+    my $hp = "/app/a/$store/h2";
+    my $hid = "msg_${store}_h2";
+    my $hts = time;
+    my $hbody = qq{{"h2":"$store"}};
+    my %hh = ('webhook-id' => $hid, 'webhook-timestamp' => $hts,
+              'webhook-signature' => sign($KEY, $hid, $hts, $hbody));
+    my @h2 = (h2 => 1, port => $t->port('PORT3'), headers => \%hh);
+
+    passed($t->post($hp, 'application/json', $hbody, @h2),
+           "$store: HTTP/2: a valid call passes");
+    refused($t->post($hp, 'application/json', $hbody, @h2),
+            "$store: HTTP/2: the same call again 403");
+    $mock->wait_requests(1, qr{^\Q$hp\E$}, 3);
+    is(app_count($hp), 1, "$store: HTTP/2: the application saw it once");
 
     # tolerance=1s: the id is remembered 2 s, as long as its timestamp
     # could pass; after that the old call is refused as expired, and the
