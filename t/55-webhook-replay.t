@@ -8,17 +8,18 @@
 # application (the mock server, which records what reaches it): the same
 # valid call twice is 200 then 403 invalid_signature, and the application
 # saw it once; another id passes; the same id from another sender (another
-# secret_file) passes; of the same call sent many times at once exactly one
-# passes; replay=off lets the same call through twice; an internal
-# redirect after the check (try_files to a named location that inherits
-# it) does not meet its own id as a replay.  With tolerance=1s the id is
-# remembered 2 s: after that the old call is refused as expired, and the
-# same id freshly signed passes.  The refusal is logged at info with the
-# id's length and prefix, never the whole id.  With Redis stopped, a valid
-# call is 503 store_unavailable (fail closed).  No otp_secret_file, no
-# provider: a guard alone gets the store it needs.  The same over HTTP/2.
-# A full shm zone
-# answers 503 for a new id and evicts none of those it holds.
+# secret_file) passes; of the same call sent eight times at once exactly
+# one passes; replay=off lets the same call through twice; an internal
+# redirect after the check (try_files to a named location with the same
+# sender's check) does not meet its own id as a replay; the same over
+# HTTP/2.  With tolerance=1s the id is remembered 2 s: after that the old
+# call is refused as expired, and the same id freshly signed passes.  The
+# refusal is logged at info with the id's length and prefix, never the
+# whole id.  Redis hung: 503 after its timeout, and a client gone
+# mid-wait cancels the operation; Redis stopped: 503 store_unavailable
+# (fail closed).  A full shm zone answers 503 for a new id and evicts none
+# of those it holds.  No otp_secret_file, no provider: a guard alone gets
+# the store it needs.
 
 ###############################################################################
 
