@@ -666,6 +666,26 @@ ngx_http_otp_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (!omcf->used && !omcf->replay) {
+        return NGX_OK;
+    }
+
+    if (!omcf->store_set) {
+        /* the replay check of a standard_webhooks guard needs one too */
+
+        ngx_str_set(&name, NGX_HTTP_OTP_DEFAULT_ZONE);
+
+        if (ngx_http_otp_store_shm_conf(cf, &omcf->store, &name,
+                                        NGX_HTTP_OTP_DEFAULT_ZONE_SIZE,
+                                        &ngx_http_otp_module)
+            != NGX_CONF_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        omcf->store_set = 1;
+    }
+
     if (!omcf->used) {
         return NGX_OK;
     }
@@ -681,20 +701,6 @@ ngx_http_otp_init(ngx_conf_t *cf)
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "no \"otp_provider\" is defined");
         return NGX_ERROR;
-    }
-
-    if (!omcf->store_set) {
-        ngx_str_set(&name, NGX_HTTP_OTP_DEFAULT_ZONE);
-
-        if (ngx_http_otp_store_shm_conf(cf, &omcf->store, &name,
-                                        NGX_HTTP_OTP_DEFAULT_ZONE_SIZE,
-                                        &ngx_http_otp_module)
-            != NGX_CONF_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        omcf->store_set = 1;
     }
 
     if (omcf->token_keys.nelts == 0) {
@@ -743,7 +749,9 @@ ngx_http_otp_init_process(ngx_cycle_t *cycle)
 
     omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_otp_module);
 
-    if (omcf == NULL || !omcf->used || omcf->store.backend == NULL) {
+    if (omcf == NULL || !(omcf->used || omcf->replay)
+        || omcf->store.backend == NULL)
+    {
         return NGX_OK;
     }
 
@@ -751,6 +759,11 @@ ngx_http_otp_init_process(ngx_cycle_t *cycle)
         && omcf->store.backend->init_process(cycle, &omcf->store) != NGX_OK)
     {
         return NGX_ERROR;
+    }
+
+    if (!omcf->used) {
+        /* the store of a standard_webhooks replay check only */
+        return NGX_OK;
     }
 
     return ngx_http_otp_http_init_process(cycle, &omcf->http);
@@ -770,15 +783,19 @@ ngx_http_otp_exit_process(ngx_cycle_t *cycle)
 
     omcf = ngx_http_cycle_get_module_main_conf(cycle, ngx_http_otp_module);
 
-    if (omcf == NULL || !omcf->used || omcf->store.backend == NULL) {
+    if (omcf == NULL || !(omcf->used || omcf->replay)
+        || omcf->store.backend == NULL)
+    {
         return;
     }
 
-    /* before the HTTP client and the store they use go */
-    ngx_http_otp_fallback_exit(cycle);
-    ngx_http_otp_webhook_exit(cycle);
+    if (omcf->used) {
+        /* before the HTTP client and the store they use go */
+        ngx_http_otp_fallback_exit(cycle);
+        ngx_http_otp_webhook_exit(cycle);
 
-    ngx_http_otp_http_exit_process(cycle, &omcf->http);
+        ngx_http_otp_http_exit_process(cycle, &omcf->http);
+    }
 
     if (omcf->store.backend->exit_process) {
         omcf->store.backend->exit_process(cycle, &omcf->store);

@@ -82,6 +82,8 @@ typedef struct {
     /* ngx_http_otp_signature.c, ngx_http_otp_webhook.c */
     ngx_array_t                     sigs;         /* ngx_http_otp_sig_t * */
     ngx_array_t                     webhooks;     /* ..._webhook_loc_t */
+    ngx_uint_t                      replay;       /* a standard_webhooks
+                                                     check needs the store */
 } ngx_http_otp_main_conf_t;
 
 

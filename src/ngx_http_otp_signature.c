@@ -15,7 +15,9 @@
  *   Africa's Talking    a shared secret (query argument "secret", header
  *                       X-Webhook-Secret or a Basic auth password) and an
  *                       optional address allow-list: it signs nothing;
- *   standard_webhooks   webhook-id, webhook-timestamp, webhook-signature.
+ *   standard_webhooks   webhook-id, webhook-timestamp, webhook-signature,
+ *                       and (replay=on) a webhook-id accepted before is
+ *                       refused: the store's SEEN, one set-if-absent.
  *
  * The body is read in the access phase as ngx_http_mirror_module.c reads
  * it in the precontent phase: ngx_http_read_client_request_body(), the
@@ -25,6 +27,15 @@
  * runs again and answers what the check decided, as
  * ngx_http_auth_request_module.c answers its subrequest's status.  The
  * body stays in r->request_body for the content handler or upstream.
+ *
+ * The replay check waits for the store the same way: the body handler
+ * starts the SEEN operation and returns, the request held by the count
+ * it already has (the one ngx_http_finalize_request() gives back when the
+ * phases end; nothing is finalized meanwhile), the handler still answering
+ * NGX_DONE if the phase engine runs it; a client that goes away is noticed
+ * by ngx_http_test_reading() as ngx_http_otp_request.c does, and the
+ * request's pool cleanup cancels the operation.  The store's answer
+ * resumes the phase engine or refuses.
  */
 
 
@@ -52,6 +63,13 @@ static ngx_int_t ngx_http_otp_signature_arg(ngx_http_request_t *r,
 static ngx_int_t ngx_http_otp_signature_equal(ngx_str_t *a, ngx_str_t *b);
 static ngx_int_t ngx_http_otp_signature_refuse(ngx_http_request_t *r,
     ngx_http_otp_sig_t *sig, const char *why);
+static ngx_int_t ngx_http_otp_signature_seen(ngx_http_request_t *r,
+    ngx_http_otp_ctx_t *ctx, ngx_http_otp_sig_t *sig);
+static void ngx_http_otp_signature_seen_handler(ngx_http_otp_store_op_t *op);
+static ngx_http_otp_sig_ctx_t *ngx_http_otp_signature_before(
+    ngx_http_request_t *r);
+static ngx_uint_t ngx_http_otp_signature_same(ngx_http_otp_sig_t *a,
+    ngx_http_otp_sig_t *b);
 static ngx_http_otp_ctx_t *ngx_http_otp_signature_ctx(ngx_http_request_t *r);
 static void ngx_http_otp_signature_cleanup(void *data);
 
@@ -126,7 +144,11 @@ ngx_http_otp_hook_merge_conf(ngx_conf_t *cf, ngx_http_otp_hook_conf_t *prev,
 }
 
 
-/* otp_signature NAME | standard_webhooks secret_file=PATH [tolerance=TIME] */
+/*
+ * otp_signature NAME
+ *             | standard_webhooks secret_file=PATH [tolerance=TIME]
+ *                                 [replay=on|off]
+ */
 
 char *
 ngx_http_otp_signature_directive(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -169,6 +191,7 @@ ngx_http_otp_signature_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     } else {
         sig->scheme = NGX_HTTP_OTP_SIG_STDWH;
         sig->tolerance = NGX_HTTP_OTP_SIG_TOLERANCE;
+        sig->replay = 1;
 
         for (i = 2; i < cf->args->nelts; i++) {
 
@@ -182,6 +205,17 @@ ngx_http_otp_signature_directive(ngx_conf_t *cf, ngx_command_t *cmd,
                     return NGX_CONF_ERROR;
                 }
 
+                sig->secret_file = file;
+                continue;
+            }
+
+            if (ngx_strcmp(value[i].data, "replay=on") == 0) {
+                sig->replay = 1;
+                continue;
+            }
+
+            if (ngx_strcmp(value[i].data, "replay=off") == 0) {
+                sig->replay = 0;
                 continue;
             }
 
@@ -233,6 +267,11 @@ ngx_http_otp_signature_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     olcf->hook.signature = sig;
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
+
+    if (sig->scheme == NGX_HTTP_OTP_SIG_STDWH && sig->replay) {
+        /* the store, the default zone if none is configured */
+        omcf->replay = 1;
+    }
 
     s = ngx_array_push(&omcf->sigs);
     if (s == NULL) {
@@ -487,6 +526,7 @@ ngx_http_otp_signature_handler(ngx_http_request_t *r)
     ngx_int_t                 rc;
     ngx_http_otp_ctx_t       *ctx;
     ngx_http_otp_sig_t       *sig;
+    ngx_http_otp_sig_ctx_t   *before;
     ngx_http_otp_loc_conf_t  *olcf;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
@@ -499,8 +539,28 @@ ngx_http_otp_signature_handler(ngx_http_request_t *r)
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
 
     if (ctx && ctx->sig) {
-        /* run again by the phase engine, resumed from the body handler */
+        /*
+         * run again by the phase engine: resumed from the body handler or
+         * the store's answer, or by a write event while they are awaited
+         */
         return ctx->sig->status;
+    }
+
+    if (ctx == NULL) {
+        before = ngx_http_otp_signature_before(r);
+
+        if (before && before->passed
+            && ngx_http_otp_signature_same(before->passed, sig))
+        {
+            /*
+             * an internal redirect (try_files, a named location) to where
+             * the same check applies: it passed, and done again its
+             * replay check would refuse the request's own webhook-id
+             */
+            ngx_log_debug0(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                           "otp signature check passed before a redirect");
+            return NGX_OK;
+        }
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -666,15 +726,159 @@ ngx_http_otp_signature_body_handler(ngx_http_request_t *r)
         return;
     }
 
-    ctx->sig->status = NGX_OK;
     ctx->sig->body = body;
     ctx->sig->checked = 1;
 
     /* the body is what the next handler or upstream reads */
     r->preserve_body = 1;
 
+    if (sig->scheme == NGX_HTTP_OTP_SIG_STDWH && sig->replay) {
+        if (ngx_http_otp_signature_seen(r, ctx, sig) != NGX_OK) {
+            ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
+        }
+
+        return;
+    }
+
+    ctx->sig->status = NGX_OK;
+    ctx->sig->passed = sig;
+
     r->write_event_handler = ngx_http_core_run_phases;
     ngx_http_core_run_phases(r);
+}
+
+
+/*
+ * The replay check: the store remembers the webhook-id for twice the
+ * tolerance, as long as a replayed timestamp would still be accepted (it
+ * may be up to tolerance in the past or in the future).  The key is an
+ * HMAC under the sender's secret of the secret file's name and the id, so
+ * that the ids of two senders never meet and no sender's text becomes a
+ * store key.  Locations (and instances sharing a Redis) that name the
+ * same secret_file share what was seen.
+ */
+
+static ngx_int_t
+ngx_http_otp_signature_seen(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
+    ngx_http_otp_sig_t *sig)
+{
+    ngx_table_elt_t          *id;
+    ngx_otp_hmac_part_t       parts[4];
+    ngx_http_otp_store_op_t  *op;
+    u_char                    key[NGX_OTP_HASH_LEN];
+
+    id = ngx_http_otp_hook_header(r, "webhook-id");
+
+    parts[0].data = (u_char *) "otp-stdwh-seen";
+    parts[0].len = sizeof("otp-stdwh-seen");      /* with its NUL */
+    parts[1].data = sig->secret_file.data;
+    parts[1].len = sig->secret_file.len;
+    parts[2].data = (u_char *) "";
+    parts[2].len = 1;
+    parts[3].data = id->value.data;
+    parts[3].len = id->value.len;
+
+    if (ngx_otp_hmac("SHA256", sig->secret.data, sig->secret.len, parts, 4,
+                     key, NGX_OTP_HASH_LEN)
+        != NGX_OTP_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    op = ngx_http_otp_op_create(r, NGX_HTTP_OTP_OP_SEEN,
+                                ngx_http_otp_signature_seen_handler);
+    if (op == NULL) {
+        return NGX_ERROR;
+    }
+
+    ngx_memcpy(op->seen_key, key, NGX_OTP_HASH_LEN);
+    op->ttl = (ngx_msec_t) sig->tolerance * 2 * 1000;
+
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                   "otp signature: replay check, ttl %M", op->ttl);
+
+    /* ctx->sig->status stays NGX_DONE until the store answers */
+
+    (void) ngx_http_otp_op_start(r, ctx, op);
+
+    r->read_event_handler = ngx_http_test_reading;
+
+    if (r->connection->read->ready) {
+        ngx_post_event(r->connection->read, &ngx_posted_events);
+
+    } else if (ngx_handle_read_event(r->connection->read, 0) != NGX_OK) {
+        /* ctx->op is cancelled by the pool's cleanup */
+        return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_http_otp_signature_seen_handler(ngx_http_otp_store_op_t *op)
+{
+    u_char                   *p, prefix[8];
+    size_t                    len, i;
+    ngx_connection_t         *c;
+    ngx_table_elt_t          *id;
+    ngx_http_request_t       *r;
+    ngx_http_otp_ctx_t       *ctx;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    r = op->data;
+    c = r->connection;
+
+    ctx = ngx_http_otp_op_done(op);
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    r->read_event_handler = ngx_http_block_reading;
+
+    switch (op->status) {
+
+    case NGX_HTTP_OTP_STORE_OK:
+        ctx->sig->status = NGX_OK;
+        ctx->sig->passed = olcf->hook.signature;
+
+        r->write_event_handler = ngx_http_core_run_phases;
+        ngx_http_core_run_phases(r);
+        break;
+
+    case NGX_HTTP_OTP_STORE_SEEN:
+        /*
+         * The id is the sender's text: its length and a prefix made
+         * printable are enough to find it in the sender's own records.
+         */
+
+        id = ngx_http_otp_hook_header(r, "webhook-id");
+
+        len = ngx_min(id->value.len, sizeof(prefix));
+        p = id->value.data;
+
+        for (i = 0; i < len; i++) {
+            prefix[i] = (p[i] > 0x20 && p[i] < 0x7f && p[i] != '"'
+                         && p[i] != '\\') ? p[i] : '?';
+        }
+
+        ngx_log_error(NGX_LOG_INFO, c->log, 0,
+                      "otp webhook of \"%V\" refused: a replay of a "
+                      "webhook-id accepted before (%uz bytes, \"%*s%s\")",
+                      &ngx_http_otp_stdwh_name, id->value.len, len, prefix,
+                      id->value.len > len ? "..." : "");
+
+        (void) ngx_http_otp_signature_deny(r, NGX_HTTP_FORBIDDEN,
+                                           "invalid_signature",
+                                           "The request's signature is "
+                                           "missing or invalid.");
+        break;
+
+    default:
+        /* fail closed: the store logged why */
+        ngx_http_finalize_request(r, ngx_http_otp_store_unavailable(r));
+        break;
+    }
+
+    ngx_http_run_posted_requests(c);
 }
 
 
@@ -1000,6 +1204,57 @@ ngx_http_otp_signature_deny(ngx_http_request_t *r, ngx_uint_t status,
     ngx_http_finalize_request(r, rc);
 
     return NGX_DONE;
+}
+
+
+/*
+ * The check's state from before an internal redirect, which forgets the
+ * modules' contexts: found through the pool cleanup that holds it, as
+ * ngx_http_realip_module.c finds its own.
+ */
+
+static ngx_http_otp_sig_ctx_t *
+ngx_http_otp_signature_before(ngx_http_request_t *r)
+{
+    ngx_pool_cleanup_t  *cln;
+    ngx_http_otp_ctx_t  *ctx;
+
+    for (cln = r->pool->cleanup; cln; cln = cln->next) {
+        if (cln->handler == ngx_http_otp_signature_cleanup) {
+            ctx = cln->data;
+            return ctx->sig;
+        }
+    }
+
+    return NULL;
+}
+
+
+/* the same check: the same provider, or the same Standard Webhooks sender
+ * (a secret from the same file) with a tolerance no stricter */
+
+static ngx_uint_t
+ngx_http_otp_signature_same(ngx_http_otp_sig_t *a, ngx_http_otp_sig_t *b)
+{
+    if (a == b) {
+        return 1;
+    }
+
+    if (a->scheme != b->scheme) {
+        return 0;
+    }
+
+    if (a->scheme != NGX_HTTP_OTP_SIG_STDWH) {
+        return a->provider == b->provider;
+    }
+
+    return a->tolerance <= b->tolerance
+           && a->secret_file.len == b->secret_file.len
+           && ngx_strncmp(a->secret_file.data, b->secret_file.data,
+                          a->secret_file.len) == 0
+           && a->secret.len == b->secret.len
+           && ngx_memcmp(a->secret.data, b->secret.data, a->secret.len)
+              == 0;
 }
 
 

@@ -151,6 +151,17 @@
  *   attempt: the fallback's check that the code it would resend is still
  *   the one to enter, to a number that still wants codes.
  *
+ * SEEN, a receiver's replay check (Standard Webhooks' webhook-id):
+ *   seen_key absent (or its record expired) -> it is stored for ttl ms
+ *                                              -> OK
+ *   present                                  -> SEEN, nothing changes
+ *   one set-if-absent, so that of two deliveries of one id racing through
+ *   two workers or two instances exactly one gets OK.  The record is
+ *   never evicted before its ttl (a full shm zone answers UNAVAILABLE):
+ *   forgetting an id early would let its replay through.  The caller
+ *   makes ttl at least as long as a replay would be accepted otherwise
+ *   (ngx_http_otp_signature.c: twice the timestamp tolerance).
+ *
  * Watching.  Whatever applies a STATUS_SET that answers OK announces the
  * message id: the shm backend appends it to a ring of recent changes in
  * its zone (NGX_HTTP_OTP_STORE_FEED entries), the Redis script PUBLISHes
@@ -207,7 +218,8 @@ typedef enum {
     NGX_HTTP_OTP_OP_STATUS_GET,
     NGX_HTTP_OTP_OP_OPTOUT_SET,
     NGX_HTTP_OTP_OP_OPTOUT_CLEAR,
-    NGX_HTTP_OTP_OP_CODE_LIVE
+    NGX_HTTP_OTP_OP_CODE_LIVE,
+    NGX_HTTP_OTP_OP_SEEN
 } ngx_http_otp_op_type_e;
 
 
@@ -247,7 +259,8 @@ typedef enum {
     NGX_HTTP_OTP_STORE_UNAVAILABLE,     /* the store cannot be used */
     NGX_HTTP_OTP_STORE_OPTED_OUT,       /* ISSUE, CODE_LIVE: said STOP */
     NGX_HTTP_OTP_STORE_NOT_FOUND,       /* STATUS_*, LINK, OPTOUT_CLEAR */
-    NGX_HTTP_OTP_STORE_UNCHANGED        /* STATUS_SET: not a step forward */
+    NGX_HTTP_OTP_STORE_UNCHANGED,       /* STATUS_SET: not a step forward */
+    NGX_HTTP_OTP_STORE_SEEN             /* SEEN: the key was there */
 } ngx_http_otp_store_status_e;
 
 
@@ -290,6 +303,9 @@ struct ngx_http_otp_store_op_s {
     ngx_uint_t                      client_limit;   /* 0: no client limit */
     ngx_uint_t                      max_failures;   /* 0: no limit */
     ngx_msec_t                      failure_window;
+
+    /* input: SEEN (ttl too): an HMAC, never the sender's text */
+    u_char                          seen_key[NGX_OTP_HASH_LEN];
 
     /* input: BUDGET */
     ngx_str_t                       budget_name;    /* provider name */

@@ -397,4 +397,21 @@ static ngx_str_t  ngx_http_otp_redis_code_live_lua = ngx_string(
 );
 
 
+static ngx_str_t  ngx_http_otp_redis_seen_lua = ngx_string(
+    "-- SEEN (the rule is in src/ngx_http_otp_store.h).\n"
+    "--   KEYS[1] otp:s:{K}   a webhook id accepted (K: its HMAC key)\n"
+    "--   ARGV    ttl in ms (> 0)\n"
+    "--   answer  {status}; status 0 OK (stored now), 1 SEEN (there already)\n"
+    "--\n"
+    "-- One SET NX: Redis keeps the key for ttl, and evicts it no earlier\n"
+    "-- under the \"noeviction\" policy (the store warns of any other when it\n"
+    "-- connects).  No TIME: PX counts on Redis's own clock.\n"
+    "\n"
+    "if redis.call('SET', KEYS[1], 1, 'NX', 'PX', ARGV[1]) then\n"
+    "  return {0}\n"
+    "end\n"
+    "return {1}\n"
+);
+
+
 #endif /* _NGX_HTTP_OTP_STORE_LUA_H_INCLUDED_ */

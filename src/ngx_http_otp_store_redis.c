@@ -102,6 +102,7 @@ typedef enum {
     NGX_HTTP_OTP_REDIS_STATUS_GET,
     NGX_HTTP_OTP_REDIS_OPTOUT,
     NGX_HTTP_OTP_REDIS_CODE_LIVE,
+    NGX_HTTP_OTP_REDIS_SEEN,
     NGX_HTTP_OTP_REDIS_NSCRIPTS
 } ngx_http_otp_redis_script_e;
 
@@ -213,7 +214,8 @@ static ngx_str_t  *ngx_http_otp_redis_scripts[] = {
     &ngx_http_otp_redis_status_set_lua,
     &ngx_http_otp_redis_status_get_lua,
     &ngx_http_otp_redis_optout_lua,
-    &ngx_http_otp_redis_code_live_lua
+    &ngx_http_otp_redis_code_live_lua,
+    &ngx_http_otp_redis_seen_lua
 };
 
 
@@ -228,7 +230,8 @@ static const char  *ngx_http_otp_redis_names[] = {
     "status set",
     "status get",
     "opt-out",
-    "code live"
+    "code live",
+    "seen"
 };
 
 
@@ -277,6 +280,12 @@ static ngx_http_otp_store_status_e  ngx_http_otp_redis_code_live_status[] = {
 static ngx_http_otp_store_status_e  ngx_http_otp_redis_optout_status[] = {
     NGX_HTTP_OTP_STORE_OK,
     NGX_HTTP_OTP_STORE_NOT_FOUND        /* OPTOUT_CLEAR: was not listed */
+};
+
+
+static ngx_http_otp_store_status_e  ngx_http_otp_redis_seen_status[] = {
+    NGX_HTTP_OTP_STORE_OK,
+    NGX_HTTP_OTP_STORE_SEEN
 };
 
 
@@ -982,6 +991,13 @@ ngx_http_otp_redis_script(ngx_http_otp_store_op_t *op)
     case NGX_HTTP_OTP_OP_CODE_LIVE:
         return NGX_HTTP_OTP_REDIS_CODE_LIVE;
 
+    case NGX_HTTP_OTP_OP_SEEN:
+        if (op->ttl == 0) {
+            break;
+        }
+
+        return NGX_HTTP_OTP_REDIS_SEEN;
+
     default:
         break;
     }
@@ -1073,6 +1089,13 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
                                op->phone_key);
         ngx_http_otp_redis_arg(&a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
                                op->code_key);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_SEEN:
+        ngx_http_otp_redis_arg(&a, "1");
+        ngx_http_otp_redis_arg(&a, "otp:s:{%*xs}", (size_t) NGX_OTP_HASH_LEN,
+                               op->seen_key);
+        ngx_http_otp_redis_arg(&a, "%M", op->ttl);
         break;
 
     case NGX_HTTP_OTP_REDIS_BUDGET:
@@ -1278,7 +1301,7 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 /*
  * The scripts' answers: {status, retry_after_ms, attempts_remaining}
  * (ISSUE, VERIFY, REVOKE), {status, retry_after_ms, first_over} (BUDGET),
- * {status} (MESSAGE_PUT, MESSAGE_LINK, OPTOUT, CODE_LIVE), every one an
+ * {status} (MESSAGE_PUT, MESSAGE_LINK, OPTOUT, CODE_LIVE, SEEN), each an
  * integer; STATUS_GET and STATUS_SET: {status} or {status, record...}
  * (ngx_http_otp_redis_message()).  Anything else is an unexpected reply.
  */
@@ -1323,6 +1346,13 @@ ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, ngx_uint_t script,
     case NGX_HTTP_OTP_REDIS_CODE_LIVE:
         map = ngx_http_otp_redis_code_live_status;
         n = sizeof(ngx_http_otp_redis_code_live_status)
+            / sizeof(ngx_http_otp_store_status_e);
+        nelts = 1;
+        break;
+
+    case NGX_HTTP_OTP_REDIS_SEEN:
+        map = ngx_http_otp_redis_seen_status;
+        n = sizeof(ngx_http_otp_redis_seen_status)
             / sizeof(ngx_http_otp_store_status_e);
         nelts = 1;
         break;

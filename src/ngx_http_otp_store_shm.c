@@ -18,6 +18,9 @@
  * or send window: resetting those is what an attacker flooding the zone
  * would want.
  *
+ * A SEEN record (a webhook id already accepted) sits on the queue of codes
+ * and windows: swept once expired, never evicted, for the same reason.
+ *
  * The opt-out list is a third queue that neither the sweep nor the
  * eviction ever walks: its records never expire, and a STOP that finds
  * the zone full is refused (the webhook answers 503 and the provider
@@ -62,7 +65,8 @@ typedef enum {
     NGX_HTTP_OTP_SHM_CLIENT_WINDOW,       /* per-client send window */
     NGX_HTTP_OTP_SHM_BUDGET,              /* a provider's hourly budget */
     NGX_HTTP_OTP_SHM_MESSAGE,             /* a message's delivery record */
-    NGX_HTTP_OTP_SHM_OPTOUT               /* a number that said STOP */
+    NGX_HTTP_OTP_SHM_OPTOUT,              /* a number that said STOP */
+    NGX_HTTP_OTP_SHM_SEEN                 /* a webhook id accepted */
 } ngx_http_otp_shm_kind_e;
 
 
@@ -204,6 +208,8 @@ static void ngx_http_otp_shm_feed_append(ngx_http_otp_shm_ctx_t *ctx,
 static ngx_int_t ngx_http_otp_shm_optout(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now);
 static ngx_int_t ngx_http_otp_shm_code_live(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now);
+static ngx_int_t ngx_http_otp_shm_seen(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now);
 static ngx_int_t ngx_http_otp_shm_watch(ngx_http_otp_store_conf_t *scf,
     ngx_http_otp_store_watch_pt handler, void *data);
@@ -456,6 +462,10 @@ ngx_http_otp_shm_start(ngx_http_otp_store_conf_t *scf,
 
     case NGX_HTTP_OTP_OP_CODE_LIVE:
         (void) ngx_http_otp_shm_code_live(ctx, op, now);
+        break;
+
+    case NGX_HTTP_OTP_OP_SEEN:
+        (void) ngx_http_otp_shm_seen(ctx, op, now);
         break;
 
     default:
@@ -1238,6 +1248,40 @@ ngx_http_otp_shm_code_live(ngx_http_otp_shm_ctx_t *ctx,
 }
 
 
+/* the rule is in ngx_http_otp_store.h; called with the mutex held */
+
+static ngx_int_t
+ngx_http_otp_shm_seen(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now)
+{
+    ngx_http_otp_shm_node_t  *n;
+
+    /* an expired record is freed by the lookup: the id is new again */
+
+    if (ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_SEEN, op->seen_key,
+                                now))
+    {
+        op->status = NGX_HTTP_OTP_STORE_SEEN;
+        return NGX_OK;
+    }
+
+    /* evicts message records at most: a full zone refuses the webhook */
+
+    n = ngx_http_otp_shm_alloc(ctx, NGX_HTTP_OTP_SHM_SEEN, op->seen_key, now,
+                               op->log);
+    if (n == NULL) {
+        return NGX_ERROR;
+    }
+
+    n->expires = now + op->ttl;
+    ngx_http_otp_shm_insert(ctx, n);
+
+    op->status = NGX_HTTP_OTP_STORE_OK;
+
+    return NGX_OK;
+}
+
+
 /*
  * Watching.  The timer is the worker's own and runs only while watched;
  * it is cancelable, so that a worker shutting down gracefully does not
@@ -1523,6 +1567,7 @@ ngx_http_otp_shm_size(ngx_uint_t kind)
         break;
 
     case NGX_HTTP_OTP_SHM_OPTOUT:
+    case NGX_HTTP_OTP_SHM_SEEN:
         size = 0;
         break;
 

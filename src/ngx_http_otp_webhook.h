@@ -45,7 +45,9 @@ typedef struct {
     ngx_str_t                       name;       /* the provider's */
     ngx_http_otp_provider_t        *provider;   /* resolved at postconf */
     ngx_str_t                       secret;     /* standard_webhooks */
+    ngx_str_t                       secret_file;    /* as given */
     time_t                          tolerance;
+    ngx_flag_t                      replay;     /* replay=on|off */
     ngx_str_t                       file;       /* where it was given */
     ngx_uint_t                      line;
     unsigned                        host_url:1; /* a location checks it
@@ -73,6 +75,9 @@ typedef struct {
     ngx_str_t                       body;       /* read and contiguous */
     void                           *webhook;    /* ngx_http_otp_webhook.c's
                                                    state of the request */
+    ngx_http_otp_sig_t             *passed;     /* the check passed, if any:
+                                                   kept across an internal
+                                                   redirect */
     unsigned                        checked:1;
 } ngx_http_otp_sig_ctx_t;
 

@@ -35,7 +35,7 @@ sub slurp {
     return scalar <$f>;
 }
 
-plan(tests => 160);
+plan(tests => 167);
 
 # 1: the embedded header is up to date
 
@@ -50,7 +50,7 @@ $t->start_redis;
 my %lua = map { $_ => -f "$root/src/lua/$_.lua"
                       ? slurp("$root/src/lua/$_.lua") : '' }
           qw(issue verify revoke budget message_put message_link status_set
-             status_get optout code_live);
+             status_get optout code_live seen);
 
 my $P = 'aa' x 32;                  # a phone key, as hex
 my $R = "otp:{$P}:r";
@@ -714,6 +714,22 @@ is_deeply(script('code_live', [ $R, $O ], $CODE), [2],
           'code live: an opted-out number OPTED_OUT');
 is_deeply(record(), \%before, 'code live: OPTED_OUT changes nothing');
 is(call('EXISTS', $O), 1, 'code live: and the number stays listed');
+
+# SEEN: one set-if-absent with its TTL, no record read or changed besides
+
+clean();
+my $S = 'otp:s:{' . ('dd' x 32) . '}';
+is_deeply(script('seen', [ $S ], 120000), [0], 'seen: a new id OK');
+near(call('PTTL', $S), 120000, 'seen: kept for the TTL given (ms)');
+is_deeply(script('seen', [ $S ], 120000), [1], 'seen: the same id SEEN');
+near(call('PTTL', $S), 120000,
+     'seen: SEEN does not extend the TTL (the first acceptance counts)');
+is_deeply(script('seen', [ 'otp:s:{' . ('ee' x 32) . '}' ], 120000), [0],
+          'seen: another id OK');
+call('PEXPIREAT', $S, 1);             # its TTL over, without a sleep
+is_deeply(script('seen', [ $S ], 120000), [0],
+          'seen: after its TTL the id is new again');
+is(call('DBSIZE'), 2, 'seen: one key per id, nothing else');
 
 $t->stop_redis;
 
