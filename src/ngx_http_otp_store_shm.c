@@ -26,19 +26,9 @@
  * the zone full is refused (the webhook answers 503 and the provider
  * retries) rather than kept at the price of anything else.
  *
- * A message's fallback blob (a sealed message text, up to
- * NGX_HTTP_OTP_FALLBACK_MAX bytes) is a slab allocation of its own, made
- * only when there is one, so that message records without it stay small;
- * it is wiped whenever it leaves the zone.
- *
- * Status changes are announced through a ring of the last
- * NGX_HTTP_OTP_STORE_FEED message ids in the zone's shared struct and a
- * 64-bit count of the ids ever appended.  A watching worker reads it from
- * a timer of its own: it remembers the count it has read up to, copies
- * the newer ids out under the mutex and calls the watcher after
- * unlocking, or tells it "look again at everything" when the ring went
- * round past it.  The ring is added to the zone's configured size, so
- * the records keep the room they had.
+ * Message records are in ngx_http_otp_store_shm_message.c, the change
+ * feed in ngx_http_otp_store_shm_feed.c; what they share with this file
+ * is in ngx_http_otp_store_shm.h.
  */
 
 
@@ -46,7 +36,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_http_otp_store.h"
+#include "ngx_http_otp_store_shm.h"
 
 
 /* records swept from the LRU tail on every operation */
@@ -57,115 +47,6 @@
 
 /* the shortest time between two sweeps of the whole zone */
 #define NGX_HTTP_OTP_SHM_SWEEP_EVERY  1000
-
-
-typedef enum {
-    NGX_HTTP_OTP_SHM_PHONE = 1,           /* the phone record */
-    NGX_HTTP_OTP_SHM_PHONE_WINDOW,        /* per-phone send window */
-    NGX_HTTP_OTP_SHM_CLIENT_WINDOW,       /* per-client send window */
-    NGX_HTTP_OTP_SHM_BUDGET,              /* a provider's hourly budget */
-    NGX_HTTP_OTP_SHM_MESSAGE,             /* a message's delivery record */
-    NGX_HTTP_OTP_SHM_OPTOUT,              /* a number that said STOP */
-    NGX_HTTP_OTP_SHM_SEEN                 /* a webhook id accepted */
-} ngx_http_otp_shm_kind_e;
-
-
-/* the fields of ngx_http_otp_store.h's phone record */
-typedef struct {
-    u_char                       has_code;
-    uint32_t                     max_attempts;
-    uint32_t                     fails;
-    uint32_t                     max_failures;
-    uint32_t                     lfails;
-    uint64_t                     code_expires;
-    uint64_t                     sent;
-    uint64_t                     lock;
-    uint64_t                     lockout;
-    uint64_t                     fend;
-    uint64_t                     failure_window;
-    uint64_t                     lfend;
-    u_char                       code[NGX_OTP_HASH_LEN];
-} ngx_http_otp_shm_phone_t;
-
-
-typedef struct {
-    uint64_t                     count;
-    uint64_t                     hour;            /* BUDGET only */
-} ngx_http_otp_shm_window_t;
-
-
-/* the fields of ngx_http_otp_store.h's message record */
-typedef struct {
-    u_char                       status;
-    u_char                       channel;
-    u_char                       provider_len;
-    u_char                       error_code_len;
-    u_char                       next_len;
-    u_char                       prev_len;
-    uint16_t                     fallback_len;
-    u_char                      *fallback;        /* a slab allocation */
-    uint64_t                     created;
-    uint64_t                     updated;
-    u_char                       phone_key[NGX_OTP_HASH_LEN];
-    u_char                       provider[NGX_HTTP_OTP_PROVIDER_NAME_MAX];
-    u_char                       error_code[NGX_HTTP_OTP_ERROR_CODE_MAX];
-    u_char                       next[NGX_HTTP_OTP_MESSAGE_ID_MAX];
-    u_char                       prev[NGX_HTTP_OTP_MESSAGE_ID_MAX];
-} ngx_http_otp_shm_message_t;
-
-
-typedef struct {
-    u_char                       color;
-    u_char                       kind;
-    ngx_queue_t                  queue;
-    uint64_t                     expires;         /* ms since the epoch */
-    u_char                       key[NGX_OTP_HASH_LEN];
-
-    union {
-        ngx_http_otp_shm_phone_t    phone;
-        ngx_http_otp_shm_window_t   window;
-        ngx_http_otp_shm_message_t  message;
-    } u;
-} ngx_http_otp_shm_node_t;
-
-
-typedef struct {
-    u_char                       len;
-    u_char                       id[NGX_HTTP_OTP_MESSAGE_ID_MAX];
-} ngx_http_otp_shm_feed_t;
-
-
-typedef struct {
-    ngx_rbtree_t                 rbtree;
-    ngx_rbtree_node_t            sentinel;
-    ngx_queue_t                  queue;           /* codes and windows */
-    ngx_queue_t                  messages;        /* message records */
-    ngx_queue_t                  optouts;         /* never swept */
-    uint64_t                     swept;           /* last full sweep */
-
-    /* id number k is feed[k % NGX_HTTP_OTP_STORE_FEED] */
-    uint64_t                     feed_seq;        /* ids ever appended */
-    ngx_http_otp_shm_feed_t      feed[NGX_HTTP_OTP_STORE_FEED];
-} ngx_http_otp_shm_sh_t;
-
-
-typedef struct {
-    ngx_http_otp_shm_sh_t       *sh;
-    ngx_slab_pool_t             *shpool;
-} ngx_http_otp_shm_ctx_t;
-
-
-/* a worker's watch of the feed (scf->backend_data) */
-typedef struct {
-    ngx_event_t                  event;
-    ngx_connection_t             dummy;           /* the event's data */
-    ngx_http_otp_store_conf_t   *scf;
-    ngx_http_otp_store_watch_pt  handler;         /* NULL: not watched */
-    void                        *data;
-    ngx_uint_t                   generation;      /* += 1 on unwatch */
-    uint64_t                     cursor;          /* feed_seq read up to */
-    ngx_http_otp_shm_feed_t      ids[NGX_HTTP_OTP_STORE_FEED];
-} ngx_http_otp_shm_watch_t;
 
 
 static ngx_int_t ngx_http_otp_shm_init_zone(ngx_shm_zone_t *shm_zone,
@@ -189,44 +70,13 @@ static void ngx_http_otp_shm_keep(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_shm_node_t *rec);
 static ngx_int_t ngx_http_otp_shm_budget(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now);
-static ngx_int_t ngx_http_otp_shm_message_put(ngx_http_otp_shm_ctx_t *ctx,
-    ngx_http_otp_store_op_t *op, uint64_t now);
-static ngx_int_t ngx_http_otp_shm_message_link(ngx_http_otp_shm_ctx_t *ctx,
-    ngx_http_otp_store_op_t *op, uint64_t now);
-static ngx_int_t ngx_http_otp_shm_status_set(ngx_http_otp_shm_ctx_t *ctx,
-    ngx_http_otp_store_op_t *op, uint64_t now);
-static ngx_int_t ngx_http_otp_shm_status_get(ngx_http_otp_shm_ctx_t *ctx,
-    ngx_http_otp_store_op_t *op, uint64_t now);
-static ngx_http_otp_shm_node_t *ngx_http_otp_shm_message(
-    ngx_http_otp_shm_ctx_t *ctx, ngx_http_otp_store_op_t *op, uint64_t now);
-static void ngx_http_otp_shm_message_read(ngx_http_otp_shm_message_t *m,
-    ngx_http_otp_message_t *out);
-static void ngx_http_otp_shm_fallback_free(ngx_http_otp_shm_ctx_t *ctx,
-    ngx_http_otp_shm_message_t *m);
-static void ngx_http_otp_shm_feed_append(ngx_http_otp_shm_ctx_t *ctx,
-    u_char *id, size_t len);
 static ngx_int_t ngx_http_otp_shm_optout(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now);
 static ngx_int_t ngx_http_otp_shm_code_live(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now);
 static ngx_int_t ngx_http_otp_shm_seen(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now);
-static ngx_int_t ngx_http_otp_shm_watch(ngx_http_otp_store_conf_t *scf,
-    ngx_http_otp_store_watch_pt handler, void *data);
-static void ngx_http_otp_shm_unwatch(ngx_http_otp_store_conf_t *scf);
-static void ngx_http_otp_shm_feed_read(ngx_event_t *ev);
-static ngx_http_otp_shm_node_t *ngx_http_otp_shm_lookup(
-    ngx_http_otp_shm_ctx_t *ctx, ngx_uint_t kind, u_char *key, uint64_t now);
-static ngx_http_otp_shm_node_t *ngx_http_otp_shm_alloc(
-    ngx_http_otp_shm_ctx_t *ctx, ngx_uint_t kind, u_char *key, uint64_t now,
-    ngx_log_t *log);
-static u_char *ngx_http_otp_shm_blob_alloc(ngx_http_otp_shm_ctx_t *ctx,
-    size_t size, uint64_t now, ngx_log_t *log);
 static size_t ngx_http_otp_shm_size(ngx_uint_t kind);
-static void ngx_http_otp_shm_insert(ngx_http_otp_shm_ctx_t *ctx,
-    ngx_http_otp_shm_node_t *n);
-static void ngx_http_otp_shm_touch(ngx_http_otp_shm_ctx_t *ctx,
-    ngx_http_otp_shm_node_t *n);
 static void ngx_http_otp_shm_free(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_shm_node_t *n);
 static void ngx_http_otp_shm_expire(ngx_http_otp_shm_ctx_t *ctx,
@@ -900,276 +750,6 @@ ngx_http_otp_shm_budget(ngx_http_otp_shm_ctx_t *ctx,
 
 
 static ngx_int_t
-ngx_http_otp_shm_message_put(ngx_http_otp_shm_ctx_t *ctx,
-    ngx_http_otp_store_op_t *op, uint64_t now)
-{
-    size_t                       len;
-    u_char                      *blob;
-    ngx_http_otp_shm_node_t     *n;
-    ngx_http_otp_shm_message_t  *m;
-    u_char                       key[NGX_OTP_HASH_LEN];
-
-    if (ngx_otp_sha256(op->message_id, op->message_id_len, key)
-        != NGX_OTP_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    /*
-     * The blob first: making room for it may evict message records, the
-     * one this replaces among them, so it is looked up only afterwards.
-     */
-
-    blob = NULL;
-    len = ngx_min(op->fallback_len, NGX_HTTP_OTP_FALLBACK_MAX);
-
-    if (len) {
-        blob = ngx_http_otp_shm_blob_alloc(ctx, len, now, op->log);
-        if (blob == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_memcpy(blob, op->fallback, len);
-    }
-
-    n = ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_MESSAGE, key, now);
-
-    if (n == NULL) {
-        n = ngx_http_otp_shm_alloc(ctx, NGX_HTTP_OTP_SHM_MESSAGE, key, now,
-                                   op->log);
-        if (n == NULL) {
-            if (blob) {
-                ngx_explicit_memzero(blob, len);
-                ngx_slab_free_locked(ctx->shpool, blob);
-            }
-
-            return NGX_ERROR;
-        }
-
-        ngx_http_otp_shm_insert(ctx, n);
-    }
-
-    m = &n->u.message;
-
-    ngx_http_otp_shm_fallback_free(ctx, m);
-    ngx_memzero(m, sizeof(ngx_http_otp_shm_message_t));
-
-    m->status = NGX_HTTP_OTP_MSG_QUEUED;
-    m->channel = (u_char) op->channel;
-    m->provider_len = (u_char) ngx_min(op->provider_len,
-                                       NGX_HTTP_OTP_PROVIDER_NAME_MAX);
-    ngx_memcpy(m->provider, op->provider, m->provider_len);
-    ngx_memcpy(m->phone_key, op->phone_key, NGX_OTP_HASH_LEN);
-    m->prev_len = (u_char) ngx_min(op->link_id_len,
-                                   NGX_HTTP_OTP_MESSAGE_ID_MAX);
-    ngx_memcpy(m->prev, op->link_id, m->prev_len);
-    m->fallback = blob;
-    m->fallback_len = (uint16_t) len;
-    m->created = now;
-    m->updated = now;
-
-    n->expires = now + op->message_ttl;
-    ngx_http_otp_shm_touch(ctx, n);
-
-    op->status = NGX_HTTP_OTP_STORE_OK;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_otp_shm_message_link(ngx_http_otp_shm_ctx_t *ctx,
-    ngx_http_otp_store_op_t *op, uint64_t now)
-{
-    ngx_http_otp_shm_node_t     *n;
-    ngx_http_otp_shm_message_t  *m;
-
-    n = ngx_http_otp_shm_message(ctx, op, now);
-
-    if (n == NULL) {
-        op->status = NGX_HTTP_OTP_STORE_NOT_FOUND;
-        return NGX_OK;
-    }
-
-    m = &n->u.message;
-
-    m->next_len = (u_char) ngx_min(op->link_id_len,
-                                   NGX_HTTP_OTP_MESSAGE_ID_MAX);
-    ngx_memcpy(m->next, op->link_id, m->next_len);
-
-    op->status = NGX_HTTP_OTP_STORE_OK;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_otp_shm_status_set(ngx_http_otp_shm_ctx_t *ctx,
-    ngx_http_otp_store_op_t *op, uint64_t now)
-{
-    ngx_http_otp_shm_node_t     *n;
-    ngx_http_otp_shm_message_t  *m;
-
-    op->fallback_len = 0;
-
-    n = ngx_http_otp_shm_message(ctx, op, now);
-
-    if (n == NULL) {
-        op->status = NGX_HTTP_OTP_STORE_NOT_FOUND;
-        return NGX_OK;
-    }
-
-    m = &n->u.message;
-
-    /* a report through another provider's webhook is not about this one */
-
-    if (m->provider_len != op->provider_len
-        || ngx_memcmp(m->provider, op->provider, m->provider_len) != 0)
-    {
-        op->status = NGX_HTTP_OTP_STORE_NOT_FOUND;
-        return NGX_OK;
-    }
-
-    if (!ngx_otp_status_advances(m->status, (unsigned) op->msg_status)) {
-        ngx_http_otp_shm_message_read(m, &op->message);
-        op->status = NGX_HTTP_OTP_STORE_UNCHANGED;
-        return NGX_OK;
-    }
-
-    m->status = (u_char) op->msg_status;
-    m->updated = now;
-
-    if (op->error_code_len) {
-        m->error_code_len = (u_char) ngx_min(op->error_code_len,
-                                             NGX_HTTP_OTP_ERROR_CODE_MAX);
-        ngx_memcpy(m->error_code, op->error_code, m->error_code_len);
-    }
-
-    /* exactly one report gets the blob: the one that ends the message */
-
-    if (m->fallback && ngx_otp_status_terminal(m->status)) {
-
-        if (m->status == NGX_HTTP_OTP_MSG_FAILED
-            || m->status == NGX_HTTP_OTP_MSG_UNDELIVERED)
-        {
-            ngx_memcpy(op->fallback, m->fallback, m->fallback_len);
-            op->fallback_len = m->fallback_len;
-            ngx_memcpy(op->phone_key, m->phone_key, NGX_OTP_HASH_LEN);
-        }
-
-        ngx_http_otp_shm_fallback_free(ctx, m);
-    }
-
-    ngx_http_otp_shm_feed_append(ctx, op->message_id, op->message_id_len);
-
-    /* the TTL is kept; a message still reported on is evicted last */
-    ngx_http_otp_shm_touch(ctx, n);
-
-    ngx_http_otp_shm_message_read(m, &op->message);
-    op->status = NGX_HTTP_OTP_STORE_OK;
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_otp_shm_status_get(ngx_http_otp_shm_ctx_t *ctx,
-    ngx_http_otp_store_op_t *op, uint64_t now)
-{
-    ngx_http_otp_shm_node_t  *n;
-
-    op->fallback_len = 0;
-
-    n = ngx_http_otp_shm_message(ctx, op, now);
-
-    if (n == NULL) {
-        op->status = NGX_HTTP_OTP_STORE_NOT_FOUND;
-        return NGX_OK;
-    }
-
-    ngx_http_otp_shm_message_read(&n->u.message, &op->message);
-    op->status = NGX_HTTP_OTP_STORE_OK;
-
-    return NGX_OK;
-}
-
-
-/* the live record of op->message_id, or NULL */
-
-static ngx_http_otp_shm_node_t *
-ngx_http_otp_shm_message(ngx_http_otp_shm_ctx_t *ctx,
-    ngx_http_otp_store_op_t *op, uint64_t now)
-{
-    u_char  key[NGX_OTP_HASH_LEN];
-
-    if (ngx_otp_sha256(op->message_id,
-                       ngx_min(op->message_id_len,
-                               NGX_HTTP_OTP_MESSAGE_ID_MAX),
-                       key)
-        != NGX_OTP_OK)
-    {
-        return NULL;
-    }
-
-    return ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_MESSAGE, key, now);
-}
-
-
-static void
-ngx_http_otp_shm_message_read(ngx_http_otp_shm_message_t *m,
-    ngx_http_otp_message_t *out)
-{
-    out->status = m->status;
-    out->channel = m->channel;
-
-    out->provider_len = m->provider_len;
-    ngx_memcpy(out->provider, m->provider, m->provider_len);
-
-    out->error_code_len = m->error_code_len;
-    ngx_memcpy(out->error_code, m->error_code, m->error_code_len);
-
-    out->next_len = m->next_len;
-    ngx_memcpy(out->next, m->next, m->next_len);
-
-    out->prev_len = m->prev_len;
-    ngx_memcpy(out->prev, m->prev, m->prev_len);
-
-    out->updated = (int64_t) m->updated;
-}
-
-
-static void
-ngx_http_otp_shm_fallback_free(ngx_http_otp_shm_ctx_t *ctx,
-    ngx_http_otp_shm_message_t *m)
-{
-    if (m->fallback == NULL) {
-        return;
-    }
-
-    ngx_explicit_memzero(m->fallback, m->fallback_len);
-    ngx_slab_free_locked(ctx->shpool, m->fallback);
-
-    m->fallback = NULL;
-    m->fallback_len = 0;
-}
-
-
-static void
-ngx_http_otp_shm_feed_append(ngx_http_otp_shm_ctx_t *ctx, u_char *id,
-    size_t len)
-{
-    ngx_http_otp_shm_feed_t  *f;
-
-    f = &ctx->sh->feed[ctx->sh->feed_seq % NGX_HTTP_OTP_STORE_FEED];
-
-    f->len = (u_char) ngx_min(len, NGX_HTTP_OTP_MESSAGE_ID_MAX);
-    ngx_memcpy(f->id, id, f->len);
-
-    ctx->sh->feed_seq++;
-}
-
-
-static ngx_int_t
 ngx_http_otp_shm_optout(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now)
 {
@@ -1282,164 +862,7 @@ ngx_http_otp_shm_seen(ngx_http_otp_shm_ctx_t *ctx,
 }
 
 
-/*
- * Watching.  The timer is the worker's own and runs only while watched;
- * it is cancelable, so that a worker shutting down gracefully does not
- * wait for it (ngx_event_no_timers_left() skips cancelable timers).
- */
-
-static ngx_int_t
-ngx_http_otp_shm_watch(ngx_http_otp_store_conf_t *scf,
-    ngx_http_otp_store_watch_pt handler, void *data)
-{
-    ngx_http_otp_shm_ctx_t    *ctx;
-    ngx_http_otp_shm_watch_t  *w;
-
-    w = scf->backend_data;
-
-    if (w == NULL) {
-        w = ngx_pcalloc(ngx_cycle->pool, sizeof(ngx_http_otp_shm_watch_t));
-        if (w == NULL) {
-            return NGX_ERROR;
-        }
-
-        /* the debug log reads a timer's data as a connection */
-
-        w->dummy.fd = (ngx_socket_t) -1;
-        w->dummy.data = w;
-        w->dummy.log = ngx_cycle->log;
-
-        w->event.handler = ngx_http_otp_shm_feed_read;
-        w->event.data = &w->dummy;
-        w->event.log = ngx_cycle->log;
-        w->event.cancelable = 1;
-
-        w->scf = scf;
-
-        scf->backend_data = w;
-    }
-
-    if (w->handler == NULL) {
-        /* from now on: what was announced before is not news */
-
-        ctx = scf->shm_zone->data;
-
-        ngx_shmtx_lock(&ctx->shpool->mutex);
-        w->cursor = ctx->sh->feed_seq;
-        ngx_shmtx_unlock(&ctx->shpool->mutex);
-    }
-
-    w->handler = handler;
-    w->data = data;
-
-    if (!w->event.timer_set) {
-        ngx_add_timer(&w->event, NGX_HTTP_OTP_STORE_FEED_TICK);
-    }
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                   "otp store: shm watch from %uL", w->cursor);
-
-    return NGX_OK;
-}
-
-
-static void
-ngx_http_otp_shm_unwatch(ngx_http_otp_store_conf_t *scf)
-{
-    ngx_http_otp_shm_watch_t  *w;
-
-    w = scf->backend_data;
-
-    if (w == NULL || w->handler == NULL) {
-        return;
-    }
-
-    ngx_log_debug0(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                   "otp store: shm unwatch");
-
-    w->handler = NULL;
-    w->data = NULL;
-    w->generation++;
-
-    if (w->event.timer_set) {
-        ngx_del_timer(&w->event);
-    }
-}
-
-
-static void
-ngx_http_otp_shm_feed_read(ngx_event_t *ev)
-{
-    uint64_t                   seq, k;
-    ngx_str_t                  id;
-    ngx_uint_t                 i, n, generation, lapped;
-    ngx_connection_t          *dummy;
-    ngx_http_otp_shm_ctx_t    *ctx;
-    ngx_http_otp_shm_watch_t  *w;
-
-    dummy = ev->data;
-    w = dummy->data;
-
-    if (w->handler == NULL) {
-        return;
-    }
-
-    ctx = w->scf->shm_zone->data;
-
-    n = 0;
-
-    /* copy out under the mutex; the handlers run after it is released */
-
-    ngx_shmtx_lock(&ctx->shpool->mutex);
-
-    seq = ctx->sh->feed_seq;
-    lapped = (seq - w->cursor > NGX_HTTP_OTP_STORE_FEED);
-
-    if (!lapped) {
-        for (k = w->cursor; k < seq; k++) {
-            w->ids[n++] = ctx->sh->feed[k % NGX_HTTP_OTP_STORE_FEED];
-        }
-    }
-
-    ngx_shmtx_unlock(&ctx->shpool->mutex);
-
-#if (NGX_DEBUG)
-    if (seq != w->cursor) {
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ev->log, 0,
-                       "otp store: shm feed %uL..%uL%s", w->cursor, seq,
-                       lapped ? ", lapped" : "");
-    }
-#endif
-
-    w->cursor = seq;
-
-    /* a handler may unwatch (and watch again): the rest is not for it */
-
-    generation = w->generation;
-
-    if (lapped) {
-        w->handler(NULL, w->data);
-
-    } else {
-        for (i = 0; i < n; i++) {
-            if (w->handler == NULL || w->generation != generation) {
-                break;
-            }
-
-            id.len = w->ids[i].len;
-            id.data = w->ids[i].id;
-
-            w->handler(&id, w->data);
-        }
-    }
-
-    if (w->handler && !ev->timer_set) {
-        ngx_add_timer(ev, NGX_HTTP_OTP_STORE_FEED_TICK);
-    }
-}
-
-
-static ngx_http_otp_shm_node_t *
+ngx_http_otp_shm_node_t *
 ngx_http_otp_shm_lookup(ngx_http_otp_shm_ctx_t *ctx, ngx_uint_t kind,
     u_char *key, uint64_t now)
 {
@@ -1494,7 +917,7 @@ ngx_http_otp_shm_lookup(ngx_http_otp_shm_ctx_t *ctx, ngx_uint_t kind,
 
 /* a zeroed node that is not in the tree yet */
 
-static ngx_http_otp_shm_node_t *
+ngx_http_otp_shm_node_t *
 ngx_http_otp_shm_alloc(ngx_http_otp_shm_ctx_t *ctx, ngx_uint_t kind,
     u_char *key, uint64_t now, ngx_log_t *log)
 {
@@ -1523,7 +946,7 @@ ngx_http_otp_shm_alloc(ngx_http_otp_shm_ctx_t *ctx, ngx_uint_t kind,
 
 /* size bytes of the slab, making room if need be */
 
-static u_char *
+u_char *
 ngx_http_otp_shm_blob_alloc(ngx_http_otp_shm_ctx_t *ctx, size_t size,
     uint64_t now, ngx_log_t *log)
 {
@@ -1586,7 +1009,7 @@ ngx_http_otp_shm_size(ngx_uint_t kind)
      : &(ctx)->sh->queue)
 
 
-static void
+void
 ngx_http_otp_shm_insert(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_shm_node_t *n)
 {
@@ -1595,7 +1018,7 @@ ngx_http_otp_shm_insert(ngx_http_otp_shm_ctx_t *ctx,
 }
 
 
-static void
+void
 ngx_http_otp_shm_touch(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_shm_node_t *n)
 {
