@@ -13,8 +13,9 @@
  * that fires goes back to curl_multi_socket_action() with the direction
  * that fired.  curl closes its sockets through our callback, so that a
  * socket's events are always removed while its fd is open: curl may close
- * a socket it is still connecting before it says CURL_POLL_REMOVE.  Finished transfers are collected with curl_multi_info_read()
- * after socket_action() has returned, so a request's handler, and whatever
+ * a socket it is still connecting before it says CURL_POLL_REMOVE.
+ * Finished transfers are collected with curl_multi_info_read() after
+ * socket_action() has returned, so a request's handler, and whatever
  * it starts or cancels, never runs inside a curl callback.
  *
  * A request is made into an easy handle, its host checked against the

@@ -334,7 +334,7 @@ for my $store (@stores) {
         $t->stop_redis;
 
         my $dp = "/app/a/$store/down";
-        my $r = call($dp, "msg_${store}_down");
+        $r = call($dp, "msg_${store}_down");
         ok($r->{status} == 503 && $r->{json}
            && $r->{json}{error} eq 'store_unavailable',
            "$store: Redis down: a valid call 503 store_unavailable")
