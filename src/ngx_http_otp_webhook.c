@@ -40,7 +40,6 @@
 
 
 typedef struct {
-    ngx_otp_hook_t                  hook;
     ngx_http_otp_provider_t        *provider;
     ngx_uint_t                      next_status;
     ngx_uint_t                      next_message;
@@ -48,6 +47,9 @@ typedef struct {
     ngx_otp_hook_message_t         *yes;        /* the YES of the pending
                                                    OPTOUT_CLEAR */
     unsigned                        help:1;
+
+    /* last: ~90 KB of entries, not zeroed (the parsers set the counts) */
+    ngx_otp_hook_t                  hook;
 } ngx_http_otp_webhook_t;
 
 
@@ -475,13 +477,18 @@ ngx_http_otp_webhook_body(ngx_http_request_t *r)
         return;
     }
 
-    wh = ngx_pcalloc(r->pool, sizeof(ngx_http_otp_webhook_t));
+    wh = ngx_palloc(r->pool, sizeof(ngx_http_otp_webhook_t));
     scratch = ngx_pnalloc(r->pool, body.len + 1);
 
     if (wh == NULL || scratch == NULL) {
         ngx_http_finalize_request(r, NGX_HTTP_INTERNAL_SERVER_ERROR);
         return;
     }
+
+    ngx_memzero(wh, offsetof(ngx_http_otp_webhook_t, hook));
+    wh->hook.nstatuses = 0;
+    wh->hook.nmessages = 0;
+    wh->hook.truncated = 0;
 
     wh->provider = olcf->hook.webhook->provider;
     ctx->sig->webhook = wh;
