@@ -133,6 +133,19 @@ typedef struct {
 } ngx_http_otp_redis_args_t;
 
 
+typedef ngx_int_t (*ngx_http_otp_redis_read_pt)(
+    ngx_http_otp_store_op_t *op, ngx_uint_t script, redisReply *reply);
+
+
+/* how a script's answer is read (ngx_http_otp_redis_result()) */
+typedef struct {
+    ngx_http_otp_store_status_e    *status;     /* by the script's number */
+    ngx_uint_t                      nstatus;
+    ngx_uint_t                      nelts;      /* unless NOT_FOUND */
+    ngx_http_otp_redis_read_pt      read;       /* elements after the 1st */
+} ngx_http_otp_redis_answer_t;
+
+
 typedef struct {
     ngx_http_otp_store_op_t        *op;         /* NULL once timed out */
     ngx_http_otp_redis_ctx_t       *ctx;
@@ -172,6 +185,8 @@ static void ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r,
 static ngx_int_t ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op,
     ngx_uint_t script, redisReply *reply);
 static ngx_int_t ngx_http_otp_redis_message(ngx_http_otp_store_op_t *op,
+    ngx_uint_t script, redisReply *reply);
+static ngx_int_t ngx_http_otp_redis_retry(ngx_http_otp_store_op_t *op,
     ngx_uint_t script, redisReply *reply);
 static void ngx_http_otp_redis_unavailable_handler(ngx_event_t *ev);
 static void ngx_http_otp_redis_flush(ngx_http_otp_redis_ctx_t *ctx,
@@ -294,6 +309,36 @@ static ngx_http_otp_store_status_e  ngx_http_otp_redis_message_status[] = {
     NGX_HTTP_OTP_STORE_OK,
     NGX_HTTP_OTP_STORE_NOT_FOUND,
     NGX_HTTP_OTP_STORE_UNCHANGED
+};
+
+
+#define ngx_http_otp_redis_map(map)                                          \
+    map, sizeof(map) / sizeof(ngx_http_otp_store_status_e)
+
+
+/*
+ * By script: its status numbers, the elements of an answer that is not
+ * NOT_FOUND, and the reader of those after the status.
+ */
+static ngx_http_otp_redis_answer_t  ngx_http_otp_redis_answers[] = {
+    { ngx_http_otp_redis_map(ngx_http_otp_redis_issue_status), 3,
+      ngx_http_otp_redis_retry },
+    { ngx_http_otp_redis_map(ngx_http_otp_redis_verify_status), 3,
+      ngx_http_otp_redis_retry },
+    { ngx_http_otp_redis_map(ngx_http_otp_redis_budget_status), 3,
+      ngx_http_otp_redis_retry },
+    { ngx_http_otp_redis_map(ngx_http_otp_redis_message_put_status), 1,
+      NULL },
+    { ngx_http_otp_redis_map(ngx_http_otp_redis_revoke_status), 3,
+      ngx_http_otp_redis_retry },
+    { ngx_http_otp_redis_message_status, 2, 1, NULL },      /* MESSAGE_LINK */
+    { ngx_http_otp_redis_message_status, 3, 10,              /* STATUS_SET */
+      ngx_http_otp_redis_message },
+    { ngx_http_otp_redis_message_status, 2, 8,               /* STATUS_GET */
+      ngx_http_otp_redis_message },
+    { ngx_http_otp_redis_map(ngx_http_otp_redis_optout_status), 1, NULL },
+    { ngx_http_otp_redis_map(ngx_http_otp_redis_code_live_status), 1, NULL },
+    { ngx_http_otp_redis_map(ngx_http_otp_redis_seen_status), 1, NULL }
 };
 
 
@@ -1303,15 +1348,16 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
  * (ISSUE, VERIFY, REVOKE), {status, retry_after_ms, first_over} (BUDGET),
  * {status} (MESSAGE_PUT, MESSAGE_LINK, OPTOUT, CODE_LIVE, SEEN), each an
  * integer; STATUS_GET and STATUS_SET: {status} or {status, record...}
- * (ngx_http_otp_redis_message()).  Anything else is an unexpected reply.
+ * (ngx_http_otp_redis_message()).  A NOT_FOUND is always {status} alone.
+ * Anything else is an unexpected reply.
  */
 
 static ngx_int_t
 ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, ngx_uint_t script,
     redisReply *reply)
 {
-    ngx_uint_t                    i, n, nelts;
-    ngx_http_otp_store_status_e  *map;
+    ngx_uint_t                    nelts;
+    ngx_http_otp_redis_answer_t  *a;
 
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0
         || reply->element[0]->type != REDIS_REPLY_INTEGER
@@ -1320,121 +1366,56 @@ ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, ngx_uint_t script,
         return NGX_ERROR;
     }
 
-    switch (script) {
+    a = &ngx_http_otp_redis_answers[script];
 
-    case NGX_HTTP_OTP_REDIS_ISSUE:
-        map = ngx_http_otp_redis_issue_status;
-        n = sizeof(ngx_http_otp_redis_issue_status)
-            / sizeof(ngx_http_otp_store_status_e);
-        nelts = 3;
-        break;
-
-    case NGX_HTTP_OTP_REDIS_VERIFY:
-        map = ngx_http_otp_redis_verify_status;
-        n = sizeof(ngx_http_otp_redis_verify_status)
-            / sizeof(ngx_http_otp_store_status_e);
-        nelts = 3;
-        break;
-
-    case NGX_HTTP_OTP_REDIS_REVOKE:
-        map = ngx_http_otp_redis_revoke_status;
-        n = sizeof(ngx_http_otp_redis_revoke_status)
-            / sizeof(ngx_http_otp_store_status_e);
-        nelts = 3;
-        break;
-
-    case NGX_HTTP_OTP_REDIS_CODE_LIVE:
-        map = ngx_http_otp_redis_code_live_status;
-        n = sizeof(ngx_http_otp_redis_code_live_status)
-            / sizeof(ngx_http_otp_store_status_e);
-        nelts = 1;
-        break;
-
-    case NGX_HTTP_OTP_REDIS_SEEN:
-        map = ngx_http_otp_redis_seen_status;
-        n = sizeof(ngx_http_otp_redis_seen_status)
-            / sizeof(ngx_http_otp_store_status_e);
-        nelts = 1;
-        break;
-
-    case NGX_HTTP_OTP_REDIS_OPTOUT:
-        map = ngx_http_otp_redis_optout_status;
-        n = sizeof(ngx_http_otp_redis_optout_status)
-            / sizeof(ngx_http_otp_store_status_e);
-        nelts = 1;
-        break;
-
-    case NGX_HTTP_OTP_REDIS_BUDGET:
-        map = ngx_http_otp_redis_budget_status;
-        n = sizeof(ngx_http_otp_redis_budget_status)
-            / sizeof(ngx_http_otp_store_status_e);
-        nelts = 3;
-        break;
-
-    case NGX_HTTP_OTP_REDIS_MESSAGE_LINK:
-    case NGX_HTTP_OTP_REDIS_STATUS_GET:
-        map = ngx_http_otp_redis_message_status;
-        n = 2;
-        nelts = 1;
-        break;
-
-    case NGX_HTTP_OTP_REDIS_STATUS_SET:
-        map = ngx_http_otp_redis_message_status;
-        n = 3;
-        nelts = 1;
-        break;
-
-    default: /* NGX_HTTP_OTP_REDIS_MESSAGE_PUT */
-        map = ngx_http_otp_redis_message_put_status;
-        n = sizeof(ngx_http_otp_redis_message_put_status)
-            / sizeof(ngx_http_otp_store_status_e);
-        nelts = 1;
-        break;
-    }
-
-    if ((unsigned long long) reply->element[0]->integer >= n) {
+    if ((unsigned long long) reply->element[0]->integer >= a->nstatus) {
         return NGX_ERROR;
     }
 
-    op->status = map[reply->element[0]->integer];
+    op->status = a->status[reply->element[0]->integer];
 
-    if (script == NGX_HTTP_OTP_REDIS_STATUS_GET
-        || script == NGX_HTTP_OTP_REDIS_STATUS_SET)
-    {
-        if (op->status == NGX_HTTP_OTP_STORE_NOT_FOUND) {
-            return (reply->elements == 1) ? NGX_OK : NGX_ERROR;
-        }
-
-        return ngx_http_otp_redis_message(op, script, reply);
-    }
+    nelts = (op->status == NGX_HTTP_OTP_STORE_NOT_FOUND) ? 1 : a->nelts;
 
     if (reply->elements != nelts) {
         return NGX_ERROR;
-    }
-
-    for (i = 1; i < nelts; i++) {
-        if (reply->element[i]->type != REDIS_REPLY_INTEGER
-            || reply->element[i]->integer < 0)
-        {
-            return NGX_ERROR;
-        }
     }
 
     if (nelts == 1) {
         return NGX_OK;
     }
 
-    op->retry_after = (ngx_msec_t) reply->element[1]->integer;
+    return a->read(op, script, reply);
+}
+
+
+/* {status, retry_after_ms, attempts_remaining or first_over} */
+
+static ngx_int_t
+ngx_http_otp_redis_retry(ngx_http_otp_store_op_t *op, ngx_uint_t script,
+    redisReply *reply)
+{
+    ngx_uint_t    i;
+    redisReply  **e;
+
+    e = reply->element;
+
+    for (i = 1; i < 3; i++) {
+        if (e[i]->type != REDIS_REPLY_INTEGER || e[i]->integer < 0) {
+            return NGX_ERROR;
+        }
+    }
+
+    op->retry_after = (ngx_msec_t) e[1]->integer;
 
     if (script == NGX_HTTP_OTP_REDIS_BUDGET) {
-        if (reply->element[2]->integer > 1) {
+        if (e[2]->integer > 1) {
             return NGX_ERROR;
         }
 
-        op->first_over = reply->element[2]->integer ? 1 : 0;
+        op->first_over = e[2]->integer ? 1 : 0;
 
     } else {
-        op->attempts_remaining = (ngx_uint_t) reply->element[2]->integer;
+        op->attempts_remaining = (ngx_uint_t) e[2]->integer;
     }
 
     return NGX_OK;
@@ -1456,12 +1437,6 @@ ngx_http_otp_redis_message(ngx_http_otp_store_op_t *op, ngx_uint_t script,
     ngx_uint_t               i;
     redisReply             **e;
     ngx_http_otp_message_t  *m;
-
-    if (reply->elements
-        != ((script == NGX_HTTP_OTP_REDIS_STATUS_SET) ? 10 : 8))
-    {
-        return NGX_ERROR;
-    }
 
     e = reply->element;
 
