@@ -4,7 +4,7 @@
  *
  * Provider webhooks: the signature check of the access phase
  * (ngx_http_otp_signature*.c: otp_signature, and what otp_webhook implies)
- * and the webhook endpoint (ngx_http_otp_webhook.c: otp_webhook, status
+ * and the webhook endpoint (ngx_http_otp_webhook*.c: otp_webhook, status
  * callbacks, incoming messages, the StatusCallback derived from
  * otp_public_url).
  */
@@ -132,6 +132,7 @@ ngx_int_t ngx_http_otp_signature_deny(ngx_http_request_t *r,
 
 /* ngx_http_otp_webhook.c */
 ngx_int_t ngx_http_otp_webhook_handler(ngx_http_request_t *r);
+/* ngx_http_otp_webhook_help.c */
 /* at exit_process, before the HTTP client goes: cancels HELP replies */
 void ngx_http_otp_webhook_exit(ngx_cycle_t *cycle);
 /* otp_help_text's check: UTF-8, NGX_HTTP_OTP_HELP_TEXT_MAX characters */
