@@ -3,8 +3,8 @@
  * Copyright (C) The ngx_http_otp_module authors
  *
  * Provider webhooks: the signature check of the access phase
- * (ngx_http_otp_signature.c: otp_signature, and what otp_webhook implies)
- * and the webhook endpoint (ngx_http_otp_webhook.c: otp_webhook, status
+ * (ngx_http_otp_signature*.c: otp_signature, and what otp_webhook implies)
+ * and the webhook endpoint (ngx_http_otp_webhook*.c: otp_webhook, status
  * callbacks, incoming messages, the StatusCallback derived from
  * otp_public_url).
  */
@@ -114,8 +114,9 @@ char *ngx_http_otp_webhook_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 char *ngx_http_otp_help_text(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 
-/* ngx_http_otp_signature.c: the access-phase handler and its setup */
+/* ngx_http_otp_signature_conf.c: the access-phase handler's setup */
 ngx_int_t ngx_http_otp_signature_postconf(ngx_conf_t *cf);
+/* ngx_http_otp_signature.c: the access-phase handler */
 ngx_int_t ngx_http_otp_signature_handler(ngx_http_request_t *r);
 /* the body, contiguous (NGX_DECLINED: over the location's body_limit) */
 ngx_int_t ngx_http_otp_hook_body(ngx_http_request_t *r, ngx_str_t *body);
@@ -131,6 +132,7 @@ ngx_int_t ngx_http_otp_signature_deny(ngx_http_request_t *r,
 
 /* ngx_http_otp_webhook.c */
 ngx_int_t ngx_http_otp_webhook_handler(ngx_http_request_t *r);
+/* ngx_http_otp_webhook_help.c */
 /* at exit_process, before the HTTP client goes: cancels HELP replies */
 void ngx_http_otp_webhook_exit(ngx_cycle_t *cycle);
 /* otp_help_text's check: UTF-8, NGX_HTTP_OTP_HELP_TEXT_MAX characters */
