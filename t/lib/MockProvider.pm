@@ -46,6 +46,16 @@ package MockProvider;
 #   keepalive => SECONDS           after this answer, close the connection
 #                                  silently once idle that long (default
 #                                  60), as servers drop idle connections
+#   callback => { statuses => ['sent', 'delivered'], token => AUTH_TOKEN,
+#                 delay => SECONDS, error_code => 63016 }
+#                                  after a Twilio message is accepted, post
+#                                  its status callbacks, one per status and
+#                                  in order, to the StatusCallback URL the
+#                                  module gave, signed with AUTH_TOKEN as
+#                                  Twilio signs them (X-Twilio-Signature);
+#                                  error_code goes with failed/undelivered.
+#                                  Each is logged as a line of its own
+#                                  (method CALLBACK, answer {status}).
 #
 # A rule without a body answers the path's default body (with its status,
 # if given).  The defaults are the providers' real success answers:
@@ -68,6 +78,7 @@ package MockProvider;
 use warnings;
 use strict;
 
+use Digest::SHA qw(hmac_sha1_base64);
 use Exporter qw(import);
 use Fcntl qw(:flock O_WRONLY O_APPEND O_CREAT);
 use File::Temp qw(tempdir);
@@ -848,7 +859,82 @@ sub _answer {
 
     _write_all($c, "$head\r\n$body") or return 0;
 
+    $self->_callbacks($rule->{callback}, $req, $body)
+        if $rule->{callback} && $status =~ /^2/;
+
     return (!$close, $rule->{keepalive});
+}
+
+# Twilio's status callbacks for a message just accepted, from a process of
+# its own (in the server's process group, so stop() ends it), so that the
+# connection goes on serving: the module reads them as it reads Twilio's.
+
+sub _callbacks {
+    my ($self, $cb, $req, $body) = @_;
+
+    my %form = eval { form_hash($req->{body} // '') };
+    my $url = $form{StatusCallback} or return;
+    my $sid = eval { $json->decode($body)->{sid} } or return;
+    my ($ac) = $req->{path} =~ m{/Accounts/([^/]+)/};
+
+    my ($host, $port, $path) = $url =~ m{^http://([^/:]+):?(\d*)(/.*)?$}
+        or return;
+
+    my $pid = fork() // return;
+    return if $pid;
+
+    eval {
+        sleep($cb->{delay} // 0.2);
+
+        for my $st (@{ $cb->{statuses} || ['delivered'] }) {
+            my %p = (AccountSid => $ac // '', ApiVersion => '2010-04-01',
+                     MessageSid => $sid, MessageStatus => $st,
+                     SmsSid => $sid, SmsStatus => $st,
+                     To => $form{To} // '', From => $form{From} // '');
+            $p{ErrorCode} = $cb->{error_code}
+                if defined $cb->{error_code}
+                   && $st =~ /^(failed|undelivered)$/;
+
+            my $sig = hmac_sha1_base64($url . join('', map { $_ . $p{$_} }
+                                                        sort keys %p),
+                                       $cb->{token} // '');
+            $sig .= '=' while length($sig) % 4;
+
+            my $data = join '&', map { _esc($_) . '=' . _esc($p{$_}) }
+                                 sort keys %p;
+
+            my $s = IO::Socket::INET->new(PeerAddr => $host,
+                                          PeerPort => $port || 80,
+                                          Timeout => 5) or last;
+            _write_all($s, "POST " . ($path // '/') . " HTTP/1.1\r\n"
+                . "Host: $host" . ($port ? ":$port" : '') . "\r\n"
+                . "Content-Type: application/x-www-form-urlencoded\r\n"
+                . "X-Twilio-Signature: $sig\r\n"
+                . "User-Agent: TwilioProxy/1.1\r\n"
+                . "Content-Length: " . length($data) . "\r\n"
+                . "Connection: close\r\n\r\n$data");
+
+            my $answer = '';
+            while (sysread($s, my $buf, 4096)) { $answer .= $buf; }
+            close $s;
+
+            my ($code) = $answer =~ m{^HTTP/1\.\d (\d+)};
+            $self->_log_request({ method => 'CALLBACK', path => $path // '/',
+                                  query => '', headers => {}, body => $data,
+                                  ts => time, conn => $$, seq => 0,
+                                  action => 'callback',
+                                  answer => { status => 0 + ($code // 0),
+                                              body => '' } });
+        }
+    };
+
+    _exit(0);
+}
+
+sub _esc {
+    my ($s) = @_;
+    $s =~ s/([^A-Za-z0-9\-._~])/sprintf('%%%02X', ord $1)/ge;
+    return $s;
 }
 
 sub _write_all {

@@ -1243,7 +1243,16 @@ sub uses_phone {
 }
 
 # ... and the codes it submits (of 6 digits and more, see check_log), for
-# a guess in a log is as bad as the code itself.
+# a guess in a log is as bad as the code itself; uses_code names those a
+# client other than the harness (a browser) submitted.
+
+sub uses_code {
+    my ($self, @codes) = @_;
+
+    $self->_record({ code => $_ }) for @codes;
+
+    return $self;
+}
 
 sub _record {
     my ($self, $data) = @_;
