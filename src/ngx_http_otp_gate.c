@@ -38,6 +38,8 @@ static ngx_int_t ngx_http_otp_gate_strip(ngx_http_request_t *r,
     ngx_str_t *name);
 static ngx_uint_t ngx_http_otp_gate_header_is(ngx_table_elt_t *h,
     ngx_str_t *name);
+static ngx_int_t ngx_http_otp_gate_jti_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_otp_gate_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 
@@ -47,8 +49,8 @@ static ngx_http_variable_t  ngx_http_otp_gate_vars[] = {
     { ngx_string("otp_phone"), NULL, ngx_http_otp_gate_variable,
       offsetof(ngx_http_otp_ctx_t, gate_phone), NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
-    { ngx_string("otp_token_id"), NULL, ngx_http_otp_gate_variable,
-      offsetof(ngx_http_otp_ctx_t, gate_jti), NGX_HTTP_VAR_NOCACHEABLE, 0 },
+    { ngx_string("otp_token_id"), NULL, ngx_http_otp_gate_jti_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -377,20 +379,10 @@ static ngx_int_t
 ngx_http_otp_gate_pass(ngx_http_request_t *r, ngx_http_otp_loc_conf_t *olcf,
     ngx_str_t *token, u_char *phone, size_t phone_len)
 {
-    size_t               jti_len, masked_len;
+    size_t               masked_len;
     ngx_table_elt_t     *h;
     ngx_http_otp_ctx_t  *ctx;
-    u_char               jti[NGX_HTTP_OTP_ID_LEN];
     u_char               masked[NGX_OTP_PHONE_MAX_LEN];
-
-    /* a token without a jti is still valid: $otp_token_id is then empty */
-
-    if (ngx_otp_jwt_claim(token->data, token->len, "jti", jti, sizeof(jti),
-                          &jti_len)
-        != NGX_OTP_OK)
-    {
-        jti_len = 0;
-    }
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
 
@@ -405,7 +397,7 @@ ngx_http_otp_gate_pass(ngx_http_request_t *r, ngx_http_otp_loc_conf_t *olcf,
         ngx_http_set_ctx(r, ctx, ngx_http_otp_module);
     }
 
-    ctx->gate_phone.data = ngx_pnalloc(r->pool, phone_len + jti_len + 1);
+    ctx->gate_phone.data = ngx_pnalloc(r->pool, phone_len);
     if (ctx->gate_phone.data == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -413,9 +405,9 @@ ngx_http_otp_gate_pass(ngx_http_request_t *r, ngx_http_otp_loc_conf_t *olcf,
     ngx_memcpy(ctx->gate_phone.data, phone, phone_len);
     ctx->gate_phone.len = phone_len;
 
-    ctx->gate_jti.data = ctx->gate_phone.data + phone_len;
-    ngx_memcpy(ctx->gate_jti.data, jti, jti_len);
-    ctx->gate_jti.len = jti_len;
+    /* the header's or cookie's value, which lives as long as the request:
+     * its jti is read only if $otp_token_id is used */
+    ctx->gate_token = *token;
 
     /* as ngx_http_otp_webhook_message.c adds X-OTP-From */
 
@@ -684,6 +676,52 @@ ngx_http_otp_gate_variable(ngx_http_request_t *r,
     v->no_cacheable = 0;
     v->not_found = 0;
     v->data = s->data;
+
+    return NGX_OK;
+}
+
+
+/*
+ * $otp_token_id: the jti of the token the gate accepted, read from it on
+ * first use (the claims are not parsed a second time for every gated
+ * request); a token without a jti is still valid, and the variable is then
+ * not found
+ */
+
+static ngx_int_t
+ngx_http_otp_gate_jti_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    u_char              *jti;
+    size_t               len;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    if (ctx == NULL || ctx->gate_token.len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    jti = ngx_pnalloc(r->pool, NGX_HTTP_OTP_ID_LEN);
+    if (jti == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_otp_jwt_claim(ctx->gate_token.data, ctx->gate_token.len, "jti",
+                          jti, NGX_HTTP_OTP_ID_LEN, &len)
+        != NGX_OTP_OK
+        || len == 0)
+    {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 0;
+    v->not_found = 0;
+    v->data = jti;
 
     return NGX_OK;
 }

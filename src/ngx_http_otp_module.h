@@ -182,9 +182,10 @@ typedef struct ngx_http_otp_ctx_s {
     /* ngx_http_otp_signature.c: the access phase's check */
     ngx_http_otp_sig_ctx_t         *sig;
 
-    /* ngx_http_otp_gate.c: $otp_phone, $otp_token_id */
+    /* ngx_http_otp_gate.c: $otp_phone; the token, whose jti
+     * $otp_token_id reads when it is used */
     ngx_str_t                       gate_phone;
-    ngx_str_t                       gate_jti;
+    ngx_str_t                       gate_token;
 
     /* ngx_http_otp_filter.c: an nginx error answered as JSON */
     ngx_str_t                      *error_body;
