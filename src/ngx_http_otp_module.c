@@ -18,13 +18,17 @@
 #include "ngx_http_otp_module.h"
 #include "ngx_http_otp_fallback.h"
 #include "ngx_http_otp_directives.h"
+#include "ngx_http_otp_gate.h"
 
 
 #define NGX_HTTP_OTP_DEFAULT_ZONE       "otp"
 #define NGX_HTTP_OTP_DEFAULT_ZONE_SIZE  (16 * 1024 * 1024)
 
 
+static ngx_int_t ngx_http_otp_preconf(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_otp_token_keys(ngx_conf_t *cf,
+    ngx_http_otp_main_conf_t *omcf);
 static void *ngx_http_otp_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_otp_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_otp_create_loc_conf(ngx_conf_t *cf);
@@ -338,12 +342,42 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       offsetof(ngx_http_otp_loc_conf_t, token_cookie),
       NULL },
 
+    /* the access gate: ngx_http_otp_gate.c, ngx_http_otp_logout.c */
+
+    { ngx_string("otp_gate"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_http_otp_gate_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, gate),
+      NULL },
+
+    { ngx_string("otp_gate_header"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_str_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_otp_loc_conf_t, gate_header),
+      NULL },
+
+    { ngx_string("otp_gate_login"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_gate_login,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_logout"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_otp_logout_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
       ngx_null_command
 };
 
 
 static ngx_http_module_t  ngx_http_otp_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_otp_preconf,                  /* preconfiguration */
     ngx_http_otp_init,                     /* postconfiguration */
 
     ngx_http_otp_create_main_conf,         /* create main configuration */
@@ -494,6 +528,7 @@ ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
     olcf->message_ttl = NGX_CONF_UNSET_MSEC;
     olcf->token_cookie_secure = NGX_CONF_UNSET_UINT;
     olcf->fallback = NGX_CONF_UNSET;
+    olcf->gate = NGX_CONF_UNSET;
 
     ngx_http_otp_hook_create_conf(&olcf->hook);
 
@@ -618,14 +653,25 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_otp_gate_merge(cf, prev, conf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     return ngx_http_otp_hook_merge_conf(cf, &prev->hook, &conf->hook);
+}
+
+
+static ngx_int_t
+ngx_http_otp_preconf(ngx_conf_t *cf)
+{
+    return ngx_http_otp_gate_add_variables(cf);
 }
 
 
 static ngx_int_t
 ngx_http_otp_init(ngx_conf_t *cf)
 {
-    ngx_str_t                  name, key, kid;
+    ngx_str_t                  name;
     ngx_http_otp_main_conf_t  *omcf;
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
@@ -636,8 +682,13 @@ ngx_http_otp_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_otp_gate_postconf(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (!omcf->used && !omcf->replay) {
-        return NGX_OK;
+        /* a gate alone, in front of another nginx's otp_verify */
+        return ngx_http_otp_token_keys(cf, omcf);
     }
 
     if (!omcf->store_set) {
@@ -657,7 +708,7 @@ ngx_http_otp_init(ngx_conf_t *cf)
     }
 
     if (!omcf->used) {
-        return NGX_OK;
+        return ngx_http_otp_token_keys(cf, omcf);
     }
 
     if (omcf->secret.len == 0) {
@@ -673,33 +724,50 @@ ngx_http_otp_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
-    if (omcf->token_keys.nelts == 0) {
-        /*
-         * No token key configured: derive one from the secret so tokens
-         * still verify across workers, reloads and instances that share
-         * the secret.  An upstream that checks tokens itself needs
-         * otp_token_key_file.
-         */
+    return ngx_http_otp_token_keys(cf, omcf);
+}
 
-        key.data = ngx_pnalloc(cf->pool, NGX_OTP_HASH_LEN);
-        if (key.data == NULL) {
-            return NGX_ERROR;
-        }
 
-        if (ngx_otp_hmac_sha256(omcf->secret.data, omcf->secret.len,
-                                (u_char *) "otp-token-key", 13, key.data)
-            != NGX_OTP_OK)
-        {
-            return NGX_ERROR;
-        }
+/*
+ * No token key configured: one is derived from the secret so tokens still
+ * verify across workers, reloads and instances that share the secret.  An
+ * upstream that checks tokens itself needs otp_token_key_file.
+ */
 
-        key.len = NGX_OTP_HASH_LEN;
+static ngx_int_t
+ngx_http_otp_token_keys(ngx_conf_t *cf, ngx_http_otp_main_conf_t *omcf)
+{
+    ngx_str_t  key, kid;
 
-        ngx_str_null(&kid);
+    if (omcf->token_keys.nelts || !(omcf->used || omcf->gate)) {
+        return NGX_OK;
+    }
 
-        if (ngx_http_otp_add_token_key(cf, omcf, &key, &kid) != NGX_OK) {
-            return NGX_ERROR;
-        }
+    if (omcf->secret.len == 0) {
+        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                      "\"otp_gate\" needs \"otp_token_key_file\" or "
+                      "\"otp_secret_file\" to check tokens");
+        return NGX_ERROR;
+    }
+
+    key.data = ngx_pnalloc(cf->pool, NGX_OTP_HASH_LEN);
+    if (key.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (ngx_otp_hmac_sha256(omcf->secret.data, omcf->secret.len,
+                            (u_char *) "otp-token-key", 13, key.data)
+        != NGX_OTP_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    key.len = NGX_OTP_HASH_LEN;
+
+    ngx_str_null(&kid);
+
+    if (ngx_http_otp_add_token_key(cf, omcf, &key, &kid) != NGX_OK) {
+        return NGX_ERROR;
     }
 
     return NGX_OK;

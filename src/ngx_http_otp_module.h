@@ -84,6 +84,7 @@ typedef struct {
     ngx_array_t                     webhooks;     /* ..._webhook_loc_t */
     ngx_uint_t                      replay;       /* a standard_webhooks
                                                      check needs the store */
+    ngx_uint_t                      gate;         /* some otp_gate on */
 } ngx_http_otp_main_conf_t;
 
 
@@ -119,6 +120,12 @@ typedef struct {
     ngx_flag_t                      fallback;     /* otp_fallback */
 
     ngx_http_otp_hook_conf_t        hook;         /* webhooks */
+
+    /* ngx_http_otp_gate.c, ngx_http_otp_logout.c */
+    ngx_flag_t                      gate;
+    ngx_str_t                       gate_header;
+    ngx_str_t                       gate_login;   /* "": 401 */
+    ngx_uint_t                      logout;       /* otp_logout here */
 } ngx_http_otp_loc_conf_t;
 
 
@@ -174,6 +181,11 @@ typedef struct ngx_http_otp_ctx_s {
 
     /* ngx_http_otp_signature.c: the access phase's check */
     ngx_http_otp_sig_ctx_t         *sig;
+
+    /* ngx_http_otp_gate.c: $otp_phone; the token, whose jti
+     * $otp_token_id reads when it is used */
+    ngx_str_t                       gate_phone;
+    ngx_str_t                       gate_token;
 
     /* ngx_http_otp_filter.c: an nginx error answered as JSON */
     ngx_str_t                      *error_body;

@@ -81,4 +81,9 @@ ngx_int_t ngx_http_otp_add_header(ngx_http_request_t *r, const char *key,
     ngx_str_t *value);
 
 
+/* the token cookie's Secure attribute (ngx_http_otp_verify.c; logout too) */
+ngx_uint_t ngx_http_otp_cookie_secure(ngx_http_request_t *r,
+    ngx_http_otp_loc_conf_t *olcf);
+
+
 #endif /* _NGX_HTTP_OTP_REQUEST_H_INCLUDED_ */

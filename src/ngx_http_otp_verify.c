@@ -18,8 +18,6 @@
 static void ngx_http_otp_verify_done(ngx_http_otp_store_op_t *op);
 static ngx_int_t ngx_http_otp_verified(ngx_http_request_t *r,
     ngx_http_otp_ctx_t *ctx);
-static ngx_uint_t ngx_http_otp_cookie_secure(ngx_http_request_t *r,
-    ngx_http_otp_loc_conf_t *olcf);
 
 
 ngx_int_t
@@ -254,7 +252,7 @@ ngx_http_otp_verified(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
  * sees.
  */
 
-static ngx_uint_t
+ngx_uint_t
 ngx_http_otp_cookie_secure(ngx_http_request_t *r,
     ngx_http_otp_loc_conf_t *olcf)
 {

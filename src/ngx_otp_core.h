@@ -348,6 +348,15 @@ int ngx_otp_jwt_verify(const u_char *token, size_t len,
     int64_t leeway, const u_char *iss, size_t iss_len, const u_char *aud,
     size_t aud_len, u_char *sub_buf, size_t sub_cap, size_t *sub_len);
 
+/*
+ * A string claim of a token that ngx_otp_jwt_verify() accepted (the gate's
+ * jti): copied into buf (cap bytes).  NGX_OTP_OK; NGX_OTP_EINVAL when the
+ * claims cannot be read, or the claim is absent or not a string (*len 0);
+ * NGX_OTP_ETOOBIG over cap.  It checks nothing: verify first.
+ */
+int ngx_otp_jwt_claim(const u_char *token, size_t len, const char *name,
+    u_char *buf, size_t cap, size_t *out_len);
+
 
 
 /* ngx_otp_message.c: the text of a code message */

@@ -238,6 +238,62 @@ done:
 }
 
 
+int
+ngx_otp_jwt_claim(const u_char *token, size_t len, const char *name,
+    u_char *buf, size_t cap, size_t *out_len)
+{
+    int            rc;
+    size_t         n;
+    json_t        *claims, *v;
+    const u_char  *dot1, *dot2;
+
+    *out_len = 0;
+
+    if (len == 0 || len > NGX_OTP_JWT_MAX_LEN) {
+        return NGX_OTP_EINVAL;
+    }
+
+    dot1 = memchr(token, '.', len);
+    if (dot1 == NULL) {
+        return NGX_OTP_EINVAL;
+    }
+
+    dot2 = memchr(dot1 + 1, '.', (size_t) (token + len - dot1 - 1));
+    if (dot2 == NULL) {
+        return NGX_OTP_EINVAL;
+    }
+
+    claims = ngx_otp_jwt_load(dot1 + 1, (size_t) (dot2 - dot1 - 1));
+    if (claims == NULL) {
+        return NGX_OTP_EINVAL;
+    }
+
+    v = json_object_get(claims, name);
+
+    if (!json_is_string(v)) {
+        rc = NGX_OTP_EINVAL;
+        goto done;
+    }
+
+    n = json_string_length(v);
+
+    if (n > cap) {
+        rc = NGX_OTP_ETOOBIG;
+        goto done;
+    }
+
+    memcpy(buf, json_string_value(v), n);
+    *out_len = n;
+    rc = NGX_OTP_OK;
+
+done:
+
+    json_decref(claims);
+
+    return rc;
+}
+
+
 /* the member order is part of the format: tests compare whole tokens */
 
 static int
