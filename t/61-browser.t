@@ -16,7 +16,8 @@
 # build/test-output/browser/ (TEST_OUTPUT_DIR to choose).
 #
 # scripts/install-deps installs chromium, node and t/browser/node_modules;
-# without them this file skips, loudly.
+# without them this file fails, saying what is missing, unless
+# OTP_TEST_BROWSER=0 asks to skip it.
 
 ###############################################################################
 
@@ -40,17 +41,23 @@ my $chromium = $ENV{TEST_CHROMIUM} || '/usr/bin/chromium';
 my $pw = "$root/t/browser/node_modules/playwright-core";
 my ($node) = grep { -x } map { "$_/node" } split /:/, $ENV{PATH} || '';
 
+if (defined $ENV{OTP_TEST_BROWSER} && $ENV{OTP_TEST_BROWSER} eq '0') {
+    plan(skip_all => 'browser test: OTP_TEST_BROWSER=0');
+}
+
 my @missing = ((-x $chromium ? () : "chromium ($chromium)"),
                (-d $pw ? () : "playwright-core ($pw)"),
                ($node ? () : 'node'));
 
+# scripts/test installs all three (scripts/install-deps), so a missing one
+# is a broken setup, not a reason to pass: fail, saying what to do
 if (@missing) {
     my $what = join ', ', @missing;
-    diag('#' x 72);
-    diag("# THE BROWSER TEST DID NOT RUN: missing $what.");
-    diag('# Run scripts/install-deps (as root) to install them.');
-    diag('#' x 72);
-    plan(skip_all => "browser test: missing $what; run scripts/install-deps");
+    plan(tests => 1);
+    fail("the browser test needs $what");
+    diag("run scripts/install-deps (as root) to install them, or set"
+         . " OTP_TEST_BROWSER=0 to skip this test");
+    exit;
 }
 
 my $t = OtpTest->new;
