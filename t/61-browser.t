@@ -9,10 +9,13 @@
 # driving Debian's chromium headless through playwright-core.  The mock
 # posts Twilio's signed status callbacks for each message it accepts, to
 # the demo's otp_webhook location, as Twilio does.  Scenarios: WhatsApp
-# delivered and the right code ends on the page that greets the number;
-# a wrong code shows the attempts left; WhatsApp failed, then "Send by SMS
-# instead", ends on the greeting; a send too early (429) shows a countdown
-# that runs down.  A screenshot of each final state is kept in
+# delivered and the right code ends on the gated page (otp_gate, ssi),
+# which greets the number; the gated page without a token redirects to
+# the sign-in page with ?next=; signed in from there, back on the gated
+# page, then "Sign out" clears the cookie and the gated page redirects
+# again; a wrong code shows the attempts left; WhatsApp failed, then "Send
+# by SMS instead", ends on the greeting; a send too early (429) shows a
+# countdown that runs down.  A screenshot of each final state is kept in
 # build/test-output/browser/ (TEST_OUTPUT_DIR to choose).
 #
 # scripts/install-deps installs chromium, node and t/browser/node_modules;
@@ -114,7 +117,7 @@ for my $e (@edits) {
         or die "demo.conf no longer has $re\n";
 }
 
-$t->plan(6);
+$t->plan(11);
 
 # every message delivered, but the fallback number's WhatsApp message
 $mock->on(qr{/Messages\.json$} => {
@@ -132,7 +135,31 @@ ok($r->{status} == 200 && $r->{body} =~ /<h1>Sign in with your phone/
    && ($r->{headers}{'content-security-policy'} // '') =~ /default-src 'self'/,
    'the page is served by nginx, with its CSP') or diag($r->{raw});
 
-$t->uses_phone(map { "+155501000$_" } qw(10 20 30 40));
+# the gate, without a browser: no token (or a forged one), a redirect to
+# the sign-in page with the URI it refused; sign-out clears the cookie
+# (nginx makes a Location absolute: absolute_redirect)
+sub location_path {
+    my ($r) = @_;
+    (my $l = $r->{headers}{location} // '') =~ s{^http://[^/]+}{};
+    return $l;
+}
+
+$r = $t->get('/demo/app/?a=b');
+is(($r->{status} // 0) . ' ' . location_path($r),
+   '302 /demo/?next=%2Fdemo%2Fapp%2F%3Fa%3Db',
+   'the gated page without a token: to the sign-in page, next= kept');
+
+$r = $t->get('/demo/app/',
+             headers => { Cookie => 'otp_token=eyJhbGciOiJIUzI1NiJ9.e30.AAAA' });
+is($r->{status}, 302, 'the gated page with a forged token: the same');
+
+$r = $t->get('/demo/logout?next=%2Fdemo%2F');
+like(($r->{status} // 0) . ' ' . location_path($r) . ' '
+     . ($r->{headers}{'set-cookie'} // ''),
+     qr{^302 /demo/ otp_token=;.*Max-Age=0}i,
+     'sign-out: the cookie cleared, back to the sign-in page');
+
+$t->uses_phone(map { "+155501000$_" } qw(10 20 30 40 50));
 
 local $ENV{DEMO_URL} = 'http://127.0.0.1:' . $t->port;
 local $ENV{MOCK_LOG} = $mock->log_file;
@@ -166,7 +193,9 @@ alarm 0;
 my @other = grep { !/^(ok|not ok) \w+/ } @lines;
 diag("demo.mjs: $_") for @other;
 
-for my $name (qw(happy wrong_code sms_fallback rate_limited)) {
+for my $name (qw(happy gate_redirect sign_out wrong_code sms_fallback
+                  rate_limited))
+{
     my $shot = "$out/$name.png";
     ok(defined $result{$name} && $result{$name} eq '' && -s $shot,
        "browser: $name, screenshot $shot")

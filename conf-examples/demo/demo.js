@@ -1,8 +1,10 @@
 /*
  * The OTP demo page: a phone number and a channel -> POST /otp/send ->
  * one long-poll GET /otp/status/{id}?wait=10 -> the code -> POST
- * /otp/verify -> the signed-in page (app/).  The JSON shapes are those of
- * the module's HTTP contract (API.md).  No library, no build step.
+ * /otp/verify, which sets the token cookie -> the page the gate sent the
+ * user here from (?next=), or the gated page app/.  The JSON shapes are
+ * those of the module's HTTP contract (API.md).  No library, no build
+ * step.
  */
 
 'use strict';
@@ -11,7 +13,7 @@
 
     var API = '/otp';
     var WAIT = 10;                          /* seconds of the long-poll */
-    var TOKEN_KEY = 'otp_demo_token';
+    var HOME = 'app/';                      /* after verify, by default */
     var CHANNEL_NAMES = { whatsapp: 'WhatsApp', sms: 'SMS', voice: 'a call' };
 
     function $(id) {
@@ -39,22 +41,29 @@
         return n + ' ' + (n === 1 ? one : many);
     }
 
-    /* the payload of a JWT, unchecked: for display only (the signature is
-     * what the server and the gate check) */
-    function jwtPayload(token) {
-        var part = String(token || '').split('.')[1];
-        if (!part) {
-            return null;
+    /* Where to go once verified: the gate's ?next= (the URI it refused)
+     * if it is a path of this site, else HOME.  Anything else (an absolute
+     * URL, "//host", "/\host") is ignored: a sign-in page must not be an
+     * open redirector.  The URL parser has the last word, as the browser
+     * will when it follows the value. */
+    function nextPage() {
+        var next = new URLSearchParams(window.location.search).get('next');
+        var url;
+
+        if (!next || !/^\/(?![\/\\])/.test(next)
+            || /[\u0000-\u001f\u007f]/.test(next))
+        {
+            return HOME;
         }
-        part = part.replace(/-/g, '+').replace(/_/g, '/');
-        while (part.length % 4) {
-            part += '=';
-        }
+
         try {
-            return JSON.parse(atob(part));
+            url = new URL(next, window.location.origin);
         } catch (e) {
-            return null;
+            return HOME;
         }
+
+        return url.origin === window.location.origin
+               ? url.pathname + url.search + url.hash : HOME;
     }
 
     /* ------------------------------------------------------------------ */
@@ -372,13 +381,10 @@
                 say('');
 
                 if (r.status === 200 && b.verified) {
-                    try {
-                        sessionStorage.setItem(TOKEN_KEY, b.token);
-                    } catch (e) {
-                        /* private mode: the cookie still works */
-                    }
+                    /* the token is in the cookie verify set (HttpOnly:
+                     * this script never sees it), which the gate reads */
                     say('Verified. Signing you in\u2026');
-                    window.location.assign('app/');
+                    window.location.assign(nextPage());
                     return;
                 }
 
@@ -469,49 +475,22 @@
 
         $('restart').addEventListener('click', reset);
 
+        /* sent here by the gate (or after a sign-out and back) */
+        show($('intro'), nextPage() !== HOME);
+
         focus(phone);
     }
 
     /* ------------------------------------------------------------------ */
 
-    /* The signed-in page.  Behind otp_gate, nginx has written the number
-     * (SSI) and the token is the gate's business; until then, the number
-     * is the sub of the token verify answered. */
+    /* The gated page: nginx wrote the number (SSI) before sending it;
+     * served without the gate and SSI, the echo is a bare comment. */
     function app() {
-        var who = $('who'), token = null, claims, phone;
-
-        try {
-            token = sessionStorage.getItem(TOKEN_KEY);
-        } catch (e) {
-            token = null;
-        }
-
-        claims = jwtPayload(token);
-        phone = who.textContent.trim();
-
-        if (!phone && claims && claims.exp * 1000 > Date.now()) {
-            phone = claims.sub;
-        }
-
-        if (phone) {
-            who.textContent = phone;
-            if (claims && claims.exp) {
-                $('expiry').textContent = 'This session ends at '
-                    + new Date(claims.exp * 1000).toLocaleTimeString() + '.';
-            }
-        } else {
+        if ($('who').textContent.trim() === '') {
             $('greeting').textContent = 'You are not signed in';
-            $('app-text').textContent = 'Verify your phone number first.';
-            $('signout').textContent = 'Sign in';
+            $('app-text').textContent = 'This page is meant to be served'
+                + ' behind otp_gate, with ssi on (see demo.conf).';
         }
-
-        $('signout').addEventListener('click', function () {
-            try {
-                sessionStorage.removeItem(TOKEN_KEY);
-            } catch (e) {
-                /* nothing kept */
-            }
-        });
 
         $('greeting').focus();
     }

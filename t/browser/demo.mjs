@@ -23,6 +23,11 @@ const HAPPY = '+15550100010';
 const WRONG = '+15550100020';
 const FALLBACK = '+15550100030';
 const LIMITED = '+15550100040';
+const SIGNOUT = '+15550100050';
+
+// where the gate sends a browser without a token: the sign-in page, with
+// the refused URI in next=
+const LOGIN = /\/demo\/\?next=%2Fdemo%2Fapp%2F$/;
 
 // the code of the last message the mock accepted for a number (and a
 // channel: "whatsapp" or "sms"), from its Body or ContentVariables
@@ -55,8 +60,10 @@ function codeFor(phone, channel) {
     return code;
 }
 
-async function start(page, phone, channel) {
-    await page.goto(base + '/demo/');
+async function start(page, phone, channel, path) {
+    if (path !== null) {
+        await page.goto(base + (path || '/demo/'));
+    }
     await page.getByLabel('Phone number').fill(phone);
     await page.getByLabel(channel === 'sms' ? 'SMS' : 'WhatsApp').check();
     await page.getByRole('button', { name: 'Send code' }).click();
@@ -76,12 +83,28 @@ async function expectText(locator, re, what) {
     throw new Error(`${what}: "${text}" does not match ${re}`);
 }
 
+// the token cookie verify set, as the browser keeps it (null if none)
+async function tokenCookie(page) {
+    const all = await page.context().cookies(base);
+    return all.find((c) => c.name === 'otp_token') || null;
+}
+
+// the gated page, greeting PHONE: the number nginx wrote into it (SSI,
+// $otp_phone), from the token the gate accepted
+async function expectGreeting(page, phone) {
+    await page.waitForURL(/\/demo\/app\/$/);
+    await expectText(page.getByRole('heading', { level: 1 }),
+                     new RegExp('^Hello \\' + phone + '$'), 'the greeting');
+}
+
 const scenarios = {
 
-    // WhatsApp, delivered, the right code: the signed-in page greets the
-    // number
+    // WhatsApp, delivered, the right code: the gated page greets the
+    // number.  The page was opened with an off-site next=, which it does
+    // not follow.
     async happy(page) {
-        await start(page, HAPPY, 'whatsapp');
+        await start(page, HAPPY, 'whatsapp',
+                    '/demo/?next=' + encodeURIComponent('//evil.example/'));
         await expectText(page.getByRole('status'),
                          /Waiting for delivery confirmation/,
                          'while waiting');
@@ -94,9 +117,50 @@ const scenarios = {
         }
         await code.fill(codeFor(HAPPY, 'whatsapp'));
         await page.getByRole('button', { name: 'Verify' }).click();
-        await page.waitForURL(/\/demo\/app\/$/);
-        await expectText(page.getByRole('heading', { level: 1 }),
-                         new RegExp('Hello \\' + HAPPY), 'the greeting');
+        await expectGreeting(page, HAPPY);
+        const c = await tokenCookie(page);
+        if (!c || !c.httpOnly || c.sameSite !== 'Lax') {
+            throw new Error('no HttpOnly, SameSite=Lax token cookie: '
+                            + JSON.stringify(c));
+        }
+    },
+
+    // the gated page without a token: the gate redirects to the sign-in
+    // page, which says why
+    async gate_redirect(page) {
+        await page.goto(base + '/demo/app/');
+        await page.waitForURL(LOGIN);
+        await expectText(page.locator('#intro'), /sign in first/,
+                         'the sign-in page\'s note');
+        if (await page.locator('#who').count()) {
+            throw new Error('the gated page was shown');
+        }
+    },
+
+    // sent to sign in by the gate, back to the gated page once verified
+    // (next=); "Sign out" clears the cookie, and the gated page then
+    // redirects again
+    async sign_out(page) {
+        await page.goto(base + '/demo/app/');
+        await page.waitForURL(LOGIN);
+        await start(page, SIGNOUT, 'sms', null);
+        const code = page.getByLabel('Code', { exact: true });
+        await code.waitFor({ state: 'visible' });
+        await code.fill(codeFor(SIGNOUT, 'sms'));
+        await page.getByRole('button', { name: 'Verify' }).click();
+        await expectGreeting(page, SIGNOUT);
+        if (!(await tokenCookie(page))) {
+            throw new Error('no token cookie after verify');
+        }
+        await page.getByRole('link', { name: 'Sign out' }).click();
+        await page.waitForURL(/\/demo\/$/);
+        if (await tokenCookie(page)) {
+            throw new Error('the token cookie is still there after sign-out');
+        }
+        await page.goto(base + '/demo/app/');
+        await page.waitForURL(LOGIN);
+        await expectText(page.locator('#intro'), /sign in first/,
+                         'the sign-in page\'s note');
     },
 
     // SMS, a wrong code: the attempts left
@@ -130,9 +194,7 @@ const scenarios = {
                          'after the SMS');
         await code.fill(codeFor(FALLBACK, 'sms'));
         await page.getByRole('button', { name: 'Verify' }).click();
-        await page.waitForURL(/\/demo\/app\/$/);
-        await expectText(page.getByRole('heading', { level: 1 }),
-                         new RegExp('Hello \\' + FALLBACK), 'the greeting');
+        await expectGreeting(page, FALLBACK);
     },
 
     // a send too early (another tab sent a code a moment ago): 429, and a
