@@ -25,7 +25,6 @@ ngx_http_otp_handler_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     ngx_http_otp_loc_conf_t *olcf = conf;
 
     ngx_http_core_loc_conf_t  *clcf;
-    ngx_http_otp_main_conf_t  *omcf;
 
     if (olcf->handler) {
         return "is duplicate";
@@ -36,10 +35,104 @@ ngx_http_otp_handler_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_otp_handler;
 
+    ngx_http_otp_conf_used(cf);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * An OTP endpoint here: the module needs its store and client, and this
+ * server's app its secret and providers (checked at postconfiguration,
+ * when the server's app is known).
+ */
+
+void
+ngx_http_otp_conf_used(ngx_conf_t *cf)
+{
+    ngx_http_otp_srv_conf_t   *oscf;
+    ngx_http_otp_main_conf_t  *omcf;
+
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
     omcf->used = 1;
 
-    return NGX_CONF_OK;
+    oscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_otp_module);
+    oscf->used = 1;
+}
+
+
+/* an otp_gate on here: this server's app needs token keys */
+
+void
+ngx_http_otp_conf_gate(ngx_conf_t *cf)
+{
+    ngx_http_otp_srv_conf_t   *oscf;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
+    omcf->gate = 1;
+
+    oscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_otp_module);
+    oscf->gate = 1;
+}
+
+
+/*
+ * The app that otp_secret_file, otp_provider, otp_route and
+ * otp_token_key_file configure at this level: the http level's, or a
+ * server's own, made by the first of them in the server.
+ */
+
+ngx_http_otp_app_t *
+ngx_http_otp_conf_app(ngx_conf_t *cf, ngx_http_otp_srv_conf_t *oscf)
+{
+    if (oscf->app == NULL) {
+        oscf->app = ngx_http_otp_app_create(cf);
+    }
+
+    return oscf->app;
+}
+
+
+ngx_http_otp_app_t *
+ngx_http_otp_app_create(ngx_conf_t *cf)
+{
+    ngx_http_otp_app_t        *app, **a;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    app = ngx_pcalloc(cf->pool, sizeof(ngx_http_otp_app_t));
+    if (app == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&app->providers, cf->pool, 2,
+                       sizeof(ngx_http_otp_provider_t))
+        != NGX_OK
+        || ngx_array_init(&app->routes, cf->pool, 4,
+                          sizeof(ngx_http_otp_route_t))
+           != NGX_OK
+        || ngx_array_init(&app->token_keys, cf->pool, 2,
+                          sizeof(ngx_otp_jwt_key_t))
+           != NGX_OK)
+    {
+        return NULL;
+    }
+
+    if (cf->conf_file && cf->conf_file->file.name.len) {
+        app->file = cf->conf_file->file.name;
+        app->line = cf->conf_file->line;
+    }
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
+
+    a = ngx_array_push(&omcf->apps);
+    if (a == NULL) {
+        return NULL;
+    }
+
+    *a = app;
+
+    return app;
 }
 
 
@@ -109,37 +202,55 @@ ngx_http_otp_store_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 char *
 ngx_http_otp_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_otp_main_conf_t *omcf = conf;
+    ngx_http_otp_app_t        *app;
+    ngx_http_otp_main_conf_t  *omcf;
 
-    return ngx_http_otp_provider_add(cf, &omcf->providers, &omcf->http);
+    app = ngx_http_otp_conf_app(cf, conf);
+    if (app == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    /* one HTTP client for all apps: only the credentials are theirs */
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
+
+    return ngx_http_otp_provider_add(cf, &app->providers, &omcf->http);
 }
 
 
 char *
 ngx_http_otp_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_otp_main_conf_t *omcf = conf;
+    ngx_str_t           *value;
+    ngx_http_otp_app_t  *app;
 
-    ngx_str_t  *value;
+    app = ngx_http_otp_conf_app(cf, conf);
+    if (app == NULL) {
+        return NGX_CONF_ERROR;
+    }
 
-    if (omcf->secret.data) {
+    if (app->secret.data) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
     return ngx_http_otp_read_file(cf, &value[1], NGX_OTP_SECRET_MIN_LEN,
-                                 &omcf->secret);
+                                 &app->secret);
 }
 
 
 char *
 ngx_http_otp_token_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_otp_main_conf_t *omcf = conf;
+    char                *rv;
+    ngx_str_t           *value, key, kid;
+    ngx_http_otp_app_t  *app;
 
-    char       *rv;
-    ngx_str_t  *value, key, kid;
+    app = ngx_http_otp_conf_app(cf, conf);
+    if (app == NULL) {
+        return NGX_CONF_ERROR;
+    }
 
     value = cf->args->elts;
 
@@ -156,7 +267,7 @@ ngx_http_otp_token_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_str_null(&kid);
     }
 
-    if (ngx_http_otp_add_token_key(cf, omcf, &key, &kid) != NGX_OK) {
+    if (ngx_http_otp_add_token_key(cf, app, &key, &kid) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
 
@@ -171,7 +282,7 @@ ngx_http_otp_token_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
  */
 
 ngx_int_t
-ngx_http_otp_add_token_key(ngx_conf_t *cf, ngx_http_otp_main_conf_t *omcf,
+ngx_http_otp_add_token_key(ngx_conf_t *cf, ngx_http_otp_app_t *app,
     ngx_str_t *key, ngx_str_t *kid)
 {
     u_char             *p;
@@ -195,9 +306,9 @@ ngx_http_otp_add_token_key(ngx_conf_t *cf, ngx_http_otp_main_conf_t *omcf,
         kid->len = 16;
     }
 
-    k = omcf->token_keys.elts;
+    k = app->token_keys.elts;
 
-    for (i = 0; i < omcf->token_keys.nelts; i++) {
+    for (i = 0; i < app->token_keys.nelts; i++) {
         if (k[i].kid_len == kid->len
             && ngx_strncmp(k[i].kid, kid->data, kid->len) == 0)
         {
@@ -207,7 +318,7 @@ ngx_http_otp_add_token_key(ngx_conf_t *cf, ngx_http_otp_main_conf_t *omcf,
         }
     }
 
-    k = ngx_array_push(&omcf->token_keys);
+    k = ngx_array_push(&app->token_keys);
     if (k == NULL) {
         return NGX_ERROR;
     }
@@ -541,12 +652,16 @@ ngx_http_otp_token_cookie(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 char *
 ngx_http_otp_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    ngx_http_otp_main_conf_t *omcf = conf;
-
     ngx_str_t                *value;
     ngx_uint_t                i, j, *idx;
+    ngx_http_otp_app_t       *app;
     ngx_http_otp_route_t     *route, *r;
     ngx_http_otp_provider_t  *p;
+
+    app = ngx_http_otp_conf_app(cf, conf);
+    if (app == NULL) {
+        return NGX_CONF_ERROR;
+    }
 
     value = cf->args->elts;
 
@@ -556,7 +671,7 @@ ngx_http_otp_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    route = ngx_array_push(&omcf->routes);
+    route = ngx_array_push(&app->routes);
     if (route == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -579,9 +694,9 @@ ngx_http_otp_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return NGX_CONF_ERROR;
     }
 
-    r = omcf->routes.elts;
+    r = app->routes.elts;
 
-    for (i = 0; i < omcf->routes.nelts - 1; i++) {
+    for (i = 0; i < app->routes.nelts - 1; i++) {
         if (r[i].channel == route->channel
             && r[i].prefix.len == route->prefix.len
             && ngx_strncmp(r[i].prefix.data, route->prefix.data,
@@ -604,9 +719,9 @@ ngx_http_otp_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     /* providers are referred to by index: the array may still grow */
 
     for (i = 3; i < cf->args->nelts; i++) {
-        p = omcf->providers.elts;
+        p = app->providers.elts;
 
-        for (j = 0; j < omcf->providers.nelts; j++) {
+        for (j = 0; j < app->providers.nelts; j++) {
             if (p[j].name.len == value[i].len
                 && ngx_strncmp(p[j].name.data, value[i].data, value[i].len)
                    == 0)
@@ -615,10 +730,11 @@ ngx_http_otp_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             }
         }
 
-        if (j == omcf->providers.nelts) {
+        if (j == app->providers.nelts) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "unknown provider \"%V\": declare it with "
-                               "\"otp_provider\" before the route",
+                               "\"otp_provider\" before the route, in "
+                               "the same server (or both at http level)",
                                &value[i]);
             return NGX_CONF_ERROR;
         }

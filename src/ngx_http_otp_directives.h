@@ -47,7 +47,15 @@ char *ngx_http_otp_message(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 /* otp_token_key_file's, and ngx_http_otp_init()'s derived key */
 ngx_int_t ngx_http_otp_add_token_key(ngx_conf_t *cf,
-    ngx_http_otp_main_conf_t *omcf, ngx_str_t *key, ngx_str_t *kid);
+    ngx_http_otp_app_t *app, ngx_str_t *key, ngx_str_t *kid);
+
+/* the app configured at this level; made on first use */
+ngx_http_otp_app_t *ngx_http_otp_conf_app(ngx_conf_t *cf,
+    ngx_http_otp_srv_conf_t *oscf);
+ngx_http_otp_app_t *ngx_http_otp_app_create(ngx_conf_t *cf);
+/* an OTP endpoint, an otp_gate on: in this server */
+void ngx_http_otp_conf_used(ngx_conf_t *cf);
+void ngx_http_otp_conf_gate(ngx_conf_t *cf);
 
 
 #endif /* _NGX_HTTP_OTP_DIRECTIVES_H_INCLUDED_ */

@@ -37,6 +37,7 @@ typedef struct {
     ngx_http_otp_store_op_t        *op;           /* in flight */
     ngx_http_otp_send_t            *send;         /* in flight */
     ngx_http_otp_provider_t        *provider;
+    ngx_http_otp_app_t             *app;          /* the webhook's server's */
 
     u_char                          id[NGX_HTTP_OTP_MESSAGE_ID_MAX];
     size_t                          id_len;
@@ -112,17 +113,12 @@ ngx_http_otp_fallback_seal(ngx_str_t *secret, ngx_otp_fallback_record_t *rec,
 
 
 void
-ngx_http_otp_fallback_start(ngx_http_otp_store_op_t *op, ngx_log_t *log)
+ngx_http_otp_fallback_start(ngx_http_otp_store_op_t *op,
+    ngx_http_otp_app_t *app, ngx_log_t *log)
 {
-    ngx_http_otp_main_conf_t     *omcf;
     ngx_http_otp_fallback_run_t  *fb;
 
     if (op->fallback_len == 0) {
-        return;
-    }
-
-    omcf = ngx_http_otp_fallback_conf();
-    if (omcf == NULL) {
         return;
     }
 
@@ -135,6 +131,7 @@ ngx_http_otp_fallback_start(ngx_http_otp_store_op_t *op, ngx_log_t *log)
 
     fb->log = *ngx_cycle->log;
     fb->log.action = "resending a code by fallback";
+    fb->app = app;
 
     fb->id_len = ngx_min(op->message_id_len, sizeof(fb->id));
     ngx_memcpy(fb->id, op->message_id, fb->id_len);
@@ -150,7 +147,7 @@ ngx_http_otp_fallback_start(ngx_http_otp_store_op_t *op, ngx_log_t *log)
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, &fb->log, 0,
                    "otp fallback %p for message %*s", fb, fb->id_len, fb->id);
 
-    if (ngx_http_otp_fallback_open(fb, op, &omcf->secret) != NGX_OK) {
+    if (ngx_http_otp_fallback_open(fb, op, &app->secret) != NGX_OK) {
         ngx_http_otp_fallback_end(fb);
         return;
     }
@@ -229,9 +226,9 @@ ngx_http_otp_fallback_op(ngx_http_otp_fallback_run_t *fb,
     switch (type) {
 
     case NGX_HTTP_OTP_OP_CODE_LIVE:
-        if (ngx_otp_key_code(omcf->secret.data, omcf->secret.len, fb->rec.phone,
-                             fb->rec.phone_len, fb->rec.code, fb->rec.code_len,
-                             op->code_key)
+        if (ngx_otp_key_code(fb->app->secret.data, fb->app->secret.len,
+                             fb->rec.phone, fb->rec.phone_len, fb->rec.code,
+                             fb->rec.code_len, op->code_key)
             != NGX_OTP_OK)
         {
             ngx_free(op);
@@ -241,7 +238,7 @@ ngx_http_otp_fallback_op(ngx_http_otp_fallback_run_t *fb,
         break;
 
     case NGX_HTTP_OTP_OP_BUDGET:
-        op->budget_name = fb->provider->name;
+        op->budget_name = fb->provider->budget_name;
         op->budget_limit = fb->provider->common.budget;
         break;
 
@@ -281,7 +278,6 @@ ngx_http_otp_fallback_live(ngx_http_otp_store_op_t *op)
 {
     ngx_uint_t                    i;
     ngx_http_otp_provider_t      *p;
-    ngx_http_otp_main_conf_t     *omcf;
     ngx_http_otp_fallback_run_t  *fb;
 
     fb = op->data;
@@ -319,12 +315,12 @@ ngx_http_otp_fallback_live(ngx_http_otp_store_op_t *op)
         return;
     }
 
-    /* the provider by name: this configuration's, after a reload too */
+    /* the provider by name, of the app: this configuration's, after a
+     * reload too */
 
-    omcf = ngx_http_otp_fallback_conf();
-    p = omcf ? omcf->providers.elts : NULL;
+    p = fb->app->providers.elts;
 
-    for (i = 0; omcf && i < omcf->providers.nelts; i++) {
+    for (i = 0; i < fb->app->providers.nelts; i++) {
         if (p[i].name.len == fb->rec.provider_len
             && ngx_strncmp(p[i].name.data, fb->rec.provider, fb->rec.provider_len) == 0
             && (p[i].channels & fb->rec.channel))

@@ -34,9 +34,11 @@ ngx_int_t ngx_http_otp_fallback_seal(ngx_str_t *secret,
  * op handed out a fallback blob (op->fallback_len > 0): copies what it
  * needs of op (message_id, fallback, phone_key) and runs detached from
  * any request, logging to log's cycle.  The op is the caller's still.
+ * app is the webhook's server's: its secret opens the blob, its
+ * providers send.
  */
 void ngx_http_otp_fallback_start(ngx_http_otp_store_op_t *op,
-    ngx_log_t *log);
+    ngx_http_otp_app_t *app, ngx_log_t *log);
 
 /* exit_process: fallbacks still under way are cancelled and wiped */
 void ngx_http_otp_fallback_exit(ngx_cycle_t *cycle);

@@ -22,6 +22,7 @@
 #include "ngx_http_otp_module.h"
 #include "ngx_http_otp_request.h"
 #include "ngx_http_otp_gate.h"
+#include "ngx_http_otp_directives.h"
 
 
 static ngx_int_t ngx_http_otp_gate_handler(ngx_http_request_t *r);
@@ -59,9 +60,8 @@ static ngx_http_variable_t  ngx_http_otp_gate_vars[] = {
 char *
 ngx_http_otp_gate_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    char                      *rv;
-    ngx_http_otp_loc_conf_t   *olcf = conf;
-    ngx_http_otp_main_conf_t  *omcf;
+    char                     *rv;
+    ngx_http_otp_loc_conf_t  *olcf = conf;
 
     rv = ngx_conf_set_flag_slot(cf, cmd, conf);
     if (rv != NGX_CONF_OK) {
@@ -69,8 +69,7 @@ ngx_http_otp_gate_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (olcf->gate) {
-        omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
-        omcf->gate = 1;
+        ngx_http_otp_conf_gate(cf);
     }
 
     return NGX_CONF_OK;
@@ -238,8 +237,8 @@ ngx_http_otp_gate_handler(ngx_http_request_t *r)
     ngx_str_t                  token;
     const char                *reason;
     ngx_otp_jwt_key_t         *keys;
+    ngx_http_otp_app_t        *app;
     ngx_http_otp_loc_conf_t   *olcf;
-    ngx_http_otp_main_conf_t  *omcf;
     u_char                     phone[NGX_OTP_PHONE_MAX_LEN];
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
@@ -253,8 +252,6 @@ ngx_http_otp_gate_handler(ngx_http_request_t *r)
         return NGX_DECLINED;
     }
 
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
-
     /* what the client sent under the module's name is never passed on */
 
     if (ngx_http_otp_gate_strip(r, &olcf->gate_header) != NGX_OK) {
@@ -267,10 +264,11 @@ ngx_http_otp_gate_handler(ngx_http_request_t *r)
         return ngx_http_otp_gate_deny(r, olcf, 0);
     }
 
-    keys = omcf->token_keys.elts;
+    app = ngx_http_otp_get_app(r);
+    keys = app->token_keys.elts;
 
     rc = ngx_otp_jwt_verify(token.data, token.len, keys,
-                            omcf->token_keys.nelts, (int64_t) ngx_time(), 0,
+                            app->token_keys.nelts, (int64_t) ngx_time(), 0,
                             olcf->token_issuer.data, olcf->token_issuer.len,
                             olcf->token_audience.data,
                             olcf->token_audience.len, phone, sizeof(phone),

@@ -28,9 +28,16 @@
 static ngx_int_t ngx_http_otp_preconf(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_token_keys(ngx_conf_t *cf,
-    ngx_http_otp_main_conf_t *omcf);
+    ngx_http_otp_app_t *app);
 static void *ngx_http_otp_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_otp_init_main_conf(ngx_conf_t *cf, void *conf);
+static void *ngx_http_otp_create_srv_conf(ngx_conf_t *cf);
+static char *ngx_http_otp_merge_srv_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static ngx_int_t ngx_http_otp_apps(ngx_conf_t *cf,
+    ngx_http_otp_main_conf_t *omcf);
+static ngx_int_t ngx_http_otp_app_apart(ngx_conf_t *cf,
+    ngx_http_otp_app_t *a, ngx_http_otp_app_t *b);
 static void *ngx_http_otp_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -61,23 +68,23 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       NULL },
 
     { ngx_string("otp_secret_file"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
       ngx_http_otp_secret_file,
-      NGX_HTTP_MAIN_CONF_OFFSET,
+      NGX_HTTP_SRV_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("otp_provider"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_2MORE,
       ngx_http_otp_provider,
-      NGX_HTTP_MAIN_CONF_OFFSET,
+      NGX_HTTP_SRV_CONF_OFFSET,
       0,
       NULL },
 
     { ngx_string("otp_token_key_file"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE12,
       ngx_http_otp_token_key_file,
-      NGX_HTTP_MAIN_CONF_OFFSET,
+      NGX_HTTP_SRV_CONF_OFFSET,
       0,
       NULL },
 
@@ -117,9 +124,9 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       &ngx_http_otp_max_connections_bounds },
 
     { ngx_string("otp_route"),
-      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_2MORE,
       ngx_http_otp_route,
-      NGX_HTTP_MAIN_CONF_OFFSET,
+      NGX_HTTP_SRV_CONF_OFFSET,
       0,
       NULL },
 
@@ -383,8 +390,8 @@ static ngx_http_module_t  ngx_http_otp_module_ctx = {
     ngx_http_otp_create_main_conf,         /* create main configuration */
     ngx_http_otp_init_main_conf,           /* init main configuration */
 
-    NULL,                                  /* create server configuration */
-    NULL,                                  /* merge server configuration */
+    ngx_http_otp_create_srv_conf,          /* create server configuration */
+    ngx_http_otp_merge_srv_conf,           /* merge server configuration */
 
     ngx_http_otp_create_loc_conf,          /* create location configuration */
     ngx_http_otp_merge_loc_conf            /* merge location configuration */
@@ -417,22 +424,8 @@ ngx_http_otp_create_main_conf(ngx_conf_t *cf)
         return NULL;
     }
 
-    if (ngx_array_init(&omcf->providers, cf->pool, 2,
-                       sizeof(ngx_http_otp_provider_t))
-        != NGX_OK)
-    {
-        return NULL;
-    }
-
-    if (ngx_array_init(&omcf->token_keys, cf->pool, 2,
-                       sizeof(ngx_otp_jwt_key_t))
-        != NGX_OK)
-    {
-        return NULL;
-    }
-
-    if (ngx_array_init(&omcf->routes, cf->pool, 4,
-                       sizeof(ngx_http_otp_route_t))
+    if (ngx_array_init(&omcf->apps, cf->pool, 2,
+                       sizeof(ngx_http_otp_app_t *))
         != NGX_OK)
     {
         return NULL;
@@ -483,6 +476,55 @@ ngx_http_otp_init_main_conf(ngx_conf_t *cf, void *conf)
     {
         return NGX_CONF_ERROR;
     }
+
+    return NGX_CONF_OK;
+}
+
+
+static void *
+ngx_http_otp_create_srv_conf(ngx_conf_t *cf)
+{
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     oscf->app = NULL;
+     *     oscf->used = 0;
+     *     oscf->gate = 0;
+     */
+
+    return ngx_pcalloc(cf->pool, sizeof(ngx_http_otp_srv_conf_t));
+}
+
+
+/*
+ * A server without an app of its own has the http level's, as a whole:
+ * a server's secret with the http level's providers would be neither
+ * app, so the four directives are never mixed across levels.
+ */
+
+static char *
+ngx_http_otp_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_otp_srv_conf_t *prev = parent;
+    ngx_http_otp_srv_conf_t *conf = child;
+
+    if (conf->app == NULL) {
+        if (prev->app == NULL) {
+            prev->app = ngx_http_otp_app_create(cf);
+            if (prev->app == NULL) {
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        conf->app = prev->app;
+    }
+
+    /* "otp_gate on" at http level is every server's */
+
+    conf->gate |= prev->gate;
+
+    conf->app->used |= conf->used;
+    conf->app->gate |= conf->gate;
 
     return NGX_CONF_OK;
 }
@@ -688,7 +730,7 @@ ngx_http_otp_init(ngx_conf_t *cf)
 
     if (!omcf->used && !omcf->replay) {
         /* a gate alone, in front of another nginx's otp_verify */
-        return ngx_http_otp_token_keys(cf, omcf);
+        return ngx_http_otp_apps(cf, omcf);
     }
 
     if (!omcf->store_set) {
@@ -707,24 +749,146 @@ ngx_http_otp_init(ngx_conf_t *cf)
         omcf->store_set = 1;
     }
 
-    if (!omcf->used) {
-        return ngx_http_otp_token_keys(cf, omcf);
+    return ngx_http_otp_apps(cf, omcf);
+}
+
+
+/*
+ * Each app is complete, and apart from every other: not one secret or
+ * token key in common, or a code sent for one would verify on the other,
+ * a token of one would open the other's gate.
+ */
+
+static ngx_int_t
+ngx_http_otp_apps(ngx_conf_t *cf, ngx_http_otp_main_conf_t *omcf)
+{
+    ngx_uint_t            i, j, n;
+    ngx_http_otp_app_t  **apps, *app;
+    u_char                hash[NGX_OTP_HASH_LEN];
+
+    apps = omcf->apps.elts;
+
+    for (i = 0, n = 0; i < omcf->apps.nelts; i++) {
+        app = apps[i];
+
+        if (!(app->used || app->gate)) {
+            continue;
+        }
+
+        n++;
+
+        if (app->used && app->secret.len == 0) {
+            if (app->file.len) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "\"otp_secret_file\" is required in the "
+                              "server whose own app starts in %V:%ui",
+                              &app->file, app->line);
+
+            } else {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "\"otp_secret_file\" is required where "
+                              "\"otp_send\", \"otp_verify\" or "
+                              "\"otp_webhook\" is used");
+            }
+
+            return NGX_ERROR;
+        }
+
+        if (app->used && app->providers.nelts == 0) {
+            if (app->file.len) {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "no \"otp_provider\" is defined in the "
+                              "server whose own app starts in %V:%ui",
+                              &app->file, app->line);
+
+            } else {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "no \"otp_provider\" is defined");
+            }
+
+            return NGX_ERROR;
+        }
+
+        if (ngx_http_otp_token_keys(cf, app) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        /* a server's app names its budgets apart from other apps' */
+
+        if (app->file.len && app->secret.len) {
+            if (ngx_otp_hmac_sha256(app->secret.data, app->secret.len,
+                                    (u_char *) "otp-app-id", 10, hash)
+                != NGX_OTP_OK)
+            {
+                return NGX_ERROR;
+            }
+
+            app->id.data = ngx_pnalloc(cf->pool, 16);
+            if (app->id.data == NULL) {
+                return NGX_ERROR;
+            }
+
+            ngx_otp_hex_encode(app->id.data, hash, 8);
+            app->id.len = 16;
+        }
+
+        if (ngx_http_otp_provider_budget_names(cf, &app->providers, &app->id)
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        for (j = 0; j < i; j++) {
+            if ((apps[j]->used || apps[j]->gate)
+                && ngx_http_otp_app_apart(cf, apps[j], app) != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
     }
 
-    if (omcf->secret.len == 0) {
+    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cf->log, 0, "otp: %ui apps", n);
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_app_apart(ngx_conf_t *cf, ngx_http_otp_app_t *a,
+    ngx_http_otp_app_t *b)
+{
+    ngx_uint_t          i, j;
+    ngx_otp_jwt_key_t  *ka, *kb;
+
+    if (a->secret.len && a->secret.len == b->secret.len
+        && ngx_otp_ct_equal(a->secret.data, b->secret.data, a->secret.len))
+    {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"otp_secret_file\" is required where \"otp_send\", "
-                      "\"otp_verify\" or \"otp_webhook\" is used");
+                      "the apps of two servers have the same "
+                      "\"otp_secret_file\" content: give each its own "
+                      "secret (the app in %V:%ui)", &b->file, b->line);
         return NGX_ERROR;
     }
 
-    if (omcf->providers.nelts == 0) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "no \"otp_provider\" is defined");
-        return NGX_ERROR;
+    ka = a->token_keys.elts;
+    kb = b->token_keys.elts;
+
+    for (i = 0; i < a->token_keys.nelts; i++) {
+        for (j = 0; j < b->token_keys.nelts; j++) {
+            if (ka[i].key_len == kb[j].key_len
+                && ngx_otp_ct_equal(ka[i].key, kb[j].key, ka[i].key_len))
+            {
+                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                              "the apps of two servers have a token key "
+                              "in common: a token of one would open the "
+                              "other's gate (the app in %V:%ui)",
+                              &b->file, b->line);
+                return NGX_ERROR;
+            }
+        }
     }
 
-    return ngx_http_otp_token_keys(cf, omcf);
+    return NGX_OK;
 }
 
 
@@ -735,15 +899,15 @@ ngx_http_otp_init(ngx_conf_t *cf)
  */
 
 static ngx_int_t
-ngx_http_otp_token_keys(ngx_conf_t *cf, ngx_http_otp_main_conf_t *omcf)
+ngx_http_otp_token_keys(ngx_conf_t *cf, ngx_http_otp_app_t *app)
 {
     ngx_str_t  key, kid;
 
-    if (omcf->token_keys.nelts || !(omcf->used || omcf->gate)) {
+    if (app->token_keys.nelts) {
         return NGX_OK;
     }
 
-    if (omcf->secret.len == 0) {
+    if (app->secret.len == 0) {
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "\"otp_gate\" needs \"otp_token_key_file\" or "
                       "\"otp_secret_file\" to check tokens");
@@ -755,7 +919,7 @@ ngx_http_otp_token_keys(ngx_conf_t *cf, ngx_http_otp_main_conf_t *omcf)
         return NGX_ERROR;
     }
 
-    if (ngx_otp_hmac_sha256(omcf->secret.data, omcf->secret.len,
+    if (ngx_otp_hmac_sha256(app->secret.data, app->secret.len,
                             (u_char *) "otp-token-key", 13, key.data)
         != NGX_OTP_OK)
     {
@@ -766,7 +930,7 @@ ngx_http_otp_token_keys(ngx_conf_t *cf, ngx_http_otp_main_conf_t *omcf)
 
     ngx_str_null(&kid);
 
-    if (ngx_http_otp_add_token_key(cf, omcf, &key, &kid) != NGX_OK) {
+    if (ngx_http_otp_add_token_key(cf, app, &key, &kid) != NGX_OK) {
         return NGX_ERROR;
     }
 

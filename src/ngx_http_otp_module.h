@@ -65,17 +65,44 @@ typedef struct {
 } ngx_http_otp_template_t;
 
 
+/*
+ * An app: what keeps one app's users apart from another's on the same
+ * nginx.  The http level's is every server's unless a server sets one of
+ * otp_secret_file, otp_provider, otp_route, otp_token_key_file: that
+ * server is then an app of its own and takes none of them from above.
+ * Its store keys are HMACs under its own secret, its tokens are signed
+ * and checked with its own keys, its providers are its own.
+ */
+typedef struct {
+    ngx_str_t                       secret;       /* otp_secret_file */
+    ngx_array_t                     providers;    /* ngx_http_otp_provider_t */
+    ngx_array_t                     routes;       /* ngx_http_otp_route_t */
+    ngx_array_t                     token_keys;   /* ngx_otp_jwt_key_t */
+
+    /* a server's own: budgets are named "id:provider"; "" at http level */
+    ngx_str_t                       id;
+
+    ngx_uint_t                      used;         /* an otp handler */
+    ngx_uint_t                      gate;         /* an otp_gate on */
+
+    ngx_str_t                       file;         /* where it is defined */
+    ngx_uint_t                      line;
+} ngx_http_otp_app_t;
+
+
+typedef struct ngx_http_otp_srv_conf_s {
+    ngx_http_otp_app_t             *app;          /* NULL: the parent's */
+    ngx_uint_t                      used;         /* an otp handler */
+    ngx_uint_t                      gate;         /* an otp_gate on */
+} ngx_http_otp_srv_conf_t;
+
+
 typedef struct {
     ngx_http_otp_store_conf_t       store;
     ngx_flag_t                      store_set;
 
-    ngx_str_t                       secret;       /* otp_secret_file */
-    ngx_str_t                       secret_file;
-
-    ngx_array_t                     providers;    /* ngx_http_otp_provider_t */
     ngx_http_otp_http_conf_t        http;         /* the providers' client */
-    ngx_array_t                     routes;       /* ngx_http_otp_route_t */
-    ngx_array_t                     token_keys;   /* ngx_otp_jwt_key_t */
+    ngx_array_t                     apps;         /* ngx_http_otp_app_t * */
 
     ngx_uint_t                      used;         /* any otp handler */
 
@@ -197,6 +224,11 @@ extern ngx_module_t  ngx_http_otp_module;
 
 
 ngx_int_t ngx_http_otp_handler(ngx_http_request_t *r);
+
+/* the app of a request's server */
+#define ngx_http_otp_get_app(r)                                               \
+    ((ngx_http_otp_srv_conf_t *)                                              \
+         ngx_http_get_module_srv_conf(r, ngx_http_otp_module))->app
 
 
 

@@ -37,6 +37,34 @@ static ngx_http_otp_provider_type_t  *ngx_http_otp_provider_types[] = {
 };
 
 
+ngx_int_t
+ngx_http_otp_provider_budget_names(ngx_conf_t *cf, ngx_array_t *providers,
+    ngx_str_t *app_id)
+{
+    ngx_uint_t                i;
+    ngx_http_otp_provider_t  *p;
+
+    p = providers->elts;
+
+    for (i = 0; i < providers->nelts; i++) {
+        if (app_id->len == 0) {
+            p[i].budget_name = p[i].name;
+            continue;
+        }
+
+        p[i].budget_name.len = app_id->len + 1 + p[i].name.len;
+        p[i].budget_name.data = ngx_pnalloc(cf->pool, p[i].budget_name.len);
+        if (p[i].budget_name.data == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_sprintf(p[i].budget_name.data, "%V:%V", app_id, &p[i].name);
+    }
+
+    return NGX_OK;
+}
+
+
 /* otp_provider NAME TYPE [key=value ...] */
 
 char *

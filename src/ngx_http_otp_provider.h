@@ -127,6 +127,8 @@ typedef struct {
 
 struct ngx_http_otp_provider_s {
     ngx_str_t                       name;
+    ngx_str_t                       budget_name;  /* "app-id:name", or the
+                                                     name at http level */
     ngx_http_otp_provider_type_t   *type;
     ngx_uint_t                      channels;     /* this one carries */
     ngx_http_otp_provider_common_t  common;
@@ -217,6 +219,14 @@ ngx_int_t ngx_http_otp_provider_arg(ngx_conf_t *cf, ngx_str_t *arg,
  */
 char *ngx_http_otp_provider_add(ngx_conf_t *cf, ngx_array_t *providers,
     ngx_http_otp_http_conf_t *hcf);
+
+/*
+ * The names the store counts the providers' hourly budgets under: a
+ * server's app prefixes its id, so that two apps' providers of the same
+ * name (two Twilio accounts) have two budgets.
+ */
+ngx_int_t ngx_http_otp_provider_budget_names(ngx_conf_t *cf,
+    ngx_array_t *providers, ngx_str_t *app_id);
 
 
 #endif /* _NGX_HTTP_OTP_PROVIDER_H_INCLUDED_ */

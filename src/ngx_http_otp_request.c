@@ -406,11 +406,11 @@ ngx_int_t
 ngx_http_otp_op_keys(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, ngx_uint_t code)
 {
-    ngx_http_otp_main_conf_t  *omcf;
+    ngx_http_otp_app_t  *app;
 
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+    app = ngx_http_otp_get_app(r);
 
-    if (ngx_otp_key_phone(omcf->secret.data, omcf->secret.len, ctx->phone,
+    if (ngx_otp_key_phone(app->secret.data, app->secret.len, ctx->phone,
                           ctx->phone_len, op->phone_key)
         != NGX_OTP_OK)
     {
@@ -421,7 +421,7 @@ ngx_http_otp_op_keys(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
         return NGX_OK;
     }
 
-    if (ngx_otp_key_code(omcf->secret.data, omcf->secret.len, ctx->phone,
+    if (ngx_otp_key_code(app->secret.data, app->secret.len, ctx->phone,
                          ctx->phone_len, ctx->code, ctx->code_len,
                          op->code_key)
         != NGX_OTP_OK)

@@ -150,13 +150,13 @@ static ngx_int_t
 ngx_http_otp_issue(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
 {
     ngx_str_t                  addr;
+    ngx_http_otp_app_t        *app;
     ngx_http_otp_store_op_t   *op;
     ngx_http_otp_loc_conf_t   *olcf;
-    ngx_http_otp_main_conf_t  *omcf;
     u_char                     text[NGX_INET6_ADDRSTRLEN + 4];
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+    app = ngx_http_otp_get_app(r);
 
     addr.data = text;
 
@@ -169,7 +169,7 @@ ngx_http_otp_issue(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
     ngx_http_otp_client_addr(r, olcf->client_limit.ipv6_prefix, &addr);
 
     if (ngx_http_otp_op_keys(r, ctx, op, 1) != NGX_OK
-        || ngx_otp_key_client(omcf->secret.data, omcf->secret.len,
+        || ngx_otp_key_client(app->secret.data, app->secret.len,
                               addr.data, addr.len, op->client_key)
            != NGX_OTP_OK)
     {
@@ -207,20 +207,20 @@ ngx_http_otp_chain(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
     u_char                    *digits;
     size_t                     len;
     ngx_uint_t                 i, j, k, n, *ch, *idx, routed;
+    ngx_http_otp_app_t        *app;
     ngx_http_otp_route_t      *route, *best;
     ngx_http_otp_provider_t   *p;
     ngx_http_otp_loc_conf_t   *olcf;
-    ngx_http_otp_main_conf_t  *omcf;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+    app = ngx_http_otp_get_app(r);
 
     digits = ctx->phone + 1;
     len = ctx->phone_len - 1;
 
     ch = olcf->channels->elts;
-    p = omcf->providers.elts;
-    route = omcf->routes.elts;
+    p = app->providers.elts;
+    route = app->routes.elts;
 
     *blocked = 0;
     k = 0;
@@ -239,7 +239,7 @@ ngx_http_otp_chain(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
         best = NULL;
         routed = 0;
 
-        for (j = 0; j < omcf->routes.nelts; j++) {
+        for (j = 0; j < app->routes.nelts; j++) {
 
             if (route[j].channel != ch[i]) {
                 continue;
@@ -275,7 +275,7 @@ ngx_http_otp_chain(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
             continue;
         }
 
-        for (j = 0; j < omcf->providers.nelts; j++) {
+        for (j = 0; j < app->providers.nelts; j++) {
             if ((p[j].channels & ch[i]) && k < NGX_HTTP_OTP_MAX_CHAIN) {
                 ctx->chain[k].channel = ch[i];
                 ctx->chain[k].provider = &p[j];
@@ -633,7 +633,7 @@ ngx_http_otp_deliver(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    op->budget_name = a->provider->name;
+    op->budget_name = a->provider->budget_name;
     op->budget_limit = a->provider->common.budget;
 
     return ngx_http_otp_op_start(r, ctx, op);
@@ -983,11 +983,9 @@ ngx_http_otp_fallback_record(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
     ngx_time_t                 *tp;
     ngx_http_otp_attempt_t     *a, *b;
     ngx_http_otp_loc_conf_t    *olcf;
-    ngx_http_otp_main_conf_t   *omcf;
     ngx_otp_fallback_record_t   rec;
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
 
     a = &ctx->chain[ctx->next];
 
@@ -1030,7 +1028,8 @@ ngx_http_otp_fallback_record(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
     rec.expires = (int64_t) tp->sec * 1000 + tp->msec + olcf->ttl;
     rec.message_ttl = olcf->message_ttl;
 
-    rc = ngx_http_otp_fallback_seal(&omcf->secret, &rec, op);
+    rc = ngx_http_otp_fallback_seal(&ngx_http_otp_get_app(r)->secret, &rec,
+                                    op);
 
     ngx_explicit_memzero(&rec, sizeof(ngx_otp_fallback_record_t));
 

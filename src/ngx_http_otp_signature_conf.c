@@ -206,6 +206,9 @@ ngx_http_otp_signature_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 
     olcf->hook.signature = sig;
 
+    /* its provider is found in the server's app once that is known */
+    sig->srv = ngx_http_conf_get_module_srv_conf(cf, ngx_http_otp_module);
+
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
 
     if (sig->scheme == NGX_HTTP_OTP_SIG_STDWH && sig->replay) {
@@ -335,6 +338,7 @@ ngx_int_t
 ngx_http_otp_signature_postconf(ngx_conf_t *cf)
 {
     ngx_uint_t                  i, j;
+    ngx_array_t                *providers;
     ngx_http_handler_pt        *h;
     ngx_http_otp_sig_t        **sigs, *sig;
     ngx_http_otp_provider_t    *p;
@@ -348,7 +352,6 @@ ngx_http_otp_signature_postconf(ngx_conf_t *cf)
     }
 
     sigs = omcf->sigs.elts;
-    p = omcf->providers.elts;
 
     for (i = 0; i < omcf->sigs.nelts; i++) {
         sig = sigs[i];
@@ -357,7 +360,12 @@ ngx_http_otp_signature_postconf(ngx_conf_t *cf)
             continue;
         }
 
-        for (j = 0; j < omcf->providers.nelts; j++) {
+        /* the providers of the location's server: its own app's */
+
+        providers = &sig->srv->app->providers;
+        p = providers->elts;
+
+        for (j = 0; j < providers->nelts; j++) {
             if (p[j].name.len == sig->name.len
                 && ngx_strncmp(p[j].name.data, sig->name.data, sig->name.len)
                    == 0)
@@ -366,7 +374,7 @@ ngx_http_otp_signature_postconf(ngx_conf_t *cf)
             }
         }
 
-        if (j == omcf->providers.nelts) {
+        if (j == providers->nelts) {
             ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                           "unknown provider \"%V\" in %V:%ui",
                           &sig->name, &sig->file, sig->line);

@@ -239,6 +239,8 @@ typedef enum {
 /* max_failures 0 ("otp_max_failures off") is stored as this */
 #define NGX_HTTP_OTP_STORE_NO_LIMIT     4294967295U
 #define NGX_HTTP_OTP_PROVIDER_NAME_MAX  32
+/* a server's app id (16 hex digits), ":" and the provider's name */
+#define NGX_HTTP_OTP_BUDGET_NAME_MAX    (16 + 1 + NGX_HTTP_OTP_PROVIDER_NAME_MAX)
 #define NGX_HTTP_OTP_ERROR_CODE_MAX     32
 #define NGX_HTTP_OTP_FALLBACK_MAX       1280    /* a message text and more */
 
@@ -308,7 +310,8 @@ struct ngx_http_otp_store_op_s {
     u_char                          seen_key[NGX_OTP_HASH_LEN];
 
     /* input: BUDGET */
-    ngx_str_t                       budget_name;    /* provider name */
+    ngx_str_t                       budget_name;    /* provider's
+                                                       budget_name */
     ngx_uint_t                      budget_limit;
 
     /* input: MESSAGE_PUT (phone_key too) */

@@ -843,7 +843,7 @@ ngx_http_otp_redis_script(ngx_http_otp_store_op_t *op)
 
     case NGX_HTTP_OTP_OP_BUDGET:
         if (op->budget_name.len == 0
-            || op->budget_name.len > NGX_HTTP_OTP_PROVIDER_NAME_MAX)
+            || op->budget_name.len > NGX_HTTP_OTP_BUDGET_NAME_MAX)
         {
             break;
         }
@@ -1018,7 +1018,7 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
         break;
 
     case NGX_HTTP_OTP_REDIS_BUDGET:
-        /* the name is [A-Za-z0-9_-]{1,32} (otp_provider): safe in a key */
+        /* [0-9a-f]{16}: and [A-Za-z0-9_-]{1,32} (otp_provider): safe */
         ngx_http_otp_redis_arg(&a, "1");
         ngx_http_otp_redis_arg(&a, "otp:b:{%V}", &op->budget_name);
         ngx_http_otp_redis_arg(&a, "%ui", op->budget_limit);

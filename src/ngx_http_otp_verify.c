@@ -168,20 +168,20 @@ ngx_http_otp_verified(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
     ngx_str_t                  value;
     ngx_otp_jwt_key_t         *key;
     ngx_otp_jwt_claims_t       claims;
+    ngx_http_otp_app_t        *app;
     ngx_http_otp_loc_conf_t   *olcf;
-    ngx_http_otp_main_conf_t  *omcf;
     u_char                     jti[NGX_HTTP_OTP_ID_LEN];
     u_char                     token[NGX_OTP_JWT_MAX_LEN];
 
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+    app = ngx_http_otp_get_app(r);
 
     if (ngx_otp_random_id(jti, sizeof(jti), &jti_len, "") != NGX_OTP_OK) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
     now = ngx_time();
-    key = omcf->token_keys.elts;
+    key = app->token_keys.elts;
 
     ngx_memzero(&claims, sizeof(ngx_otp_jwt_claims_t));
 

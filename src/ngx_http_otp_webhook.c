@@ -34,6 +34,7 @@
 #include "ngx_http_otp_request.h"
 #include "ngx_http_otp_fallback.h"
 #include "ngx_http_otp_webhook_call.h"
+#include "ngx_http_otp_directives.h"
 
 
 #define NGX_HTTP_OTP_CHALLENGE_MAX  256
@@ -95,8 +96,12 @@ ngx_http_otp_webhook_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_otp_webhook_handler;
 
+    ngx_http_otp_conf_used(cf);
+
+    /* its provider is found in the server's app once that is known */
+    sig->srv = ngx_http_conf_get_module_srv_conf(cf, ngx_http_otp_module);
+
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
-    omcf->used = 1;
 
     s = ngx_array_push(&omcf->sigs);
     if (s == NULL) {
@@ -523,7 +528,8 @@ ngx_http_otp_webhook_status_done(ngx_http_otp_store_op_t *op)
         if (op->fallback_len) {
             /* the code goes out once more by the next channel; the op
              * stays ours, the fallback copies what it needs */
-            ngx_http_otp_fallback_start(op, ngx_cycle->log);
+            ngx_http_otp_fallback_start(op, ngx_http_otp_get_app(r),
+                                        ngx_cycle->log);
         }
 
         break;

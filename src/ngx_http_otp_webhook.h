@@ -44,6 +44,7 @@ typedef struct {
     ngx_uint_t                      scheme;     /* 0 until resolved */
     ngx_str_t                       name;       /* the provider's */
     ngx_http_otp_provider_t        *provider;   /* resolved at postconf */
+    struct ngx_http_otp_srv_conf_s *srv;        /* whose app has it */
     ngx_str_t                       secret;     /* standard_webhooks */
     ngx_str_t                       secret_file;    /* as given */
     time_t                          tolerance;

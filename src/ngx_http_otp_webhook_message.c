@@ -40,8 +40,8 @@ ngx_http_otp_webhook_message(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
     u_char                     masked[NGX_OTP_PHONE_MAX_LEN];
     size_t                     masked_len;
     unsigned                   kw;
+    ngx_http_otp_app_t        *app;
     ngx_http_otp_store_op_t   *op;
-    ngx_http_otp_main_conf_t  *omcf;
 
     if (m->from_len == 0) {
         /* a sender that is no number we can read: nothing to key */
@@ -102,9 +102,9 @@ ngx_http_otp_webhook_message(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
 
     /* the number as its HMAC, the key /otp/send's ISSUE checks */
 
-    omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+    app = ngx_http_otp_get_app(r);
 
-    if (ngx_otp_key_phone(omcf->secret.data, omcf->secret.len, m->from,
+    if (ngx_otp_key_phone(app->secret.data, app->secret.len, m->from,
                           m->from_len, op->phone_key)
         != NGX_OTP_OK)
     {
