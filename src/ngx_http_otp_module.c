@@ -813,7 +813,7 @@ ngx_http_otp_apps(ngx_conf_t *cf, ngx_http_otp_main_conf_t *omcf)
             return NGX_ERROR;
         }
 
-        /* a server's app names its budgets apart from other apps' */
+        /* a server's app names its budgets and messages apart */
 
         if (app->file.len && app->secret.len) {
             if (ngx_otp_hmac_sha256(app->secret.data, app->secret.len,
@@ -832,7 +832,7 @@ ngx_http_otp_apps(ngx_conf_t *cf, ngx_http_otp_main_conf_t *omcf)
             app->id.len = 16;
         }
 
-        if (ngx_http_otp_provider_budget_names(cf, &app->providers, &app->id)
+        if (ngx_http_otp_provider_store_names(cf, &app->providers, &app->id)
             != NGX_OK)
         {
             return NGX_ERROR;
