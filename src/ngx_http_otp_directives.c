@@ -86,8 +86,16 @@ ngx_http_otp_conf_gate(ngx_conf_t *cf)
 ngx_http_otp_app_t *
 ngx_http_otp_conf_app(ngx_conf_t *cf, ngx_http_otp_srv_conf_t *oscf)
 {
-    if (oscf->app == NULL) {
-        oscf->app = ngx_http_otp_app_create(cf);
+    if (oscf->app) {
+        return oscf->app;
+    }
+
+    oscf->app = ngx_http_otp_app_create(cf);
+
+    if (oscf->app && (cf->cmd_type & NGX_HTTP_SRV_CONF)) {
+        oscf->app->server = 1;
+        oscf->app->file = cf->conf_file->file.name;
+        oscf->app->line = cf->conf_file->line;
     }
 
     return oscf->app;
@@ -116,11 +124,6 @@ ngx_http_otp_app_create(ngx_conf_t *cf)
            != NGX_OK)
     {
         return NULL;
-    }
-
-    if (cf->conf_file && cf->conf_file->file.name.len) {
-        app->file = cf->conf_file->file.name;
-        app->line = cf->conf_file->line;
     }
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);

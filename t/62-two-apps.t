@@ -14,6 +14,7 @@
 #   - a token of one never opens another's gate;
 #   - a status callback is checked with the app's own auth token, and the
 #     status of one app's message is no other app's to read or change;
+#   - a STOP received by one app opts the number out of that app only;
 #   - nginx -t refuses two apps with one secret, or with one token key,
 #     and a server's app without a secret of its own.
 
@@ -91,7 +92,7 @@ http {
 
         otp_secret_file %%PREFIX%%/b.secret;
         otp_provider tw twilio account_sid=@ACB@ auth_token=@TOKB@
-                     from=+15005550007 base_url=@MOCK@ budget=3/h;
+                     from=+15005550007 base_url=@MOCK@ budget=4/h;
         otp_public_url https://b.example;
 
         otp_app_name "App B";
@@ -159,7 +160,7 @@ $conf =~ s/@(ACA|ACB|TOKA|TOKB|MOCK)@/$subst{$1}/g;
 
 my @stores = $t->stores;
 
-$t->plan(30 * @stores + 5);
+$t->plan(33 * @stores + 5);
 
 ###############################################################################
 
@@ -309,7 +310,7 @@ is((send_at($PA, $Q))[0]{status}, 429,
 is((send_at($PA, $R))[0]{status}, 202, "$store: A's third send of the hour");
 is((send_at($PB, $R))[0]{status}, 202,
    "$store: B's budget is B's, though A's provider has the same name");
-is((send_at($PB, $S))[0]{status}, 202, "$store: B's third send");
+is((send_at($PB, $S))[0]{status}, 202, "$store: B's third send (of 4)");
 response_is((send_at($PA, $S))[0], 429, {
     error => 'rate_limited',
     message => any_string,
@@ -340,6 +341,19 @@ is(status_at($PB, $sida)->{status}, 404,
    "$store: A's message is not found on B");
 is(status_at($PB, $sidb)->{json}{status}, 'queued',
    "$store: B's own message is");
+
+# users: a STOP to A is A's opt-out list, not B's
+
+my $T = "+1555062${n}005";
+is(callback_at($PA, 'https://a.example', $TOKA, MessageSid => "SMstop$n",
+               AccountSid => $ACA, From => $T, To => '+15005550006',
+               Body => 'STOP', NumMedia => '0',
+               SmsStatus => 'received')->{status},
+   200, "$store: STOP to A");
+is($t->post_form('/otp/send', { phone => $T }, port => $PA)->{json}{error},
+   'opted_out', "$store: the number is opted out of A");
+is($t->post_form('/otp/send', { phone => $T }, port => $PB)->{status},
+   202, "$store: and not of B");
 
 $t->stop;
 }
