@@ -96,7 +96,7 @@ ngx_http_otp_webhook_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_otp_webhook_handler;
 
-    ngx_http_otp_conf_used(cf);
+    ngx_http_otp_conf_mark(cf, 0);
 
     /* its provider is found in the server's app once that is known */
     sig->srv = ngx_http_conf_get_module_srv_conf(cf, ngx_http_otp_module);
