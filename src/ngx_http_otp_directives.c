@@ -35,45 +35,36 @@ ngx_http_otp_handler_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_otp_handler;
 
-    ngx_http_otp_conf_used(cf);
+    ngx_http_otp_conf_mark(cf, 0);
 
     return NGX_CONF_OK;
 }
 
 
 /*
- * An OTP endpoint here: the module needs its store and client, and this
- * server's app its secret and providers (checked at postconfiguration,
- * when the server's app is known).
+ * An OTP endpoint here (the module needs its store and client, and this
+ * server's app its secret and providers), or an otp_gate on (the app
+ * needs token keys): checked at postconfiguration, when the server's app
+ * is known.
  */
 
 void
-ngx_http_otp_conf_used(ngx_conf_t *cf)
+ngx_http_otp_conf_mark(ngx_conf_t *cf, ngx_uint_t gate)
 {
     ngx_http_otp_srv_conf_t   *oscf;
     ngx_http_otp_main_conf_t  *omcf;
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
-    omcf->used = 1;
-
     oscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_otp_module);
-    oscf->used = 1;
-}
 
+    if (gate) {
+        omcf->gate = 1;
+        oscf->gate = 1;
 
-/* an otp_gate on here: this server's app needs token keys */
-
-void
-ngx_http_otp_conf_gate(ngx_conf_t *cf)
-{
-    ngx_http_otp_srv_conf_t   *oscf;
-    ngx_http_otp_main_conf_t  *omcf;
-
-    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
-    omcf->gate = 1;
-
-    oscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_otp_module);
-    oscf->gate = 1;
+    } else {
+        omcf->used = 1;
+        oscf->used = 1;
+    }
 }
 
 
@@ -86,8 +77,16 @@ ngx_http_otp_conf_gate(ngx_conf_t *cf)
 ngx_http_otp_app_t *
 ngx_http_otp_conf_app(ngx_conf_t *cf, ngx_http_otp_srv_conf_t *oscf)
 {
-    if (oscf->app == NULL) {
-        oscf->app = ngx_http_otp_app_create(cf);
+    if (oscf->app) {
+        return oscf->app;
+    }
+
+    oscf->app = ngx_http_otp_app_create(cf);
+
+    if (oscf->app && (cf->cmd_type & NGX_HTTP_SRV_CONF)) {
+        oscf->app->server = 1;
+        oscf->app->file = cf->conf_file->file.name;
+        oscf->app->line = cf->conf_file->line;
     }
 
     return oscf->app;
@@ -116,11 +115,6 @@ ngx_http_otp_app_create(ngx_conf_t *cf)
            != NGX_OK)
     {
         return NULL;
-    }
-
-    if (cf->conf_file && cf->conf_file->file.name.len) {
-        app->file = cf->conf_file->file.name;
-        app->line = cf->conf_file->line;
     }
 
     omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);

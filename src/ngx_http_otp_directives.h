@@ -53,9 +53,8 @@ ngx_int_t ngx_http_otp_add_token_key(ngx_conf_t *cf,
 ngx_http_otp_app_t *ngx_http_otp_conf_app(ngx_conf_t *cf,
     ngx_http_otp_srv_conf_t *oscf);
 ngx_http_otp_app_t *ngx_http_otp_app_create(ngx_conf_t *cf);
-/* an OTP endpoint, an otp_gate on: in this server */
-void ngx_http_otp_conf_used(ngx_conf_t *cf);
-void ngx_http_otp_conf_gate(ngx_conf_t *cf);
+/* an OTP endpoint (gate 0), an otp_gate on (gate 1): in this server */
+void ngx_http_otp_conf_mark(ngx_conf_t *cf, ngx_uint_t gate);
 
 
 #endif /* _NGX_HTTP_OTP_DIRECTIVES_H_INCLUDED_ */

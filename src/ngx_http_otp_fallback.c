@@ -238,7 +238,7 @@ ngx_http_otp_fallback_op(ngx_http_otp_fallback_run_t *fb,
         break;
 
     case NGX_HTTP_OTP_OP_BUDGET:
-        op->budget_name = fb->provider->budget_name;
+        op->budget_name = fb->provider->store_name;
         op->budget_limit = fb->provider->common.budget;
         break;
 
@@ -248,8 +248,9 @@ ngx_http_otp_fallback_op(ngx_http_otp_fallback_run_t *fb,
         op->message_id_len = fb->new_id_len;
         ngx_memcpy(op->link_id, fb->id, fb->id_len);
         op->link_id_len = fb->id_len;
-        op->provider_len = fb->provider->name.len;
-        ngx_memcpy(op->provider, fb->provider->name.data, op->provider_len);
+        op->provider_len = fb->provider->store_name.len;
+        ngx_memcpy(op->provider, fb->provider->store_name.data,
+                   op->provider_len);
         op->channel = fb->rec.channel;
         op->message_ttl = fb->rec.message_ttl;
         break;

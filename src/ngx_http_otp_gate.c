@@ -69,7 +69,7 @@ ngx_http_otp_gate_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (olcf->gate) {
-        ngx_http_otp_conf_gate(cf);
+        ngx_http_otp_conf_mark(cf, 1);
     }
 
     return NGX_CONF_OK;

@@ -778,7 +778,7 @@ ngx_http_otp_apps(ngx_conf_t *cf, ngx_http_otp_main_conf_t *omcf)
         n++;
 
         if (app->used && app->secret.len == 0) {
-            if (app->file.len) {
+            if (app->server) {
                 ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                               "\"otp_secret_file\" is required in the "
                               "server whose own app starts in %V:%ui",
@@ -795,7 +795,7 @@ ngx_http_otp_apps(ngx_conf_t *cf, ngx_http_otp_main_conf_t *omcf)
         }
 
         if (app->used && app->providers.nelts == 0) {
-            if (app->file.len) {
+            if (app->server) {
                 ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                               "no \"otp_provider\" is defined in the "
                               "server whose own app starts in %V:%ui",
@@ -813,9 +813,9 @@ ngx_http_otp_apps(ngx_conf_t *cf, ngx_http_otp_main_conf_t *omcf)
             return NGX_ERROR;
         }
 
-        /* a server's app names its budgets apart from other apps' */
+        /* a server's app names its budgets and messages apart */
 
-        if (app->file.len && app->secret.len) {
+        if (app->server && app->secret.len) {
             if (ngx_otp_hmac_sha256(app->secret.data, app->secret.len,
                                     (u_char *) "otp-app-id", 10, hash)
                 != NGX_OTP_OK)
@@ -832,7 +832,7 @@ ngx_http_otp_apps(ngx_conf_t *cf, ngx_http_otp_main_conf_t *omcf)
             app->id.len = 16;
         }
 
-        if (ngx_http_otp_provider_budget_names(cf, &app->providers, &app->id)
+        if (ngx_http_otp_provider_store_names(cf, &app->providers, &app->id)
             != NGX_OK)
         {
             return NGX_ERROR;
@@ -857,8 +857,13 @@ static ngx_int_t
 ngx_http_otp_app_apart(ngx_conf_t *cf, ngx_http_otp_app_t *a,
     ngx_http_otp_app_t *b)
 {
-    ngx_uint_t          i, j;
-    ngx_otp_jwt_key_t  *ka, *kb;
+    ngx_uint_t           i, j;
+    ngx_otp_jwt_key_t   *ka, *kb;
+    ngx_http_otp_app_t  *s;
+
+    /* one of them at least is a server's own: the http level has one */
+
+    s = b->server ? b : a;
 
     if (a->secret.len && a->secret.len == b->secret.len
         && ngx_otp_ct_equal(a->secret.data, b->secret.data, a->secret.len))
@@ -866,7 +871,7 @@ ngx_http_otp_app_apart(ngx_conf_t *cf, ngx_http_otp_app_t *a,
         ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
                       "the apps of two servers have the same "
                       "\"otp_secret_file\" content: give each its own "
-                      "secret (the app in %V:%ui)", &b->file, b->line);
+                      "secret (the app in %V:%ui)", &s->file, s->line);
         return NGX_ERROR;
     }
 
@@ -882,7 +887,7 @@ ngx_http_otp_app_apart(ngx_conf_t *cf, ngx_http_otp_app_t *a,
                               "the apps of two servers have a token key "
                               "in common: a token of one would open the "
                               "other's gate (the app in %V:%ui)",
-                              &b->file, b->line);
+                              &s->file, s->line);
                 return NGX_ERROR;
             }
         }

@@ -85,7 +85,8 @@ typedef struct {
     ngx_uint_t                      used;         /* an otp handler */
     ngx_uint_t                      gate;         /* an otp_gate on */
 
-    ngx_str_t                       file;         /* where it is defined */
+    ngx_uint_t                      server;       /* a server's own */
+    ngx_str_t                       file;         /* where it starts */
     ngx_uint_t                      line;
 } ngx_http_otp_app_t;
 

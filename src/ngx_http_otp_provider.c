@@ -38,7 +38,7 @@ static ngx_http_otp_provider_type_t  *ngx_http_otp_provider_types[] = {
 
 
 ngx_int_t
-ngx_http_otp_provider_budget_names(ngx_conf_t *cf, ngx_array_t *providers,
+ngx_http_otp_provider_store_names(ngx_conf_t *cf, ngx_array_t *providers,
     ngx_str_t *app_id)
 {
     ngx_uint_t                i;
@@ -48,18 +48,48 @@ ngx_http_otp_provider_budget_names(ngx_conf_t *cf, ngx_array_t *providers,
 
     for (i = 0; i < providers->nelts; i++) {
         if (app_id->len == 0) {
-            p[i].budget_name = p[i].name;
+            p[i].store_name = p[i].name;
             continue;
         }
 
-        p[i].budget_name.len = app_id->len + 1 + p[i].name.len;
-        p[i].budget_name.data = ngx_pnalloc(cf->pool, p[i].budget_name.len);
-        if (p[i].budget_name.data == NULL) {
+        p[i].store_name.len = app_id->len + 1 + p[i].name.len;
+        p[i].store_name.data = ngx_pnalloc(cf->pool, p[i].store_name.len);
+        if (p[i].store_name.data == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_sprintf(p[i].budget_name.data, "%V:%V", app_id, &p[i].name);
+        ngx_sprintf(p[i].store_name.data, "%V:%V", app_id, &p[i].name);
     }
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_otp_provider_own(ngx_str_t *app_id, u_char *stored, size_t len,
+    ngx_str_t *name)
+{
+    if (app_id->len == 0) {
+        /* the http level's app: names without an app's prefix */
+
+        if (ngx_strlchr(stored, stored + len, ':') != NULL) {
+            return NGX_DECLINED;
+        }
+
+        name->data = stored;
+        name->len = len;
+        return NGX_OK;
+    }
+
+    if (len <= app_id->len + 1
+        || ngx_strncmp(stored, app_id->data, app_id->len) != 0
+        || stored[app_id->len] != ':')
+    {
+        return NGX_DECLINED;
+    }
+
+    name->data = stored + app_id->len + 1;
+    name->len = len - app_id->len - 1;
 
     return NGX_OK;
 }

@@ -127,7 +127,7 @@ typedef struct {
 
 struct ngx_http_otp_provider_s {
     ngx_str_t                       name;
-    ngx_str_t                       budget_name;  /* "app-id:name", or the
+    ngx_str_t                       store_name;   /* "app-id:name", or the
                                                      name at http level */
     ngx_http_otp_provider_type_t   *type;
     ngx_uint_t                      channels;     /* this one carries */
@@ -221,12 +221,20 @@ char *ngx_http_otp_provider_add(ngx_conf_t *cf, ngx_array_t *providers,
     ngx_http_otp_http_conf_t *hcf);
 
 /*
- * The names the store counts the providers' hourly budgets under: a
- * server's app prefixes its id, so that two apps' providers of the same
- * name (two Twilio accounts) have two budgets.
+ * The names the store knows the providers by, in their budgets and in
+ * the message records: a server's app prefixes its id, so that two apps'
+ * providers of one name (two Twilio accounts) have two budgets, and the
+ * messages of one are not the other's.
  */
-ngx_int_t ngx_http_otp_provider_budget_names(ngx_conf_t *cf,
+ngx_int_t ngx_http_otp_provider_store_names(ngx_conf_t *cf,
     ngx_array_t *providers, ngx_str_t *app_id);
+
+/*
+ * The provider's name in a message record of the store, when the record
+ * is app_id's (NGX_OK, name set); NGX_DECLINED when it is another app's.
+ */
+ngx_int_t ngx_http_otp_provider_own(ngx_str_t *app_id, u_char *stored,
+    size_t len, ngx_str_t *name);
 
 
 #endif /* _NGX_HTTP_OTP_PROVIDER_H_INCLUDED_ */

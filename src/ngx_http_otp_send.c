@@ -633,7 +633,7 @@ ngx_http_otp_deliver(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    op->budget_name = a->provider->budget_name;
+    op->budget_name = a->provider->store_name;
     op->budget_limit = a->provider->common.budget;
 
     return ngx_http_otp_op_start(r, ctx, op);
@@ -952,8 +952,9 @@ ngx_http_otp_record(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
     op->message_id_len = ngx_min(ctx->message_id_len,
                                  sizeof(op->message_id));
     ngx_memcpy(op->message_id, ctx->message_id, op->message_id_len);
-    op->provider_len = ngx_min(a->provider->name.len, sizeof(op->provider));
-    ngx_memcpy(op->provider, a->provider->name.data, op->provider_len);
+    op->provider_len = ngx_min(a->provider->store_name.len,
+                               sizeof(op->provider));
+    ngx_memcpy(op->provider, a->provider->store_name.data, op->provider_len);
     op->channel = a->channel;
     op->message_ttl = olcf->message_ttl;
 

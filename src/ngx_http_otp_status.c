@@ -338,6 +338,7 @@ static void
 ngx_http_otp_status_wake(ngx_http_otp_waiter_t *w, ngx_int_t rc,
     ngx_http_otp_message_t *m)
 {
+    ngx_str_t                   name;
     ngx_http_request_t         *r;
     ngx_http_otp_status_ctx_t  *ctx;
 
@@ -353,6 +354,16 @@ ngx_http_otp_status_wake(ngx_http_otp_waiter_t *w, ngx_int_t rc,
     switch (rc) {
 
     case NGX_OK:
+        if (ngx_http_otp_provider_own(&ngx_http_otp_get_app(r)->id,
+                                      m->provider, m->provider_len, &name)
+            != NGX_OK)
+        {
+            /* another app's message: none of this one's */
+            ngx_http_otp_status_finish(ctx,
+                                       ngx_http_otp_status_not_found(r));
+            return;
+        }
+
         if (ngx_otp_status_terminal(m->status)) {
             ngx_http_otp_status_finish(ctx,
                                        ngx_http_otp_status_answer(ctx, m));
@@ -446,11 +457,21 @@ ngx_http_otp_status_answer(ngx_http_otp_status_ctx_t *ctx,
     u_char              *body, *p;
     size_t               len, i;
     ngx_tm_t             tm;
+    ngx_str_t            name;
     ngx_uint_t           number;
     const char          *status;
     ngx_http_request_t  *r;
 
     r = ctx->request;
+
+    /* a message of another app on this nginx is not this app's to show */
+
+    if (ngx_http_otp_provider_own(&ngx_http_otp_get_app(r)->id, m->provider,
+                                  m->provider_len, &name)
+        != NGX_OK)
+    {
+        return ngx_http_otp_status_not_found(r);
+    }
 
     status = ngx_otp_status_name(m->status);
 
@@ -480,9 +501,9 @@ ngx_http_otp_status_answer(ngx_http_otp_status_ctx_t *ctx,
                  "\"1970-01-01T00:00:00Z\",\"next_message_id\":\"\","
                  "\"previous_message_id\":\"\"}") - 1
           + ctx->id_len + sizeof("undelivered") - 1 + sizeof("whatsapp") - 1
-          + 2 * m->provider_len
+          + 2 * name.len
           + 2 * m->error_code_len + 2 * m->next_len + 2 * m->prev_len
-          + ngx_escape_json(NULL, m->provider, m->provider_len)
+          + ngx_escape_json(NULL, name.data, name.len)
           + ngx_escape_json(NULL, m->error_code, m->error_code_len)
           + ngx_escape_json(NULL, m->next, m->next_len)
           + ngx_escape_json(NULL, m->prev, m->prev_len)
@@ -497,7 +518,7 @@ ngx_http_otp_status_answer(ngx_http_otp_status_ctx_t *ctx,
                     "\"channel\":\"%s\",\"provider\":\"",
                     ctx->id_len, ctx->id, status,
                     ngx_otp_channel_name(m->channel));
-    p = (u_char *) ngx_escape_json(p, m->provider, m->provider_len);
+    p = (u_char *) ngx_escape_json(p, name.data, name.len);
 
     p = ngx_cpymem(p, "\",\"error_code\":", sizeof("\",\"error_code\":") - 1);
 

@@ -238,9 +238,9 @@ typedef enum {
 
 /* max_failures 0 ("otp_max_failures off") is stored as this */
 #define NGX_HTTP_OTP_STORE_NO_LIMIT     4294967295U
-#define NGX_HTTP_OTP_PROVIDER_NAME_MAX  32
-/* a server's app id (16 hex digits), ":" and the provider's name */
-#define NGX_HTTP_OTP_BUDGET_NAME_MAX    (16 + 1 + NGX_HTTP_OTP_PROVIDER_NAME_MAX)
+/* a provider's store_name: a server's app id (16 hex digits), ":", and
+ * the name (otp_provider's, 32 at most) */
+#define NGX_HTTP_OTP_PROVIDER_NAME_MAX  (16 + 1 + 32)
 #define NGX_HTTP_OTP_ERROR_CODE_MAX     32
 #define NGX_HTTP_OTP_FALLBACK_MAX       1280    /* a message text and more */
 
@@ -311,7 +311,7 @@ struct ngx_http_otp_store_op_s {
 
     /* input: BUDGET */
     ngx_str_t                       budget_name;    /* provider's
-                                                       budget_name */
+                                                       store_name */
     ngx_uint_t                      budget_limit;
 
     /* input: MESSAGE_PUT (phone_key too) */

@@ -843,7 +843,7 @@ ngx_http_otp_redis_script(ngx_http_otp_store_op_t *op)
 
     case NGX_HTTP_OTP_OP_BUDGET:
         if (op->budget_name.len == 0
-            || op->budget_name.len > NGX_HTTP_OTP_BUDGET_NAME_MAX)
+            || op->budget_name.len > NGX_HTTP_OTP_PROVIDER_NAME_MAX)
         {
             break;
         }

@@ -96,7 +96,7 @@ ngx_http_otp_webhook_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_otp_webhook_handler;
 
-    ngx_http_otp_conf_used(cf);
+    ngx_http_otp_conf_mark(cf, 0);
 
     /* its provider is found in the server's app once that is known */
     sig->srv = ngx_http_conf_get_module_srv_conf(cf, ngx_http_otp_module);
@@ -474,8 +474,9 @@ ngx_http_otp_webhook_next(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
 
         ngx_memcpy(op->message_id, s->id.data, s->id.len);
         op->message_id_len = s->id.len;
-        ngx_memcpy(op->provider, p->name.data, p->name.len);
-        op->provider_len = p->name.len;
+        /* the store's name: another app's message is no record here */
+        ngx_memcpy(op->provider, p->store_name.data, p->store_name.len);
+        op->provider_len = p->store_name.len;
         op->msg_status = s->status;
 
         op->error_code_len = ngx_min(s->error_code.len,
