@@ -13,6 +13,7 @@
 
 #include "ngx_http_otp_module.h"
 #include "ngx_http_otp_directives.h"
+#include "ngx_http_otp_app.h"
 
 
 #define NGX_HTTP_OTP_TOKEN_KEY_MIN_LEN  32
@@ -35,98 +36,9 @@ ngx_http_otp_handler_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_otp_handler;
 
-    ngx_http_otp_conf_mark(cf, 0);
+    ngx_http_otp_app_used(cf);
 
     return NGX_CONF_OK;
-}
-
-
-/*
- * An OTP endpoint here (the module needs its store and client, and this
- * server's app its secret and providers), or an otp_gate on (the app
- * needs token keys): checked at postconfiguration, when the server's app
- * is known.
- */
-
-void
-ngx_http_otp_conf_mark(ngx_conf_t *cf, ngx_uint_t gate)
-{
-    ngx_http_otp_srv_conf_t   *oscf;
-    ngx_http_otp_main_conf_t  *omcf;
-
-    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
-    oscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_otp_module);
-
-    if (gate) {
-        omcf->gate = 1;
-        oscf->gate = 1;
-
-    } else {
-        omcf->used = 1;
-        oscf->used = 1;
-    }
-}
-
-
-/*
- * The app that otp_secret_file, otp_provider, otp_route and
- * otp_token_key_file configure at this level: the http level's, or a
- * server's own, made by the first of them in the server.
- */
-
-ngx_http_otp_app_t *
-ngx_http_otp_conf_app(ngx_conf_t *cf, ngx_http_otp_srv_conf_t *oscf)
-{
-    if (oscf->app) {
-        return oscf->app;
-    }
-
-    oscf->app = ngx_http_otp_app_create(cf);
-
-    if (oscf->app && (cf->cmd_type & NGX_HTTP_SRV_CONF)) {
-        oscf->app->server = 1;
-        oscf->app->file = cf->conf_file->file.name;
-        oscf->app->line = cf->conf_file->line;
-    }
-
-    return oscf->app;
-}
-
-
-ngx_http_otp_app_t *
-ngx_http_otp_app_create(ngx_conf_t *cf)
-{
-    ngx_http_otp_app_t        *app, **a;
-    ngx_http_otp_main_conf_t  *omcf;
-
-    app = ngx_pcalloc(cf->pool, sizeof(ngx_http_otp_app_t));
-    if (app == NULL) {
-        return NULL;
-    }
-
-    if (ngx_array_init(&app->providers, cf->pool, 2,
-                       sizeof(ngx_http_otp_provider_t))
-        != NGX_OK
-        || ngx_array_init(&app->routes, cf->pool, 4,
-                          sizeof(ngx_http_otp_route_t))
-           != NGX_OK
-        || ngx_array_init(&app->token_keys, cf->pool, 2,
-                          sizeof(ngx_otp_jwt_key_t))
-           != NGX_OK)
-    {
-        return NULL;
-    }
-
-    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
-
-    a = ngx_array_push(&omcf->apps);
-    if (a == NULL) {
-        return NULL;
-    }
-
-    *a = app;
-
-    return app;
 }
 
 
@@ -199,7 +111,7 @@ ngx_http_otp_provider(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_otp_app_t        *app;
     ngx_http_otp_main_conf_t  *omcf;
 
-    app = ngx_http_otp_conf_app(cf, conf);
+    app = ngx_http_otp_app_conf(cf, conf);
     if (app == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -218,7 +130,7 @@ ngx_http_otp_secret_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t           *value;
     ngx_http_otp_app_t  *app;
 
-    app = ngx_http_otp_conf_app(cf, conf);
+    app = ngx_http_otp_app_conf(cf, conf);
     if (app == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -241,7 +153,7 @@ ngx_http_otp_token_key_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_str_t           *value, key, kid;
     ngx_http_otp_app_t  *app;
 
-    app = ngx_http_otp_conf_app(cf, conf);
+    app = ngx_http_otp_app_conf(cf, conf);
     if (app == NULL) {
         return NGX_CONF_ERROR;
     }
@@ -652,7 +564,7 @@ ngx_http_otp_route(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_otp_route_t     *route, *r;
     ngx_http_otp_provider_t  *p;
 
-    app = ngx_http_otp_conf_app(cf, conf);
+    app = ngx_http_otp_app_conf(cf, conf);
     if (app == NULL) {
         return NGX_CONF_ERROR;
     }

@@ -49,12 +49,6 @@ char *ngx_http_otp_message(ngx_conf_t *cf, ngx_command_t *cmd,
 ngx_int_t ngx_http_otp_add_token_key(ngx_conf_t *cf,
     ngx_http_otp_app_t *app, ngx_str_t *key, ngx_str_t *kid);
 
-/* the app configured at this level; made on first use */
-ngx_http_otp_app_t *ngx_http_otp_conf_app(ngx_conf_t *cf,
-    ngx_http_otp_srv_conf_t *oscf);
-ngx_http_otp_app_t *ngx_http_otp_app_create(ngx_conf_t *cf);
-/* an OTP endpoint (gate 0), an otp_gate on (gate 1): in this server */
-void ngx_http_otp_conf_mark(ngx_conf_t *cf, ngx_uint_t gate);
 
 
 #endif /* _NGX_HTTP_OTP_DIRECTIVES_H_INCLUDED_ */

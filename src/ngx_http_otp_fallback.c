@@ -26,6 +26,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_otp_module.h"
+#include "ngx_http_otp_app.h"
 #include "ngx_http_otp_fallback.h"
 
 
@@ -316,14 +317,16 @@ ngx_http_otp_fallback_live(ngx_http_otp_store_op_t *op)
         return;
     }
 
-    /* the provider by name, of the app: this configuration's, after a
-     * reload too */
+    /* the next channel's provider, by name, among the app's: those of
+     * the webhook's server in this worker's configuration */
 
     p = fb->app->providers.elts;
 
     for (i = 0; i < fb->app->providers.nelts; i++) {
         if (p[i].name.len == fb->rec.provider_len
-            && ngx_strncmp(p[i].name.data, fb->rec.provider, fb->rec.provider_len) == 0
+            && ngx_strncmp(p[i].name.data, fb->rec.provider,
+                           fb->rec.provider_len)
+               == 0
             && (p[i].channels & fb->rec.channel))
         {
             fb->provider = &p[i];
@@ -439,14 +442,17 @@ ngx_http_otp_fallback_sent(ngx_http_otp_send_t *send)
                       "otp message %*s to %*s failed; the fallback by %s "
                       "through \"%V\" failed too: %s", fb->id_len, fb->id,
                       fb->masked_len, fb->masked,
-                      ngx_otp_channel_name(fb->rec.channel), &fb->provider->name,
+                      ngx_otp_channel_name(fb->rec.channel),
+                      &fb->provider->name,
                       ngx_otp_delivery_error_name(send->category));
         ngx_http_otp_fallback_end(fb);
         return;
     }
 
-    fb->new_id_len = ngx_min(send->message_id_len, sizeof(fb->new_id));
-    ngx_memcpy(fb->new_id, send->message_id, fb->new_id_len);
+    /* the store's key, as fb->id is (the webhook's op had it) */
+    fb->new_id_len = ngx_http_otp_app_message_key(fb->app, send->message_id,
+                                                  send->message_id_len,
+                                                  fb->new_id);
 
     ngx_log_error(NGX_LOG_NOTICE, &fb->log, 0,
                   "otp message %*s to %*s failed; the code went again by "

@@ -22,7 +22,6 @@
 #include "ngx_http_otp_module.h"
 #include "ngx_http_otp_request.h"
 #include "ngx_http_otp_gate.h"
-#include "ngx_http_otp_directives.h"
 
 
 static ngx_int_t ngx_http_otp_gate_handler(ngx_http_request_t *r);
@@ -60,8 +59,9 @@ static ngx_http_variable_t  ngx_http_otp_gate_vars[] = {
 char *
 ngx_http_otp_gate_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    char                     *rv;
-    ngx_http_otp_loc_conf_t  *olcf = conf;
+    char                      *rv;
+    ngx_http_otp_loc_conf_t   *olcf = conf;
+    ngx_http_otp_main_conf_t  *omcf;
 
     rv = ngx_conf_set_flag_slot(cf, cmd, conf);
     if (rv != NGX_CONF_OK) {
@@ -69,7 +69,9 @@ ngx_http_otp_gate_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     if (olcf->gate) {
-        ngx_http_otp_conf_mark(cf, 1);
+        /* the phase handler; which apps need keys is known at merge */
+        omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
+        omcf->gate = 1;
     }
 
     return NGX_CONF_OK;
@@ -153,8 +155,9 @@ char *
 ngx_http_otp_gate_merge(ngx_conf_t *cf, ngx_http_otp_loc_conf_t *prev,
     ngx_http_otp_loc_conf_t *conf)
 {
-    ngx_uint_t  i;
-    u_char      c;
+    u_char                    c;
+    ngx_uint_t                i;
+    ngx_http_otp_srv_conf_t  *oscf;
 
     ngx_conf_merge_value(conf->gate, prev->gate, 0);
     ngx_conf_merge_str_value(conf->gate_header, prev->gate_header,
@@ -178,6 +181,22 @@ ngx_http_otp_gate_merge(ngx_conf_t *cf, ngx_http_otp_loc_conf_t *prev,
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "\"otp_gate_header\" cannot be empty");
         return NGX_CONF_ERROR;
+    }
+
+    /*
+     * A location the gate guards: its server's app needs token keys.  At
+     * merge time, as the merged value is what a request sees: an "otp_gate
+     * on" at http level asks nothing of a server that turns it off.
+     * ngx_http_merge_servers() merged the server's srv_conf first, and
+     * cf->ctx is the server's.
+     */
+
+    if (conf->gate && !conf->handler && !conf->logout) {
+        oscf = ngx_http_conf_get_module_srv_conf(cf, ngx_http_otp_module);
+
+        if (oscf->app) {
+            oscf->app->gate = 1;
+        }
     }
 
     return NGX_CONF_OK;

@@ -19,6 +19,7 @@
 #include "ngx_http_otp_fallback.h"
 #include "ngx_http_otp_directives.h"
 #include "ngx_http_otp_gate.h"
+#include "ngx_http_otp_app.h"
 
 
 #define NGX_HTTP_OTP_DEFAULT_ZONE       "otp"
@@ -27,17 +28,11 @@
 
 static ngx_int_t ngx_http_otp_preconf(ngx_conf_t *cf);
 static ngx_int_t ngx_http_otp_init(ngx_conf_t *cf);
-static ngx_int_t ngx_http_otp_token_keys(ngx_conf_t *cf,
-    ngx_http_otp_app_t *app);
 static void *ngx_http_otp_create_main_conf(ngx_conf_t *cf);
 static char *ngx_http_otp_init_main_conf(ngx_conf_t *cf, void *conf);
 static void *ngx_http_otp_create_srv_conf(ngx_conf_t *cf);
 static char *ngx_http_otp_merge_srv_conf(ngx_conf_t *cf, void *parent,
     void *child);
-static ngx_int_t ngx_http_otp_apps(ngx_conf_t *cf,
-    ngx_http_otp_main_conf_t *omcf);
-static ngx_int_t ngx_http_otp_app_apart(ngx_conf_t *cf,
-    ngx_http_otp_app_t *a, ngx_http_otp_app_t *b);
 static void *ngx_http_otp_create_loc_conf(ngx_conf_t *cf);
 static char *ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent,
     void *child);
@@ -489,7 +484,6 @@ ngx_http_otp_create_srv_conf(ngx_conf_t *cf)
      *
      *     oscf->app = NULL;
      *     oscf->used = 0;
-     *     oscf->gate = 0;
      */
 
     return ngx_pcalloc(cf->pool, sizeof(ngx_http_otp_srv_conf_t));
@@ -519,12 +513,9 @@ ngx_http_otp_merge_srv_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->app = prev->app;
     }
 
-    /* "otp_gate on" at http level is every server's */
-
-    conf->gate |= prev->gate;
+    /* an otp_gate on marks its app in ngx_http_otp_gate_merge() */
 
     conf->app->used |= conf->used;
-    conf->app->gate |= conf->gate;
 
     return NGX_CONF_OK;
 }
@@ -730,7 +721,7 @@ ngx_http_otp_init(ngx_conf_t *cf)
 
     if (!omcf->used && !omcf->replay) {
         /* a gate alone, in front of another nginx's otp_verify */
-        return ngx_http_otp_apps(cf, omcf);
+        return ngx_http_otp_apps_init(cf);
     }
 
     if (!omcf->store_set) {
@@ -749,197 +740,7 @@ ngx_http_otp_init(ngx_conf_t *cf)
         omcf->store_set = 1;
     }
 
-    return ngx_http_otp_apps(cf, omcf);
-}
-
-
-/*
- * Each app is complete, and apart from every other: not one secret or
- * token key in common, or a code sent for one would verify on the other,
- * a token of one would open the other's gate.
- */
-
-static ngx_int_t
-ngx_http_otp_apps(ngx_conf_t *cf, ngx_http_otp_main_conf_t *omcf)
-{
-    ngx_uint_t            i, j, n;
-    ngx_http_otp_app_t  **apps, *app;
-    u_char                hash[NGX_OTP_HASH_LEN];
-
-    apps = omcf->apps.elts;
-
-    for (i = 0, n = 0; i < omcf->apps.nelts; i++) {
-        app = apps[i];
-
-        if (!(app->used || app->gate)) {
-            continue;
-        }
-
-        n++;
-
-        if (app->used && app->secret.len == 0) {
-            if (app->server) {
-                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                              "\"otp_secret_file\" is required in the "
-                              "server whose own app starts in %V:%ui",
-                              &app->file, app->line);
-
-            } else {
-                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                              "\"otp_secret_file\" is required where "
-                              "\"otp_send\", \"otp_verify\" or "
-                              "\"otp_webhook\" is used");
-            }
-
-            return NGX_ERROR;
-        }
-
-        if (app->used && app->providers.nelts == 0) {
-            if (app->server) {
-                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                              "no \"otp_provider\" is defined in the "
-                              "server whose own app starts in %V:%ui",
-                              &app->file, app->line);
-
-            } else {
-                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                              "no \"otp_provider\" is defined");
-            }
-
-            return NGX_ERROR;
-        }
-
-        if (ngx_http_otp_token_keys(cf, app) != NGX_OK) {
-            return NGX_ERROR;
-        }
-
-        /* a server's app names its budgets and messages apart */
-
-        if (app->server && app->secret.len) {
-            if (ngx_otp_hmac_sha256(app->secret.data, app->secret.len,
-                                    (u_char *) "otp-app-id", 10, hash)
-                != NGX_OTP_OK)
-            {
-                return NGX_ERROR;
-            }
-
-            app->id.data = ngx_pnalloc(cf->pool, 16);
-            if (app->id.data == NULL) {
-                return NGX_ERROR;
-            }
-
-            ngx_otp_hex_encode(app->id.data, hash, 8);
-            app->id.len = 16;
-        }
-
-        if (ngx_http_otp_provider_store_names(cf, &app->providers, &app->id)
-            != NGX_OK)
-        {
-            return NGX_ERROR;
-        }
-
-        for (j = 0; j < i; j++) {
-            if ((apps[j]->used || apps[j]->gate)
-                && ngx_http_otp_app_apart(cf, apps[j], app) != NGX_OK)
-            {
-                return NGX_ERROR;
-            }
-        }
-    }
-
-    ngx_log_debug1(NGX_LOG_DEBUG_HTTP, cf->log, 0, "otp: %ui apps", n);
-
-    return NGX_OK;
-}
-
-
-static ngx_int_t
-ngx_http_otp_app_apart(ngx_conf_t *cf, ngx_http_otp_app_t *a,
-    ngx_http_otp_app_t *b)
-{
-    ngx_uint_t           i, j;
-    ngx_otp_jwt_key_t   *ka, *kb;
-    ngx_http_otp_app_t  *s;
-
-    /* one of them at least is a server's own: the http level has one */
-
-    s = b->server ? b : a;
-
-    if (a->secret.len && a->secret.len == b->secret.len
-        && ngx_otp_ct_equal(a->secret.data, b->secret.data, a->secret.len))
-    {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "the apps of two servers have the same "
-                      "\"otp_secret_file\" content: give each its own "
-                      "secret (the app in %V:%ui)", &s->file, s->line);
-        return NGX_ERROR;
-    }
-
-    ka = a->token_keys.elts;
-    kb = b->token_keys.elts;
-
-    for (i = 0; i < a->token_keys.nelts; i++) {
-        for (j = 0; j < b->token_keys.nelts; j++) {
-            if (ka[i].key_len == kb[j].key_len
-                && ngx_otp_ct_equal(ka[i].key, kb[j].key, ka[i].key_len))
-            {
-                ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                              "the apps of two servers have a token key "
-                              "in common: a token of one would open the "
-                              "other's gate (the app in %V:%ui)",
-                              &s->file, s->line);
-                return NGX_ERROR;
-            }
-        }
-    }
-
-    return NGX_OK;
-}
-
-
-/*
- * No token key configured: one is derived from the secret so tokens still
- * verify across workers, reloads and instances that share the secret.  An
- * upstream that checks tokens itself needs otp_token_key_file.
- */
-
-static ngx_int_t
-ngx_http_otp_token_keys(ngx_conf_t *cf, ngx_http_otp_app_t *app)
-{
-    ngx_str_t  key, kid;
-
-    if (app->token_keys.nelts) {
-        return NGX_OK;
-    }
-
-    if (app->secret.len == 0) {
-        ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
-                      "\"otp_gate\" needs \"otp_token_key_file\" or "
-                      "\"otp_secret_file\" to check tokens");
-        return NGX_ERROR;
-    }
-
-    key.data = ngx_pnalloc(cf->pool, NGX_OTP_HASH_LEN);
-    if (key.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    if (ngx_otp_hmac_sha256(app->secret.data, app->secret.len,
-                            (u_char *) "otp-token-key", 13, key.data)
-        != NGX_OTP_OK)
-    {
-        return NGX_ERROR;
-    }
-
-    key.len = NGX_OTP_HASH_LEN;
-
-    ngx_str_null(&kid);
-
-    if (ngx_http_otp_add_token_key(cf, app, &key, &kid) != NGX_OK) {
-        return NGX_ERROR;
-    }
-
-    return NGX_OK;
+    return ngx_http_otp_apps_init(cf);
 }
 
 

@@ -86,15 +86,18 @@ typedef struct {
     ngx_uint_t                      gate;         /* an otp_gate on */
 
     ngx_uint_t                      server;       /* a server's own */
+    ngx_uint_t                      same;         /* an earlier app's twin:
+                                                     its id */
     ngx_str_t                       file;         /* where it starts */
     ngx_uint_t                      line;
+    ngx_array_t                     def;          /* its directives, as
+                                                     written (u_char) */
 } ngx_http_otp_app_t;
 
 
 typedef struct ngx_http_otp_srv_conf_s {
     ngx_http_otp_app_t             *app;          /* NULL: the parent's */
     ngx_uint_t                      used;         /* an otp handler */
-    ngx_uint_t                      gate;         /* an otp_gate on */
 } ngx_http_otp_srv_conf_t;
 
 

@@ -37,64 +37,6 @@ static ngx_http_otp_provider_type_t  *ngx_http_otp_provider_types[] = {
 };
 
 
-ngx_int_t
-ngx_http_otp_provider_store_names(ngx_conf_t *cf, ngx_array_t *providers,
-    ngx_str_t *app_id)
-{
-    ngx_uint_t                i;
-    ngx_http_otp_provider_t  *p;
-
-    p = providers->elts;
-
-    for (i = 0; i < providers->nelts; i++) {
-        if (app_id->len == 0) {
-            p[i].store_name = p[i].name;
-            continue;
-        }
-
-        p[i].store_name.len = app_id->len + 1 + p[i].name.len;
-        p[i].store_name.data = ngx_pnalloc(cf->pool, p[i].store_name.len);
-        if (p[i].store_name.data == NULL) {
-            return NGX_ERROR;
-        }
-
-        ngx_sprintf(p[i].store_name.data, "%V:%V", app_id, &p[i].name);
-    }
-
-    return NGX_OK;
-}
-
-
-ngx_int_t
-ngx_http_otp_provider_own(ngx_str_t *app_id, u_char *stored, size_t len,
-    ngx_str_t *name)
-{
-    if (app_id->len == 0) {
-        /* the http level's app: names without an app's prefix */
-
-        if (ngx_strlchr(stored, stored + len, ':') != NULL) {
-            return NGX_DECLINED;
-        }
-
-        name->data = stored;
-        name->len = len;
-        return NGX_OK;
-    }
-
-    if (len <= app_id->len + 1
-        || ngx_strncmp(stored, app_id->data, app_id->len) != 0
-        || stored[app_id->len] != ':')
-    {
-        return NGX_DECLINED;
-    }
-
-    name->data = stored + app_id->len + 1;
-    name->len = len - app_id->len - 1;
-
-    return NGX_OK;
-}
-
-
 /* otp_provider NAME TYPE [key=value ...] */
 
 char *
@@ -110,7 +52,7 @@ ngx_http_otp_provider_add(ngx_conf_t *cf, ngx_array_t *providers,
 
     value = cf->args->elts;
 
-    if (value[1].len == 0 || value[1].len > 32) {
+    if (value[1].len == 0 || value[1].len > NGX_HTTP_OTP_NAME_LEN) {
         goto invalid_name;
     }
 

@@ -37,6 +37,7 @@
 
 
 #define NGX_HTTP_OTP_ID_LEN         128     /* a Meta wamid is 58 */
+#define NGX_HTTP_OTP_NAME_LEN       32      /* otp_provider's NAME */
 
 
 typedef struct ngx_http_otp_provider_s  ngx_http_otp_provider_t;
@@ -219,22 +220,6 @@ ngx_int_t ngx_http_otp_provider_arg(ngx_conf_t *cf, ngx_str_t *arg,
  */
 char *ngx_http_otp_provider_add(ngx_conf_t *cf, ngx_array_t *providers,
     ngx_http_otp_http_conf_t *hcf);
-
-/*
- * The names the store knows the providers by, in their budgets and in
- * the message records: a server's app prefixes its id, so that two apps'
- * providers of one name (two Twilio accounts) have two budgets, and the
- * messages of one are not the other's.
- */
-ngx_int_t ngx_http_otp_provider_store_names(ngx_conf_t *cf,
-    ngx_array_t *providers, ngx_str_t *app_id);
-
-/*
- * The provider's name in a message record of the store, when the record
- * is app_id's (NGX_OK, name set); NGX_DECLINED when it is another app's.
- */
-ngx_int_t ngx_http_otp_provider_own(ngx_str_t *app_id, u_char *stored,
-    size_t len, ngx_str_t *name);
 
 
 #endif /* _NGX_HTTP_OTP_PROVIDER_H_INCLUDED_ */

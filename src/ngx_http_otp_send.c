@@ -13,6 +13,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_otp_module.h"
+#include "ngx_http_otp_app.h"
 #include "ngx_http_otp_request.h"
 #include "ngx_http_otp_fallback.h"
 
@@ -949,9 +950,11 @@ ngx_http_otp_record(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    op->message_id_len = ngx_min(ctx->message_id_len,
-                                 sizeof(op->message_id));
-    ngx_memcpy(op->message_id, ctx->message_id, op->message_id_len);
+    /* under the app's key: its message, its status, its fallback */
+    op->message_id_len = ngx_http_otp_app_message_key(ngx_http_otp_get_app(r),
+                                                      ctx->message_id,
+                                                      ctx->message_id_len,
+                                                      op->message_id);
     op->provider_len = ngx_min(a->provider->store_name.len,
                                sizeof(op->provider));
     ngx_memcpy(op->provider, a->provider->store_name.data, op->provider_len);

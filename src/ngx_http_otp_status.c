@@ -15,6 +15,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_otp_module.h"
+#include "ngx_http_otp_app.h"
 #include "ngx_http_otp_request.h"
 #include "ngx_http_otp_wait.h"
 
@@ -31,8 +32,11 @@ typedef struct {
     ngx_http_otp_waiter_t           waiter;
     ngx_event_t                     timer;
     ngx_msec_t                      wait;
-    u_char                         *id;
+    u_char                         *id;           /* the provider's */
     size_t                          id_len;
+    u_char                          key[NGX_HTTP_OTP_MESSAGE_ID_MAX];
+    size_t                          key_len;      /* the store's, the app's
+                                                     (ngx_http_otp_app.c) */
     unsigned                        waiting:1;    /* the timer runs */
 } ngx_http_otp_status_ctx_t;
 
@@ -53,6 +57,8 @@ static void ngx_http_otp_status_finish(ngx_http_otp_status_ctx_t *ctx,
 static ngx_int_t ngx_http_otp_status_answer(ngx_http_otp_status_ctx_t *ctx,
     ngx_http_otp_message_t *m);
 static ngx_int_t ngx_http_otp_status_not_found(ngx_http_request_t *r);
+static ngx_int_t ngx_http_otp_status_own(ngx_http_request_t *r,
+    ngx_http_otp_message_t *m, ngx_str_t *provider);
 static void ngx_http_otp_status_cleanup(void *data);
 
 
@@ -95,6 +101,8 @@ ngx_http_otp_status_handler(ngx_http_request_t *r)
     ctx->request = r;
     ctx->id = id.data;
     ctx->id_len = id.len;
+    ctx->key_len = ngx_http_otp_app_message_key(ngx_http_otp_get_app(r),
+                                                id.data, id.len, ctx->key);
     ctx->wait = wait;
 
     cln = ngx_pool_cleanup_add(r->pool, 0);
@@ -183,7 +191,7 @@ ngx_http_otp_status_id(ngx_http_request_t *r, ngx_str_t *id)
     id->data = p;
     id->len = last - p;
 
-    if (id->len == 0 || id->len > NGX_HTTP_OTP_MESSAGE_ID_MAX) {
+    if (id->len == 0 || id->len > NGX_HTTP_OTP_ID_LEN) {
         return NGX_DECLINED;
     }
 
@@ -244,8 +252,8 @@ ngx_http_otp_status_read(ngx_http_otp_status_ctx_t *ctx)
     }
 
     op->data = ctx;
-    op->message_id_len = ctx->id_len;
-    ngx_memcpy(op->message_id, ctx->id, ctx->id_len);
+    op->message_id_len = ctx->key_len;
+    ngx_memcpy(op->message_id, ctx->key, ctx->key_len);
 
     ctx->op = op;
 
@@ -311,8 +319,8 @@ ngx_http_otp_status_wait(ngx_http_otp_status_ctx_t *ctx)
 
     m = NULL;
 
-    rc = ngx_http_otp_wait_add(&omcf->store, &ctx->waiter, ctx->id,
-                               ctx->id_len, &m);
+    rc = ngx_http_otp_wait_add(&omcf->store, &ctx->waiter, ctx->key,
+                               ctx->key_len, &m);
 
     if (rc == NGX_ERROR) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
@@ -321,7 +329,9 @@ ngx_http_otp_status_wait(ngx_http_otp_status_ctx_t *ctx)
     if (rc == NGX_OK) {
         /* known already: a terminal status is final */
 
-        if (ngx_otp_status_terminal(m->status)) {
+        if (ngx_otp_status_terminal(m->status)
+            || ngx_http_otp_status_own(r, m, NULL) != NGX_OK)
+        {
             rc = ngx_http_otp_status_answer(ctx, m);
             ngx_http_otp_wait_remove(&ctx->waiter);
             return rc;
@@ -338,7 +348,6 @@ static void
 ngx_http_otp_status_wake(ngx_http_otp_waiter_t *w, ngx_int_t rc,
     ngx_http_otp_message_t *m)
 {
-    ngx_str_t                   name;
     ngx_http_request_t         *r;
     ngx_http_otp_status_ctx_t  *ctx;
 
@@ -354,17 +363,9 @@ ngx_http_otp_status_wake(ngx_http_otp_waiter_t *w, ngx_int_t rc,
     switch (rc) {
 
     case NGX_OK:
-        if (ngx_http_otp_provider_own(&ngx_http_otp_get_app(r)->id,
-                                      m->provider, m->provider_len, &name)
-            != NGX_OK)
+        if (ngx_otp_status_terminal(m->status)
+            || ngx_http_otp_status_own(r, m, NULL) != NGX_OK)
         {
-            /* another app's message: none of this one's */
-            ngx_http_otp_status_finish(ctx,
-                                       ngx_http_otp_status_not_found(r));
-            return;
-        }
-
-        if (ngx_otp_status_terminal(m->status)) {
             ngx_http_otp_status_finish(ctx,
                                        ngx_http_otp_status_answer(ctx, m));
             return;
@@ -457,7 +458,8 @@ ngx_http_otp_status_answer(ngx_http_otp_status_ctx_t *ctx,
     u_char              *body, *p;
     size_t               len, i;
     ngx_tm_t             tm;
-    ngx_str_t            name;
+    ngx_str_t            name, next, prev;
+    ngx_http_otp_app_t  *app;
     ngx_uint_t           number;
     const char          *status;
     ngx_http_request_t  *r;
@@ -466,11 +468,24 @@ ngx_http_otp_status_answer(ngx_http_otp_status_ctx_t *ctx,
 
     /* a message of another app on this nginx is not this app's to show */
 
-    if (ngx_http_otp_provider_own(&ngx_http_otp_get_app(r)->id, m->provider,
-                                  m->provider_len, &name)
+    if (ngx_http_otp_status_own(r, m, &name) != NGX_OK) {
+        return ngx_http_otp_status_not_found(r);
+    }
+
+    /* the fallback's links, as the store keeps them: the app's keys */
+
+    app = ngx_http_otp_get_app(r);
+
+    if (ngx_http_otp_app_message_id(app, m->next, m->next_len, &next)
         != NGX_OK)
     {
-        return ngx_http_otp_status_not_found(r);
+        ngx_str_null(&next);
+    }
+
+    if (ngx_http_otp_app_message_id(app, m->prev, m->prev_len, &prev)
+        != NGX_OK)
+    {
+        ngx_str_null(&prev);
     }
 
     status = ngx_otp_status_name(m->status);
@@ -502,11 +517,11 @@ ngx_http_otp_status_answer(ngx_http_otp_status_ctx_t *ctx,
                  "\"previous_message_id\":\"\"}") - 1
           + ctx->id_len + sizeof("undelivered") - 1 + sizeof("whatsapp") - 1
           + 2 * name.len
-          + 2 * m->error_code_len + 2 * m->next_len + 2 * m->prev_len
+          + 2 * m->error_code_len + 2 * next.len + 2 * prev.len
           + ngx_escape_json(NULL, name.data, name.len)
           + ngx_escape_json(NULL, m->error_code, m->error_code_len)
-          + ngx_escape_json(NULL, m->next, m->next_len)
-          + ngx_escape_json(NULL, m->prev, m->prev_len)
+          + ngx_escape_json(NULL, next.data, next.len)
+          + ngx_escape_json(NULL, prev.data, prev.len)
           + NGX_INT64_LEN;
 
     body = ngx_pnalloc(r->pool, len);
@@ -542,23 +557,41 @@ ngx_http_otp_status_answer(ngx_http_otp_status_ctx_t *ctx,
 
     /* the fallback's link: where the code went next, or came from */
 
-    if (m->next_len) {
+    if (next.len) {
         p = ngx_cpymem(p, ",\"next_message_id\":\"",
                        sizeof(",\"next_message_id\":\"") - 1);
-        p = (u_char *) ngx_escape_json(p, m->next, m->next_len);
+        p = (u_char *) ngx_escape_json(p, next.data, next.len);
         *p++ = '"';
     }
 
-    if (m->prev_len) {
+    if (prev.len) {
         p = ngx_cpymem(p, ",\"previous_message_id\":\"",
                        sizeof(",\"previous_message_id\":\"") - 1);
-        p = (u_char *) ngx_escape_json(p, m->prev, m->prev_len);
+        p = (u_char *) ngx_escape_json(p, prev.data, prev.len);
         *p++ = '"';
     }
 
     *p++ = '}';
 
     return ngx_http_otp_json(r, NGX_HTTP_OK, body, p - body);
+}
+
+
+/*
+ * A record is this app's when its provider is (ngx_http_otp_app.c): an id
+ * another app's record is under, asked for by its full key, is no
+ * message here.
+ */
+
+static ngx_int_t
+ngx_http_otp_status_own(ngx_http_request_t *r, ngx_http_otp_message_t *m,
+    ngx_str_t *provider)
+{
+    ngx_str_t  name;
+
+    return ngx_http_otp_app_provider(ngx_http_otp_get_app(r), m->provider,
+                                     m->provider_len,
+                                     provider ? provider : &name);
 }
 
 

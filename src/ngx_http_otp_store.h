@@ -234,12 +234,13 @@ typedef enum {
 } ngx_http_otp_msg_status_e;
 
 
-#define NGX_HTTP_OTP_MESSAGE_ID_MAX     128
+/* a provider's id (NGX_HTTP_OTP_ID_LEN) under a server's app's "APP-ID:" */
+#define NGX_HTTP_OTP_MESSAGE_ID_MAX     (128 + 16 + 1)
 
 /* max_failures 0 ("otp_max_failures off") is stored as this */
 #define NGX_HTTP_OTP_STORE_NO_LIMIT     4294967295U
 /* a provider's store_name: a server's app id (16 hex digits), ":", and
- * the name (otp_provider's, 32 at most) */
+ * the name (otp_provider's, NGX_HTTP_OTP_NAME_LEN at most) */
 #define NGX_HTTP_OTP_PROVIDER_NAME_MAX  (16 + 1 + 32)
 #define NGX_HTTP_OTP_ERROR_CODE_MAX     32
 #define NGX_HTTP_OTP_FALLBACK_MAX       1280    /* a message text and more */

@@ -31,10 +31,10 @@
 #include <ngx_http.h>
 
 #include "ngx_http_otp_module.h"
+#include "ngx_http_otp_app.h"
 #include "ngx_http_otp_request.h"
 #include "ngx_http_otp_fallback.h"
 #include "ngx_http_otp_webhook_call.h"
-#include "ngx_http_otp_directives.h"
 
 
 #define NGX_HTTP_OTP_CHALLENGE_MAX  256
@@ -96,7 +96,7 @@ ngx_http_otp_webhook_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_otp_webhook_handler;
 
-    ngx_http_otp_conf_mark(cf, 0);
+    ngx_http_otp_app_used(cf);
 
     /* its provider is found in the server's app once that is known */
     sig->srv = ngx_http_conf_get_module_srv_conf(cf, ngx_http_otp_module);
@@ -449,6 +449,7 @@ ngx_http_otp_webhook_next(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
     ngx_http_otp_webhook_t *wh)
 {
     ngx_int_t                 rc;
+    ngx_http_otp_app_t       *app;
     ngx_http_otp_provider_t  *p;
     ngx_http_otp_store_op_t  *op;
     ngx_otp_hook_status_t    *s;
@@ -459,8 +460,8 @@ ngx_http_otp_webhook_next(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
         s = &wh->hook.statuses[wh->next_status++];
 
         if (s->status == 0 || s->id.len == 0
-            || s->id.len > NGX_HTTP_OTP_MESSAGE_ID_MAX
-            || p->name.len > NGX_HTTP_OTP_PROVIDER_NAME_MAX)
+            || s->id.len > NGX_HTTP_OTP_ID_LEN
+            || p->store_name.len > NGX_HTTP_OTP_PROVIDER_NAME_MAX)
         {
             /* none of ours (Twilio's "receiving"...) */
             continue;
@@ -472,8 +473,11 @@ ngx_http_otp_webhook_next(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
 
-        ngx_memcpy(op->message_id, s->id.data, s->id.len);
-        op->message_id_len = s->id.len;
+        /* the app's key of the message: another app's is not found */
+        app = ngx_http_otp_get_app(r);
+        op->message_id_len = ngx_http_otp_app_message_key(app, s->id.data,
+                                                          s->id.len,
+                                                          op->message_id);
         /* the store's name: another app's message is no record here */
         ngx_memcpy(op->provider, p->store_name.data, p->store_name.len);
         op->provider_len = p->store_name.len;

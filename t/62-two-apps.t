@@ -15,8 +15,15 @@
 #   - a status callback is checked with the app's own auth token, and the
 #     status of one app's message is no other app's to read or change;
 #   - a STOP received by one app opts the number out of that app only;
+#   - a message is stored under its app's key: the fallback of a failed
+#     WhatsApp message goes by SMS through the app's own account, and the
+#     links between the two are the app's; the http level's server finds
+#     no message of another app, not even by its full store key;
+#   - one client's send windows (otp_client_limit) are each app's own;
 #   - nginx -t refuses two apps with one secret, or with one token key,
-#     and a server's app without a secret of its own.
+#     and a server's app without a secret of its own (none is inherited);
+#     it takes one app in two servers (the same four settings, included),
+#     and an "otp_gate on" at http level that a server turns off.
 
 ###############################################################################
 
@@ -29,7 +36,8 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use JSON::PP;
 use MIME::Base64 qw(encode_base64);
-use Digest::SHA qw(hmac_sha1_base64);
+use Digest::SHA qw(hmac_sha1_base64 hmac_sha256_hex);
+use Time::HiRes qw(time sleep);
 use OtpTest;
 use MockProvider qw(form_hash drop_log_lines);
 
@@ -43,10 +51,15 @@ my $ACA = 'ACaaaa1111aaaa1111aaaa1111aaaa1111';
 my $ACB = 'ACbbbb2222bbbb2222bbbb2222bbbb2222';
 my $TOKA = 'tokenAAAAaaaa0000aaaa0000aaaa0000';
 my $TOKB = 'tokenBBBBbbbb1111bbbb1111bbbb1111';
+my $HX = 'HXb5b62575e6e4ff6129ad7c8efe1f983e';
+
+# a server's app id, as the store knows its messages: HMAC of its secret
+my $APP_A = substr(hmac_sha256_hex('otp-app-id', 'A' x 44), 0, 16);
 
 $t->write_file('a.secret', ('A' x 44) . "\n", 0600);
 $t->write_file('b.secret', ('B' x 44) . "\n", 0600);
 $t->write_file('a.token', ('a' x 64) . "\n", 0600);
+$t->write_file('c.secret', ('C' x 44) . "\n", 0600);
 
 mkdir $t->dir . '/html';
 $t->write_file('html/app', 'hello <!--# echo var="otp_phone" -->');
@@ -82,6 +95,7 @@ http {
 
         otp_app_name "App A";
         otp_resend_after 60s;
+        otp_client_limit 10/1h;
 
         include common.conf;
     }
@@ -92,14 +106,22 @@ http {
 
         otp_secret_file %%PREFIX%%/b.secret;
         otp_provider tw twilio account_sid=@ACB@ auth_token=@TOKB@
-                     from=+15005550007 base_url=@MOCK@ budget=4/h;
+                     from=+15005550007 whatsapp_from=+14155238886
+                     whatsapp_content_sid=@HX@ base_url=@MOCK@ budget=6/h;
         otp_public_url https://b.example;
 
         otp_app_name "App B";
         otp_resend_after 0s;
         otp_max_attempts 3;
+        otp_client_limit 5/1h;
 
         include common.conf;
+
+        location = /otp/send-wa {
+            otp_channels whatsapp sms;
+            otp_fallback on;
+            otp_send;
+        }
     }
 
     # the http level's app
@@ -114,6 +136,10 @@ http {
 
         location = /otp/verify {
             otp_verify;
+        }
+
+        location /otp/status/ {
+            otp_status;
         }
 
         location /app {
@@ -155,12 +181,12 @@ location /app {
 EOF
 
 my %subst = (MOCK => $mock->url, ACA => $ACA, ACB => $ACB, TOKA => $TOKA,
-             TOKB => $TOKB);
-$conf =~ s/@(ACA|ACB|TOKA|TOKB|MOCK)@/$subst{$1}/g;
+             TOKB => $TOKB, HX => $HX);
+$conf =~ s/@(ACA|ACB|TOKA|TOKB|MOCK|HX)@/$subst{$1}/g;
 
 my @stores = $t->stores;
 
-$t->plan(33 * @stores + 5);
+$t->plan(45 * @stores + 6);
 
 ###############################################################################
 
@@ -220,6 +246,22 @@ sub callback_at {
 sub status_at {
     my ($port, $id) = @_;
     return $t->get("/otp/status/$id", port => $port);
+}
+
+# waits up to 3 s for the fallback's link in the record of message $id
+sub next_at {
+    my ($port, $id) = @_;
+
+    my $deadline = time + 3;
+
+    while (time < $deadline) {
+        my $r = status_at($port, $id);
+        return $r->{json}{next_message_id}
+            if $r->{json} && $r->{json}{next_message_id};
+        sleep 0.05;
+    }
+
+    return undef;
 }
 
 ###############################################################################
@@ -355,6 +397,66 @@ is($t->post_form('/otp/send', { phone => $T }, port => $PA)->{json}{error},
 is($t->post_form('/otp/send', { phone => $T }, port => $PB)->{status},
    202, "$store: and not of B");
 
+# messages are stored under the app's key: Redis holds A's, by its key
+
+if ($store eq 'redis') {
+    is($t->redis_command('EXISTS', "otp:m:{$APP_A:$sida}"), 1,
+       "$store: A's message is stored under A's key");
+    is($t->redis_command('EXISTS', "otp:m:{$sida}"), 0,
+       "$store: and under no plain key");
+} else {
+    ok(1, "$store: (the Redis keys are checked with Redis)") for 1 .. 2;
+}
+
+is(status_at($P2, $sida)->{status}, 404,
+   "$store: the http level's app finds no message of A");
+is(status_at($P2, "$APP_A:$sida")->{status}, 404,
+   "$store: not even by A's full store key");
+
+# a fallback of B's: WhatsApp failed, the code again by SMS through B
+
+my $V = "+1555062${n}006";
+my $before = scalar $mock->requests;
+my $rv = $t->post_form('/otp/send-wa', { phone => $V }, port => $PB);
+my $sidv = $rv->{json} ? $rv->{json}{message_id} // '' : '';
+my %fv = form_hash((($mock->requests)[$before] // {})->{body} // '');
+my $codev = eval { decode_json($fv{ContentVariables})->{1} };
+$t->{codes}{$codev} = 1 if defined $codev;
+
+ok($rv->{status} == 202 && $rv->{json}{channel} eq 'whatsapp'
+   && defined $codev, "$store: B sends by WhatsApp");
+is(callback_at($PB, 'https://b.example', $TOKB, MessageSid => $sidv,
+               MessageStatus => 'failed', ErrorCode => '63016',
+               AccountSid => $ACB)->{status},
+   200, "$store: B's WhatsApp message failed");
+
+my $next = next_at($PB, $sidv);
+like($next // '', qr/^SM[0-9a-f]{32}$/,
+     "$store: its record names the fallback by the provider's id");
+
+my ($sms) = grep { ($_->{answer}{body} // '') =~ /\Q$next\E/ }
+            $mock->requests(qr{/Messages\.json$});
+my %fs = form_hash($sms ? $sms->{body} : '');
+is($sms && "$sms->{path} $fs{To}",
+   "/2010-04-01/Accounts/$ACB/Messages.json $V",
+   "$store: the SMS went through B's account");
+is(status_at($PB, $next)->{json}{previous_message_id}, $sidv,
+   "$store: the fallback's record points back, by the provider's id");
+is(verify_at($PB, $V, $codev)->{status}, 200,
+   "$store: the code verifies on B");
+is(status_at($PA, $next)->{status}, 404,
+   "$store: B's fallback message is not A's");
+
+# client windows: B's 5/1h took B's five sends only (A sent more from
+# this address); a sixth is over
+
+response_is($t->post_form('/otp/send', { phone => "+1555062${n}007" },
+                          port => $PB), 429, {
+    error => 'rate_limited',
+    message => any_string,
+    retry_after => int_in(1, 3600),
+}, "$store: B's sixth send from one client is over B's client limit");
+
 $t->stop;
 }
 
@@ -377,6 +479,9 @@ events {
 http {
     %%HTTP_GLOBALS%%
 
+    otp_secret_file %%PREFIX%%/c.secret;
+    otp_provider dev log;
+
     server {
         listen 127.0.0.1:%%PORT%%;
         otp_secret_file %%PREFIX%%/a.secret;
@@ -391,6 +496,12 @@ http {
         otp_provider dev log;
         location = /otp/send { otp_send; }
     }
+
+    # the http level's app
+    server {
+        listen 127.0.0.1:%%PORT2%%;
+        location = /otp/verify { otp_verify; }
+    }
 }
 
 EOF
@@ -403,19 +514,65 @@ sub two {
     return $t->check_config($c);
 }
 
-like(two('', 'otp_secret_file ' . $t->dir . '/a.secret;'),
-     qr/the apps of two servers have the same "otp_secret_file" content/,
+like(two('', 'otp_secret_file ' . $t->dir . '/a.secret; '
+         . 'otp_provider extra log;'),
+     qr/the app of the server in \S+ and the app of the server in \S+ have the same "otp_secret_file" content/,
      'nginx -t: two apps with one secret');
 like(two('otp_token_key_file ' . $t->dir . '/a.token;',
          'otp_secret_file ' . $t->dir . '/b.secret; otp_token_key_file '
          . $t->dir . '/a.token;'),
-     qr/the apps of two servers have a token key in common/,
+     qr/the app of the server in \S+ and the app of the server in \S+ have a token key in common/,
      'nginx -t: two apps with one token key');
 like(two('', ''),
-     qr/"otp_secret_file" is required in the server whose own app starts in/,
-     'nginx -t: a server\'s app without its own secret (none inherited)');
-unlike(two('', 'otp_secret_file ' . $t->dir . '/b.secret;'),
-       qr/\[emerg\]/, 'nginx -t: two apps with their own secrets');
+     qr/"otp_secret_file" is required .* none in the app of the server in /,
+     'nginx -t: a server\'s app without its own secret (the http level\'s '
+     . 'is not inherited)');
+like(two('', 'otp_secret_file ' . $t->dir . '/c.secret; '
+         . 'otp_provider extra log;'),
+     qr/the http level's app and the app of the server in .* have the same/,
+     'nginx -t: a server\'s app with the http level\'s secret');
+
+$t->write_file('app-b.conf', 'otp_secret_file ' . $t->dir . '/b.secret; '
+               . 'otp_provider dev log;');
+
+my $same = <<'EOF';
+
+%%GLOBALS%%
+
+events {
+}
+
+http {
+    %%HTTP_GLOBALS%%
+
+    otp_gate on;
+
+    # one app, two servers: the same four settings, included
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        include %%PREFIX%%/app-b.conf;
+        location = /otp/send { otp_send; }
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT1%%;
+        include %%PREFIX%%/app-b.conf;
+        location /x { }
+    }
+
+    # no app, and no gate: asks nothing of the http level's app
+    server {
+        listen 127.0.0.1:%%PORT2%%;
+        otp_gate off;
+        location / { }
+    }
+}
+
+EOF
+
+unlike($t->check_config($same), qr/\[emerg\]/,
+       'nginx -t: one app in two servers (an include), and a server that '
+       . 'turns off the http level\'s gate');
 
 $t->done;
 
