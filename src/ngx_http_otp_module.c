@@ -21,6 +21,7 @@
 #include "ngx_http_otp_gate.h"
 #include "ngx_http_otp_app.h"
 #include "ngx_http_otp_vars.h"
+#include "ngx_http_otp_metrics.h"
 
 
 #define NGX_HTTP_OTP_DEFAULT_ZONE       "otp"
@@ -365,6 +366,20 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_http_otp_gate_login,
       NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_metrics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_otp_metrics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_metrics_buckets"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
+      ngx_http_otp_metrics_buckets,
+      NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
@@ -726,7 +741,11 @@ ngx_http_otp_init(ngx_conf_t *cf)
 
     if (!omcf->used && !omcf->replay) {
         /* a gate alone, in front of another nginx's otp_verify */
-        return ngx_http_otp_apps_init(cf);
+        if (ngx_http_otp_apps_init(cf) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+        return ngx_http_otp_metrics_postconf(cf);
     }
 
     if (!omcf->store_set) {
@@ -745,7 +764,12 @@ ngx_http_otp_init(ngx_conf_t *cf)
         omcf->store_set = 1;
     }
 
-    return ngx_http_otp_apps_init(cf);
+    if (ngx_http_otp_apps_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    /* after the apps: their ids label the providers' series */
+    return ngx_http_otp_metrics_postconf(cf);
 }
 
 

@@ -101,6 +101,10 @@ typedef struct ngx_http_otp_srv_conf_s {
 } ngx_http_otp_srv_conf_t;
 
 
+/* ngx_http_otp_metrics.c */
+typedef struct ngx_http_otp_metrics_s  ngx_http_otp_metrics_t;
+
+
 typedef struct {
     ngx_http_otp_store_conf_t       store;
     ngx_flag_t                      store_set;
@@ -116,6 +120,8 @@ typedef struct {
     ngx_uint_t                      replay;       /* a standard_webhooks
                                                      check needs the store */
     ngx_uint_t                      gate;         /* some otp_gate on */
+
+    ngx_http_otp_metrics_t         *metrics;      /* NULL: no otp_metrics */
 } ngx_http_otp_main_conf_t;
 
 

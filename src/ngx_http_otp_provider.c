@@ -15,6 +15,7 @@
 
 #include "ngx_http_otp_conf.h"
 #include "ngx_http_otp_provider.h"
+#include "ngx_http_otp_metrics.h"
 
 
 static void ngx_http_otp_send_finish(ngx_http_otp_send_t *send);
@@ -363,6 +364,8 @@ ngx_http_otp_send_start(ngx_http_otp_send_t *send)
      * curl's events, before the handler runs, must name too
      */
 
+    send->start = ngx_current_msec;
+
     send->action = send->log->action;
     send->log->action = send->free_form
                         ? "sending a text through a provider"
@@ -497,6 +500,11 @@ ngx_http_otp_send_finish(ngx_http_otp_send_t *send)
 
     if (send->event.posted) {
         ngx_delete_posted_event(&send->event);
+    }
+
+    if (!send->cancelled) {
+        /* an attempt a request gave up on has no result to count */
+        ngx_http_otp_metrics_send(send);
     }
 
     if (!send->cancelled && send->handler) {

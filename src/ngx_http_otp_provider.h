@@ -136,6 +136,7 @@ struct ngx_http_otp_provider_s {
     ngx_http_otp_http_conf_t       *http;         /* the shared client */
     void                           *conf;         /* the type's */
     ngx_http_otp_provider_hook_t    hook;
+    ngx_uint_t                      metrics;      /* its series' index */
 };
 
 
@@ -174,6 +175,7 @@ struct ngx_http_otp_send_s {
     ngx_http_request_t             *log_request;   /* the log's context */
 
     ngx_event_t                     event;
+    ngx_msec_t                      start;      /* for the metrics */
     unsigned                        cancelled:1;
     unsigned                        free_form:1;    /* see text */
 };

@@ -15,6 +15,7 @@
 #include "ngx_http_otp_module.h"
 #include "ngx_http_otp_app.h"
 #include "ngx_http_otp_vars.h"
+#include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_request.h"
 #include "ngx_http_otp_fallback.h"
 
@@ -554,6 +555,7 @@ ngx_http_otp_issue_done(ngx_http_otp_store_op_t *op)
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "otp send to %*s refused: attempts exhausted",
                       ctx->masked_len, ctx->masked);
+        ngx_http_otp_metrics_refused(NGX_HTTP_OTP_METRICS_LOCKED);
         rc = ngx_http_otp_rate_limited(r, "rate_limited",
                                        "Too many wrong codes for this "
                                        "number; try again later.",
@@ -561,6 +563,7 @@ ngx_http_otp_issue_done(ngx_http_otp_store_op_t *op)
         break;
 
     case NGX_HTTP_OTP_STORE_COOLDOWN:
+        ngx_http_otp_metrics_refused(NGX_HTTP_OTP_METRICS_COOLDOWN);
         rc = ngx_http_otp_rate_limited(r, "rate_limited",
                                        "A code was sent to this number "
                                        "moments ago; wait before asking "
@@ -572,6 +575,7 @@ ngx_http_otp_issue_done(ngx_http_otp_store_op_t *op)
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "otp send to %*s refused: send limit reached",
                       ctx->masked_len, ctx->masked);
+        ngx_http_otp_metrics_refused(NGX_HTTP_OTP_METRICS_PHONE_LIMIT);
         rc = ngx_http_otp_rate_limited(r, "rate_limited",
                                        "Too many codes were sent to this "
                                        "number; try again later.",
@@ -582,6 +586,7 @@ ngx_http_otp_issue_done(ngx_http_otp_store_op_t *op)
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "otp send to %*s refused: client limit reached",
                       ctx->masked_len, ctx->masked);
+        ngx_http_otp_metrics_refused(NGX_HTTP_OTP_METRICS_CLIENT_LIMIT);
         rc = ngx_http_otp_rate_limited(r, "rate_limited",
                                        "Too many codes were requested from "
                                        "this address; try again later.",
@@ -658,11 +663,14 @@ ngx_http_otp_budget_done(ngx_http_otp_store_op_t *op)
     switch (op->status) {
 
     case NGX_HTTP_OTP_STORE_OK:
+        ngx_http_otp_metrics_budget(a->provider, 0);
         a->budget_checked = 1;
         rc = ngx_http_otp_deliver(r, ctx);
         break;
 
     case NGX_HTTP_OTP_STORE_LIMITED:
+        ngx_http_otp_metrics_budget(a->provider, 1);
+
         if (op->first_over) {
             ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                           "otp provider \"%V\" spent its budget of %ui "
@@ -760,6 +768,7 @@ ngx_http_otp_undelivered(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
                       "otp send to %*s refused: every provider spent "
                       "its hourly budget",
                       ctx->masked_len, ctx->masked);
+        ngx_http_otp_metrics_refused(NGX_HTTP_OTP_METRICS_BUDGET);
 
         return ngx_http_otp_rate_limited(r, "rate_limited",
                                          "Sending is paused for now; "

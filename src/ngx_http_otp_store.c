@@ -11,6 +11,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_otp_store.h"
+#include "ngx_http_otp_metrics.h"
 
 
 ngx_http_otp_store_op_t *
@@ -39,6 +40,8 @@ ngx_http_otp_store_start(ngx_http_otp_store_conf_t *scf,
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, op->log, 0,
                    "otp store: %s op %d start: %p",
                    scf->backend->name, (int) op->type, op);
+
+    op->start = ngx_current_msec;
 
     scf->backend->start(scf, op);
 }
@@ -77,6 +80,8 @@ ngx_http_otp_store_op_finish(ngx_http_otp_store_op_t *op)
                    "otp store: op %d finish: %p, status %d%s",
                    (int) op->type, op, (int) op->status,
                    op->cancelled ? ", cancelled" : "");
+
+    ngx_http_otp_metrics_store(op);
 
     if (!op->cancelled && op->handler) {
         op->handler(op);

@@ -280,6 +280,9 @@ typedef struct {
     u_char                          prev[NGX_HTTP_OTP_MESSAGE_ID_MAX];
     size_t                          prev_len;
     int64_t                         updated;        /* ms since the epoch */
+    int64_t                         created;        /* 0: not told (the
+                                                       Redis store's
+                                                       STATUS_SET) */
 } ngx_http_otp_message_t;
 
 
@@ -353,6 +356,8 @@ struct ngx_http_otp_store_op_s {
     /* the backend's: completion event (shm) or timeout timer (redis) */
     ngx_event_t                     event;
     void                           *backend;
+    ngx_msec_t                      start;          /* the port's, for
+                                                       the metrics */
     unsigned                        cancelled:1;
 };
 

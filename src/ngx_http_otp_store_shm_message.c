@@ -261,6 +261,7 @@ ngx_http_otp_shm_message_read(ngx_http_otp_shm_message_t *m,
     ngx_memcpy(out->prev, m->prev, m->prev_len);
 
     out->updated = (int64_t) m->updated;
+    out->created = (int64_t) m->created;
 }
 
 

@@ -23,6 +23,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_otp_wait.h"
+#include "ngx_http_otp_metrics.h"
 
 
 #define NGX_HTTP_OTP_WAIT_TICK      1000
@@ -122,6 +123,7 @@ ngx_http_otp_wait_add(ngx_http_otp_store_conf_t *scf,
     ngx_queue_insert_tail(&node->waiters, &w->queue);
     w->node = node;
     reg->nwaiters++;
+    ngx_http_otp_metrics_longpoll(1);
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, w->log, 0,
                    "otp wait: waiter %p added to node %p, %ui waiters on "
@@ -162,6 +164,7 @@ ngx_http_otp_wait_remove(ngx_http_otp_waiter_t *w)
     ngx_queue_remove(&w->queue);
     w->node = NULL;
     reg->nwaiters--;
+    ngx_http_otp_metrics_longpoll(-1);
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, w->log, 0,
                    "otp wait: waiter %p removed, %ui waiters on %ui ids",
