@@ -24,6 +24,7 @@ use lib "$FindBin::Bin/lib";
 use Test::More;
 use Digest::SHA qw(hmac_sha1_base64);
 use Time::HiRes qw(time sleep);
+use IO::Socket::INET;
 use OtpTest;
 use MockProvider qw(form_hash);
 
@@ -77,6 +78,10 @@ http {
             otp_webhook tw;
         }
 
+        location /otp/status/ {
+            otp_status;
+        }
+
         location = /metrics {
             otp_metrics;
         }
@@ -97,8 +102,8 @@ sub config {
 
 my $BUCKETS = 'otp_metrics_buckets provider 5ms 50ms 500ms 5s;';
 
-# the parser's own 6; per store 52, and 2 more with Redis
-$t->plan(6 + 52 * $t->stores + ($t->stores > 1 ? 2 : 0));
+# the parser's own 6, two apps 3; per store 55, and 2 more with Redis
+$t->plan(9 + 55 * $t->stores + ($t->stores > 1 ? 2 : 0));
 
 ###############################################################################
 
@@ -228,6 +233,22 @@ sub delta {
     return ($b->{$k} // 'absent') - ($a->{$k} // 0)
         if defined $b->{$k};
     return 'absent';
+}
+
+# the long-polls gauge once it is want (a coarse bound: 5 s)
+sub gauge {
+    my ($want) = @_;
+
+    my $v;
+    my $deadline = time + 5;
+
+    while (1) {
+        $v = (scrape())[1]{key('otp_longpolls_held')};
+        last if $v == $want || time > $deadline;
+        sleep 0.05;
+    }
+
+    return $v;
 }
 
 sub esc {
@@ -382,6 +403,37 @@ for my $store ($t->stores) {
     unlike($r->{body}, qr/5550720|7700900123/,
            "$store: no number in a scrape");
 
+    # a long-poll held shows in the gauge, and leaves it when answered
+
+    my $R = sprintf '+1555072%04d', ++$n;
+    $t->uses_phone($R);
+    $before = scalar $mock->requests;
+    $r = $t->post_form('/otp/send', { phone => $R });
+    %f = form_hash((($mock->requests)[$before] // {})->{body} // '');
+    $t->{codes}{$1} = 1 if ($f{Body} // '') =~ /(\d{6})/;
+    my $sid2 = $r->{json} ? $r->{json}{message_id} // '' : '';
+
+    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                     PeerPort => $t->port('PORT'))
+        or die "connect: $!\n";
+    print $sock "GET /otp/status/$sid2?wait=10 HTTP/1.0\r\n"
+                . "Host: localhost\r\n\r\n";
+
+    is(gauge(1), 1, "$store: a long-poll held is counted");
+    twilio(MessageSid => $sid2, MessageStatus => 'delivered',
+           AccountSid => $AC);
+    my $answer = eval {
+        local $SIG{ALRM} = sub { die "timeout\n" };
+        alarm 10;
+        local $/;
+        my $a = <$sock>;
+        alarm 0;
+        $a;
+    } // '';
+    like($answer, qr{^HTTP/1\.[01] 200}, "$store: the long-poll answered");
+    is(gauge(0), 0, "$store: and no longer counted");
+    close $sock;
+
     # two workers, one zone: concurrent requests counted by both, and
     # whichever answers a scrape tells the same
 
@@ -452,6 +504,61 @@ for my $store ($t->stores) {
 
     $t->stop;
 }
+
+# two apps, each with a provider "dev": an app label keeps them apart
+
+$t->write_file('a.secret', ('A' x 44) . "\n", 0600);
+$t->write_file('b.secret', ('B' x 44) . "\n", 0600);
+
+$t->write_config(<<'EOF')->run;
+
+%%GLOBALS%%
+
+events {
+}
+
+http {
+    %%HTTP_GLOBALS%%
+
+    otp_store shm:otp_test:1m;
+    otp_client_limit off;
+
+    server {
+        listen 127.0.0.1:%%PORT%%;
+        otp_secret_file %%PREFIX%%/a.secret;
+        otp_provider dev log;
+        location = /otp/send { otp_send; }
+        location = /metrics { otp_metrics; }
+    }
+
+    server {
+        listen 127.0.0.1:%%PORT1%%;
+        otp_secret_file %%PREFIX%%/b.secret;
+        otp_provider dev log;
+        location = /otp/send { otp_send; }
+    }
+}
+
+EOF
+
+my $two = $t->get('/metrics')->{body};
+my @apps = sort keys %{{ map { $_ => 1 }
+    $two =~ /^otp_provider_sends_total\{app="([0-9a-f]{16})",provider="dev"/mg }};
+ok(eval { parse($two) } && @apps == 2,
+   'two apps: two sets of series for "dev", no duplicate') or diag($@);
+
+$t->uses_phone('+15550729001');
+is(($t->send_code('/otp/send', { phone => '+15550729001' },
+                  port => $t->port('PORT1')))[0]{status}, 202,
+   'two apps: a send through the second');
+my $after = parse($t->get('/metrics')->{body});
+is(join(',', sort map { $after->{key('otp_provider_sends_total', app => $_,
+                                     provider => 'dev', channel => 'sms',
+                                     result => 'accepted')} // 'none' }
+             @apps),
+   '0,1', 'a send through one app counts for that app alone');
+
+$t->stop;
 
 $t->done;
 
