@@ -388,6 +388,8 @@ struct ngx_http_otp_store_conf_s {
     /* redis: address resolved at configuration time, never in a worker */
     ngx_str_t                       url;
     ngx_addr_t                     *addr;           /* NULL with unix */
+    ngx_array_t                    *seeds;          /* redis-cluster:
+                                                       ngx_addr_t */
     ngx_str_t                       unix_path;      /* NUL-terminated */
     ngx_uint_t                      db;
     ngx_str_t                       password;       /* from password_file */

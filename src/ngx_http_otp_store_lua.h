@@ -414,4 +414,39 @@ static ngx_str_t  ngx_http_otp_redis_seen_lua = ngx_string(
 );
 
 
+static ngx_str_t  ngx_http_otp_redis_client_lua = ngx_string(
+    "-- CLIENT, ISSUE's client window on its own: Redis Cluster only, where\n"
+    "-- otp:c:{C} lives in another hash slot than the number's keys (the rules\n"
+    "-- are in src/ngx_http_otp_store.h; one Redis runs it inside issue.lua).\n"
+    "--   KEYS[1] otp:c:{C}   the client's send window: count, end\n"
+    "--   ARGV    client_limit (> 0), client_window\n"
+    "--   answer  {status, retry_after_ms, 0}; status 0 OK (the send counted),\n"
+    "--           4 CLIENT_LIMITED\n"
+    "--\n"
+    "-- Run before ISSUE (which is then given client_limit 0): a send is\n"
+    "-- counted here even when ISSUE then refuses it (locked, cooldown, the\n"
+    "-- number's limit, opted out) or the store fails, so a client's window\n"
+    "-- fills at least as fast as on one Redis, never slower.\n"
+    "\n"
+    "if redis.replicate_commands then redis.replicate_commands() end\n"
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local climit = tonumber(ARGV[1])\n"
+    "local c = redis.call('HMGET', KEYS[1], 'count', 'end')\n"
+    "local cend = tonumber(c[2]) or 0\n"
+    "if cend > now and (tonumber(c[1]) or 0) >= climit then\n"
+    "  return {4, cend - now, 0}\n"
+    "end\n"
+    "if cend > now then\n"
+    "  redis.call('HINCRBY', KEYS[1], 'count', 1)\n"
+    "else\n"
+    "  cend = now + tonumber(ARGV[2])\n"
+    "  redis.call('DEL', KEYS[1])\n"
+    "  redis.call('HSET', KEYS[1], 'count', 1, 'end', cend)\n"
+    "  redis.call('PEXPIREAT', KEYS[1], cend)\n"
+    "end\n"
+    "return {0, 0, 0}\n"
+);
+
+
 #endif /* _NGX_HTTP_OTP_STORE_LUA_H_INCLUDED_ */
