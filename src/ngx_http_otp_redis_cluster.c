@@ -43,6 +43,9 @@
 /* the shortest time between two reads of the slot map, in ms */
 #define NGX_HTTP_OTP_CLUSTER_REFRESH        100
 
+/* after a refused or unreadable map (not a cluster, an ACL), in ms */
+#define NGX_HTTP_OTP_CLUSTER_MAP_RETRY      1000
+
 
 struct ngx_http_otp_redis_cluster_s {
     ngx_http_otp_store_conf_t      *scf;
@@ -70,6 +73,7 @@ struct ngx_http_otp_redis_cluster_s {
     ngx_uint_t                      retried;
 
     unsigned                        mapped:1;
+    unsigned                        map_failing:1;  /* logged once */
     unsigned                        reading:1;  /* CLUSTER SLOTS sent */
     unsigned                        stale:1;    /* to be read again */
     unsigned                        exiting:1;
@@ -766,7 +770,7 @@ ngx_http_otp_redis_cluster_slots(redisAsyncContext *ac, void *r,
     redisReply                    *reply = r;
     ngx_http_otp_redis_ctx_t      *node = privdata;
 
-    ngx_uint_t                     first;
+    ngx_uint_t                     level;
     ngx_http_otp_redis_cluster_t  *cluster;
 
     cluster = node->cluster;
@@ -778,29 +782,45 @@ ngx_http_otp_redis_cluster_slots(redisAsyncContext *ac, void *r,
         return;
     }
 
-    first = !cluster->mapped;
-
     if (ngx_http_otp_redis_cluster_map(cluster, node, reply) != NGX_OK) {
 
+        /* once per outage at the error level, as the connections do */
+        level = cluster->map_failing ? NGX_LOG_INFO : NGX_LOG_ERR;
+        cluster->map_failing = 1;
+
         if (reply->type == REDIS_REPLY_ERROR) {
-            ngx_log_error(NGX_LOG_ERR, cluster->log, 0,
+            ngx_log_error(level, cluster->log, 0,
                           "otp redis cluster: %s:%d refused CLUSTER SLOTS: "
                           "%*s", node->rc.host, node->rc.port,
                           (size_t) reply->len, reply->str);
 
         } else {
-            ngx_log_error(NGX_LOG_ERR, cluster->log, 0,
+            ngx_log_error(level, cluster->log, 0,
                           "otp redis cluster: unexpected reply to CLUSTER "
                           "SLOTS from %s:%d", node->rc.host, node->rc.port);
         }
 
-        ngx_http_otp_redis_cluster_refresh_later(cluster);
+        cluster->stale = 1;
 
-        if (first && !ngx_http_otp_redis_cluster_alive(cluster)) {
+        if (!cluster->refresh.timer_set) {
+            ngx_add_timer(&cluster->refresh,
+                          NGX_HTTP_OTP_CLUSTER_MAP_RETRY);
+        }
+
+        if (!cluster->mapped) {
+            /* no map to wait for soon: fail closed now */
             ngx_http_otp_redis_cluster_flush(cluster, 1);
         }
 
         return;
+    }
+
+    if (cluster->map_failing) {
+        cluster->map_failing = 0;
+
+        ngx_log_error(NGX_LOG_NOTICE, cluster->log, 0,
+                      "otp redis cluster: slot map read from %s:%d again",
+                      node->rc.host, node->rc.port);
     }
 
     if (cluster->stale) {
@@ -992,6 +1012,14 @@ ngx_http_otp_redis_cluster_node_ready(ngx_http_otp_redis_ctx_t *node)
                    cluster->mapped ? "read" : "not read",
                    cluster->stale ? ", stale" : "");
 
+    if (node->down) {
+        node->down = 0;
+
+        ngx_log_error(NGX_LOG_NOTICE, cluster->log, 0,
+                      "otp redis cluster: node %s:%d is back",
+                      node->rc.host, node->rc.port);
+    }
+
     if ((!cluster->mapped || cluster->stale) && !cluster->reading
         && !cluster->refresh.timer_set)
     {
@@ -1019,6 +1047,16 @@ ngx_http_otp_redis_cluster_node_gone(ngx_http_otp_redis_ctx_t *node)
     ngx_log_debug2(NGX_LOG_DEBUG_EVENT, cluster->log, 0,
                    "otp redis cluster: %s:%d gone", node->rc.host,
                    node->rc.port);
+
+    if (!node->down) {
+        /* the connection's own lines name the store's URL, not the node */
+        node->down = 1;
+
+        ngx_log_error(NGX_LOG_ERR, cluster->log, 0,
+                      "otp redis cluster: node %s:%d is down: the slots it "
+                      "serves answer 503 until it or a new map is back",
+                      node->rc.host, node->rc.port);
+    }
 
     if (cluster->mapped) {
         ngx_http_otp_redis_cluster_refresh_later(cluster);

@@ -42,6 +42,7 @@ typedef struct {
 
     ngx_http_otp_redis_sub_t       *sub;        /* one Redis */
     ngx_http_otp_redis_cluster_t   *cluster;    /* a cluster's node */
+    unsigned                        down:1;     /* logged, cluster */
 } ngx_http_otp_redis_ctx_t;
 
 

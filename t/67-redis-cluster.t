@@ -48,7 +48,7 @@ plan(skip_all => 'redis-server or redis-cli not found')
     unless `$redis --version 2>/dev/null` =~ /v=(\d+)/ && $1 >= 5
            && `$cli --version 2>/dev/null` =~ /redis-cli/;
 
-$t->plan(36);
+$t->plan(48);
 
 my $mock = MockProvider->new(dir => $t->dir);
 
@@ -369,7 +369,13 @@ sub mnode {
     return -1;
 }
 
-$mnode{$_} = mnode($_) for @phones;
+# MESSAGE_PUT follows the provider's answer, not always before the 202
+my $mdeadline = time + 5;
+while (1) {
+    $mnode{$_} = mnode($_) for grep { ($mnode{$_} // -1) < 0 } @phones;
+    last if !grep { $mnode{$_} < 0 } @phones or time > $mdeadline;
+    sleep 0.1;
+}
 
 is($sent, scalar @phones, 'every send accepted (202) through the cluster');
 is(scalar(grep { defined $rkey{$_} } @phones), scalar @phones,
@@ -539,8 +545,8 @@ for my $i (0 .. 2) {
     $keep{$_} = 1 for @on[0 .. 1];
 }
 my @check = grep { !$keep{$_} } @rest;
-my $good = grep { verify($_, $code{$_}) == 200 } @check;
-is($good, scalar @check, 'every other live code verifies after the reshard '
+my $nok = grep { verify($_, $code{$_}) == 200 } @check;
+is($nok, scalar @check, 'every other live code verifies after the reshard '
    . '(' . scalar(@check) . ')');
 $done{$_} = 1 for @check;
 @live = grep { $keep{$_} } @rest;
@@ -578,7 +584,8 @@ my $moved_to = subscriber_node();
 ok(defined $moved_to && $moved_to != $victim,
    'the subscriber moved to another node');
 
-my ($last) = grep { $mnode{$_} != $victim && $_ ne $other }
+my ($last) = grep { $mnode{$_} >= 0 && $mnode{$_} != $victim
+                    && $_ ne $other }
              @phones[0 .. 27];
 $poll = long_poll($sid{$last});
 ok(waiting($poll), 'a long-poll waits after the loss');
@@ -586,8 +593,56 @@ twilio_status($sid{$last}, 'delivered');
 ($hs, $status) = answer($poll);
 is("$hs $status", '200 delivered', 'and is woken through the moved subscriber');
 
+# a reload: the old worker's nodes, queues and subscriber go cleanly, the
+# new worker reads the map again
+
+$t->reload;
+is(verify($on_other, $code{$on_other}), 410,
+   'after a reload the new worker reaches the cluster (the code was used)');
+($on_other) = grep { $rnode{$_} != $victim && $_ ne $on_other } @live;
+is(verify($on_other, $code{$on_other}), 200, 'and a live code verifies');
+
 $t->stop;
 stop_node($_) for keys %pid;
+
+# a plain Redis given as a cluster: CLUSTER SLOTS refused, every operation
+# 503 at once (fail closed), the refusal logged
+
+$t->start_redis;
+(my $plain = $conf) =~ s{redis-cluster://\S+}
+                        {redis-cluster://127.0.0.1:%%REDIS_PORT%%};
+$t->write_config($plain)->run;
+my $t1 = time;
+is($t->post_form('/otp/send', { phone => $phones[0] })->{status}, 503,
+   'a Redis without cluster support: 503');
+ok(time - $t1 < 2, 'at once, not after the timeout');
+like($t->read_file('error.log'),
+     qr/otp redis cluster: 127\.0\.0\.1:\d+ refused CLUSTER SLOTS: ERR /,
+     'the refusal is logged');
+$t->stop;
+$t->stop_redis;
+
+# the directive's forms
+
+my %bad = (
+    'redis-cluster://' => qr/no redis cluster node/,
+    'redis-cluster://127.0.0.1:7000,' => qr/a trailing comma/,
+    'redis-cluster://127.0.0.1:7000,,127.0.0.1:7001' =>
+        qr/invalid redis cluster node/,
+    'redis-cluster://127.0.0.1:7000/1' => qr/invalid redis cluster node/,
+    'redis-cluster://127.0.0.1:7000 db=1' => qr/no database but 0/,
+    'redis-cluster://u:p@127.0.0.1:7000' => qr/credentials .* not supported/,
+);
+
+for my $form (sort keys %bad) {
+    (my $c = $conf) =~ s{redis-cluster://\S+}{$form};
+    like($t->check_config($c), $bad{$form}, "nginx -t refuses \"$form\"");
+}
+
+(my $good = $conf) =~ s{redis-cluster://\S+}
+    {redis-cluster://127.0.0.1:7000,localhost:7001,[::1]:7002};
+like($t->check_config($good), qr/test is successful/,
+     'nginx -t takes several seeds, names resolved at start');
 
 $t->done;
 
