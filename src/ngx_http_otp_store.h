@@ -420,8 +420,10 @@ char *ngx_http_otp_store_shm_conf(ngx_conf_t *cf,
     void *tag);
 
 /* redis backend configuration (ngx_http_otp_store_redis.c): parses
- * "redis://HOST[:PORT][/DB]" or "redis+unix:PATH" and key=value options
- * (db=N password_file=PATH connect_timeout=TIME timeout=TIME) */
+ * "redis://HOST[:PORT][/DB]", "redis+unix:PATH" or
+ * "redis-cluster://HOST:PORT[,HOST:PORT...]" (ngx_http_otp_redis_cluster.c)
+ * and key=value options (db=N password_file=PATH connect_timeout=TIME
+ * timeout=TIME) */
 char *ngx_http_otp_store_redis_conf(ngx_conf_t *cf,
     ngx_http_otp_store_conf_t *scf, ngx_str_t *args, ngx_uint_t nargs);
 

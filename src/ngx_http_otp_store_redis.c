@@ -26,6 +26,12 @@
  * hands it back with the late reply, or with NULL when the context dies.
  *
  * Needs Redis 4.0 or later (HSET with several fields, effects replication).
+ *
+ * On a Redis Cluster (redis-cluster://) this file's node, the connection
+ * and what hangs on it, is one per master, and ngx_http_otp_redis_cluster.c
+ * routes the operations between them with a start() of its own; send() and
+ * reply() are shared, the cluster's seams marked where they are (a redirect
+ * error handed to the router, ISSUE run as CLIENT then ISSUE).
  */
 
 
