@@ -24,7 +24,9 @@
 # - a stricter location on A (otp_max_attempts 2, otp_lockout 2h) sets
 #   limits that a send through B's looser location cannot loosen: the
 #   record keeps 2 attempts and the 2 h lock, and lives in Redis at least
-#   as long as that lock.
+#   as long as that lock.  (A send window opened by a location with a
+#   shorter window than A's otp_send_limit 2/1h keeps its shorter end: a
+#   TODO test, see the report of issue 9's multi-instance part.)
 
 ###############################################################################
 
@@ -54,7 +56,7 @@ $A->need_redis;
 my $B = OtpTest->new->share_store_with($A);
 
 # and B's own implicit log checks
-$A->plan(50 + OtpTest::IMPLICIT_TESTS);
+$A->plan(51 + OtpTest::IMPLICIT_TESTS);
 
 my $mock = MockProvider->new(dir => $A->dir);
 
@@ -137,6 +139,7 @@ my $strict = <<'EOF';
             otp_resend_after 0s;
             otp_max_attempts 2;
             otp_lockout 2h;
+            otp_send_limit 2/1h;
             otp_send;
         }
 
@@ -488,6 +491,26 @@ for my $dir ([ $A, $B, '+15550630008' ], [ $B, $A, '+15550630009' ]) {
     response_is($r, 401, { error => 'invalid_code', message => any_string,
                            attempts_remaining => number(1) },
                 'strict: resent through A\'s strict location: 1 left');
+
+    # the send window: one opened by B's 3/15m, then A's 2/1h; A's limit
+    # is 2 sends an hour, so the window that holds its count must last
+    # the hour from its first send, not B's 15 minutes (after which A's
+    # location would take 2 more: 4 an hour)
+    $phone = '+15550650012';
+    send_via($B, '/otp/send/now', $phone);
+    send_via($A, '/otp/send/strict', $phone);
+
+    TODO: {
+        local $TODO = 'a send window opened by a location with a shorter '
+            . 'window keeps its end (issue.lua, shm issue): not fixed here';
+
+        $r = $A->post_form('/otp/send/strict', { phone => $phone });
+        response_is($r, 429, { error => 'rate_limited',
+                               message => any_string,
+                               retry_after => int_in(3000, 3600) },
+                    'strict: a 1h send limit holds the window for the hour,'
+                    . ' whoever opened it');
+    }
 }
 
 ###############################################################################
