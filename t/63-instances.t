@@ -215,8 +215,8 @@ sub waiters {
     my $last;
 
     while (1) {
-        my @n = $h->read_file('error.log')
-            =~ /otp wait: waiter \S+ (?:added to node \S+|removed), (\d+) waiters/g;
+        my @n = $h->read_file('error.log') =~ /otp\ wait:\ waiter\ \S+
+            \ (?:added\ to\ node\ \S+|removed),\ (\d+)\ waiters/xg;
         $last = $n[-1] // 0;
         return $last if $last == $want || time > $deadline;
         sleep 0.05;

@@ -324,7 +324,8 @@ $secret =~ s/\r?\n\z//;
 
 sub pkey {
     my ($phone, $suffix) = @_;
-    return 'otp:{' . hmac_sha256_hex("otp-phone\0$phone", $secret) . "}:$suffix";
+    return 'otp:{' . hmac_sha256_hex("otp-phone\0$phone", $secret)
+           . "}:$suffix";
 }
 
 is($t->redis_command('EXISTS', pkey('+15550640001', 'r')), 0,
