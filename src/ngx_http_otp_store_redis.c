@@ -36,10 +36,7 @@
 #include <openssl/evp.h>
 
 #include "ngx_http_otp_conf.h"
-#include "ngx_http_otp_store.h"
-#include "ngx_http_otp_redis_conn.h"
-#include "ngx_http_otp_store_redis_sub.h"
-#include "ngx_http_otp_store_redis_reply.h"
+#include "ngx_http_otp_store_redis.h"
 
 
 #define NGX_HTTP_OTP_REDIS_PORT             6379
@@ -51,8 +48,6 @@
  * dead (a peer that vanished without a FIN or RST) and is replaced.
  */
 #define NGX_HTTP_OTP_REDIS_MAX_TIMEOUTS     3
-
-#define NGX_HTTP_OTP_REDIS_SHA1_LEN         40          /* in hex */
 
 /* "otp:{" hex "}:r", ":w", ":o" and "otp:c:{" hex "}" */
 #define NGX_HTTP_OTP_REDIS_KEY_LEN          (sizeof("otp:{}:r") - 1          \
@@ -92,19 +87,6 @@
 #define NGX_HTTP_OTP_REDIS_MAX_ARGS         18
 
 
-typedef struct {
-    ngx_http_otp_redis_conn_t       rc;
-
-    ngx_uint_t                      timeouts;   /* consecutive */
-    u_char                          sha[NGX_HTTP_OTP_REDIS_NSCRIPTS]
-                                       [NGX_HTTP_OTP_REDIS_SHA1_LEN];
-
-    ngx_queue_t                     waiting;    /* pending, not yet sent */
-
-    ngx_http_otp_redis_sub_t       *sub;
-} ngx_http_otp_redis_ctx_t;
-
-
 /* a command's arguments, formatted into one buffer */
 typedef struct {
     int                             argc;
@@ -116,16 +98,6 @@ typedef struct {
                                         NGX_HTTP_OTP_REDIS_ISSUE_ARGS_LEN,
                                         NGX_HTTP_OTP_REDIS_MESSAGE_ARGS_LEN)];
 } ngx_http_otp_redis_args_t;
-
-
-typedef struct {
-    ngx_http_otp_store_op_t        *op;         /* NULL once timed out */
-    ngx_http_otp_redis_ctx_t       *ctx;
-    ngx_uint_t                      script;
-    ngx_uint_t                      eval;       /* resent as EVAL */
-    ngx_queue_t                     queue;      /* in ctx->waiting */
-    unsigned                        waiting:1;
-} ngx_http_otp_redis_pending_t;
 
 
 static ngx_int_t ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
@@ -147,7 +119,6 @@ static void ngx_http_otp_redis_gone(ngx_http_otp_redis_conn_t *rc);
 
 static void ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
     ngx_http_otp_store_op_t *op);
-static ngx_int_t ngx_http_otp_redis_script(ngx_http_otp_store_op_t *op);
 static ngx_int_t ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
     ngx_http_otp_redis_pending_t *pending);
 static void ngx_http_otp_redis_arg(ngx_http_otp_redis_args_t *a,
@@ -434,10 +405,7 @@ static ngx_int_t
 ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_otp_store_conf_t *scf)
 {
-    ngx_uint_t                 i;
-    unsigned int               mdlen;
     ngx_http_otp_redis_ctx_t  *ctx;
-    u_char                     md[EVP_MAX_MD_SIZE];
 
     /* the cache manager and loader never use the store */
     if (ngx_process != NGX_PROCESS_WORKER
@@ -451,17 +419,37 @@ ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    ngx_http_otp_redis_conn_init(&ctx->rc, scf, cycle->log, "store");
-    ctx->rc.handshake_start = ngx_http_otp_redis_handshake_start;
-    ctx->rc.ready = ngx_http_otp_redis_ready;
-    ctx->rc.gone = ngx_http_otp_redis_gone;
-    ctx->rc.data = ctx;
-    ngx_queue_init(&ctx->waiting);
+    if (ngx_http_otp_redis_node_init(ctx, scf, cycle->log) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     ctx->sub = ngx_http_otp_redis_sub_create(cycle->pool, scf, cycle->log);
     if (ctx->sub == NULL) {
         return NGX_ERROR;
     }
+
+    scf->backend_data = ctx;
+
+    ngx_http_otp_redis_conn_connect(&ctx->rc);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_otp_redis_node_init(ngx_http_otp_redis_ctx_t *ctx,
+    ngx_http_otp_store_conf_t *scf, ngx_log_t *log)
+{
+    ngx_uint_t     i;
+    unsigned int   mdlen;
+    u_char         md[EVP_MAX_MD_SIZE];
+
+    ngx_http_otp_redis_conn_init(&ctx->rc, scf, log, "store");
+    ctx->rc.handshake_start = ngx_http_otp_redis_handshake_start;
+    ctx->rc.ready = ngx_http_otp_redis_ready;
+    ctx->rc.gone = ngx_http_otp_redis_gone;
+    ctx->rc.data = ctx;
+    ngx_queue_init(&ctx->waiting);
 
     /* EVALSHA needs the SHA1 of each script, as Redis computes it */
 
@@ -472,17 +460,13 @@ ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
             != 1
             || mdlen * 2 != NGX_HTTP_OTP_REDIS_SHA1_LEN)
         {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+            ngx_log_error(NGX_LOG_EMERG, log, 0,
                           "otp redis store: SHA1 failed");
             return NGX_ERROR;
         }
 
         ngx_hex_dump(ctx->sha[i], md, mdlen);
     }
-
-    scf->backend_data = ctx;
-
-    ngx_http_otp_redis_conn_connect(&ctx->rc);
 
     return NGX_OK;
 }
@@ -780,13 +764,6 @@ ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
         goto unavailable;
     }
 
-    if (ctx->rc.state != NGX_HTTP_OTP_REDIS_READY
-        && ctx->rc.state != NGX_HTTP_OTP_REDIS_CONNECTING
-        && ctx->rc.state != NGX_HTTP_OTP_REDIS_HANDSHAKE)
-    {
-        goto unavailable;
-    }
-
     pending = ngx_alloc(sizeof(ngx_http_otp_redis_pending_t), ctx->rc.log);
     if (pending == NULL) {
         goto unavailable;
@@ -798,25 +775,57 @@ ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
     pending->eval = 0;
     pending->waiting = 0;
 
+    if (ngx_http_otp_redis_submit(ctx, pending) == NGX_OK) {
+        return;
+    }
+
+    ngx_free(pending);
+
+unavailable:
+
+    ngx_http_otp_redis_post_unavailable(op);
+}
+
+
+ngx_int_t
+ngx_http_otp_redis_submit(ngx_http_otp_redis_ctx_t *ctx,
+    ngx_http_otp_redis_pending_t *pending)
+{
+    ngx_http_otp_store_op_t  *op;
+
+    op = pending->op;
+    pending->ctx = ctx;
+
+    if (ctx->rc.state != NGX_HTTP_OTP_REDIS_READY
+        && ctx->rc.state != NGX_HTTP_OTP_REDIS_CONNECTING
+        && ctx->rc.state != NGX_HTTP_OTP_REDIS_HANDSHAKE)
+    {
+        return NGX_DECLINED;
+    }
+
     if (ctx->rc.state != NGX_HTTP_OTP_REDIS_READY) {
         /* sent once the handshake is done, in the order they came */
         pending->waiting = 1;
         ngx_queue_insert_tail(&ctx->waiting, &pending->queue);
 
     } else if (ngx_http_otp_redis_send(ctx, pending) != NGX_OK) {
-        ngx_free(pending);
-        goto unavailable;
+        return NGX_DECLINED;
     }
 
     op->backend = pending;
     op->event.handler = ngx_http_otp_redis_timeout_handler;
 
-    ngx_add_timer(&op->event, scf->timeout);
+    if (!op->event.timer_set) {
+        ngx_add_timer(&op->event, ctx->rc.scf->timeout);
+    }
 
-    return;
+    return NGX_OK;
+}
 
-unavailable:
 
+void
+ngx_http_otp_redis_post_unavailable(ngx_http_otp_store_op_t *op)
+{
     op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
     op->event.handler = ngx_http_otp_redis_unavailable_handler;
 
@@ -830,7 +839,7 @@ unavailable:
  * nor put an empty id or an unknown channel in Redis.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_otp_redis_script(ngx_http_otp_store_op_t *op)
 {
     switch (op->type) {
