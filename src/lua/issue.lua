@@ -10,9 +10,10 @@
 --   answer  {status, retry_after_ms, 0}; status 0 OK, 1 LOCKED,
 --           2 COOLDOWN, 3 LIMITED, 4 CLIENT_LIMITED, 5 OPTED_OUT
 --
--- KEYS[3] is in another hash slot than the other two: under Redis
--- Cluster the client window would have to become a second script (not
--- done: one Redis, or Sentinel, runs this as it is).
+-- KEYS[3] is in another hash slot than the other three: on a Redis
+-- Cluster the client window is client.lua's, run before this script in
+-- its own slot, and this one is given client_limit 0 and the phone's
+-- window again as KEYS[3] (ngx_http_otp_redis_cluster.c).
 
 if redis.call('EXISTS', KEYS[4]) == 1 then return {5, 0, 0} end
 if redis.replicate_commands then redis.replicate_commands() end
