@@ -48,7 +48,7 @@ plan(skip_all => 'redis-server or redis-cli not found')
     unless `$redis --version 2>/dev/null` =~ /v=(\d+)/ && $1 >= 5
            && `$cli --version 2>/dev/null` =~ /redis-cli/;
 
-$t->plan(48);
+$t->plan(52);
 
 my $mock = MockProvider->new(dir => $t->dir);
 
@@ -165,7 +165,7 @@ http {
     otp_public_url @PUBLIC@;
 
     otp_provider tw twilio account_sid=@AC@ auth_token=@TOKEN@
-                 from=+15005550006 base_url=@MOCK@;
+                 from=+15005550006 base_url=@MOCK@ budget=10000/h;
 
     otp_route sms default tw;
 
@@ -422,7 +422,19 @@ SKIP: {
 }
 
 is(verify($p, $code), 200, 'and the new code verifies');
+
+# its new message's record (written once the provider answered)
+$mdeadline = time + 5;
+sleep 0.05 while ($mnode{$p} = mnode($p)) < 0 && time < $mdeadline;
 $done{$p} = 1;
+
+# the provider's budget: one counter, in its own slot
+
+my @budget = map { my $i = $_; map { [$i, $_] } keys_on($i, 'otp:b:*') }
+             0 .. 2;
+is(join(' ', map { rc($ports[$_->[0]], 'GET', $_->[1]) } @budget),
+   scalar($mock->requests(qr{Messages\.json$})),
+   'the provider\'s hourly budget counted every send (budget.lua)');
 
 # a status callback, and the status read back
 
@@ -579,6 +591,7 @@ is(verify($on_victim, $code{$on_victim}), 503,
    'a number on the lost master: 503 (fail closed)');
 is(verify($on_other, $code{$on_other}), 200,
    'a number on another master: served');
+$done{$on_other} = 1;
 
 my $moved_to = subscriber_node();
 ok(defined $moved_to && $moved_to != $victim,
@@ -601,8 +614,29 @@ is(verify($on_other, $code{$on_other}), 410,
    'after a reload the new worker reaches the cluster (the code was used)');
 ($on_other) = grep { $rnode{$_} != $victim && $_ ne $on_other } @live;
 is(verify($on_other, $code{$on_other}), 200, 'and a live code verifies');
+$done{$on_other} = 1;
+
+# the masters ask for a password: password_file= AUTHs on every node
 
 $t->stop;
+$t->write_file('redis.pass', "cluster-secret\n");
+rc($ports[$_], 'CONFIG', 'SET', 'requirepass', 'cluster-secret')
+    for keys %pid;
+(my $auth = $conf) =~ s{(redis-cluster://\S+)}
+    {$1 password_file=$dir/redis.pass};
+$t->write_config($auth)->run;
+($on_other) = grep { $rnode{$_} != $victim && !$done{$_} } @live;
+is(verify($on_other, '000000') . ' ' . verify($on_other, $code{$on_other}),
+   '401 200', 'with password_file= the nodes answer (AUTH on each)');
+$t->stop;
+
+$t->write_file('redis.pass', "wrong\n");
+$t->write_config($auth)->run;
+is(verify($on_other, $code{$on_other}), 503,
+   'a wrong password: 503, fail closed');
+like($t->read_file('error.log'), qr/refused AUTH/, 'the refusal is logged');
+$t->stop;
+
 stop_node($_) for keys %pid;
 
 # a plain Redis given as a cluster: CLUSTER SLOTS refused, every operation
