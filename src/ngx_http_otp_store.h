@@ -393,6 +393,8 @@ struct ngx_http_otp_store_conf_s {
     /* redis: address resolved at configuration time, never in a worker */
     ngx_str_t                       url;
     ngx_addr_t                     *addr;           /* NULL with unix */
+    ngx_array_t                    *seeds;          /* redis-cluster:
+                                                       ngx_addr_t */
     ngx_str_t                       unix_path;      /* NUL-terminated */
     ngx_uint_t                      db;
     ngx_str_t                       password;       /* from password_file */
@@ -423,8 +425,10 @@ char *ngx_http_otp_store_shm_conf(ngx_conf_t *cf,
     void *tag);
 
 /* redis backend configuration (ngx_http_otp_store_redis.c): parses
- * "redis://HOST[:PORT][/DB]" or "redis+unix:PATH" and key=value options
- * (db=N password_file=PATH connect_timeout=TIME timeout=TIME) */
+ * "redis://HOST[:PORT][/DB]", "redis+unix:PATH" or
+ * "redis-cluster://HOST:PORT[,HOST:PORT...]" (ngx_http_otp_redis_cluster.c)
+ * and key=value options (db=N password_file=PATH connect_timeout=TIME
+ * timeout=TIME) */
 char *ngx_http_otp_store_redis_conf(ngx_conf_t *cf,
     ngx_http_otp_store_conf_t *scf, ngx_str_t *args, ngx_uint_t nargs);
 

@@ -26,6 +26,12 @@
  * hands it back with the late reply, or with NULL when the context dies.
  *
  * Needs Redis 4.0 or later (HSET with several fields, effects replication).
+ *
+ * On a Redis Cluster (redis-cluster://) this file's node, the connection
+ * and what hangs on it, is one per master, and ngx_http_otp_redis_cluster.c
+ * routes the operations between them with a start() of its own; send() and
+ * reply() are shared, the cluster's seams marked where they are (a redirect
+ * error handed to the router, ISSUE run as CLIENT then ISSUE).
  */
 
 
@@ -37,6 +43,7 @@
 
 #include "ngx_http_otp_conf.h"
 #include "ngx_http_otp_store_redis.h"
+#include "ngx_http_otp_redis_cluster.h"
 
 
 #define NGX_HTTP_OTP_REDIS_PORT             6379
@@ -121,6 +128,8 @@ static void ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
     ngx_http_otp_store_op_t *op);
 static ngx_int_t ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
     ngx_http_otp_redis_pending_t *pending);
+static void ngx_http_otp_redis_args(ngx_http_otp_redis_pending_t *pending,
+    ngx_http_otp_redis_args_t *a);
 static void ngx_http_otp_redis_arg(ngx_http_otp_redis_args_t *a,
     const char *fmt, ...);
 static void ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r,
@@ -167,7 +176,8 @@ static ngx_str_t  *ngx_http_otp_redis_scripts[] = {
     &ngx_http_otp_redis_status_get_lua,
     &ngx_http_otp_redis_optout_lua,
     &ngx_http_otp_redis_code_live_lua,
-    &ngx_http_otp_redis_seen_lua
+    &ngx_http_otp_redis_seen_lua,
+    &ngx_http_otp_redis_client_lua
 };
 
 
@@ -183,7 +193,8 @@ static const char  *ngx_http_otp_redis_names[] = {
     "status get",
     "opt-out",
     "code live",
-    "seen"
+    "seen",
+    "client window"
 };
 
 
@@ -300,17 +311,35 @@ ngx_http_otp_store_redis_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
             return NGX_CONF_ERROR;
         }
 
+    } else if (ngx_strncmp(url->data, "redis-cluster://", 16) == 0) {
+
+        if (ngx_http_otp_redis_cluster_conf(cf, scf, url) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* a cluster has database 0 only */
+        db_set = 1;
+
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid store \"%V\": expected "
-                           "\"redis://HOST[:PORT][/DB]\" or "
-                           "\"redis+unix:PATH\"", url);
+                           "\"redis://HOST[:PORT][/DB]\", "
+                           "\"redis+unix:PATH\" or "
+                           "\"redis-cluster://HOST:PORT[,HOST:PORT...]\"",
+                           url);
         return NGX_CONF_ERROR;
     }
 
     for (i = 1; i < nargs; i++) {
 
         if (ngx_strncmp(args[i].data, "db=", 3) == 0) {
+
+            if (scf->seeds) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "a Redis Cluster has no database but "
+                                   "0: \"db=\" is not for \"%V\"", url);
+                return NGX_CONF_ERROR;
+            }
 
             if (db_set) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -383,7 +412,8 @@ ngx_http_otp_store_redis_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
         goto invalid;
     }
 
-    scf->backend = &ngx_http_otp_store_redis_backend;
+    scf->backend = scf->seeds ? &ngx_http_otp_store_redis_cluster_backend
+                              : &ngx_http_otp_store_redis_backend;
 
     return NGX_CONF_OK;
 
@@ -672,6 +702,10 @@ ngx_http_otp_redis_ready(ngx_http_otp_redis_conn_t *rc)
 
     ctx->timeouts = 0;
 
+    if (ctx->cluster) {
+        ngx_http_otp_redis_cluster_node_ready(ctx);
+    }
+
     ngx_http_otp_redis_flush(ctx, 0);
 }
 
@@ -681,7 +715,15 @@ ngx_http_otp_redis_ready(ngx_http_otp_redis_conn_t *rc)
 static void
 ngx_http_otp_redis_gone(ngx_http_otp_redis_conn_t *rc)
 {
-    ngx_http_otp_redis_flush(rc->data, 1);
+    ngx_http_otp_redis_ctx_t  *ctx;
+
+    ctx = rc->data;
+
+    ngx_http_otp_redis_flush(ctx, 1);
+
+    if (ctx->cluster) {
+        ngx_http_otp_redis_cluster_node_gone(ctx);
+    }
 }
 
 
@@ -764,7 +806,7 @@ ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
         goto unavailable;
     }
 
-    pending = ngx_alloc(sizeof(ngx_http_otp_redis_pending_t), ctx->rc.log);
+    pending = ngx_calloc(sizeof(ngx_http_otp_redis_pending_t), ctx->rc.log);
     if (pending == NULL) {
         goto unavailable;
     }
@@ -772,8 +814,6 @@ ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
     pending->op = op;
     pending->ctx = ctx;
     pending->script = script;
-    pending->eval = 0;
-    pending->waiting = 0;
 
     if (ngx_http_otp_redis_submit(ctx, pending) == NGX_OK) {
         return;
@@ -820,6 +860,32 @@ ngx_http_otp_redis_submit(ngx_http_otp_redis_ctx_t *ctx,
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * Holds pending in a queue of the cluster's router (the slot map not read
+ * yet, a TRYAGAIN's retry) under the operation's timeout: the caller has
+ * set waiting or delayed, and the timeout handler takes it out.
+ */
+
+void
+ngx_http_otp_redis_hold(ngx_http_otp_redis_pending_t *pending,
+    ngx_queue_t *queue, ngx_msec_t timeout)
+{
+    ngx_http_otp_store_op_t  *op;
+
+    op = pending->op;
+
+    pending->ctx = NULL;
+    ngx_queue_insert_tail(queue, &pending->queue);
+
+    op->backend = pending;
+    op->event.handler = ngx_http_otp_redis_timeout_handler;
+
+    if (!op->event.timer_set) {
+        ngx_add_timer(&op->event, timeout);
+    }
 }
 
 
@@ -956,10 +1022,6 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
     op = pending->op;
     s = pending->script;
 
-    a.argc = 2;
-    a.pos = a.buf;
-    a.last = a.buf + sizeof(a.buf);
-
     if (pending->eval) {
         a.argv[0] = "EVAL";
         a.argvlen[0] = 4;
@@ -973,120 +1035,7 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
         a.argvlen[1] = NGX_HTTP_OTP_REDIS_SHA1_LEN;
     }
 
-    switch (s) {
-
-    case NGX_HTTP_OTP_REDIS_ISSUE:
-        ngx_http_otp_redis_arg(&a, "4");
-        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
-                               op->phone_key);
-        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:w", (size_t) NGX_OTP_HASH_LEN,
-                               op->phone_key);
-        ngx_http_otp_redis_arg(&a, "otp:c:{%*xs}", (size_t) NGX_OTP_HASH_LEN,
-                               op->client_key);
-        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:o", (size_t) NGX_OTP_HASH_LEN,
-                               op->phone_key);
-        ngx_http_otp_redis_arg(&a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
-                               op->code_key);
-        ngx_http_otp_redis_arg(&a, "%M", op->ttl);
-        ngx_http_otp_redis_arg(&a, "%M", op->resend_after);
-        ngx_http_otp_redis_arg(&a, "%M", op->lockout);
-        ngx_http_otp_redis_arg(&a, "%ui", op->max_attempts);
-        ngx_http_otp_redis_arg(&a, "%ui", op->send_limit);
-        ngx_http_otp_redis_arg(&a, "%M", op->send_window);
-        ngx_http_otp_redis_arg(&a, "%ui", op->client_limit);
-        ngx_http_otp_redis_arg(&a, "%M", op->client_window);
-        ngx_http_otp_redis_arg(&a, "%ui", op->max_failures);
-        ngx_http_otp_redis_arg(&a, "%M", op->failure_window);
-        break;
-
-    case NGX_HTTP_OTP_REDIS_VERIFY:
-    case NGX_HTTP_OTP_REDIS_REVOKE:
-        ngx_http_otp_redis_arg(&a, "1");
-        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
-                               op->phone_key);
-        ngx_http_otp_redis_arg(&a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
-                               op->code_key);
-        break;
-
-    case NGX_HTTP_OTP_REDIS_CODE_LIVE:
-        /* the opt-out key shares the record's hash slot (ISSUE's KEYS[4]) */
-        ngx_http_otp_redis_arg(&a, "2");
-        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
-                               op->phone_key);
-        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:o", (size_t) NGX_OTP_HASH_LEN,
-                               op->phone_key);
-        ngx_http_otp_redis_arg(&a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
-                               op->code_key);
-        break;
-
-    case NGX_HTTP_OTP_REDIS_SEEN:
-        ngx_http_otp_redis_arg(&a, "1");
-        ngx_http_otp_redis_arg(&a, "otp:s:{%*xs}", (size_t) NGX_OTP_HASH_LEN,
-                               op->seen_key);
-        ngx_http_otp_redis_arg(&a, "%M", op->ttl);
-        break;
-
-    case NGX_HTTP_OTP_REDIS_BUDGET:
-        /* [0-9a-f]{16}: and [A-Za-z0-9_-]{1,32} (otp_provider): safe */
-        ngx_http_otp_redis_arg(&a, "1");
-        ngx_http_otp_redis_arg(&a, "otp:b:{%V}", &op->budget_name);
-        ngx_http_otp_redis_arg(&a, "%ui", op->budget_limit);
-        ngx_http_otp_redis_arg(&a, "%M",
-                               (ngx_msec_t) NGX_HTTP_OTP_REDIS_BUDGET_SLACK);
-        break;
-
-    case NGX_HTTP_OTP_REDIS_MESSAGE_PUT:
-        ngx_http_otp_redis_arg(&a, "1");
-        ngx_http_otp_redis_arg(&a, "otp:m:{%*s}", op->message_id_len,
-                               op->message_id);
-        ngx_http_otp_redis_arg(&a, "%s",
-                               ngx_otp_channel_name(op->channel));
-        ngx_http_otp_redis_arg(&a, "%*s", op->provider_len, op->provider);
-        ngx_http_otp_redis_arg(&a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
-                               op->phone_key);
-        ngx_http_otp_redis_arg(&a, "%M", op->message_ttl);
-        ngx_http_otp_redis_arg(&a, "%*s", op->link_id_len, op->link_id);
-
-        /* sealed bytes, passed by length (and never logged below) */
-        a.argv[a.argc] = (const char *) op->fallback;
-        a.argvlen[a.argc] = op->fallback_len;
-        a.argc++;
-        break;
-
-    case NGX_HTTP_OTP_REDIS_MESSAGE_LINK:
-        ngx_http_otp_redis_arg(&a, "1");
-        ngx_http_otp_redis_arg(&a, "otp:m:{%*s}", op->message_id_len,
-                               op->message_id);
-        ngx_http_otp_redis_arg(&a, "%*s", op->link_id_len, op->link_id);
-        break;
-
-    case NGX_HTTP_OTP_REDIS_STATUS_SET:
-        ngx_http_otp_redis_arg(&a, "1");
-        ngx_http_otp_redis_arg(&a, "otp:m:{%*s}", op->message_id_len,
-                               op->message_id);
-        ngx_http_otp_redis_arg(&a, "%*s", op->provider_len, op->provider);
-        ngx_http_otp_redis_arg(&a, "%ui", op->msg_status);
-        ngx_http_otp_redis_arg(&a, "%*s", op->error_code_len,
-                               op->error_code);
-        ngx_http_otp_redis_arg(&a, "%*s", op->message_id_len,
-                               op->message_id);
-        break;
-
-    case NGX_HTTP_OTP_REDIS_STATUS_GET:
-        ngx_http_otp_redis_arg(&a, "1");
-        ngx_http_otp_redis_arg(&a, "otp:m:{%*s}", op->message_id_len,
-                               op->message_id);
-        break;
-
-    default: /* NGX_HTTP_OTP_REDIS_OPTOUT */
-        ngx_http_otp_redis_arg(&a, "1");
-        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:o", (size_t) NGX_OTP_HASH_LEN,
-                               op->phone_key);
-        ngx_http_otp_redis_arg(&a, "%s",
-                               op->type == NGX_HTTP_OTP_OP_OPTOUT_SET
-                               ? "1" : "0");
-        break;
-    }
+    ngx_http_otp_redis_args(pending, &a);
 
 #if (NGX_DEBUG)
     {
@@ -1109,6 +1058,23 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
     }
 #endif
 
+    if (pending->asking) {
+        /*
+         * -ASK: the slot is moving to this node, which serves a command
+         * for it only right after ASKING (hiredis keeps the order of the
+         * pipeline; the +OK goes to no callback).
+         */
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pending->op->log, 0,
+                       "otp redis store: %s after ASKING",
+                       ngx_http_otp_redis_names[s]);
+
+        if (redisAsyncCommand(ctx->rc.ac, NULL, NULL, "ASKING")
+            != REDIS_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
     if (redisAsyncCommandArgv(ctx->rc.ac, ngx_http_otp_redis_reply, pending,
                               a.argc, a.argv, a.argvlen)
         != REDIS_OK)
@@ -1117,6 +1083,180 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
     }
 
     return NGX_OK;
+}
+
+
+ngx_uint_t
+ngx_http_otp_redis_slot(ngx_http_otp_redis_pending_t *pending)
+{
+    ngx_http_otp_redis_args_t  a;
+
+    a.argv[0] = "EVALSHA";
+    a.argvlen[0] = 7;
+    a.argv[1] = "";
+    a.argvlen[1] = 0;
+
+    ngx_http_otp_redis_args(pending, &a);
+
+    /* EVALSHA sha numkeys KEYS[1]: every script has a key */
+    return ngx_otp_cluster_key_slot((u_char *) a.argv[3], a.argvlen[3]);
+}
+
+
+/* the arguments after the script and its SHA1 */
+
+static void
+ngx_http_otp_redis_args(ngx_http_otp_redis_pending_t *pending,
+    ngx_http_otp_redis_args_t *a)
+{
+    ngx_uint_t                s;
+    ngx_http_otp_store_op_t  *op;
+
+    op = pending->op;
+    s = pending->script;
+
+    a->argc = 2;
+    a->pos = a->buf;
+    a->last = a->buf + sizeof(a->buf);
+
+    switch (s) {
+
+    case NGX_HTTP_OTP_REDIS_ISSUE:
+        ngx_http_otp_redis_arg(a, "4");
+        ngx_http_otp_redis_arg(a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(a, "otp:{%*xs}:w", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+
+        if (pending->split) {
+            /*
+             * Redis Cluster: the client window was CLIENT's, in its own
+             * slot; KEYS[3] must share the number's slot, and with
+             * client_limit 0 the script never touches it.
+             */
+            ngx_http_otp_redis_arg(a, "otp:{%*xs}:w",
+                                   (size_t) NGX_OTP_HASH_LEN,
+                                   op->phone_key);
+
+        } else {
+            ngx_http_otp_redis_arg(a, "otp:c:{%*xs}",
+                                   (size_t) NGX_OTP_HASH_LEN,
+                                   op->client_key);
+        }
+
+        ngx_http_otp_redis_arg(a, "otp:{%*xs}:o", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
+                               op->code_key);
+        ngx_http_otp_redis_arg(a, "%M", op->ttl);
+        ngx_http_otp_redis_arg(a, "%M", op->resend_after);
+        ngx_http_otp_redis_arg(a, "%M", op->lockout);
+        ngx_http_otp_redis_arg(a, "%ui", op->max_attempts);
+        ngx_http_otp_redis_arg(a, "%ui", op->send_limit);
+        ngx_http_otp_redis_arg(a, "%M", op->send_window);
+        ngx_http_otp_redis_arg(a, "%ui",
+                               pending->split ? 0 : op->client_limit);
+        ngx_http_otp_redis_arg(a, "%M", op->client_window);
+        ngx_http_otp_redis_arg(a, "%ui", op->max_failures);
+        ngx_http_otp_redis_arg(a, "%M", op->failure_window);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_CLIENT:
+        ngx_http_otp_redis_arg(a, "1");
+        ngx_http_otp_redis_arg(a, "otp:c:{%*xs}", (size_t) NGX_OTP_HASH_LEN,
+                               op->client_key);
+        ngx_http_otp_redis_arg(a, "%ui", op->client_limit);
+        ngx_http_otp_redis_arg(a, "%M", op->client_window);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_VERIFY:
+    case NGX_HTTP_OTP_REDIS_REVOKE:
+        ngx_http_otp_redis_arg(a, "1");
+        ngx_http_otp_redis_arg(a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
+                               op->code_key);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_CODE_LIVE:
+        /* the opt-out key shares the record's hash slot (ISSUE's KEYS[4]) */
+        ngx_http_otp_redis_arg(a, "2");
+        ngx_http_otp_redis_arg(a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(a, "otp:{%*xs}:o", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
+                               op->code_key);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_SEEN:
+        ngx_http_otp_redis_arg(a, "1");
+        ngx_http_otp_redis_arg(a, "otp:s:{%*xs}", (size_t) NGX_OTP_HASH_LEN,
+                               op->seen_key);
+        ngx_http_otp_redis_arg(a, "%M", op->ttl);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_BUDGET:
+        /* [0-9a-f]{16}: and [A-Za-z0-9_-]{1,32} (otp_provider): safe */
+        ngx_http_otp_redis_arg(a, "1");
+        ngx_http_otp_redis_arg(a, "otp:b:{%V}", &op->budget_name);
+        ngx_http_otp_redis_arg(a, "%ui", op->budget_limit);
+        ngx_http_otp_redis_arg(a, "%M",
+                               (ngx_msec_t) NGX_HTTP_OTP_REDIS_BUDGET_SLACK);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_MESSAGE_PUT:
+        ngx_http_otp_redis_arg(a, "1");
+        ngx_http_otp_redis_arg(a, "otp:m:{%*s}", op->message_id_len,
+                               op->message_id);
+        ngx_http_otp_redis_arg(a, "%s",
+                               ngx_otp_channel_name(op->channel));
+        ngx_http_otp_redis_arg(a, "%*s", op->provider_len, op->provider);
+        ngx_http_otp_redis_arg(a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(a, "%M", op->message_ttl);
+        ngx_http_otp_redis_arg(a, "%*s", op->link_id_len, op->link_id);
+
+        /* sealed bytes, passed by length (and never logged below) */
+        a->argv[a->argc] = (const char *) op->fallback;
+        a->argvlen[a->argc] = op->fallback_len;
+        a->argc++;
+        break;
+
+    case NGX_HTTP_OTP_REDIS_MESSAGE_LINK:
+        ngx_http_otp_redis_arg(a, "1");
+        ngx_http_otp_redis_arg(a, "otp:m:{%*s}", op->message_id_len,
+                               op->message_id);
+        ngx_http_otp_redis_arg(a, "%*s", op->link_id_len, op->link_id);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_STATUS_SET:
+        ngx_http_otp_redis_arg(a, "1");
+        ngx_http_otp_redis_arg(a, "otp:m:{%*s}", op->message_id_len,
+                               op->message_id);
+        ngx_http_otp_redis_arg(a, "%*s", op->provider_len, op->provider);
+        ngx_http_otp_redis_arg(a, "%ui", op->msg_status);
+        ngx_http_otp_redis_arg(a, "%*s", op->error_code_len,
+                               op->error_code);
+        ngx_http_otp_redis_arg(a, "%*s", op->message_id_len,
+                               op->message_id);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_STATUS_GET:
+        ngx_http_otp_redis_arg(a, "1");
+        ngx_http_otp_redis_arg(a, "otp:m:{%*s}", op->message_id_len,
+                               op->message_id);
+        break;
+
+    default: /* NGX_HTTP_OTP_REDIS_OPTOUT */
+        ngx_http_otp_redis_arg(a, "1");
+        ngx_http_otp_redis_arg(a, "otp:{%*xs}:o", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(a, "%s",
+                               op->type == NGX_HTTP_OTP_OP_OPTOUT_SET
+                               ? "1" : "0");
+        break;
+    }
 }
 
 
@@ -1142,6 +1282,7 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     redisReply                    *reply = r;
     ngx_http_otp_redis_pending_t  *pending = privdata;
 
+    ngx_int_t                      rc;
     ngx_http_otp_store_op_t       *op;
     ngx_http_otp_redis_ctx_t      *ctx;
 
@@ -1178,6 +1319,18 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     if (reply == NULL) {
+        op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+
+    } else if (pending->cluster && reply->type == REDIS_REPLY_ERROR
+               && (rc = ngx_http_otp_redis_cluster_error(pending, reply))
+                  != NGX_DECLINED)
+    {
+        /* -MOVED, -ASK, -TRYAGAIN, -CLUSTERDOWN: the router's */
+
+        if (rc == NGX_OK) {
+            return;
+        }
+
         op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
 
     } else if (reply->type == REDIS_REPLY_ERROR
@@ -1217,6 +1370,21 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
                           ngx_http_otp_redis_names[pending->script],
                           reply->type);
         }
+
+    } else if (pending->script == NGX_HTTP_OTP_REDIS_CLIENT
+               && op->status == NGX_HTTP_OTP_STORE_OK)
+    {
+        /* Redis Cluster: the client's send counted, now the number's */
+
+        pending->script = NGX_HTTP_OTP_REDIS_ISSUE;
+        pending->split = 1;
+        pending->eval = 0;
+
+        if (ngx_http_otp_redis_cluster_route(pending) == NGX_OK) {
+            return;
+        }
+
+        op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
     }
 
     op->backend = NULL;
@@ -1304,10 +1472,19 @@ ngx_http_otp_redis_timeout_handler(ngx_event_t *ev)
              ((u_char *) ev - offsetof(ngx_http_otp_store_op_t, event));
 
     pending = op->backend;
-    ctx = pending->ctx;
+    ctx = pending->ctx;         /* NULL: waiting for the cluster's map */
 
     pending->op = NULL;
     op->backend = NULL;
+
+    if (pending->delayed) {
+        /* a TRYAGAIN's retry (ngx_http_otp_redis_cluster.c) */
+        if (pending->retry.timer_set) {
+            ngx_del_timer(&pending->retry);
+        }
+
+        pending->waiting = 1;
+    }
 
     if (pending->waiting) {
         /* never given to hiredis: nothing else will free it */
@@ -1320,6 +1497,16 @@ ngx_http_otp_redis_timeout_handler(ngx_event_t *ev)
     op->retry_after = 0;
     op->attempts_remaining = 0;
     op->first_over = 0;
+
+    if (ctx == NULL) {
+        ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                      "otp redis store: %s timed out waiting for the "
+                      "cluster (its slot map, or a slot's migration)",
+                      ngx_http_otp_redis_names[ngx_http_otp_redis_script(op)]);
+
+        ngx_http_otp_store_op_finish(op);
+        return;
+    }
 
     ngx_log_error(NGX_LOG_ERR, op->log, 0,
                   "otp redis store: %s timed out after %M ms%s",

@@ -40,7 +40,9 @@ typedef struct {
 
     ngx_queue_t                     waiting;    /* pending, not yet sent */
 
-    ngx_http_otp_redis_sub_t       *sub;
+    ngx_http_otp_redis_sub_t       *sub;        /* one Redis */
+    ngx_http_otp_redis_cluster_t   *cluster;    /* a cluster's node */
+    unsigned                        down:1;     /* logged, cluster */
 } ngx_http_otp_redis_ctx_t;
 
 
@@ -51,6 +53,14 @@ typedef struct {
     ngx_uint_t                      eval;       /* resent as EVAL */
     ngx_queue_t                     queue;      /* in ctx->waiting */
     unsigned                        waiting:1;
+
+    /* Redis Cluster (ngx_http_otp_redis_cluster.c); zero for one Redis */
+    ngx_http_otp_redis_cluster_t   *cluster;
+    ngx_uint_t                      redirects;  /* MOVED and ASK followed */
+    ngx_event_t                     retry;      /* after a TRYAGAIN */
+    unsigned                        asking:1;   /* ASKING before it */
+    unsigned                        delayed:1;  /* retry timer, queued */
+    unsigned                        split:1;    /* ISSUE after CLIENT */
 } ngx_http_otp_redis_pending_t;
 
 
@@ -68,6 +78,13 @@ ngx_int_t ngx_http_otp_redis_script(ngx_http_otp_store_op_t *op);
  */
 ngx_int_t ngx_http_otp_redis_submit(ngx_http_otp_redis_ctx_t *ctx,
     ngx_http_otp_redis_pending_t *pending);
+
+/* the hash slot of the first key of pending's script */
+ngx_uint_t ngx_http_otp_redis_slot(ngx_http_otp_redis_pending_t *pending);
+
+/* held in a queue of the cluster's router, under op's timeout */
+void ngx_http_otp_redis_hold(ngx_http_otp_redis_pending_t *pending,
+    ngx_queue_t *queue, ngx_msec_t timeout);
 
 /* op answered UNAVAILABLE through a posted event, never from start() */
 void ngx_http_otp_redis_post_unavailable(ngx_http_otp_store_op_t *op);

@@ -132,6 +132,13 @@ ngx_http_otp_redis_sub_exit(ngx_http_otp_redis_sub_t *sub)
 }
 
 
+ngx_http_otp_redis_conn_t *
+ngx_http_otp_redis_sub_conn(ngx_http_otp_redis_sub_t *sub)
+{
+    return &sub->rc;
+}
+
+
 static ngx_int_t
 ngx_http_otp_redis_sub_handshake(ngx_http_otp_redis_conn_t *rc)
 {
