@@ -38,6 +38,7 @@
 #include "ngx_http_otp_conf.h"
 #include "ngx_http_otp_store.h"
 #include "ngx_http_otp_redis_conn.h"
+#include "ngx_http_otp_redis_sentinel.h"
 #include "ngx_http_otp_store_redis_sub.h"
 #include "ngx_http_otp_store_redis_reply.h"
 
@@ -102,6 +103,7 @@ typedef struct {
     ngx_queue_t                     waiting;    /* pending, not yet sent */
 
     ngx_http_otp_redis_sub_t       *sub;
+    ngx_http_otp_redis_sentinel_t  *sentinel;   /* redis-sentinel:// */
 } ngx_http_otp_redis_ctx_t;
 
 
@@ -124,10 +126,17 @@ typedef struct {
     ngx_uint_t                      script;
     ngx_uint_t                      eval;       /* resent as EVAL */
     ngx_queue_t                     queue;      /* in ctx->waiting */
+    ngx_uint_t                      refs;       /* callbacks to come */
+    ngx_uint_t                      skip;       /* WAIT replies to skip */
     unsigned                        waiting:1;
+    unsigned                        wait:1;     /* WAIT follows */
+    unsigned                        answered:1; /* script read, WAITing */
+    unsigned                        unacked:1;  /* WAIT not sent */
 } ngx_http_otp_redis_pending_t;
 
 
+static ngx_int_t ngx_http_otp_redis_wait_conf(ngx_http_otp_store_conf_t *scf,
+    ngx_str_t *arg);
 static ngx_int_t ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_otp_store_conf_t *scf);
 static void ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle,
@@ -154,6 +163,12 @@ static void ngx_http_otp_redis_arg(ngx_http_otp_redis_args_t *a,
     const char *fmt, ...);
 static void ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
+static void ngx_http_otp_redis_wait_reply(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void ngx_http_otp_redis_unacked(ngx_http_otp_redis_pending_t *pending,
+    long long acked);
+static void ngx_http_otp_redis_done(ngx_http_otp_redis_pending_t *pending);
+static ngx_uint_t ngx_http_otp_redis_writes(ngx_uint_t script);
 static void ngx_http_otp_redis_unavailable_handler(ngx_event_t *ev);
 static void ngx_http_otp_redis_flush(ngx_http_otp_redis_ctx_t *ctx,
     ngx_uint_t fail);
@@ -217,7 +232,9 @@ static const char  *ngx_http_otp_redis_names[] = {
 
 
 /*
- * otp_store redis://HOST[:PORT][/DB] [options] or redis+unix:PATH [options]
+ * otp_store redis://HOST[:PORT][/DB] [options], redis+unix:PATH [options],
+ * or redis-sentinel://HOST:PORT[,HOST:PORT...]/NAME[/DB] [options]
+ * (ngx_http_otp_redis_sentinel.c)
  *
  * The host is resolved here, in the master, because hiredis 0.14 would
  * resolve a name with a blocking getaddrinfo() in the worker.
@@ -232,6 +249,7 @@ ngx_http_otp_store_redis_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
     ngx_str_t    s, *url;
     ngx_uint_t   i, db_set;
     ngx_url_t    u;
+    ngx_int_t    rv;
 
     url = &args[0];
 
@@ -329,11 +347,22 @@ ngx_http_otp_store_redis_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
             return NGX_CONF_ERROR;
         }
 
+    } else if (ngx_strncmp(url->data, "redis-sentinel://", 17) == 0) {
+
+        if (ngx_http_otp_redis_sentinel_conf(cf, scf, url, &scf->db,
+                                             &db_set)
+            != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid store \"%V\": expected "
-                           "\"redis://HOST[:PORT][/DB]\" or "
-                           "\"redis+unix:PATH\"", url);
+                           "\"redis://HOST[:PORT][/DB]\", "
+                           "\"redis+unix:PATH\" or \"redis-sentinel://"
+                           "HOST:PORT[,HOST:PORT...]/MASTER-NAME[/DB]\"",
+                           url);
         return NGX_CONF_ERROR;
     }
 
@@ -381,6 +410,44 @@ ngx_http_otp_store_redis_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
             continue;
         }
 
+        if (ngx_strncmp(args[i].data, "username=", 9) == 0) {
+
+            /* an ACL user (Redis 6): AUTH USERNAME PASSWORD */
+
+            if (scf->username.data || args[i].len == 9) {
+                goto invalid;
+            }
+
+            scf->username.data = args[i].data + 9;
+            scf->username.len = args[i].len - 9;
+
+            if (ngx_strlchr(scf->username.data,
+                            scf->username.data + scf->username.len, ' '))
+            {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        if (ngx_strncmp(args[i].data, "wait=", 5) == 0) {
+            if (ngx_http_otp_redis_wait_conf(scf, &args[i]) != NGX_OK) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        rv = ngx_http_otp_redis_sentinel_option(cf, scf, &args[i]);
+
+        if (rv == NGX_OK) {
+            continue;
+        }
+
+        if (rv == NGX_ERROR) {
+            goto invalid;
+        }
+
         if (ngx_strncmp(args[i].data, "connect_timeout=", 16) == 0) {
             s.data = args[i].data + 16;
             s.len = args[i].len - 16;
@@ -412,6 +479,21 @@ ngx_http_otp_store_redis_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
         goto invalid;
     }
 
+    if (scf->username.len && scf->password.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"username=\" needs \"password_file=\" in "
+                           "\"otp_store\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (scf->wait_replicas && scf->wait_timeout >= scf->timeout) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the time of \"wait=\" must be shorter than "
+                           "\"timeout=\" (%M ms) in \"otp_store\"",
+                           scf->timeout);
+        return NGX_CONF_ERROR;
+    }
+
     scf->backend = &ngx_http_otp_store_redis_backend;
 
     return NGX_CONF_OK;
@@ -422,6 +504,49 @@ invalid:
                        "invalid parameter \"%V\" in \"otp_store\"", &args[i]);
 
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * wait=N:TIME: after each operation that writes, WAIT N TIME, pipelined
+ * behind the script (see ngx_http_otp_redis_wait_reply()).  TIME 0 would
+ * make WAIT block for ever: refused.
+ */
+
+static ngx_int_t
+ngx_http_otp_redis_wait_conf(ngx_http_otp_store_conf_t *scf, ngx_str_t *arg)
+{
+    u_char     *colon, *last;
+    ngx_int_t   n;
+    ngx_str_t   t;
+
+    last = arg->data + arg->len;
+    colon = ngx_strlchr(arg->data + 5, last, ':');
+
+    if (scf->wait_replicas || colon == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = ngx_atoi(arg->data + 5, colon - arg->data - 5);
+
+    if (n == NGX_ERROR || n == 0 || n > 64) {
+        return NGX_ERROR;
+    }
+
+    t.data = colon + 1;
+    t.len = last - colon - 1;
+
+    scf->wait_timeout = ngx_parse_time(&t, 0);
+
+    if (scf->wait_timeout == (ngx_msec_t) NGX_ERROR
+        || scf->wait_timeout == 0)
+    {
+        return NGX_ERROR;
+    }
+
+    scf->wait_replicas = n;
+
+    return NGX_OK;
 }
 
 
@@ -482,6 +607,21 @@ ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
 
     scf->backend_data = ctx;
 
+    if (scf->sentinel) {
+        /* the master's address comes from the sentinels, at each connect */
+
+        ctx->sentinel = ngx_http_otp_redis_sentinel_create(cycle->pool, scf,
+                                                           cycle->log);
+        if (ctx->sentinel == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_otp_redis_sentinel_attach(ctx->sentinel, &ctx->rc);
+        ngx_http_otp_redis_sentinel_attach(ctx->sentinel,
+                                       ngx_http_otp_redis_sub_conn(ctx->sub));
+        ngx_http_otp_redis_sentinel_start(ctx->sentinel);
+    }
+
     ngx_http_otp_redis_conn_connect(&ctx->rc);
 
     return NGX_OK;
@@ -507,6 +647,10 @@ ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle,
 
     ngx_log_debug0(NGX_LOG_DEBUG_EVENT, ctx->rc.log, 0,
                    "otp redis store: exit, pending operations dropped");
+
+    if (ctx->sentinel) {
+        ngx_http_otp_redis_sentinel_exit(ctx->sentinel);
+    }
 
     ngx_http_otp_redis_conn_exit(&ctx->rc);
     ngx_http_otp_redis_sub_exit(ctx->sub);
@@ -797,6 +941,11 @@ ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
     pending->script = script;
     pending->eval = 0;
     pending->waiting = 0;
+    pending->refs = 0;
+    pending->skip = 0;
+    pending->answered = 0;
+    pending->unacked = 0;
+    pending->wait = (scf->wait_replicas && ngx_http_otp_redis_writes(script));
 
     if (ctx->rc.state != NGX_HTTP_OTP_REDIS_READY) {
         /* sent once the handshake is done, in the order they came */
@@ -1107,6 +1256,29 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
         return NGX_ERROR;
     }
 
+    pending->refs++;
+
+    if (pending->wait) {
+        a.argc = 0;
+        a.pos = a.buf;
+        a.argv[a.argc] = "WAIT";
+        a.argvlen[a.argc++] = 4;
+        ngx_http_otp_redis_arg(&a, "%ui", ctx->rc.scf->wait_replicas);
+        ngx_http_otp_redis_arg(&a, "%M", ctx->rc.scf->wait_timeout);
+
+        if (redisAsyncCommandArgv(ctx->rc.ac, ngx_http_otp_redis_wait_reply,
+                                  pending, a.argc, a.argv, a.argvlen)
+            == REDIS_OK)
+        {
+            pending->refs++;
+
+        } else {
+            /* the script is on its way: answered as if nobody acked */
+            pending->wait = 0;
+            pending->unacked = 1;
+        }
+    }
+
     return NGX_OK;
 }
 
@@ -1139,6 +1311,8 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     op = pending->op;
     ctx = pending->ctx;
 
+    pending->refs--;
+
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ctx->rc.log, 0,
                    "otp redis store: %s reply for op %p: type %d%s",
                    ngx_http_otp_redis_names[pending->script], op,
@@ -1159,7 +1333,10 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 
     if (op == NULL) {
         /* answered with UNAVAILABLE when it timed out */
-        ngx_free(pending);
+        if (pending->refs == 0) {
+            ngx_free(pending);
+        }
+
         return;
     }
 
@@ -1180,6 +1357,11 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, op->log, 0,
                        "otp redis store: %s not loaded, EVAL",
                        ngx_http_otp_redis_names[pending->script]);
+
+        /* the WAIT queued behind the refused EVALSHA acknowledges nothing */
+        if (pending->wait) {
+            pending->skip++;
+        }
 
         if (ngx_http_otp_redis_send(ctx, pending) == NGX_OK) {
             return;
@@ -1208,12 +1390,160 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
                           ngx_http_otp_redis_names[pending->script],
                           reply->type);
         }
+
+    } else if (pending->wait) {
+        /* answered when WAIT says how many replicas have it */
+        pending->answered = 1;
+        return;
+
+    } else if (pending->unacked) {
+        ngx_http_otp_redis_unacked(pending, 0);
     }
 
+    ngx_http_otp_redis_done(pending);
+}
+
+
+/*
+ * WAIT's answer: how many replicas acknowledged every write this
+ * connection made so far, the script's included.  What follows when
+ * fewer than N did (ngx_http_otp_redis_unacked()) is the point of wait=.
+ */
+
+static void
+ngx_http_otp_redis_wait_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply                    *reply = r;
+    ngx_http_otp_redis_pending_t  *pending = privdata;
+
+    ngx_http_otp_store_op_t       *op;
+
+    op = pending->op;
+
+    pending->refs--;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, pending->ctx->rc.log, 0,
+                   "otp redis store: WAIT reply for op %p: type %d, %L",
+                   op, reply ? reply->type : -1,
+                   (reply && reply->type == REDIS_REPLY_INTEGER)
+                   ? reply->integer : -1LL);
+
+    if (pending->skip) {
+        pending->skip--;
+
+    } else if (op && pending->answered) {
+
+        if (reply == NULL) {
+            op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+
+        } else if (reply->type == REDIS_REPLY_INTEGER) {
+            if (reply->integer < (long long) pending->ctx->rc.scf->wait_replicas)
+            {
+                ngx_http_otp_redis_unacked(pending, reply->integer);
+            }
+
+        } else {
+            /* a replica's "WAIT cannot be used", a NOPERM: not acked */
+            if (reply->type == REDIS_REPLY_ERROR) {
+                ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                              "otp redis store: WAIT failed: %*s",
+                              (size_t) reply->len, reply->str);
+            }
+
+            op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+        }
+
+        ngx_http_otp_redis_done(pending);
+        return;
+    }
+
+    if (pending->op == NULL && pending->refs == 0) {
+        ngx_free(pending);
+    }
+}
+
+
+/*
+ * Fewer replicas than wait= asks for have the operation's write: a
+ * failover now could promote one that lacks it.  What is safe to answer:
+ *
+ * - A refusal (COOLDOWN, LIMITED, LOCKED, EXPIRED, EXHAUSTED, OPTED_OUT,
+ *   SEEN, NOT_FOUND, UNCHANGED) is answered as it is: refusing is failing
+ *   closed whatever the replicas hold, and if the counter that caused it
+ *   is lost, the worst is a client allowed one more try later.
+ * - An ISSUE that stored a code: 503, and the code is not sent.  A code
+ *   that a failover may lose must not reach the user, who would then
+ *   type a code that no longer exists (the code stays on this master:
+ *   with no failover a retry meets COOLDOWN until resend_after).
+ * - A VERIFY of the right code: 503, never "verified".  The script
+ *   deleted the code on this master; a failover to a replica that missed
+ *   the delete would bring it back unused, and the same code would
+ *   verify a second time (a replay).  Answering 503 grants nothing: if
+ *   the code comes back, it was never used, and the user may verify it
+ *   (or ask for a new one).
+ * - A VERIFY of a wrong code: 503 too.  Its failure counter may be lost,
+ *   and answering "invalid" would hand out a free guess; with 503 for
+ *   right and wrong codes alike, the answer tells a guesser nothing.
+ * - Any other write that succeeded (REVOKE, an opt-out, a budget count, a
+ *   message record or status, a replay mark): 503, so that the caller
+ *   (the client, or a provider's webhook, which retries) does it again.
+ */
+
+static void
+ngx_http_otp_redis_unacked(ngx_http_otp_redis_pending_t *pending,
+    long long acked)
+{
+    ngx_http_otp_store_op_t  *op;
+
+    op = pending->op;
+
+    if (op->status != NGX_HTTP_OTP_STORE_OK
+        && op->status != NGX_HTTP_OTP_STORE_INVALID)
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                  "otp redis store: %s acknowledged by %L of %ui "
+                  "replicas in %M ms, answered as unavailable",
+                  ngx_http_otp_redis_names[pending->script], acked,
+                  pending->ctx->rc.scf->wait_replicas,
+                  pending->ctx->rc.scf->wait_timeout);
+
+    op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+    op->retry_after = 0;
+    op->attempts_remaining = 0;
+    op->first_over = 0;
+}
+
+
+/* the operation answered; the record stays while hiredis holds it */
+
+static void
+ngx_http_otp_redis_done(ngx_http_otp_redis_pending_t *pending)
+{
+    ngx_http_otp_store_op_t  *op;
+
+    op = pending->op;
+
     op->backend = NULL;
-    ngx_free(pending);
+    pending->op = NULL;
+
+    if (pending->refs == 0) {
+        ngx_free(pending);
+    }
 
     ngx_http_otp_store_op_finish(op);
+}
+
+
+/* what WAIT follows: every script but the two that only read */
+
+static ngx_uint_t
+ngx_http_otp_redis_writes(ngx_uint_t script)
+{
+    return script != NGX_HTTP_OTP_REDIS_STATUS_GET
+           && script != NGX_HTTP_OTP_REDIS_CODE_LIVE;
 }
 
 

@@ -120,6 +120,13 @@ ngx_http_otp_redis_sub_unwatch(ngx_http_otp_redis_sub_t *sub)
 }
 
 
+ngx_http_otp_redis_conn_t *
+ngx_http_otp_redis_sub_conn(ngx_http_otp_redis_sub_t *sub)
+{
+    return &sub->rc;
+}
+
+
 void
 ngx_http_otp_redis_sub_exit(ngx_http_otp_redis_sub_t *sub)
 {
