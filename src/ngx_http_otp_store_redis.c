@@ -104,7 +104,18 @@ typedef struct {
 
     ngx_http_otp_redis_sub_t       *sub;
     ngx_http_otp_redis_sentinel_t  *sentinel;   /* redis-sentinel:// */
+
+    /* wait=: scripts sent since the last WAIT, and the event that sends it */
+    ngx_queue_t                     batch;
+    ngx_event_t                     wait_event;
 } ngx_http_otp_redis_ctx_t;
+
+
+/* one WAIT and the operations whose writes it acknowledges */
+typedef struct {
+    ngx_queue_t                     pendings;
+    ngx_http_otp_redis_ctx_t       *ctx;
+} ngx_http_otp_redis_wait_t;
 
 
 /* a command's arguments, formatted into one buffer */
@@ -126,12 +137,13 @@ typedef struct {
     ngx_uint_t                      script;
     ngx_uint_t                      eval;       /* resent as EVAL */
     ngx_queue_t                     queue;      /* in ctx->waiting */
-    ngx_uint_t                      refs;       /* callbacks to come */
-    ngx_uint_t                      skip;       /* WAIT replies to skip */
+    ngx_queue_t                     wq;         /* in a batch or a WAIT's */
+    ngx_uint_t                      refs;       /* hiredis's, a WAIT's */
     unsigned                        waiting:1;
-    unsigned                        wait:1;     /* WAIT follows */
+    unsigned                        wait:1;     /* a write, with wait= */
+    unsigned                        in_wait:1;  /* in wq */
     unsigned                        answered:1; /* script read, WAITing */
-    unsigned                        unacked:1;  /* WAIT not sent */
+    unsigned                        unacked:1;  /* no WAIT for it */
 } ngx_http_otp_redis_pending_t;
 
 
@@ -163,6 +175,12 @@ static void ngx_http_otp_redis_arg(ngx_http_otp_redis_args_t *a,
     const char *fmt, ...);
 static void ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
+static void ngx_http_otp_redis_wait_join(ngx_http_otp_redis_ctx_t *ctx,
+    ngx_http_otp_redis_pending_t *pending);
+static void ngx_http_otp_redis_wait_leave(
+    ngx_http_otp_redis_pending_t *pending);
+static void ngx_http_otp_redis_wait_handler(ngx_event_t *ev);
+static void ngx_http_otp_redis_wait_fail(ngx_queue_t *queue);
 static void ngx_http_otp_redis_wait_reply(redisAsyncContext *ac, void *r,
     void *privdata);
 static void ngx_http_otp_redis_unacked(ngx_http_otp_redis_pending_t *pending,
@@ -508,9 +526,9 @@ invalid:
 
 
 /*
- * wait=N:TIME: after each operation that writes, WAIT N TIME, pipelined
- * behind the script (see ngx_http_otp_redis_wait_reply()).  TIME 0 would
- * make WAIT block for ever: refused.
+ * wait=N:TIME: after the operations that write, WAIT N TIME, pipelined
+ * behind their scripts (see ngx_http_otp_redis_wait_handler()).  TIME 0
+ * would make WAIT block for ever: refused.
  */
 
 static ngx_int_t
@@ -582,6 +600,11 @@ ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
     ctx->rc.gone = ngx_http_otp_redis_gone;
     ctx->rc.data = ctx;
     ngx_queue_init(&ctx->waiting);
+    ngx_queue_init(&ctx->batch);
+
+    ctx->wait_event.handler = ngx_http_otp_redis_wait_handler;
+    ctx->wait_event.data = &ctx->rc.ident;
+    ctx->wait_event.log = cycle->log;
 
     ctx->sub = ngx_http_otp_redis_sub_create(cycle->pool, scf, cycle->log);
     if (ctx->sub == NULL) {
@@ -652,8 +675,15 @@ ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle,
         ngx_http_otp_redis_sentinel_exit(ctx->sentinel);
     }
 
+    if (ctx->wait_event.posted) {
+        ngx_delete_posted_event(&ctx->wait_event);
+    }
+
     ngx_http_otp_redis_conn_exit(&ctx->rc);
     ngx_http_otp_redis_sub_exit(ctx->sub);
+
+    /* the context's end answered them all: only their records are left */
+    ngx_http_otp_redis_wait_fail(&ctx->batch);
 
     scf->backend_data = NULL;
 }
@@ -942,7 +972,7 @@ ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
     pending->eval = 0;
     pending->waiting = 0;
     pending->refs = 0;
-    pending->skip = 0;
+    pending->in_wait = 0;
     pending->answered = 0;
     pending->unacked = 0;
     pending->wait = (scf->wait_replicas && ngx_http_otp_redis_writes(script));
@@ -1259,24 +1289,7 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
     pending->refs++;
 
     if (pending->wait) {
-        a.argc = 0;
-        a.pos = a.buf;
-        a.argv[a.argc] = "WAIT";
-        a.argvlen[a.argc++] = 4;
-        ngx_http_otp_redis_arg(&a, "%ui", ctx->rc.scf->wait_replicas);
-        ngx_http_otp_redis_arg(&a, "%M", ctx->rc.scf->wait_timeout);
-
-        if (redisAsyncCommandArgv(ctx->rc.ac, ngx_http_otp_redis_wait_reply,
-                                  pending, a.argc, a.argv, a.argvlen)
-            == REDIS_OK)
-        {
-            pending->refs++;
-
-        } else {
-            /* the script is on its way: answered as if nobody acked */
-            pending->wait = 0;
-            pending->unacked = 1;
-        }
+        ngx_http_otp_redis_wait_join(ctx, pending);
     }
 
     return NGX_OK;
@@ -1358,10 +1371,8 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
                        "otp redis store: %s not loaded, EVAL",
                        ngx_http_otp_redis_names[pending->script]);
 
-        /* the WAIT queued behind the refused EVALSHA acknowledges nothing */
-        if (pending->wait) {
-            pending->skip++;
-        }
+        /* the WAIT behind the refused EVALSHA would not cover the EVAL */
+        ngx_http_otp_redis_wait_leave(pending);
 
         if (ngx_http_otp_redis_send(ctx, pending) == NGX_OK) {
             return;
@@ -1391,7 +1402,7 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
                           reply->type);
         }
 
-    } else if (pending->wait) {
+    } else if (pending->in_wait) {
         /* answered when WAIT says how many replicas have it */
         pending->answered = 1;
         return;
@@ -1405,61 +1416,209 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 
 
 /*
+ * wait=: group commit.  WAIT acknowledges every write the connection made
+ * before it, and Redis blocks the connection while it waits: a WAIT
+ * behind each script would serialize the worker's operations on the
+ * replicas' round trips.  So the writes sent while the event loop handles
+ * one batch of events join ctx->batch, and one WAIT, sent from a posted
+ * event once the batch is over, answers for all of them.
+ */
+
+static void
+ngx_http_otp_redis_wait_join(ngx_http_otp_redis_ctx_t *ctx,
+    ngx_http_otp_redis_pending_t *pending)
+{
+    ngx_queue_insert_tail(&ctx->batch, &pending->wq);
+    pending->in_wait = 1;
+    pending->refs++;
+
+    if (!ctx->wait_event.posted) {
+        ngx_post_event(&ctx->wait_event, &ngx_posted_events);
+    }
+}
+
+
+/* out of its batch or WAIT: the caller answers it otherwise */
+
+static void
+ngx_http_otp_redis_wait_leave(ngx_http_otp_redis_pending_t *pending)
+{
+    if (!pending->in_wait) {
+        return;
+    }
+
+    ngx_queue_remove(&pending->wq);
+    pending->in_wait = 0;
+    pending->refs--;
+}
+
+
+static void
+ngx_http_otp_redis_wait_handler(ngx_event_t *ev)
+{
+    const char                 *argv[3];
+    size_t                      argvlen[3];
+    u_char                      n[NGX_INT_T_LEN], t[NGX_INT_T_LEN];
+    ngx_connection_t           *ident;
+    ngx_http_otp_redis_ctx_t   *ctx;
+    ngx_http_otp_redis_wait_t  *w;
+
+    ident = ev->data;
+    ctx = ((ngx_http_otp_redis_conn_t *) ident->data)->data;
+
+    if (ngx_queue_empty(&ctx->batch)) {
+        return;
+    }
+
+    w = NULL;
+
+    if (ctx->rc.state == NGX_HTTP_OTP_REDIS_READY && ctx->rc.ac) {
+        w = ngx_alloc(sizeof(ngx_http_otp_redis_wait_t), ctx->rc.log);
+    }
+
+    if (w) {
+        argv[0] = "WAIT";
+        argvlen[0] = 4;
+        argv[1] = (const char *) n;
+        argvlen[1] = ngx_sprintf(n, "%ui", ctx->rc.scf->wait_replicas) - n;
+        argv[2] = (const char *) t;
+        argvlen[2] = ngx_sprintf(t, "%M", ctx->rc.scf->wait_timeout) - t;
+
+        if (redisAsyncCommandArgv(ctx->rc.ac, ngx_http_otp_redis_wait_reply,
+                                  w, 3, argv, argvlen)
+            != REDIS_OK)
+        {
+            ngx_free(w);
+            w = NULL;
+        }
+    }
+
+    if (w == NULL) {
+        /* the connection is going: nothing can acknowledge them */
+        ngx_http_otp_redis_wait_fail(&ctx->batch);
+        return;
+    }
+
+    w->ctx = ctx;
+
+    ngx_queue_init(&w->pendings);
+    ngx_queue_add(&w->pendings, &ctx->batch);
+    ngx_queue_init(&ctx->batch);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, ctx->rc.log, 0,
+                   "otp redis store: WAIT %p sent", w);
+}
+
+
+/* operations no WAIT will answer for: answered as not acknowledged */
+
+static void
+ngx_http_otp_redis_wait_fail(ngx_queue_t *queue)
+{
+    ngx_queue_t                   *q;
+    ngx_http_otp_redis_pending_t  *pending;
+
+    while (!ngx_queue_empty(queue)) {
+        q = ngx_queue_head(queue);
+        pending = ngx_queue_data(q, ngx_http_otp_redis_pending_t, wq);
+
+        ngx_http_otp_redis_wait_leave(pending);
+
+        if (pending->op == NULL) {
+            if (pending->refs == 0) {
+                ngx_free(pending);
+            }
+
+            continue;
+        }
+
+        if (pending->answered) {
+            ngx_http_otp_redis_unacked(pending, 0);
+            ngx_http_otp_redis_done(pending);
+            continue;
+        }
+
+        /* its script's reply answers it */
+        pending->unacked = 1;
+    }
+}
+
+
+/*
  * WAIT's answer: how many replicas acknowledged every write this
- * connection made so far, the script's included.  What follows when
- * fewer than N did (ngx_http_otp_redis_unacked()) is the point of wait=.
+ * connection made so far, the scripts of this WAIT's operations included
+ * (their replies came before it).  What follows when fewer than N did
+ * (ngx_http_otp_redis_unacked()) is the point of wait=.
  */
 
 static void
 ngx_http_otp_redis_wait_reply(redisAsyncContext *ac, void *r, void *privdata)
 {
-    redisReply                    *reply = r;
-    ngx_http_otp_redis_pending_t  *pending = privdata;
+    redisReply                 *reply = r;
+    ngx_http_otp_redis_wait_t  *w = privdata;
 
+    ngx_queue_t                   *q;
+    ngx_uint_t                     logged;
     ngx_http_otp_store_op_t       *op;
+    ngx_http_otp_redis_pending_t  *pending;
 
-    op = pending->op;
-
-    pending->refs--;
-
-    ngx_log_debug3(NGX_LOG_DEBUG_HTTP, pending->ctx->rc.log, 0,
-                   "otp redis store: WAIT reply for op %p: type %d, %L",
-                   op, reply ? reply->type : -1,
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, w->ctx->rc.log, 0,
+                   "otp redis store: WAIT %p reply: type %d, %L", w,
+                   reply ? reply->type : -1,
                    (reply && reply->type == REDIS_REPLY_INTEGER)
                    ? reply->integer : -1LL);
 
-    if (pending->skip) {
-        pending->skip--;
+    logged = 0;
 
-    } else if (op && pending->answered) {
+    while (!ngx_queue_empty(&w->pendings)) {
+        q = ngx_queue_head(&w->pendings);
+        pending = ngx_queue_data(q, ngx_http_otp_redis_pending_t, wq);
+
+        ngx_http_otp_redis_wait_leave(pending);
+
+        op = pending->op;
+
+        if (op == NULL) {
+            /* timed out, or its script failed: answered already */
+            if (pending->refs == 0) {
+                ngx_free(pending);
+            }
+
+            continue;
+        }
+
+        if (!pending->answered) {
+            /* replies come in order: only if its EVAL was resent */
+            pending->unacked = 1;
+            continue;
+        }
 
         if (reply == NULL) {
             op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
 
         } else if (reply->type == REDIS_REPLY_INTEGER) {
-            if (reply->integer < (long long) pending->ctx->rc.scf->wait_replicas)
+            if (reply->integer
+                < (long long) w->ctx->rc.scf->wait_replicas)
             {
                 ngx_http_otp_redis_unacked(pending, reply->integer);
             }
 
         } else {
             /* a replica's "WAIT cannot be used", a NOPERM: not acked */
-            if (reply->type == REDIS_REPLY_ERROR) {
-                ngx_log_error(NGX_LOG_ERR, op->log, 0,
+            if (reply->type == REDIS_REPLY_ERROR && !logged) {
+                ngx_log_error(NGX_LOG_ERR, w->ctx->rc.log, 0,
                               "otp redis store: WAIT failed: %*s",
                               (size_t) reply->len, reply->str);
+                logged = 1;
             }
 
             op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
         }
 
         ngx_http_otp_redis_done(pending);
-        return;
     }
 
-    if (pending->op == NULL && pending->refs == 0) {
-        ngx_free(pending);
-    }
+    ngx_free(w);
 }
 
 

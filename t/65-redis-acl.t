@@ -44,7 +44,7 @@ my $KEY = 'MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 
 # the README's line: what the module sends, and what its scripts call
 my @acl = (qw/ACL SETUSER otp on/, ">$password", qw/resetkeys ~otp:*
-    resetchannels &otp:status -@all +auth +select +info +script|load +evalsha
+    resetchannels &otp:status -@all +select +info +script|load +evalsha
     +eval +wait +role +subscribe +time +exists +hget +hmget +hset +hdel
     +hincrby +incr +set +del +pexpire +pexpireat +publish/);
 
