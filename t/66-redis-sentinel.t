@@ -43,7 +43,7 @@ chomp $bin;
 
 plan(skip_all => 'redis-server not found') unless $bin;
 
-$t->plan(15);
+$t->plan(22);
 
 my $mock = MockProvider->new(dir => $t->dir);
 
@@ -233,6 +233,37 @@ my %subst = (MOCK => $mock->url, AC => $AC, TOKEN => $TOKEN,
              PUBLIC => $PUBLIC, DEAD => $dead, S1 => $sentinels[0],
              S2 => $sentinels[1], S3 => $sentinels[2]);
 $conf =~ s/@(\w+)@/$subst{$1}/g;
+
+# nginx -t: the form and its options
+
+$t->write_file('sentinel.pass', "sentinel-secret\n", 0600);
+
+sub store_line {
+    my ($line) = @_;
+    (my $c = $conf) =~ s/otp_store redis-sentinel:[^;]*;/otp_store $line;/s;
+    return $t->check_config($c);
+}
+
+like(store_line("redis-sentinel://127.0.0.1:$sentinels[0]/my!master"),
+     qr/invalid master name/, 'nginx -t: a master name with a "!"');
+like(store_line('redis-sentinel:///mymaster'),
+     qr/invalid store/, 'nginx -t: no sentinel');
+like(store_line("redis-sentinel://127.0.0.1:$sentinels[0],/mymaster"),
+     qr/an empty sentinel|invalid sentinel/, 'nginx -t: an empty sentinel');
+like(store_line("redis-sentinel://u:p\@127.0.0.1/mymaster"),
+     qr/credentials in .* are not supported/,
+     'nginx -t: credentials in the URL');
+like(store_line("redis://127.0.0.1:$master sentinel_username=x"),
+     qr/invalid parameter "sentinel_username=x"/,
+     'nginx -t: a sentinel option without the Sentinel form');
+like(store_line("redis://127.0.0.1:$master username=otp"),
+     qr/"username=" needs "password_file="/,
+     'nginx -t: username= without a password');
+unlike(store_line("redis-sentinel://127.0.0.1:$sentinels[0],127.0.0.1/m-1/3"
+                  . ' sentinel_username=s sentinel_password_file='
+                  . "$dir/sentinel.pass"),
+       qr/emerg/, 'nginx -t: the form with its sentinel options, port '
+                  . 'defaulted, a database');
 
 $t->write_config($conf, store => 'redis');
 $t->run(store_wait => 0);
