@@ -2,7 +2,9 @@
 
 # (C) The ngx_http_otp_module authors
 
-# The Redis store behind Redis Sentinel (otp_store redis-sentinel://...):
+# The Redis store behind Redis Sentinel (otp_store redis-sentinel://...),
+# as the README's ACL user (username=; ACLs set on every Redis) and with
+# the sentinels' password (sentinel_password_file=; they requirepass):
 # a master, two replicas and three sentinels on loopback (two replicas:
 # after a failover the other one follows the new master at once, and
 # wait=1 is met again; with one, the new master would have no replica
@@ -43,7 +45,7 @@ chomp $bin;
 
 plan(skip_all => 'redis-server not found') unless $bin;
 
-$t->plan(22);
+$t->plan(23);
 
 my $mock = MockProvider->new(dir => $t->dir);
 
@@ -56,6 +58,16 @@ my $master = $t->port('REDIS_PORT');
 my @replicas = ($t->port('REPLICA1'), $t->port('REPLICA2'));
 my @sentinels = map { $t->port("SENTINEL$_") } 1 .. 3;
 my $dead = $t->port('DEAD');
+
+my $SENTINEL_PASS = 'sentinel-secret';
+my $PASS = 'pw-' . join('', map { ('a'..'z')[rand 26] } 1 .. 24);
+
+# the module's ACL user (the README's line), on every Redis: ACLs are not
+# replicated, and a replica may be the master tomorrow
+my @acl = (qw/ACL SETUSER otp on/, ">$PASS", qw/resetkeys ~otp:*
+    resetchannels &otp:status -@all +select +info +script|load +evalsha
+    +eval +wait +role +subscribe +time +exists +hget +hmget +hset +hdel
+    +hincrby +incr +set +del +pexpire +pexpireat +publish/);
 
 my %pids;
 
@@ -97,6 +109,7 @@ sub stop_pid {
 }
 
 # one command to any of the Redis processes: the reply as text
+# (the sentinels want their password first: AUTH, then the command)
 sub cmd {
     my ($port, @args) = @_;
 
@@ -104,8 +117,13 @@ sub cmd {
                                   Timeout => 1)
         or return '';
 
-    print $s '*' . scalar(@args) . "\r\n"
-        . join('', map { '$' . length($_) . "\r\n$_\r\n" } @args);
+    my @cmds = (\@args);
+    unshift @cmds, [ 'AUTH', $SENTINEL_PASS ] if grep { $_ == $port }
+                                                      @sentinels;
+
+    print $s join '', map { '*' . scalar(@$_) . "\r\n"
+                            . join('', map { '$' . length($_) . "\r\n$_\r\n" }
+                                       @$_) } @cmds;
 
     my $sel = IO::Select->new($s);
     my $in = '';
@@ -113,7 +131,8 @@ sub cmd {
 
     while (time < $deadline && $sel->can_read($deadline - time)) {
         sysread($s, $in, 65536, length $in) or last;
-        my $reply = OtpTest::_resp($in);
+        my ($reply, $rest) = OtpTest::_resp_one($in);
+        ($reply) = OtpTest::_resp_one($rest) if defined $reply && @cmds > 1;
         return $reply if defined $reply;
     }
 
@@ -164,6 +183,8 @@ port $sentinels[$i]
 bind 127.0.0.1
 daemonize no
 dir $dir
+requirepass $SENTINEL_PASS
+sentinel sentinel-pass $SENTINEL_PASS
 sentinel monitor mymaster 127.0.0.1 $master 2
 sentinel down-after-milliseconds mymaster 1000
 sentinel failover-timeout mymaster 4000
@@ -176,6 +197,10 @@ EOF2
 wait_for(sub { !grep { cmd($_, 'INFO', 'replication')
                        !~ /master_link_status:up/ } @replicas })
     or die "the replicas did not sync\n";
+
+for my $port ($master, @replicas) {
+    cmd($port, @acl) eq 'OK' or die "ACL SETUSER on $port failed\n";
+}
 
 wait_for(sub { !grep { my $r = cmd($_, 'SENTINEL', 'replicas', 'mymaster');
                        $r !~ /\Q$replicas[0]\E/ || $r !~ /\Q$replicas[1]\E/ }
@@ -196,6 +221,8 @@ http {
     %%HTTP_GLOBALS%%
 
     otp_store redis-sentinel://127.0.0.1:@DEAD@,127.0.0.1:@S1@,127.0.0.1:@S2@,127.0.0.1:@S3@/mymaster
+              username=otp password_file=%%PREFIX%%/redis.pass
+              sentinel_password_file=%%PREFIX%%/sentinel.pass
               wait=1:500ms timeout=2s connect_timeout=1s;
     otp_secret_file %%SECRET%%;
     otp_public_url @PUBLIC@;
@@ -236,7 +263,8 @@ $conf =~ s/@(\w+)@/$subst{$1}/g;
 
 # nginx -t: the form and its options
 
-$t->write_file('sentinel.pass', "sentinel-secret\n", 0600);
+$t->write_file('sentinel.pass', "$SENTINEL_PASS\n", 0600);
+$t->write_file('redis.pass', "$PASS\n", 0600);
 
 sub store_line {
     my ($line) = @_;
@@ -429,6 +457,10 @@ ok($took < 8, 'woken, not timed out') or diag("took $took s");
 like($t->read_file('error.log'),
      qr/otp redis sentinel: master "mymaster" is at redis:\/\/127\.0\.0\.1:$new/,
      'the switch is logged');
+
+# the ACL user's commands were enough, on both masters (ROLE and WAIT too)
+is(join('', map { cmd($_, 'ACL', 'LOG') } $master, $new), '',
+   'no command refused to the ACL user, before or after the failover');
 
 ###############################################################################
 
