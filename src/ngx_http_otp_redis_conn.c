@@ -583,18 +583,22 @@ ngx_http_otp_redis_conn_connected(const redisAsyncContext *ac, int status)
     if (rc->check_role) {
         /*
          * Behind Sentinel the address may be a master's of a moment ago,
-         * demoted since: ROLE, before anything else is sent, and only a
-         * "master" is used.  ROLE needs no key access (ACL: +role).
+         * demoted since: ROLE, and only once it says "master" the user's
+         * handshake (ngx_http_otp_redis_conn_role()), so that a replica
+         * gets nothing but AUTH and ROLE.  ROLE needs no key access (ACL:
+         * +role).
          */
         argv[0] = "ROLE";
         argvlen[0] = 4;
 
         if (ngx_http_otp_redis_conn_step(rc, ngx_http_otp_redis_conn_role,
                                          NULL, 1, argv, argvlen)
-            != NGX_OK)
+            == NGX_OK)
         {
-            goto failed;
+            return;
         }
+
+        goto failed;
     }
 
     if (rc->handshake_start(rc) == NGX_OK) {
@@ -800,6 +804,18 @@ ngx_http_otp_redis_conn_role(redisAsyncContext *ac, void *r, void *privdata)
     {
         ngx_log_debug1(NGX_LOG_DEBUG_EVENT, rc->log, 0,
                        "otp redis %s: ROLE master", rc->role);
+
+        /*
+         * The user's steps before this one is counted done, or the
+         * connection would look ready without them.  Queued from a reply
+         * callback, where hiredis allows new commands.
+         */
+
+        if (rc->handshake_start(rc) != NGX_OK) {
+            rc->failing = 1;
+            ngx_http_otp_redis_conn_close(rc);
+            return;
+        }
 
         ngx_http_otp_redis_conn_step_done(rc);
         return;

@@ -53,6 +53,7 @@ struct ngx_http_otp_redis_sentinel_s {
                                                + NGX_OTP_SENTINEL_IP_MAX];
 
     unsigned                        known:1;
+    unsigned                        ask_again:1;    /* closed on purpose */
 };
 
 
@@ -440,7 +441,11 @@ ngx_http_otp_redis_sentinel_gone(ngx_http_otp_redis_conn_t *rc)
         return;
     }
 
-    if (rc->state != NGX_HTTP_OTP_REDIS_READY) {
+    if (s->ask_again) {
+        /* closed to ask again (demoted()): not a sentinel's failure */
+        s->ask_again = 0;
+
+    } else if (rc->state != NGX_HTTP_OTP_REDIS_READY) {
         s->failures++;
     }
 
@@ -717,7 +722,14 @@ ngx_http_otp_redis_sentinel_demoted(ngx_http_otp_redis_conn_t *rc)
 
     s->known = 0;
 
-    if (s->rc.ac && s->rc.state == NGX_HTTP_OTP_REDIS_READY) {
+    /*
+     * Whatever the sentinel connection's state: one in its handshake may
+     * have told the stale address already, and would then sit READY with
+     * no master known.  Not connected: it asks when it reconnects.
+     */
+
+    if (s->rc.ac && s->rc.state != NGX_HTTP_OTP_REDIS_CLOSING) {
+        s->ask_again = 1;
         ngx_http_otp_redis_conn_close(&s->rc);
     }
 }
