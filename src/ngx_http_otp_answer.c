@@ -13,6 +13,7 @@
 
 #include "ngx_http_otp_module.h"
 #include "ngx_http_otp_request.h"
+#include "ngx_http_otp_vars.h"
 
 
 ngx_int_t
@@ -22,6 +23,8 @@ ngx_http_otp_rate_limited(ngx_http_request_t *r, const char *error,
     u_char     *body, *p;
     time_t      sec;
     ngx_str_t   value;
+
+    ngx_http_otp_outcome(r, error);
 
     /* whole seconds, rounded up: a client that waits that long succeeds */
     sec = (time_t) ((retry_after + 999) / 1000);
@@ -89,7 +92,16 @@ ngx_int_t
 ngx_http_otp_error(ngx_http_request_t *r, ngx_uint_t status,
     const char *error, const char *message)
 {
-    u_char  *body, *p;
+    u_char                   *body, *p;
+    ngx_http_otp_loc_conf_t  *olcf;
+
+    /* the API's error code is the outcome; a status lookup is a read */
+
+    olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
+
+    if (olcf->handler != NGX_HTTP_OTP_HANDLER_STATUS) {
+        ngx_http_otp_outcome(r, error);
+    }
 
     body = ngx_pnalloc(r->pool, ngx_strlen(error) + ngx_strlen(message)
                                 + sizeof("{\"error\":\"\",\"message\":\"\"}"));

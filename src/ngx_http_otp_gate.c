@@ -22,6 +22,7 @@
 #include "ngx_http_otp_module.h"
 #include "ngx_http_otp_request.h"
 #include "ngx_http_otp_gate.h"
+#include "ngx_http_otp_vars.h"
 
 
 static ngx_int_t ngx_http_otp_gate_handler(ngx_http_request_t *r);
@@ -206,19 +207,7 @@ ngx_http_otp_gate_merge(ngx_conf_t *cf, ngx_http_otp_loc_conf_t *prev,
 ngx_int_t
 ngx_http_otp_gate_add_variables(ngx_conf_t *cf)
 {
-    ngx_http_variable_t  *var, *v;
-
-    for (v = ngx_http_otp_gate_vars; v->name.len; v++) {
-        var = ngx_http_add_variable(cf, &v->name, v->flags);
-        if (var == NULL) {
-            return NGX_ERROR;
-        }
-
-        var->get_handler = v->get_handler;
-        var->data = v->data;
-    }
-
-    return NGX_OK;
+    return ngx_http_otp_add_variables(cf, ngx_http_otp_gate_vars);
 }
 
 

@@ -20,6 +20,7 @@
 #include "ngx_http_otp_directives.h"
 #include "ngx_http_otp_gate.h"
 #include "ngx_http_otp_app.h"
+#include "ngx_http_otp_vars.h"
 
 
 #define NGX_HTTP_OTP_DEFAULT_ZONE       "otp"
@@ -697,6 +698,10 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
 static ngx_int_t
 ngx_http_otp_preconf(ngx_conf_t *cf)
 {
+    if (ngx_http_otp_vars_add(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_otp_gate_add_variables(cf);
 }
 

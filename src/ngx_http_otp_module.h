@@ -218,6 +218,18 @@ typedef struct ngx_http_otp_ctx_s {
     ngx_str_t                       gate_phone;
     ngx_str_t                       gate_token;
 
+    /* ngx_http_otp_vars.c: the outcome, for $otp_* */
+    const char                     *result;       /* NULL: none */
+    ngx_uint_t                      out_channel;  /* 0: none */
+    ngx_str_t                       out_provider;
+    ngx_uint_t                      attempts_remaining;
+    ngx_msec_t                      provider_ms;  /* a send's attempts */
+    ngx_msec_t                      provider_start;
+    u_char                          phone_key[NGX_OTP_HASH_LEN];
+    unsigned                        has_attempts:1;
+    unsigned                        has_provider_ms:1;
+    unsigned                        has_phone_key:1;
+
     /* ngx_http_otp_filter.c: an nginx error answered as JSON */
     ngx_str_t                      *error_body;
     unsigned                        error_sent:1;

@@ -417,6 +417,10 @@ ngx_http_otp_op_keys(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
         return NGX_ERROR;
     }
 
+    /* $otp_phone_hmac: the number's key, to join its events */
+    ngx_memcpy(ctx->phone_key, op->phone_key, NGX_OTP_HASH_LEN);
+    ctx->has_phone_key = 1;
+
     if (!code) {
         return NGX_OK;
     }

@@ -14,6 +14,7 @@
 
 #include "ngx_http_otp_module.h"
 #include "ngx_http_otp_app.h"
+#include "ngx_http_otp_vars.h"
 #include "ngx_http_otp_request.h"
 #include "ngx_http_otp_fallback.h"
 
@@ -817,6 +818,7 @@ ngx_http_otp_send_to(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
     send->data = r;
 
     ctx->send = send;
+    ctx->provider_start = ngx_current_msec;
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "otp send %p start: provider \"%V\" via %s, attempt %ui",
@@ -882,6 +884,9 @@ ngx_http_otp_delivered(ngx_http_otp_send_t *send)
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
     ctx->send = NULL;
+
+    ctx->provider_ms += ngx_current_msec - ctx->provider_start;
+    ctx->has_provider_ms = 1;
 
     if (send->rc == NGX_OK) {
         ctx->message_id_len = ngx_min(send->message_id_len,
@@ -1092,6 +1097,9 @@ ngx_http_otp_accepted(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
     olcf = ngx_http_get_module_loc_conf(r, ngx_http_otp_module);
     a = &ctx->chain[ctx->next];
 
+    ngx_http_otp_outcome(r, "sent");
+    ngx_http_otp_outcome_by(ctx, a->channel, &a->provider->name);
+
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                   "otp code sent to %*s via %s by \"%V\", message_id %*s",
                   ctx->masked_len, ctx->masked,
@@ -1138,6 +1146,14 @@ ngx_http_otp_delivery_failed(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
     ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
                   "otp delivery to %*s failed on every provider",
                   ctx->masked_len, ctx->masked);
+
+    ngx_http_otp_outcome(r, "delivery_failed");
+
+    if (ctx->nchain) {
+        /* the last one tried */
+        a = &ctx->chain[ctx->nchain - 1];
+        ngx_http_otp_outcome_by(ctx, a->channel, &a->provider->name);
+    }
 
     /* a category and a number only: no provider's words reach a client */
 

@@ -388,6 +388,8 @@ struct ngx_http_otp_store_conf_s {
     /* redis: address resolved at configuration time, never in a worker */
     ngx_str_t                       url;
     ngx_addr_t                     *addr;           /* NULL with unix */
+    ngx_array_t                    *seeds;          /* redis-cluster:
+                                                       ngx_addr_t */
     ngx_str_t                       unix_path;      /* NUL-terminated */
     ngx_uint_t                      db;
     ngx_str_t                       username;       /* ACL user, or empty */
@@ -423,9 +425,11 @@ char *ngx_http_otp_store_shm_conf(ngx_conf_t *cf,
 
 /* redis backend configuration (ngx_http_otp_store_redis.c): parses
  * "redis://HOST[:PORT][/DB]", "redis+unix:PATH" or
- * "redis-sentinel://HOST:PORT[,HOST:PORT...]/NAME[/DB]" and key=value
- * options (db=N username=NAME password_file=PATH connect_timeout=TIME
- * timeout=TIME wait=N:TIME, and the sentinel_* ones) */
+ * "redis-cluster://HOST:PORT[,HOST:PORT...]" (ngx_http_otp_redis_cluster.c)
+ * or "redis-sentinel://HOST:PORT[,HOST:PORT...]/NAME[/DB]"
+ * (ngx_http_otp_redis_sentinel.c) and key=value options (db=N
+ * username=NAME password_file=PATH connect_timeout=TIME timeout=TIME
+ * wait=N:TIME, and the sentinel_* ones) */
 char *ngx_http_otp_store_redis_conf(ngx_conf_t *cf,
     ngx_http_otp_store_conf_t *scf, ngx_str_t *args, ngx_uint_t nargs);
 

@@ -26,6 +26,12 @@
  * hands it back with the late reply, or with NULL when the context dies.
  *
  * Needs Redis 4.0 or later (HSET with several fields, effects replication).
+ *
+ * On a Redis Cluster (redis-cluster://) this file's node, the connection
+ * and what hangs on it, is one per master, and ngx_http_otp_redis_cluster.c
+ * routes the operations between them with a start() of its own; send() and
+ * reply() are shared, the cluster's seams marked where they are (a redirect
+ * error handed to the router, ISSUE run as CLIENT then ISSUE).
  */
 
 
@@ -36,11 +42,9 @@
 #include <openssl/evp.h>
 
 #include "ngx_http_otp_conf.h"
-#include "ngx_http_otp_store.h"
-#include "ngx_http_otp_redis_conn.h"
+#include "ngx_http_otp_store_redis.h"
+#include "ngx_http_otp_redis_cluster.h"
 #include "ngx_http_otp_redis_sentinel.h"
-#include "ngx_http_otp_store_redis_sub.h"
-#include "ngx_http_otp_store_redis_reply.h"
 
 
 #define NGX_HTTP_OTP_REDIS_PORT             6379
@@ -52,8 +56,6 @@
  * dead (a peer that vanished without a FIN or RST) and is replaced.
  */
 #define NGX_HTTP_OTP_REDIS_MAX_TIMEOUTS     3
-
-#define NGX_HTTP_OTP_REDIS_SHA1_LEN         40          /* in hex */
 
 /* "otp:{" hex "}:r", ":w", ":o" and "otp:c:{" hex "}" */
 #define NGX_HTTP_OTP_REDIS_KEY_LEN          (sizeof("otp:{}:r") - 1          \
@@ -93,31 +95,6 @@
 #define NGX_HTTP_OTP_REDIS_MAX_ARGS         18
 
 
-typedef struct {
-    ngx_http_otp_redis_conn_t       rc;
-
-    ngx_uint_t                      timeouts;   /* consecutive */
-    u_char                          sha[NGX_HTTP_OTP_REDIS_NSCRIPTS]
-                                       [NGX_HTTP_OTP_REDIS_SHA1_LEN];
-
-    ngx_queue_t                     waiting;    /* pending, not yet sent */
-
-    ngx_http_otp_redis_sub_t       *sub;
-    ngx_http_otp_redis_sentinel_t  *sentinel;   /* redis-sentinel:// */
-
-    /* wait=: scripts sent since the last WAIT, and the event that sends it */
-    ngx_queue_t                     batch;
-    ngx_event_t                     wait_event;
-} ngx_http_otp_redis_ctx_t;
-
-
-/* one WAIT and the operations whose writes it acknowledges */
-typedef struct {
-    ngx_queue_t                     pendings;
-    ngx_http_otp_redis_ctx_t       *ctx;
-} ngx_http_otp_redis_wait_t;
-
-
 /* a command's arguments, formatted into one buffer */
 typedef struct {
     int                             argc;
@@ -131,20 +108,11 @@ typedef struct {
 } ngx_http_otp_redis_args_t;
 
 
+/* one WAIT and the operations whose writes it acknowledges */
 typedef struct {
-    ngx_http_otp_store_op_t        *op;         /* NULL once timed out */
+    ngx_queue_t                     pendings;
     ngx_http_otp_redis_ctx_t       *ctx;
-    ngx_uint_t                      script;
-    ngx_uint_t                      eval;       /* resent as EVAL */
-    ngx_queue_t                     queue;      /* in ctx->waiting */
-    ngx_queue_t                     wq;         /* in a batch or a WAIT's */
-    ngx_uint_t                      refs;       /* hiredis's, a WAIT's */
-    unsigned                        waiting:1;
-    unsigned                        wait:1;     /* a write, with wait= */
-    unsigned                        in_wait:1;  /* in wq */
-    unsigned                        answered:1; /* script read, WAITing */
-    unsigned                        unacked:1;  /* no WAIT for it */
-} ngx_http_otp_redis_pending_t;
+} ngx_http_otp_redis_wait_t;
 
 
 static ngx_int_t ngx_http_otp_redis_wait_conf(ngx_http_otp_store_conf_t *scf,
@@ -168,13 +136,15 @@ static void ngx_http_otp_redis_gone(ngx_http_otp_redis_conn_t *rc);
 
 static void ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
     ngx_http_otp_store_op_t *op);
-static ngx_int_t ngx_http_otp_redis_script(ngx_http_otp_store_op_t *op);
 static ngx_int_t ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
     ngx_http_otp_redis_pending_t *pending);
+static void ngx_http_otp_redis_args(ngx_http_otp_redis_pending_t *pending,
+    ngx_http_otp_redis_args_t *a);
 static void ngx_http_otp_redis_arg(ngx_http_otp_redis_args_t *a,
     const char *fmt, ...);
 static void ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
+static void ngx_http_otp_redis_done(ngx_http_otp_redis_pending_t *pending);
 static void ngx_http_otp_redis_wait_join(ngx_http_otp_redis_ctx_t *ctx,
     ngx_http_otp_redis_pending_t *pending);
 static void ngx_http_otp_redis_wait_leave(
@@ -185,7 +155,6 @@ static void ngx_http_otp_redis_wait_reply(redisAsyncContext *ac, void *r,
     void *privdata);
 static void ngx_http_otp_redis_unacked(ngx_http_otp_redis_pending_t *pending,
     long long acked);
-static void ngx_http_otp_redis_done(ngx_http_otp_redis_pending_t *pending);
 static ngx_uint_t ngx_http_otp_redis_writes(ngx_uint_t script);
 static void ngx_http_otp_redis_unavailable_handler(ngx_event_t *ev);
 static void ngx_http_otp_redis_flush(ngx_http_otp_redis_ctx_t *ctx,
@@ -229,7 +198,8 @@ static ngx_str_t  *ngx_http_otp_redis_scripts[] = {
     &ngx_http_otp_redis_status_get_lua,
     &ngx_http_otp_redis_optout_lua,
     &ngx_http_otp_redis_code_live_lua,
-    &ngx_http_otp_redis_seen_lua
+    &ngx_http_otp_redis_seen_lua,
+    &ngx_http_otp_redis_client_lua
 };
 
 
@@ -245,14 +215,13 @@ static const char  *ngx_http_otp_redis_names[] = {
     "status get",
     "opt-out",
     "code live",
-    "seen"
+    "seen",
+    "client window"
 };
 
 
 /*
- * otp_store redis://HOST[:PORT][/DB] [options], redis+unix:PATH [options],
- * or redis-sentinel://HOST:PORT[,HOST:PORT...]/NAME[/DB] [options]
- * (ngx_http_otp_redis_sentinel.c)
+ * otp_store redis://HOST[:PORT][/DB] [options] or redis+unix:PATH [options]
  *
  * The host is resolved here, in the master, because hiredis 0.14 would
  * resolve a name with a blocking getaddrinfo() in the worker.
@@ -365,6 +334,15 @@ ngx_http_otp_store_redis_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
             return NGX_CONF_ERROR;
         }
 
+    } else if (ngx_strncmp(url->data, "redis-cluster://", 16) == 0) {
+
+        if (ngx_http_otp_redis_cluster_conf(cf, scf, url) != NGX_CONF_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+        /* a cluster has database 0 only */
+        db_set = 1;
+
     } else if (ngx_strncmp(url->data, "redis-sentinel://", 17) == 0) {
 
         if (ngx_http_otp_redis_sentinel_conf(cf, scf, url, &scf->db,
@@ -378,15 +356,23 @@ ngx_http_otp_store_redis_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid store \"%V\": expected "
                            "\"redis://HOST[:PORT][/DB]\", "
-                           "\"redis+unix:PATH\" or \"redis-sentinel://"
-                           "HOST:PORT[,HOST:PORT...]/MASTER-NAME[/DB]\"",
-                           url);
+                           "\"redis+unix:PATH\", "
+                           "\"redis-cluster://HOST:PORT[,HOST:PORT...]\" "
+                           "or \"redis-sentinel://HOST:PORT[,HOST:PORT...]/"
+                           "MASTER-NAME[/DB]\"", url);
         return NGX_CONF_ERROR;
     }
 
     for (i = 1; i < nargs; i++) {
 
         if (ngx_strncmp(args[i].data, "db=", 3) == 0) {
+
+            if (scf->seeds) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "a Redis Cluster has no database but "
+                                   "0: \"db=\" is not for \"%V\"", url);
+                return NGX_CONF_ERROR;
+            }
 
             if (db_set) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -439,16 +425,18 @@ ngx_http_otp_store_redis_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
             scf->username.data = args[i].data + 9;
             scf->username.len = args[i].len - 9;
 
-            if (ngx_strlchr(scf->username.data,
-                            scf->username.data + scf->username.len, ' '))
-            {
-                goto invalid;
-            }
-
             continue;
         }
 
         if (ngx_strncmp(args[i].data, "wait=", 5) == 0) {
+
+            if (scf->seeds) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"wait=\" is not for a Redis Cluster "
+                                   "in \"%V\"", url);
+                return NGX_CONF_ERROR;
+            }
+
             if (ngx_http_otp_redis_wait_conf(scf, &args[i]) != NGX_OK) {
                 goto invalid;
             }
@@ -512,7 +500,8 @@ ngx_http_otp_store_redis_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
         return NGX_CONF_ERROR;
     }
 
-    scf->backend = &ngx_http_otp_store_redis_backend;
+    scf->backend = scf->seeds ? &ngx_http_otp_store_redis_cluster_backend
+                              : &ngx_http_otp_store_redis_backend;
 
     return NGX_CONF_OK;
 
@@ -577,10 +566,7 @@ static ngx_int_t
 ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_otp_store_conf_t *scf)
 {
-    ngx_uint_t                 i;
-    unsigned int               mdlen;
     ngx_http_otp_redis_ctx_t  *ctx;
-    u_char                     md[EVP_MAX_MD_SIZE];
 
     /* the cache manager and loader never use the store */
     if (ngx_process != NGX_PROCESS_WORKER
@@ -594,38 +580,13 @@ ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
         return NGX_ERROR;
     }
 
-    ngx_http_otp_redis_conn_init(&ctx->rc, scf, cycle->log, "store");
-    ctx->rc.handshake_start = ngx_http_otp_redis_handshake_start;
-    ctx->rc.ready = ngx_http_otp_redis_ready;
-    ctx->rc.gone = ngx_http_otp_redis_gone;
-    ctx->rc.data = ctx;
-    ngx_queue_init(&ctx->waiting);
-    ngx_queue_init(&ctx->batch);
-
-    ctx->wait_event.handler = ngx_http_otp_redis_wait_handler;
-    ctx->wait_event.data = &ctx->rc.ident;
-    ctx->wait_event.log = cycle->log;
+    if (ngx_http_otp_redis_node_init(ctx, scf, cycle->log) != NGX_OK) {
+        return NGX_ERROR;
+    }
 
     ctx->sub = ngx_http_otp_redis_sub_create(cycle->pool, scf, cycle->log);
     if (ctx->sub == NULL) {
         return NGX_ERROR;
-    }
-
-    /* EVALSHA needs the SHA1 of each script, as Redis computes it */
-
-    for (i = 0; i < NGX_HTTP_OTP_REDIS_NSCRIPTS; i++) {
-        if (EVP_Digest(ngx_http_otp_redis_scripts[i]->data,
-                       ngx_http_otp_redis_scripts[i]->len, md, &mdlen,
-                       EVP_sha1(), NULL)
-            != 1
-            || mdlen * 2 != NGX_HTTP_OTP_REDIS_SHA1_LEN)
-        {
-            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
-                          "otp redis store: SHA1 failed");
-            return NGX_ERROR;
-        }
-
-        ngx_hex_dump(ctx->sha[i], md, mdlen);
     }
 
     scf->backend_data = ctx;
@@ -646,6 +607,47 @@ ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
     }
 
     ngx_http_otp_redis_conn_connect(&ctx->rc);
+
+    return NGX_OK;
+}
+
+
+ngx_int_t
+ngx_http_otp_redis_node_init(ngx_http_otp_redis_ctx_t *ctx,
+    ngx_http_otp_store_conf_t *scf, ngx_log_t *log)
+{
+    ngx_uint_t     i;
+    unsigned int   mdlen;
+    u_char         md[EVP_MAX_MD_SIZE];
+
+    ngx_http_otp_redis_conn_init(&ctx->rc, scf, log, "store");
+    ctx->rc.handshake_start = ngx_http_otp_redis_handshake_start;
+    ctx->rc.ready = ngx_http_otp_redis_ready;
+    ctx->rc.gone = ngx_http_otp_redis_gone;
+    ctx->rc.data = ctx;
+    ngx_queue_init(&ctx->waiting);
+    ngx_queue_init(&ctx->batch);
+
+    ctx->wait_event.handler = ngx_http_otp_redis_wait_handler;
+    ctx->wait_event.data = &ctx->rc.ident;
+    ctx->wait_event.log = log;
+
+    /* EVALSHA needs the SHA1 of each script, as Redis computes it */
+
+    for (i = 0; i < NGX_HTTP_OTP_REDIS_NSCRIPTS; i++) {
+        if (EVP_Digest(ngx_http_otp_redis_scripts[i]->data,
+                       ngx_http_otp_redis_scripts[i]->len, md, &mdlen,
+                       EVP_sha1(), NULL)
+            != 1
+            || mdlen * 2 != NGX_HTTP_OTP_REDIS_SHA1_LEN)
+        {
+            ngx_log_error(NGX_LOG_EMERG, log, 0,
+                          "otp redis store: SHA1 failed");
+            return NGX_ERROR;
+        }
+
+        ngx_hex_dump(ctx->sha[i], md, mdlen);
+    }
 
     return NGX_OK;
 }
@@ -862,6 +864,10 @@ ngx_http_otp_redis_ready(ngx_http_otp_redis_conn_t *rc)
 
     ctx->timeouts = 0;
 
+    if (ctx->cluster) {
+        ngx_http_otp_redis_cluster_node_ready(ctx);
+    }
+
     ngx_http_otp_redis_flush(ctx, 0);
 }
 
@@ -871,7 +877,15 @@ ngx_http_otp_redis_ready(ngx_http_otp_redis_conn_t *rc)
 static void
 ngx_http_otp_redis_gone(ngx_http_otp_redis_conn_t *rc)
 {
-    ngx_http_otp_redis_flush(rc->data, 1);
+    ngx_http_otp_redis_ctx_t  *ctx;
+
+    ctx = rc->data;
+
+    ngx_http_otp_redis_flush(ctx, 1);
+
+    if (ctx->cluster) {
+        ngx_http_otp_redis_cluster_node_gone(ctx);
+    }
 }
 
 
@@ -954,14 +968,7 @@ ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
         goto unavailable;
     }
 
-    if (ctx->rc.state != NGX_HTTP_OTP_REDIS_READY
-        && ctx->rc.state != NGX_HTTP_OTP_REDIS_CONNECTING
-        && ctx->rc.state != NGX_HTTP_OTP_REDIS_HANDSHAKE)
-    {
-        goto unavailable;
-    }
-
-    pending = ngx_alloc(sizeof(ngx_http_otp_redis_pending_t), ctx->rc.log);
+    pending = ngx_calloc(sizeof(ngx_http_otp_redis_pending_t), ctx->rc.log);
     if (pending == NULL) {
         goto unavailable;
     }
@@ -969,13 +976,35 @@ ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
     pending->op = op;
     pending->ctx = ctx;
     pending->script = script;
-    pending->eval = 0;
-    pending->waiting = 0;
-    pending->refs = 0;
-    pending->in_wait = 0;
-    pending->answered = 0;
-    pending->unacked = 0;
     pending->wait = (scf->wait_replicas && ngx_http_otp_redis_writes(script));
+
+    if (ngx_http_otp_redis_submit(ctx, pending) == NGX_OK) {
+        return;
+    }
+
+    ngx_free(pending);
+
+unavailable:
+
+    ngx_http_otp_redis_post_unavailable(op);
+}
+
+
+ngx_int_t
+ngx_http_otp_redis_submit(ngx_http_otp_redis_ctx_t *ctx,
+    ngx_http_otp_redis_pending_t *pending)
+{
+    ngx_http_otp_store_op_t  *op;
+
+    op = pending->op;
+    pending->ctx = ctx;
+
+    if (ctx->rc.state != NGX_HTTP_OTP_REDIS_READY
+        && ctx->rc.state != NGX_HTTP_OTP_REDIS_CONNECTING
+        && ctx->rc.state != NGX_HTTP_OTP_REDIS_HANDSHAKE)
+    {
+        return NGX_DECLINED;
+    }
 
     if (ctx->rc.state != NGX_HTTP_OTP_REDIS_READY) {
         /* sent once the handshake is done, in the order they came */
@@ -983,19 +1012,49 @@ ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
         ngx_queue_insert_tail(&ctx->waiting, &pending->queue);
 
     } else if (ngx_http_otp_redis_send(ctx, pending) != NGX_OK) {
-        ngx_free(pending);
-        goto unavailable;
+        return NGX_DECLINED;
     }
 
     op->backend = pending;
     op->event.handler = ngx_http_otp_redis_timeout_handler;
 
-    ngx_add_timer(&op->event, scf->timeout);
+    if (!op->event.timer_set) {
+        ngx_add_timer(&op->event, ctx->rc.scf->timeout);
+    }
 
-    return;
+    return NGX_OK;
+}
 
-unavailable:
 
+/*
+ * Holds pending in a queue of the cluster's router (the slot map not read
+ * yet, a TRYAGAIN's retry) under the operation's timeout: the caller has
+ * set waiting or delayed, and the timeout handler takes it out.
+ */
+
+void
+ngx_http_otp_redis_hold(ngx_http_otp_redis_pending_t *pending,
+    ngx_queue_t *queue, ngx_msec_t timeout)
+{
+    ngx_http_otp_store_op_t  *op;
+
+    op = pending->op;
+
+    pending->ctx = NULL;
+    ngx_queue_insert_tail(queue, &pending->queue);
+
+    op->backend = pending;
+    op->event.handler = ngx_http_otp_redis_timeout_handler;
+
+    if (!op->event.timer_set) {
+        ngx_add_timer(&op->event, timeout);
+    }
+}
+
+
+void
+ngx_http_otp_redis_post_unavailable(ngx_http_otp_store_op_t *op)
+{
     op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
     op->event.handler = ngx_http_otp_redis_unavailable_handler;
 
@@ -1009,7 +1068,7 @@ unavailable:
  * nor put an empty id or an unknown channel in Redis.
  */
 
-static ngx_int_t
+ngx_int_t
 ngx_http_otp_redis_script(ngx_http_otp_store_op_t *op)
 {
     switch (op->type) {
@@ -1126,10 +1185,6 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
     op = pending->op;
     s = pending->script;
 
-    a.argc = 2;
-    a.pos = a.buf;
-    a.last = a.buf + sizeof(a.buf);
-
     if (pending->eval) {
         a.argv[0] = "EVAL";
         a.argvlen[0] = 4;
@@ -1143,120 +1198,7 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
         a.argvlen[1] = NGX_HTTP_OTP_REDIS_SHA1_LEN;
     }
 
-    switch (s) {
-
-    case NGX_HTTP_OTP_REDIS_ISSUE:
-        ngx_http_otp_redis_arg(&a, "4");
-        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
-                               op->phone_key);
-        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:w", (size_t) NGX_OTP_HASH_LEN,
-                               op->phone_key);
-        ngx_http_otp_redis_arg(&a, "otp:c:{%*xs}", (size_t) NGX_OTP_HASH_LEN,
-                               op->client_key);
-        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:o", (size_t) NGX_OTP_HASH_LEN,
-                               op->phone_key);
-        ngx_http_otp_redis_arg(&a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
-                               op->code_key);
-        ngx_http_otp_redis_arg(&a, "%M", op->ttl);
-        ngx_http_otp_redis_arg(&a, "%M", op->resend_after);
-        ngx_http_otp_redis_arg(&a, "%M", op->lockout);
-        ngx_http_otp_redis_arg(&a, "%ui", op->max_attempts);
-        ngx_http_otp_redis_arg(&a, "%ui", op->send_limit);
-        ngx_http_otp_redis_arg(&a, "%M", op->send_window);
-        ngx_http_otp_redis_arg(&a, "%ui", op->client_limit);
-        ngx_http_otp_redis_arg(&a, "%M", op->client_window);
-        ngx_http_otp_redis_arg(&a, "%ui", op->max_failures);
-        ngx_http_otp_redis_arg(&a, "%M", op->failure_window);
-        break;
-
-    case NGX_HTTP_OTP_REDIS_VERIFY:
-    case NGX_HTTP_OTP_REDIS_REVOKE:
-        ngx_http_otp_redis_arg(&a, "1");
-        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
-                               op->phone_key);
-        ngx_http_otp_redis_arg(&a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
-                               op->code_key);
-        break;
-
-    case NGX_HTTP_OTP_REDIS_CODE_LIVE:
-        /* the opt-out key shares the record's hash slot (ISSUE's KEYS[4]) */
-        ngx_http_otp_redis_arg(&a, "2");
-        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
-                               op->phone_key);
-        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:o", (size_t) NGX_OTP_HASH_LEN,
-                               op->phone_key);
-        ngx_http_otp_redis_arg(&a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
-                               op->code_key);
-        break;
-
-    case NGX_HTTP_OTP_REDIS_SEEN:
-        ngx_http_otp_redis_arg(&a, "1");
-        ngx_http_otp_redis_arg(&a, "otp:s:{%*xs}", (size_t) NGX_OTP_HASH_LEN,
-                               op->seen_key);
-        ngx_http_otp_redis_arg(&a, "%M", op->ttl);
-        break;
-
-    case NGX_HTTP_OTP_REDIS_BUDGET:
-        /* [0-9a-f]{16}: and [A-Za-z0-9_-]{1,32} (otp_provider): safe */
-        ngx_http_otp_redis_arg(&a, "1");
-        ngx_http_otp_redis_arg(&a, "otp:b:{%V}", &op->budget_name);
-        ngx_http_otp_redis_arg(&a, "%ui", op->budget_limit);
-        ngx_http_otp_redis_arg(&a, "%M",
-                               (ngx_msec_t) NGX_HTTP_OTP_REDIS_BUDGET_SLACK);
-        break;
-
-    case NGX_HTTP_OTP_REDIS_MESSAGE_PUT:
-        ngx_http_otp_redis_arg(&a, "1");
-        ngx_http_otp_redis_arg(&a, "otp:m:{%*s}", op->message_id_len,
-                               op->message_id);
-        ngx_http_otp_redis_arg(&a, "%s",
-                               ngx_otp_channel_name(op->channel));
-        ngx_http_otp_redis_arg(&a, "%*s", op->provider_len, op->provider);
-        ngx_http_otp_redis_arg(&a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
-                               op->phone_key);
-        ngx_http_otp_redis_arg(&a, "%M", op->message_ttl);
-        ngx_http_otp_redis_arg(&a, "%*s", op->link_id_len, op->link_id);
-
-        /* sealed bytes, passed by length (and never logged below) */
-        a.argv[a.argc] = (const char *) op->fallback;
-        a.argvlen[a.argc] = op->fallback_len;
-        a.argc++;
-        break;
-
-    case NGX_HTTP_OTP_REDIS_MESSAGE_LINK:
-        ngx_http_otp_redis_arg(&a, "1");
-        ngx_http_otp_redis_arg(&a, "otp:m:{%*s}", op->message_id_len,
-                               op->message_id);
-        ngx_http_otp_redis_arg(&a, "%*s", op->link_id_len, op->link_id);
-        break;
-
-    case NGX_HTTP_OTP_REDIS_STATUS_SET:
-        ngx_http_otp_redis_arg(&a, "1");
-        ngx_http_otp_redis_arg(&a, "otp:m:{%*s}", op->message_id_len,
-                               op->message_id);
-        ngx_http_otp_redis_arg(&a, "%*s", op->provider_len, op->provider);
-        ngx_http_otp_redis_arg(&a, "%ui", op->msg_status);
-        ngx_http_otp_redis_arg(&a, "%*s", op->error_code_len,
-                               op->error_code);
-        ngx_http_otp_redis_arg(&a, "%*s", op->message_id_len,
-                               op->message_id);
-        break;
-
-    case NGX_HTTP_OTP_REDIS_STATUS_GET:
-        ngx_http_otp_redis_arg(&a, "1");
-        ngx_http_otp_redis_arg(&a, "otp:m:{%*s}", op->message_id_len,
-                               op->message_id);
-        break;
-
-    default: /* NGX_HTTP_OTP_REDIS_OPTOUT */
-        ngx_http_otp_redis_arg(&a, "1");
-        ngx_http_otp_redis_arg(&a, "otp:{%*xs}:o", (size_t) NGX_OTP_HASH_LEN,
-                               op->phone_key);
-        ngx_http_otp_redis_arg(&a, "%s",
-                               op->type == NGX_HTTP_OTP_OP_OPTOUT_SET
-                               ? "1" : "0");
-        break;
-    }
+    ngx_http_otp_redis_args(pending, &a);
 
 #if (NGX_DEBUG)
     {
@@ -1279,6 +1221,23 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
     }
 #endif
 
+    if (pending->asking) {
+        /*
+         * -ASK: the slot is moving to this node, which serves a command
+         * for it only right after ASKING (hiredis keeps the order of the
+         * pipeline; the +OK goes to no callback).
+         */
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, pending->op->log, 0,
+                       "otp redis store: %s after ASKING",
+                       ngx_http_otp_redis_names[s]);
+
+        if (redisAsyncCommand(ctx->rc.ac, NULL, NULL, "ASKING")
+            != REDIS_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
+
     if (redisAsyncCommandArgv(ctx->rc.ac, ngx_http_otp_redis_reply, pending,
                               a.argc, a.argv, a.argvlen)
         != REDIS_OK)
@@ -1286,6 +1245,7 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
         return NGX_ERROR;
     }
 
+    /* a record hiredis holds is freed by the last callback that has it */
     pending->refs++;
 
     if (pending->wait) {
@@ -1293,6 +1253,180 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
     }
 
     return NGX_OK;
+}
+
+
+ngx_uint_t
+ngx_http_otp_redis_slot(ngx_http_otp_redis_pending_t *pending)
+{
+    ngx_http_otp_redis_args_t  a;
+
+    a.argv[0] = "EVALSHA";
+    a.argvlen[0] = 7;
+    a.argv[1] = "";
+    a.argvlen[1] = 0;
+
+    ngx_http_otp_redis_args(pending, &a);
+
+    /* EVALSHA sha numkeys KEYS[1]: every script has a key */
+    return ngx_otp_cluster_key_slot((u_char *) a.argv[3], a.argvlen[3]);
+}
+
+
+/* the arguments after the script and its SHA1 */
+
+static void
+ngx_http_otp_redis_args(ngx_http_otp_redis_pending_t *pending,
+    ngx_http_otp_redis_args_t *a)
+{
+    ngx_uint_t                s;
+    ngx_http_otp_store_op_t  *op;
+
+    op = pending->op;
+    s = pending->script;
+
+    a->argc = 2;
+    a->pos = a->buf;
+    a->last = a->buf + sizeof(a->buf);
+
+    switch (s) {
+
+    case NGX_HTTP_OTP_REDIS_ISSUE:
+        ngx_http_otp_redis_arg(a, "4");
+        ngx_http_otp_redis_arg(a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(a, "otp:{%*xs}:w", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+
+        if (pending->split) {
+            /*
+             * Redis Cluster: the client window was CLIENT's, in its own
+             * slot; KEYS[3] must share the number's slot, and with
+             * client_limit 0 the script never touches it.
+             */
+            ngx_http_otp_redis_arg(a, "otp:{%*xs}:w",
+                                   (size_t) NGX_OTP_HASH_LEN,
+                                   op->phone_key);
+
+        } else {
+            ngx_http_otp_redis_arg(a, "otp:c:{%*xs}",
+                                   (size_t) NGX_OTP_HASH_LEN,
+                                   op->client_key);
+        }
+
+        ngx_http_otp_redis_arg(a, "otp:{%*xs}:o", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
+                               op->code_key);
+        ngx_http_otp_redis_arg(a, "%M", op->ttl);
+        ngx_http_otp_redis_arg(a, "%M", op->resend_after);
+        ngx_http_otp_redis_arg(a, "%M", op->lockout);
+        ngx_http_otp_redis_arg(a, "%ui", op->max_attempts);
+        ngx_http_otp_redis_arg(a, "%ui", op->send_limit);
+        ngx_http_otp_redis_arg(a, "%M", op->send_window);
+        ngx_http_otp_redis_arg(a, "%ui",
+                               pending->split ? 0 : op->client_limit);
+        ngx_http_otp_redis_arg(a, "%M", op->client_window);
+        ngx_http_otp_redis_arg(a, "%ui", op->max_failures);
+        ngx_http_otp_redis_arg(a, "%M", op->failure_window);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_CLIENT:
+        ngx_http_otp_redis_arg(a, "1");
+        ngx_http_otp_redis_arg(a, "otp:c:{%*xs}", (size_t) NGX_OTP_HASH_LEN,
+                               op->client_key);
+        ngx_http_otp_redis_arg(a, "%ui", op->client_limit);
+        ngx_http_otp_redis_arg(a, "%M", op->client_window);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_VERIFY:
+    case NGX_HTTP_OTP_REDIS_REVOKE:
+        ngx_http_otp_redis_arg(a, "1");
+        ngx_http_otp_redis_arg(a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
+                               op->code_key);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_CODE_LIVE:
+        /* the opt-out key shares the record's hash slot (ISSUE's KEYS[4]) */
+        ngx_http_otp_redis_arg(a, "2");
+        ngx_http_otp_redis_arg(a, "otp:{%*xs}:r", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(a, "otp:{%*xs}:o", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
+                               op->code_key);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_SEEN:
+        ngx_http_otp_redis_arg(a, "1");
+        ngx_http_otp_redis_arg(a, "otp:s:{%*xs}", (size_t) NGX_OTP_HASH_LEN,
+                               op->seen_key);
+        ngx_http_otp_redis_arg(a, "%M", op->ttl);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_BUDGET:
+        /* [0-9a-f]{16}: and [A-Za-z0-9_-]{1,32} (otp_provider): safe */
+        ngx_http_otp_redis_arg(a, "1");
+        ngx_http_otp_redis_arg(a, "otp:b:{%V}", &op->budget_name);
+        ngx_http_otp_redis_arg(a, "%ui", op->budget_limit);
+        ngx_http_otp_redis_arg(a, "%M",
+                               (ngx_msec_t) NGX_HTTP_OTP_REDIS_BUDGET_SLACK);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_MESSAGE_PUT:
+        ngx_http_otp_redis_arg(a, "1");
+        ngx_http_otp_redis_arg(a, "otp:m:{%*s}", op->message_id_len,
+                               op->message_id);
+        ngx_http_otp_redis_arg(a, "%s",
+                               ngx_otp_channel_name(op->channel));
+        ngx_http_otp_redis_arg(a, "%*s", op->provider_len, op->provider);
+        ngx_http_otp_redis_arg(a, "%*xs", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(a, "%M", op->message_ttl);
+        ngx_http_otp_redis_arg(a, "%*s", op->link_id_len, op->link_id);
+
+        /* sealed bytes, passed by length (and never logged below) */
+        a->argv[a->argc] = (const char *) op->fallback;
+        a->argvlen[a->argc] = op->fallback_len;
+        a->argc++;
+        break;
+
+    case NGX_HTTP_OTP_REDIS_MESSAGE_LINK:
+        ngx_http_otp_redis_arg(a, "1");
+        ngx_http_otp_redis_arg(a, "otp:m:{%*s}", op->message_id_len,
+                               op->message_id);
+        ngx_http_otp_redis_arg(a, "%*s", op->link_id_len, op->link_id);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_STATUS_SET:
+        ngx_http_otp_redis_arg(a, "1");
+        ngx_http_otp_redis_arg(a, "otp:m:{%*s}", op->message_id_len,
+                               op->message_id);
+        ngx_http_otp_redis_arg(a, "%*s", op->provider_len, op->provider);
+        ngx_http_otp_redis_arg(a, "%ui", op->msg_status);
+        ngx_http_otp_redis_arg(a, "%*s", op->error_code_len,
+                               op->error_code);
+        ngx_http_otp_redis_arg(a, "%*s", op->message_id_len,
+                               op->message_id);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_STATUS_GET:
+        ngx_http_otp_redis_arg(a, "1");
+        ngx_http_otp_redis_arg(a, "otp:m:{%*s}", op->message_id_len,
+                               op->message_id);
+        break;
+
+    default: /* NGX_HTTP_OTP_REDIS_OPTOUT */
+        ngx_http_otp_redis_arg(a, "1");
+        ngx_http_otp_redis_arg(a, "otp:{%*xs}:o", (size_t) NGX_OTP_HASH_LEN,
+                               op->phone_key);
+        ngx_http_otp_redis_arg(a, "%s",
+                               op->type == NGX_HTTP_OTP_OP_OPTOUT_SET
+                               ? "1" : "0");
+        break;
+    }
 }
 
 
@@ -1318,6 +1452,7 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     redisReply                    *reply = r;
     ngx_http_otp_redis_pending_t  *pending = privdata;
 
+    ngx_int_t                      rc;
     ngx_http_otp_store_op_t       *op;
     ngx_http_otp_redis_ctx_t      *ctx;
 
@@ -1361,6 +1496,18 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     if (reply == NULL) {
         op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
 
+    } else if (pending->cluster && reply->type == REDIS_REPLY_ERROR
+               && (rc = ngx_http_otp_redis_cluster_error(pending, reply))
+                  != NGX_DECLINED)
+    {
+        /* -MOVED, -ASK, -TRYAGAIN, -CLUSTERDOWN: the router's */
+
+        if (rc == NGX_OK) {
+            return;
+        }
+
+        op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+
     } else if (reply->type == REDIS_REPLY_ERROR
                && !pending->eval
                && ngx_strncmp(reply->str, "NOSCRIPT", 8) == 0)
@@ -1402,6 +1549,21 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
                           reply->type);
         }
 
+    } else if (pending->script == NGX_HTTP_OTP_REDIS_CLIENT
+               && op->status == NGX_HTTP_OTP_STORE_OK)
+    {
+        /* Redis Cluster: the client's send counted, now the number's */
+
+        pending->script = NGX_HTTP_OTP_REDIS_ISSUE;
+        pending->split = 1;
+        pending->eval = 0;
+
+        if (ngx_http_otp_redis_cluster_route(pending) == NGX_OK) {
+            return;
+        }
+
+        op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+
     } else if (pending->in_wait) {
         /* answered when WAIT says how many replicas have it */
         pending->answered = 1;
@@ -1412,6 +1574,29 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     ngx_http_otp_redis_done(pending);
+}
+
+
+/* the operation answered; the record stays while hiredis holds it */
+
+static void
+ngx_http_otp_redis_done(ngx_http_otp_redis_pending_t *pending)
+{
+    ngx_http_otp_store_op_t  *op;
+
+    op = pending->op;
+
+    op->backend = NULL;
+    pending->op = NULL;
+
+    /* its WAIT, if any, answers for it no more */
+    ngx_http_otp_redis_wait_leave(pending);
+
+    if (pending->refs == 0) {
+        ngx_free(pending);
+    }
+
+    ngx_http_otp_store_op_finish(op);
 }
 
 
@@ -1676,26 +1861,6 @@ ngx_http_otp_redis_unacked(ngx_http_otp_redis_pending_t *pending,
 }
 
 
-/* the operation answered; the record stays while hiredis holds it */
-
-static void
-ngx_http_otp_redis_done(ngx_http_otp_redis_pending_t *pending)
-{
-    ngx_http_otp_store_op_t  *op;
-
-    op = pending->op;
-
-    op->backend = NULL;
-    pending->op = NULL;
-
-    if (pending->refs == 0) {
-        ngx_free(pending);
-    }
-
-    ngx_http_otp_store_op_finish(op);
-}
-
-
 /* what WAIT follows: every script but the two that only read */
 
 static ngx_uint_t
@@ -1784,10 +1949,19 @@ ngx_http_otp_redis_timeout_handler(ngx_event_t *ev)
              ((u_char *) ev - offsetof(ngx_http_otp_store_op_t, event));
 
     pending = op->backend;
-    ctx = pending->ctx;
+    ctx = pending->ctx;         /* NULL: waiting for the cluster's map */
 
     pending->op = NULL;
     op->backend = NULL;
+
+    if (pending->delayed) {
+        /* a TRYAGAIN's retry (ngx_http_otp_redis_cluster.c) */
+        if (pending->retry.timer_set) {
+            ngx_del_timer(&pending->retry);
+        }
+
+        pending->waiting = 1;
+    }
 
     if (pending->waiting) {
         /* never given to hiredis: nothing else will free it */
@@ -1800,6 +1974,16 @@ ngx_http_otp_redis_timeout_handler(ngx_event_t *ev)
     op->retry_after = 0;
     op->attempts_remaining = 0;
     op->first_over = 0;
+
+    if (ctx == NULL) {
+        ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                      "otp redis store: %s timed out waiting for the "
+                      "cluster (its slot map, or a slot's migration)",
+                      ngx_http_otp_redis_names[ngx_http_otp_redis_script(op)]);
+
+        ngx_http_otp_store_op_finish(op);
+        return;
+    }
 
     ngx_log_error(NGX_LOG_ERR, op->log, 0,
                   "otp redis store: %s timed out after %M ms%s",

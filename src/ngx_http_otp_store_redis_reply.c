@@ -122,13 +122,16 @@ static ngx_http_otp_redis_answer_t  ngx_http_otp_redis_answers[] = {
       ngx_http_otp_redis_message },
     { ngx_http_otp_redis_map(ngx_http_otp_redis_optout_status), 1, NULL },
     { ngx_http_otp_redis_map(ngx_http_otp_redis_code_live_status), 1, NULL },
-    { ngx_http_otp_redis_map(ngx_http_otp_redis_seen_status), 1, NULL }
+    { ngx_http_otp_redis_map(ngx_http_otp_redis_seen_status), 1, NULL },
+    /* CLIENT: ISSUE's statuses, of which it answers OK and CLIENT_LIMITED */
+    { ngx_http_otp_redis_map(ngx_http_otp_redis_issue_status), 3,
+      ngx_http_otp_redis_retry }
 };
 
 
 /*
  * The scripts' answers: {status, retry_after_ms, attempts_remaining}
- * (ISSUE, VERIFY, REVOKE), {status, retry_after_ms, first_over} (BUDGET),
+ * (ISSUE, VERIFY, REVOKE, CLIENT), {status, retry_after_ms, first_over} (BUDGET),
  * {status} (MESSAGE_PUT, MESSAGE_LINK, OPTOUT, CODE_LIVE, SEEN), each an
  * integer; STATUS_GET and STATUS_SET: {status} or {status, record...}
  * (ngx_http_otp_redis_message()).  A NOT_FOUND is always {status} alone.

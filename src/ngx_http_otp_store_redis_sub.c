@@ -120,13 +120,6 @@ ngx_http_otp_redis_sub_unwatch(ngx_http_otp_redis_sub_t *sub)
 }
 
 
-ngx_http_otp_redis_conn_t *
-ngx_http_otp_redis_sub_conn(ngx_http_otp_redis_sub_t *sub)
-{
-    return &sub->rc;
-}
-
-
 void
 ngx_http_otp_redis_sub_exit(ngx_http_otp_redis_sub_t *sub)
 {
@@ -136,6 +129,13 @@ ngx_http_otp_redis_sub_exit(ngx_http_otp_redis_sub_t *sub)
     sub->handler = NULL;
 
     ngx_http_otp_redis_conn_exit(&sub->rc);
+}
+
+
+ngx_http_otp_redis_conn_t *
+ngx_http_otp_redis_sub_conn(ngx_http_otp_redis_sub_t *sub)
+{
+    return &sub->rc;
 }
 
 

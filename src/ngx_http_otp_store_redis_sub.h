@@ -18,6 +18,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_otp_store.h"
+#include "ngx_http_otp_redis_conn.h"
 
 
 typedef struct ngx_http_otp_redis_sub_s  ngx_http_otp_redis_sub_t;
@@ -29,8 +30,9 @@ ngx_http_otp_redis_sub_t *ngx_http_otp_redis_sub_create(ngx_pool_t *pool,
 ngx_int_t ngx_http_otp_redis_sub_watch(ngx_http_otp_redis_sub_t *sub,
     ngx_http_otp_store_watch_pt handler, void *data);
 void ngx_http_otp_redis_sub_unwatch(ngx_http_otp_redis_sub_t *sub);
-/* its connection, for the Sentinel form to attach */
-struct ngx_http_otp_redis_conn_s *ngx_http_otp_redis_sub_conn(
+/* its connection: a Redis Cluster moves it from node to node, Sentinel
+ * attaches it to the master */
+ngx_http_otp_redis_conn_t *ngx_http_otp_redis_sub_conn(
     ngx_http_otp_redis_sub_t *sub);
 /* exit_process: closed, and no handler runs from here on */
 void ngx_http_otp_redis_sub_exit(ngx_http_otp_redis_sub_t *sub);

@@ -343,7 +343,7 @@ static ngx_int_t
 ngx_http_otp_shm_issue(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now)
 {
-    uint64_t                   lockout, failure_window, retry;
+    uint64_t                   lockout, failure_window, retry, wend, cend;
     ngx_uint_t                 max_attempts, max_failures;
     ngx_http_otp_shm_node_t   *rec, *win, *cwin, *nrec, *nwin, *ncwin;
     ngx_http_otp_shm_phone_t  *ph;
@@ -409,25 +409,43 @@ ngx_http_otp_shm_issue(ngx_http_otp_shm_ctx_t *ctx,
         }
     }
 
+    /*
+     * A window lasts the longest of the windows that see it: one opened
+     * by a location of 3/15m is, to a location of 2/1h, a window of an
+     * hour from the same start, and it is kept that long once that
+     * location counts in it (a looser location never shortens it).
+     */
+
     win = ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_PHONE_WINDOW,
                                   op->phone_key, now);
+    wend = 0;
 
-    if (win && win->u.window.count >= op->send_limit) {
-        op->status = NGX_HTTP_OTP_STORE_LIMITED;
-        op->retry_after = win->expires - now;
-        return NGX_OK;
+    if (win) {
+        wend = ngx_max(win->expires, win->u.window.start + op->send_window);
+
+        if (win->u.window.count >= op->send_limit) {
+            op->status = NGX_HTTP_OTP_STORE_LIMITED;
+            op->retry_after = wend - now;
+            return NGX_OK;
+        }
     }
 
     cwin = NULL;
+    cend = 0;
 
     if (op->client_limit) {
         cwin = ngx_http_otp_shm_lookup(ctx, NGX_HTTP_OTP_SHM_CLIENT_WINDOW,
                                        op->client_key, now);
 
-        if (cwin && cwin->u.window.count >= op->client_limit) {
-            op->status = NGX_HTTP_OTP_STORE_CLIENT_LIMITED;
-            op->retry_after = cwin->expires - now;
-            return NGX_OK;
+        if (cwin) {
+            cend = ngx_max(cwin->expires,
+                           cwin->u.window.start + op->client_window);
+
+            if (cwin->u.window.count >= op->client_limit) {
+                op->status = NGX_HTTP_OTP_STORE_CLIENT_LIMITED;
+                op->retry_after = cend - now;
+                return NGX_OK;
+            }
         }
     }
 
@@ -463,8 +481,12 @@ ngx_http_otp_shm_issue(ngx_http_otp_shm_ctx_t *ctx,
 
     if (win == NULL) {
         win = nwin;
+        win->u.window.start = now;
         win->expires = now + op->send_window;
         ngx_http_otp_shm_insert(ctx, win);
+
+    } else {
+        win->expires = wend;
     }
 
     win->u.window.count++;
@@ -473,8 +495,12 @@ ngx_http_otp_shm_issue(ngx_http_otp_shm_ctx_t *ctx,
     if (op->client_limit) {
         if (cwin == NULL) {
             cwin = ncwin;
+            cwin->u.window.start = now;
             cwin->expires = now + op->client_window;
             ngx_http_otp_shm_insert(ctx, cwin);
+
+        } else {
+            cwin->expires = cend;
         }
 
         cwin->u.window.count++;

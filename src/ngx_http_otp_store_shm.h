@@ -54,6 +54,7 @@ typedef struct {
 typedef struct {
     uint64_t                     count;
     uint64_t                     hour;            /* BUDGET only */
+    uint64_t                     start;           /* send windows: opened */
 } ngx_http_otp_shm_window_t;
 
 

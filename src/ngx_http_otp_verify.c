@@ -12,6 +12,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_otp_module.h"
+#include "ngx_http_otp_vars.h"
 #include "ngx_http_otp_request.h"
 
 
@@ -112,6 +113,7 @@ ngx_http_otp_verify_done(ngx_http_otp_store_op_t *op)
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "otp code verified for %*s",
                       ctx->masked_len, ctx->masked);
+        ngx_http_otp_outcome(r, "verified");
         rc = ngx_http_otp_verified(r, ctx);
         break;
 
@@ -119,6 +121,10 @@ ngx_http_otp_verify_done(ngx_http_otp_store_op_t *op)
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "otp wrong code for %*s, %ui attempts left",
                       ctx->masked_len, ctx->masked, op->attempts_remaining);
+
+        ngx_http_otp_outcome(r, "invalid_code");
+        ctx->attempts_remaining = op->attempts_remaining;
+        ctx->has_attempts = 1;
 
         body = ngx_pnalloc(r->pool, 128 + NGX_INT_T_LEN);
         if (body == NULL) {
@@ -144,6 +150,8 @@ ngx_http_otp_verify_done(ngx_http_otp_store_op_t *op)
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "otp attempts exhausted for %*s",
                       ctx->masked_len, ctx->masked);
+        ctx->attempts_remaining = 0;
+        ctx->has_attempts = 1;
         rc = ngx_http_otp_rate_limited(r, "too_many_attempts",
                                        "Too many wrong codes; this code no "
                                        "longer works.",

@@ -32,6 +32,7 @@
 
 #include "ngx_http_otp_module.h"
 #include "ngx_http_otp_app.h"
+#include "ngx_http_otp_vars.h"
 #include "ngx_http_otp_request.h"
 #include "ngx_http_otp_fallback.h"
 #include "ngx_http_otp_webhook_call.h"
@@ -44,6 +45,8 @@ static void ngx_http_otp_webhook_body(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_webhook_next(ngx_http_request_t *r,
     ngx_http_otp_ctx_t *ctx, ngx_http_otp_webhook_t *wh);
 static void ngx_http_otp_webhook_status_done(ngx_http_otp_store_op_t *op);
+static void ngx_http_otp_webhook_outcome(ngx_http_request_t *r,
+    ngx_http_otp_ctx_t *ctx, ngx_http_otp_store_op_t *op);
 static void ngx_http_otp_webhook_wait(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_webhook_answer(ngx_http_request_t *r,
     ngx_http_otp_webhook_t *wh);
@@ -510,6 +513,33 @@ ngx_http_otp_webhook_next(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
 }
 
 
+/*
+ * $otp_message_id, $otp_channel, $otp_provider of a status applied: the
+ * provider's id (the store's key without the app's prefix).  A call with
+ * several statuses (Meta's) leaves the last one's.
+ */
+
+static void
+ngx_http_otp_webhook_outcome(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op)
+{
+    ngx_str_t                id;
+    ngx_http_otp_webhook_t  *wh;
+
+    wh = ctx->sig->webhook;
+
+    ngx_http_otp_outcome_by(ctx, op->message.channel, &wh->provider->name);
+
+    if (ngx_http_otp_app_message_id(ngx_http_otp_get_app(r), op->message_id,
+                                    op->message_id_len, &id)
+        == NGX_OK)
+    {
+        ctx->message_id_len = ngx_min(id.len, sizeof(ctx->message_id));
+        ngx_memcpy(ctx->message_id, id.data, ctx->message_id_len);
+    }
+}
+
+
 static void
 ngx_http_otp_webhook_status_done(ngx_http_otp_store_op_t *op)
 {
@@ -530,6 +560,9 @@ ngx_http_otp_webhook_status_done(ngx_http_otp_store_op_t *op)
                       op->message_id,
                       ngx_otp_status_name(op->message.status));
 
+        ngx_http_otp_outcome_status(r, op->message.status);
+        ngx_http_otp_webhook_outcome(r, ctx, op);
+
         if (op->fallback_len) {
             /* the code goes out once more by the next channel; the op
              * stays ours, the fallback copies what it needs */
@@ -544,6 +577,10 @@ ngx_http_otp_webhook_status_done(ngx_http_otp_store_op_t *op)
                        "otp webhook: message %*s stays %s",
                        op->message_id_len, op->message_id,
                        ngx_otp_status_name(op->message.status));
+
+        /* late or repeated: the status does not go back */
+        ngx_http_otp_outcome(r, "status_unchanged");
+        ngx_http_otp_webhook_outcome(r, ctx, op);
         break;
 
     case NGX_HTTP_OTP_STORE_NOT_FOUND:
@@ -552,6 +589,8 @@ ngx_http_otp_webhook_status_done(ngx_http_otp_store_op_t *op)
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                        "otp webhook: no message %*s",
                        op->message_id_len, op->message_id);
+
+        ngx_http_otp_outcome(r, "status_unknown");
         break;
 
     default:

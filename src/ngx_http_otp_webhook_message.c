@@ -16,6 +16,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_otp_module.h"
+#include "ngx_http_otp_vars.h"
 #include "ngx_http_otp_request.h"
 #include "ngx_http_otp_webhook_call.h"
 
@@ -54,12 +55,18 @@ ngx_http_otp_webhook_message(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
 
     masked_len = ngx_otp_phone_mask(m->from, m->from_len, masked);
 
+    /* $otp_phone_masked: the last sender of the call */
+    ctx->masked_len = ngx_cpymem(ctx->masked, masked, masked_len)
+                      - ctx->masked;
+    ngx_http_otp_outcome_by(ctx, m->channel, &wh->provider->name);
+
     switch (kw) {
 
     case NGX_OTP_KEYWORD_HELP:
         ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
                       "otp webhook of \"%V\": HELP from %*s",
                       &wh->provider->name, masked_len, masked);
+        ngx_http_otp_outcome(r, "help");
         wh->help = 1;
         return NGX_DECLINED;
 
@@ -113,6 +120,9 @@ ngx_http_otp_webhook_message(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
+    ngx_memcpy(ctx->phone_key, op->phone_key, NGX_OTP_HASH_LEN);
+    ctx->has_phone_key = 1;
+
     return ngx_http_otp_op_start(r, ctx, op);
 }
 
@@ -131,9 +141,14 @@ ngx_http_otp_webhook_optout_done(ngx_http_otp_store_op_t *op)
     switch (op->status) {
 
     case NGX_HTTP_OTP_STORE_OK:
+        ngx_http_otp_outcome(r, op->type == NGX_HTTP_OTP_OP_OPTOUT_SET
+                                ? "opted_out" : "opted_in");
         break;
 
     case NGX_HTTP_OTP_STORE_NOT_FOUND:
+        /* a START or YES of a number not listed: in already */
+        ngx_http_otp_outcome(r, "opted_in");
+
         /* a START from a number not listed changes nothing; a YES is a
          * reply to pass on */
 

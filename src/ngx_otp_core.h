@@ -96,6 +96,49 @@ int ngx_otp_sentinel_switch(const u_char *msg, size_t len,
     const u_char *name, size_t name_len, ngx_otp_sentinel_addr_t *addr);
 
 
+/* ngx_otp_redis_cluster.c: Redis Cluster's key slots and redirects */
+
+#define NGX_OTP_CLUSTER_SLOTS      16384
+#define NGX_OTP_CLUSTER_HOST_MAX   45      /* INET6_ADDRSTRLEN - 1 */
+
+/*
+ * The slot of a key: CRC16 of its hash tag (what is between the first
+ * '{' and the first '}' after it, when that is not empty), else of the
+ * whole key, modulo 16384.
+ */
+unsigned ngx_otp_cluster_key_slot(const u_char *key, size_t len);
+
+/*
+ * A node's address as a Redis node gives it: NGX_OTP_OK for a numeric
+ * IPv4 or IPv6 address of at most NGX_OTP_CLUSTER_HOST_MAX bytes, or an
+ * empty one ("the node that answered"), with a port of 1 to 65535;
+ * NGX_OTP_EINVAL for anything else (a host name, "?", junk).
+ */
+int ngx_otp_cluster_node_addr(const u_char *host, size_t len,
+    long long port);
+
+/* one entry of CLUSTER SLOTS: start <= end < 16384 and its master's
+ * address as ngx_otp_cluster_node_addr() takes it */
+int ngx_otp_cluster_slots_entry(long long start, long long end,
+    const u_char *host, size_t host_len, long long port);
+
+typedef struct {
+    unsigned        ask;            /* 0: MOVED, 1: ASK */
+    unsigned        slot;
+    const u_char   *host;           /* into the error text; may be empty */
+    size_t          host_len;
+    unsigned        port;
+} ngx_otp_cluster_redirect_t;
+
+/*
+ * A redirect error's text, without the '-': "MOVED SLOT HOST:PORT" or
+ * "ASK SLOT HOST:PORT" exactly, the address as ngx_otp_cluster_node_addr()
+ * takes it.  NGX_OTP_EINVAL for any other text (r is then unspecified).
+ */
+int ngx_otp_cluster_redirect(const u_char *err, size_t len,
+    ngx_otp_cluster_redirect_t *r);
+
+
 /* ngx_otp_code.c: one-time codes */
 
 #define NGX_OTP_CODE_MIN_LEN       4

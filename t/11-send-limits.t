@@ -5,7 +5,9 @@
 # Send limits (API.md, "Send a code", 429 rate_limited): a resend too early,
 # the per-number window, the per-client window; each 429 carries
 # retry_after and a Retry-After header with the same seconds, waiting that
-# long is enough, and a refused send changes nothing.  Both stores.  The
+# long is enough, and a refused send changes nothing; a window opened by a
+# looser location lasts a stricter one's once it counts in it.  Both
+# stores.  The
 # lock after failed guesses is in 12-verify.t.
 
 ###############################################################################
@@ -24,7 +26,7 @@ use OtpTest;
 
 my $t = OtpTest->new;
 
-$t->plan(23 * $t->stores);
+$t->plan(29 * $t->stores);
 
 my $conf = <<'EOF';
 
@@ -80,6 +82,21 @@ http {
 
         location = /send/client {
             otp_resend_after 0s;
+            otp_client_limit 2/1h;
+            otp_send;
+        }
+
+        # one number's window seen by two locations: 3/15m, then 2/1h
+        location = /send/loose {
+            otp_resend_after 0s;
+            otp_send_limit 3/15m;
+            otp_client_limit 3/15m;
+            otp_send;
+        }
+
+        location = /send/strict {
+            otp_resend_after 0s;
+            otp_send_limit 2/1h;
             otp_client_limit 2/1h;
             otp_send;
         }
@@ -224,6 +241,28 @@ is($r->{status}, 410, "$store: client limit: the refused send stored no code");
 
 $r = $t->post_form('/send/client', { phone => '+15550110008' }, %$other);
 pending($r, "$store: client limit: another client, same number 202");
+
+# a window opened by a looser location lasts the stricter one's hour once
+# that one counts in it (a looser location never shortens a window): the
+# number's window, then the client's
+
+$r = $t->post_form('/send/loose', { phone => '+15550110019' });
+pending($r, "$store: windows: a send through the 15-minute location");
+$r = $t->post_form('/send/strict', { phone => '+15550110019' });
+pending($r, "$store: windows: one through the 1-hour location");
+$r = $t->post_form('/send/strict', { phone => '+15550110019' });
+limited($r, 3590, 3600,
+        "$store: windows: the number's 1-hour limit holds for the hour");
+
+my $c3 = { headers => { 'X-Forwarded-For' => '192.0.2.13' } };
+
+$r = $t->post_form('/send/loose', { phone => '+15550110010' }, %$c3);
+pending($r, "$store: windows: a client's send through the 15-minute one");
+$r = $t->post_form('/send/strict', { phone => '+15550110011' }, %$c3);
+pending($r, "$store: windows: its send through the 1-hour one");
+$r = $t->post_form('/send/strict', { phone => '+15550110012' }, %$c3);
+limited($r, 3590, 3600,
+        "$store: windows: the client's 1-hour limit holds for the hour");
 
 $t->stop;
 

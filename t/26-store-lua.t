@@ -35,7 +35,7 @@ sub slurp {
     return scalar <$f>;
 }
 
-plan(tests => 167);
+plan(tests => 179);
 
 # 1: the embedded header is up to date
 
@@ -50,7 +50,7 @@ $t->start_redis;
 my %lua = map { $_ => -f "$root/src/lua/$_.lua"
                       ? slurp("$root/src/lua/$_.lua") : '' }
           qw(issue verify revoke budget message_put message_link status_set
-             status_get optout code_live seen);
+             status_get optout code_live seen client);
 
 my $P = 'aa' x 32;                  # a phone key, as hex
 my $R = "otp:{$P}:r";
@@ -730,6 +730,42 @@ call('PEXPIREAT', $S, 1);             # its TTL over, without a sleep
 is_deeply(script('seen', [ $S ], 120000), [0],
           'seen: after its TTL the id is new again');
 is(call('DBSIZE'), 2, 'seen: one key per id, nothing else');
+
+# CLIENT (Redis Cluster): ISSUE's client window on its own, the same rules
+
+clean();
+is_deeply(script('client', [ $C ], 2, 3600000), [0, 0, 0],
+          'client: the first send OK');
+is(call('HGET', $C, 'count'), 1, 'client: counted');
+near(call('PTTL', $C), 3600000, 'client: the window lives its length');
+is_deeply(script('client', [ $C ], 2, 3600000), [0, 0, 0],
+          'client: the second OK');
+my $cr = script('client', [ $C ], 2, 3600000);
+is($cr->[0], 4, 'client: the window full CLIENT_LIMITED');
+near($cr->[1], 3600000, 'client: retry = the end of the window');
+is(call('HGET', $C, 'count'), 2, 'client: a refusal counts nothing');
+
+clean();
+my $cnow = now();
+call('HSET', $C, 'count', 1, 'end', $cnow + 10000, 'start', $cnow - 50000);
+call('PEXPIRE', $C, 10000);
+script('client', [ $C ], 5, 3600000);
+near(call('PTTL', $C), 3550000,
+     'client: a longer window stretches it from its start');
+
+call('HSET', $C, 'count', 9, 'end', 1);
+is_deeply(script('client', [ $C ], 2, 3600000), [0, 0, 0],
+          'client: after its end a new window');
+is(call('HGET', $C, 'count'), 1, 'client: counted from 1 again');
+
+# ISSUE as a cluster runs it: client_limit 0, the phone window as KEYS[3]
+
+clean();
+is_deeply(script('issue', [ $R, $W, $W, $O ], $CODE, 300000, 0, 900000, 3,
+                 10, 900000, 0, 3600000, 20, 86400000),
+          [0, 0, 0], 'issue (cluster): OK');
+is(call('HGET', $W, 'count'), 1,
+   'issue (cluster): the phone window counted once, no client key');
 
 $t->stop_redis;
 

@@ -1,8 +1,8 @@
 -- ISSUE (the rules are in src/ngx_http_otp_store.h).
 --   KEYS[1] otp:{P}:r   the phone record: code, exp, sent, lock, max,
 --                       lockout, fails, fend, lmax, lwin, lfails, lfend
---   KEYS[2] otp:{P}:w   the phone's send window: count, end
---   KEYS[3] otp:c:{C}   the client's send window: count, end
+--   KEYS[2] otp:{P}:w   the phone's send window: count, end, start
+--   KEYS[3] otp:c:{C}   the client's send window: count, end, start
 --   KEYS[4] otp:{P}:o   the number's opt-out (optout.lua)
 --   ARGV    code key, ttl, resend_after, lockout, max_attempts,
 --           send_limit, send_window, client_limit, client_window,
@@ -10,9 +10,10 @@
 --   answer  {status, retry_after_ms, 0}; status 0 OK, 1 LOCKED,
 --           2 COOLDOWN, 3 LIMITED, 4 CLIENT_LIMITED, 5 OPTED_OUT
 --
--- KEYS[3] is in another hash slot than the other two: under Redis
--- Cluster the client window would have to become a second script (not
--- done: one Redis, or Sentinel, runs this as it is).
+-- KEYS[3] is in another hash slot than the other three: on a Redis
+-- Cluster the client window is client.lua's, run before this script in
+-- its own slot, and this one is given client_limit 0 and the phone's
+-- window again as KEYS[3] (ngx_http_otp_redis_cluster.c).
 
 if redis.call('EXISTS', KEYS[4]) == 1 then return {5, 0, 0} end
 if redis.replicate_commands then redis.replicate_commands() end
@@ -54,36 +55,42 @@ if retry > 0 then return {1, retry, 0} end
 if r[1] and exp > now and now < sent + resend then
   return {2, sent + resend - now, 0}
 end
-local w = redis.call('HMGET', KEYS[2], 'count', 'end')
-local wend = tonumber(w[2]) or 0
-if wend > now and (tonumber(w[1]) or 0) >= slimit then
+-- a window lasts the longest of the windows that see it, from its start:
+-- a looser location never shortens one a stricter location counts in
+local function window(key, win)
+  local w = redis.call('HMGET', key, 'count', 'end', 'start')
+  local e = tonumber(w[2]) or 0
+  if e <= now then return 0, 0 end
+  local s = tonumber(w[3]) or (e - win)
+  return tonumber(w[1]) or 0, math.max(e, s + win)
+end
+local function count(key, wend, win)
+  if wend > now then
+    redis.call('HINCRBY', key, 'count', 1)
+    redis.call('HSET', key, 'end', wend)
+  else
+    wend = now + win
+    redis.call('DEL', key)
+    redis.call('HSET', key, 'count', 1, 'end', wend, 'start', now)
+  end
+  redis.call('PEXPIREAT', key, wend)
+end
+local swin = tonumber(ARGV[7])
+local wcount, wend = window(KEYS[2], swin)
+if wend > now and wcount >= slimit then
   return {3, wend - now, 0}
 end
-local cend = 0
+local cwin = tonumber(ARGV[9])
+local ccount, cend = 0, 0
 if climit > 0 then
-  local c = redis.call('HMGET', KEYS[3], 'count', 'end')
-  cend = tonumber(c[2]) or 0
-  if cend > now and (tonumber(c[1]) or 0) >= climit then
+  ccount, cend = window(KEYS[3], cwin)
+  if cend > now and ccount >= climit then
     return {4, cend - now, 0}
   end
 end
-if wend > now then
-  redis.call('HINCRBY', KEYS[2], 'count', 1)
-else
-  wend = now + tonumber(ARGV[7])
-  redis.call('DEL', KEYS[2])
-  redis.call('HSET', KEYS[2], 'count', 1, 'end', wend)
-  redis.call('PEXPIREAT', KEYS[2], wend)
-end
+count(KEYS[2], wend, swin)
 if climit > 0 then
-  if cend > now then
-    redis.call('HINCRBY', KEYS[3], 'count', 1)
-  else
-    cend = now + tonumber(ARGV[9])
-    redis.call('DEL', KEYS[3])
-    redis.call('HSET', KEYS[3], 'count', 1, 'end', cend)
-    redis.call('PEXPIREAT', KEYS[3], cend)
-  end
+  count(KEYS[3], cend, cwin)
 end
 exp = now + ttl
 redis.call('DEL', KEYS[1])

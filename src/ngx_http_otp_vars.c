@@ -1,0 +1,274 @@
+
+/*
+ * Copyright (C) The ngx_http_otp_module authors
+ *
+ * The outcome variables, in the spirit of $limit_req_status: what a send,
+ * a verify, a status callback or an incoming message came to, for
+ * access_log (an audit log is a log_format of them, escape=json) and for
+ * map/if.  None of them ever holds a code; the phone only masked, or as
+ * its HMAC under the app's secret (the store's key: events of one number
+ * can be joined without the number).
+ *
+ *   $otp_result              an API error code, "sent", "verified",
+ *                            "status_delivered" (and the other statuses),
+ *                            "opted_out", "opted_in", "help"; "" when no
+ *                            OTP handler ran
+ *   $otp_channel             sms, whatsapp, voice
+ *   $otp_provider            the provider's name
+ *   $otp_message_id          the provider's message id
+ *   $otp_phone_masked        +1******4567
+ *   $otp_phone_hmac          64 hex digits
+ *   $otp_attempts_remaining  after a wrong code
+ *   $otp_provider_ms         time spent waiting for providers, all
+ *                            attempts of a send
+ */
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+#include "ngx_http_otp_module.h"
+#include "ngx_http_otp_vars.h"
+
+
+typedef enum {
+    NGX_HTTP_OTP_VAR_RESULT = 0,
+    NGX_HTTP_OTP_VAR_CHANNEL,
+    NGX_HTTP_OTP_VAR_PROVIDER,
+    NGX_HTTP_OTP_VAR_MESSAGE_ID,
+    NGX_HTTP_OTP_VAR_PHONE_MASKED,
+    NGX_HTTP_OTP_VAR_PHONE_HMAC,
+    NGX_HTTP_OTP_VAR_ATTEMPTS,
+    NGX_HTTP_OTP_VAR_PROVIDER_MS
+} ngx_http_otp_var_e;
+
+
+static ngx_int_t ngx_http_otp_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_http_otp_ctx_t *ngx_http_otp_outcome_ctx(ngx_http_request_t *r);
+
+
+static ngx_http_variable_t  ngx_http_otp_vars[] = {
+
+    { ngx_string("otp_result"), NULL, ngx_http_otp_variable,
+      NGX_HTTP_OTP_VAR_RESULT, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("otp_channel"), NULL, ngx_http_otp_variable,
+      NGX_HTTP_OTP_VAR_CHANNEL, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("otp_provider"), NULL, ngx_http_otp_variable,
+      NGX_HTTP_OTP_VAR_PROVIDER, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("otp_message_id"), NULL, ngx_http_otp_variable,
+      NGX_HTTP_OTP_VAR_MESSAGE_ID, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("otp_phone_masked"), NULL, ngx_http_otp_variable,
+      NGX_HTTP_OTP_VAR_PHONE_MASKED, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("otp_phone_hmac"), NULL, ngx_http_otp_variable,
+      NGX_HTTP_OTP_VAR_PHONE_HMAC, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("otp_attempts_remaining"), NULL, ngx_http_otp_variable,
+      NGX_HTTP_OTP_VAR_ATTEMPTS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("otp_provider_ms"), NULL, ngx_http_otp_variable,
+      NGX_HTTP_OTP_VAR_PROVIDER_MS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+      ngx_http_null_variable
+};
+
+
+ngx_int_t
+ngx_http_otp_vars_add(ngx_conf_t *cf)
+{
+    return ngx_http_otp_add_variables(cf, ngx_http_otp_vars);
+}
+
+
+/* a table of variables, ended by ngx_http_null_variable (the gate's too) */
+
+ngx_int_t
+ngx_http_otp_add_variables(ngx_conf_t *cf, ngx_http_variable_t *vars)
+{
+    ngx_http_variable_t  *var, *v;
+
+    for (v = vars; v->name.len; v++) {
+        var = ngx_http_add_variable(cf, &v->name, v->flags);
+        if (var == NULL) {
+            return NGX_ERROR;
+        }
+
+        var->get_handler = v->get_handler;
+        var->data = v->data;
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
+    uintptr_t data)
+{
+    u_char              *p;
+    size_t               len;
+    const char          *s;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    if (ctx == NULL || ctx->result == NULL) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    p = NULL;
+    len = 0;
+
+    switch (data) {
+
+    case NGX_HTTP_OTP_VAR_RESULT:
+        p = (u_char *) ctx->result;
+        len = ngx_strlen(ctx->result);
+        break;
+
+    case NGX_HTTP_OTP_VAR_CHANNEL:
+        s = ctx->out_channel ? ngx_otp_channel_name(ctx->out_channel) : NULL;
+
+        if (s) {
+            p = (u_char *) s;
+            len = ngx_strlen(s);
+        }
+
+        break;
+
+    case NGX_HTTP_OTP_VAR_PROVIDER:
+        p = ctx->out_provider.data;
+        len = ctx->out_provider.len;
+        break;
+
+    case NGX_HTTP_OTP_VAR_MESSAGE_ID:
+        p = ctx->message_id;
+        len = ctx->message_id_len;
+        break;
+
+    case NGX_HTTP_OTP_VAR_PHONE_MASKED:
+        p = ctx->masked;
+        len = ctx->masked_len;
+        break;
+
+    case NGX_HTTP_OTP_VAR_PHONE_HMAC:
+        if (!ctx->has_phone_key) {
+            break;
+        }
+
+        p = ngx_pnalloc(r->pool, 2 * NGX_OTP_HASH_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_otp_hex_encode(p, ctx->phone_key, NGX_OTP_HASH_LEN);
+        len = 2 * NGX_OTP_HASH_LEN;
+        break;
+
+    case NGX_HTTP_OTP_VAR_ATTEMPTS:
+    case NGX_HTTP_OTP_VAR_PROVIDER_MS:
+        if (data == NGX_HTTP_OTP_VAR_ATTEMPTS ? !ctx->has_attempts
+                                              : !ctx->has_provider_ms)
+        {
+            break;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_INT_T_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        len = ngx_sprintf(p, "%ui", data == NGX_HTTP_OTP_VAR_ATTEMPTS
+                                    ? ctx->attempts_remaining
+                                    : (ngx_uint_t) ctx->provider_ms)
+              - p;
+        break;
+    }
+
+    if (len == 0) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = p;
+
+    return NGX_OK;
+}
+
+
+void
+ngx_http_otp_outcome(ngx_http_request_t *r, const char *result)
+{
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_otp_outcome_ctx(r);
+
+    if (ctx) {
+        ctx->result = result;
+
+        ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "otp outcome: %s", result);
+    }
+}
+
+
+void
+ngx_http_otp_outcome_status(ngx_http_request_t *r, ngx_uint_t status)
+{
+    static const char  *results[] = {
+        NULL,
+        "status_queued",
+        "status_sent",
+        "status_delivered",
+        "status_read",
+        "status_undelivered",
+        "status_failed"
+    };
+
+    if (status < sizeof(results) / sizeof(results[0]) && results[status]) {
+        ngx_http_otp_outcome(r, results[status]);
+    }
+}
+
+
+void
+ngx_http_otp_outcome_by(ngx_http_otp_ctx_t *ctx, ngx_uint_t channel,
+    ngx_str_t *provider)
+{
+    ctx->out_channel = channel;
+    ctx->out_provider = *provider;
+}
+
+
+/* an error may be answered before the handler made its ctx */
+
+static ngx_http_otp_ctx_t *
+ngx_http_otp_outcome_ctx(ngx_http_request_t *r)
+{
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    if (ctx == NULL) {
+        ctx = ngx_pcalloc(r->pool, sizeof(ngx_http_otp_ctx_t));
+        if (ctx == NULL) {
+            return NULL;
+        }
+
+        ctx->request = r;
+        ngx_http_set_ctx(r, ctx, ngx_http_otp_module);
+    }
+
+    return ctx;
+}
