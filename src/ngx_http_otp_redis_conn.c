@@ -203,13 +203,19 @@ ngx_http_otp_redis_conn_connect(ngx_http_otp_redis_conn_t *rc)
 
 failed:
 
-    /* operations may have queued while the address was awaited */
-
     if (rc->connect_timer.timer_set) {
         ngx_del_timer(&rc->connect_timer);
     }
 
-    if (rc->gone) {
+    /*
+     * Behind Sentinel, operations may have queued while the address was
+     * awaited, and the sentinel code counts a sentinel refused at once
+     * (as a loopback connect() is) as it counts any other: gone() as the
+     * cleanup hook would call it.  Otherwise as before, no gone(): a
+     * cluster's router may be the caller, amid its own bookkeeping.
+     */
+
+    if (rc->prepare && rc->gone) {
         rc->gone(rc);
     }
 
