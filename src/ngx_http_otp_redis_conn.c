@@ -36,6 +36,8 @@ static void ngx_http_otp_redis_conn_disconnected(const redisAsyncContext *ac,
     int status);
 static void ngx_http_otp_redis_conn_auth(redisAsyncContext *ac, void *r,
     void *privdata);
+static void ngx_http_otp_redis_conn_role(redisAsyncContext *ac, void *r,
+    void *privdata);
 
 
 void
@@ -67,6 +69,10 @@ ngx_http_otp_redis_conn_init(ngx_http_otp_redis_conn_t *rc,
     rc->broken.data = &rc->ident;
     rc->broken.log = log;
 
+    rc->url = scf->url;
+    rc->username = scf->username;
+    rc->password = scf->password;
+
     if (scf->addr) {
         /* a numeric address: hiredis resolves nothing */
         len = ngx_sock_ntop(scf->addr->sockaddr, scf->addr->socklen,
@@ -85,6 +91,7 @@ ngx_http_otp_redis_conn_init(ngx_http_otp_redis_conn_t *rc,
 void
 ngx_http_otp_redis_conn_connect(ngx_http_otp_redis_conn_t *rc)
 {
+    ngx_int_t                   rv;
     ngx_uint_t                  level;
     ngx_connection_t           *c;
     redisAsyncContext          *ac;
@@ -95,7 +102,37 @@ ngx_http_otp_redis_conn_connect(ngx_http_otp_redis_conn_t *rc)
     ngx_log_debug1(NGX_LOG_DEBUG_EVENT, rc->log, 0,
                    "otp redis %s: connect", rc->role);
 
-    if (scf->addr) {
+    if (rc->exiting || ngx_exiting || ngx_terminate) {
+        return;
+    }
+
+    if (rc->prepare) {
+        rv = rc->prepare(rc);
+
+        if (rv == NGX_AGAIN) {
+            /* the sentinel code calls connect() again, or the timer ends it */
+            ngx_log_debug1(NGX_LOG_DEBUG_EVENT, rc->log, 0,
+                           "otp redis %s: awaiting the master's address",
+                           rc->role);
+
+            rc->state = NGX_HTTP_OTP_REDIS_CONNECTING;
+            rc->awaiting = 1;
+
+            if (!rc->connect_timer.timer_set) {
+                ngx_add_timer(&rc->connect_timer, scf->connect_timeout);
+            }
+
+            return;
+        }
+
+        rc->awaiting = 0;
+
+        if (rv != NGX_OK) {
+            goto failed;
+        }
+    }
+
+    if (rc->port) {
         ac = redisAsyncConnect(rc->host, rc->port);
 
     } else {
@@ -106,8 +143,7 @@ ngx_http_otp_redis_conn_connect(ngx_http_otp_redis_conn_t *rc)
         ngx_log_error(NGX_LOG_ALERT, rc->log, 0,
                       "otp redis %s: could not allocate a context",
                       rc->role);
-        ngx_http_otp_redis_conn_schedule(rc);
-        return;
+        goto failed;
     }
 
     if (ac->err) {
@@ -115,13 +151,12 @@ ngx_http_otp_redis_conn_connect(ngx_http_otp_redis_conn_t *rc)
 
         ngx_log_error(level, rc->log, 0,
                       "otp redis %s: connect to \"%V\" failed: %s",
-                      rc->role, &scf->url, ac->errstr);
+                      rc->role, &rc->url, ac->errstr);
         redisAsyncFree(ac);
-        ngx_http_otp_redis_conn_schedule(rc);
-        return;
+        goto failed;
     }
 
-    if (rc->keepalive && scf->addr) {
+    if (rc->keepalive && rc->port) {
         /*
          * A connection that only listens never learns that a peer
          * vanished without a FIN or RST (the store's connection does, by
@@ -134,8 +169,7 @@ ngx_http_otp_redis_conn_connect(ngx_http_otp_redis_conn_t *rc)
 
     if (c == NULL) {
         redisAsyncFree(ac);
-        ngx_http_otp_redis_conn_schedule(rc);
-        return;
+        goto failed;
     }
 
     c->data = rc;
@@ -161,7 +195,31 @@ ngx_http_otp_redis_conn_connect(ngx_http_otp_redis_conn_t *rc)
     redisAsyncSetConnectCallback(ac, ngx_http_otp_redis_conn_connected);
     redisAsyncSetDisconnectCallback(ac, ngx_http_otp_redis_conn_disconnected);
 
-    ngx_add_timer(&rc->connect_timer, scf->connect_timeout);
+    if (!rc->connect_timer.timer_set) {
+        ngx_add_timer(&rc->connect_timer, scf->connect_timeout);
+    }
+
+    return;
+
+failed:
+
+    if (rc->connect_timer.timer_set) {
+        ngx_del_timer(&rc->connect_timer);
+    }
+
+    /*
+     * Behind Sentinel, operations may have queued while the address was
+     * awaited, and the sentinel code counts a sentinel refused at once
+     * (as a loopback connect() is) as it counts any other: gone() as the
+     * cleanup hook would call it.  Otherwise as before, no gone(): a
+     * cluster's router may be the caller, amid its own bookkeeping.
+     */
+
+    if (rc->prepare && rc->gone) {
+        rc->gone(rc);
+    }
+
+    ngx_http_otp_redis_conn_schedule(rc);
 }
 
 
@@ -202,6 +260,7 @@ ngx_http_otp_redis_conn_exit(ngx_http_otp_redis_conn_t *rc)
 
     /* the cleanup hook frees the connection slot before hiredis closes */
     ngx_http_otp_redis_conn_close(rc);
+    rc->awaiting = 0;
 
     if (rc->connect_timer.timer_set) {
         ngx_del_timer(&rc->connect_timer);
@@ -280,9 +339,22 @@ ngx_http_otp_redis_conn_timeout_handler(ngx_event_t *ev)
 
     ngx_log_error(level, rc->log, 0,
                   "otp redis %s: %s \"%V\" timed out", rc->role,
-                  rc->state == NGX_HTTP_OTP_REDIS_CONNECTING
+                  rc->awaiting ? "waiting for the master of"
+                  : rc->state == NGX_HTTP_OTP_REDIS_CONNECTING
                   ? "connect to" : "handshake with",
-                  &rc->scf->url);
+                  &rc->url);
+
+    if (rc->awaiting) {
+        /* no context yet: what the cleanup hook would do */
+        rc->awaiting = 0;
+
+        if (rc->gone) {
+            rc->gone(rc);
+        }
+
+        ngx_http_otp_redis_conn_schedule(rc);
+        return;
+    }
 
     ngx_http_otp_redis_conn_close(rc);
 }
@@ -469,21 +541,20 @@ ngx_http_otp_redis_conn_write_handler(ngx_event_t *wev)
 static void
 ngx_http_otp_redis_conn_connected(const redisAsyncContext *ac, int status)
 {
+    int                         argc;
     ngx_uint_t                  level;
-    const char                 *argv[2];
-    size_t                      argvlen[2];
+    const char                 *argv[3];
+    size_t                      argvlen[3];
     ngx_http_otp_redis_conn_t  *rc;
-    ngx_http_otp_store_conf_t  *scf;
 
     rc = ac->data;
-    scf = rc->scf;
 
     if (status != REDIS_OK) {
         level = ngx_http_otp_redis_conn_failure_level(rc);
 
         ngx_log_error(level, rc->log, 0,
                       "otp redis %s: connect to \"%V\" failed: %s",
-                      rc->role, &scf->url, ac->errstr);
+                      rc->role, &rc->url, ac->errstr);
         return;
     }
 
@@ -493,18 +564,47 @@ ngx_http_otp_redis_conn_connected(const redisAsyncContext *ac, int status)
     rc->state = NGX_HTTP_OTP_REDIS_HANDSHAKE;
     rc->handshake = 0;
 
-    if (scf->password.len) {
-        argv[0] = "AUTH";
-        argvlen[0] = 4;
-        argv[1] = (const char *) scf->password.data;
-        argvlen[1] = scf->password.len;
+    if (rc->password.len) {
+        /* AUTH USER PASSWORD: an ACL user (Redis 6); else the default */
+        argc = 0;
+        argv[argc] = "AUTH";
+        argvlen[argc++] = 4;
+
+        if (rc->username.len) {
+            argv[argc] = (const char *) rc->username.data;
+            argvlen[argc++] = rc->username.len;
+        }
+
+        argv[argc] = (const char *) rc->password.data;
+        argvlen[argc++] = rc->password.len;
 
         if (ngx_http_otp_redis_conn_step(rc, ngx_http_otp_redis_conn_auth,
-                                         NULL, 2, argv, argvlen)
+                                         NULL, argc, argv, argvlen)
             != NGX_OK)
         {
             goto failed;
         }
+    }
+
+    if (rc->check_role) {
+        /*
+         * Behind Sentinel the address may be a master's of a moment ago,
+         * demoted since: ROLE, and only once it says "master" the user's
+         * handshake (ngx_http_otp_redis_conn_role()), so that a replica
+         * gets nothing but AUTH and ROLE.  ROLE needs no key access (ACL:
+         * +role).
+         */
+        argv[0] = "ROLE";
+        argvlen[0] = 4;
+
+        if (ngx_http_otp_redis_conn_step(rc, ngx_http_otp_redis_conn_role,
+                                         NULL, 1, argv, argvlen)
+            == NGX_OK)
+        {
+            return;
+        }
+
+        goto failed;
     }
 
     if (rc->handshake_start(rc) == NGX_OK) {
@@ -558,7 +658,7 @@ ngx_http_otp_redis_conn_step(ngx_http_otp_redis_conn_t *rc,
         ngx_log_error(NGX_LOG_ALERT, rc->log, 0,
                       "otp redis %s: could not queue the handshake with "
                       "\"%V\", closing the connection", rc->role,
-                      &rc->scf->url);
+                      &rc->url);
         return NGX_ERROR;
     }
 
@@ -582,7 +682,7 @@ ngx_http_otp_redis_conn_step_done(ngx_http_otp_redis_conn_t *rc)
     if (rc->failing) {
         ngx_log_error(NGX_LOG_NOTICE, rc->log, 0,
                       "otp redis %s: connected to \"%V\" again",
-                      rc->role, &rc->scf->url);
+                      rc->role, &rc->url);
     }
 
     ngx_log_debug1(NGX_LOG_DEBUG_EVENT, rc->log, 0,
@@ -613,12 +713,12 @@ ngx_http_otp_redis_conn_refused(ngx_http_otp_redis_conn_t *rc,
 
         ngx_log_error(level, rc->log, 0,
                       "otp redis %s: \"%V\" refused %s: %*s", rc->role,
-                      &rc->scf->url, step, (size_t) reply->len, reply->str);
+                      &rc->url, step, (size_t) reply->len, reply->str);
 
     } else {
         ngx_log_error(NGX_LOG_ALERT, rc->log, 0,
                       "otp redis %s: unexpected reply to %s from \"%V\"",
-                      rc->role, step, &rc->scf->url);
+                      rc->role, step, &rc->url);
     }
 
     /* deferred by hiredis until the reply callback returns */
@@ -644,7 +744,7 @@ ngx_http_otp_redis_conn_disconnected(const redisAsyncContext *ac,
 
     ngx_log_error(level, rc->log, 0,
                   "otp redis %s: connection to \"%V\" lost: %s",
-                  rc->role, &rc->scf->url, ac->errstr);
+                  rc->role, &rc->url, ac->errstr);
 }
 
 
@@ -673,4 +773,71 @@ ngx_http_otp_redis_conn_auth(redisAsyncContext *ac, void *r, void *privdata)
                    "otp redis %s: AUTH accepted", rc->role);
 
     ngx_http_otp_redis_conn_step_done(rc);
+}
+
+
+/*
+ * ROLE's answer: an array whose first element is "master", "slave" or
+ * "sentinel".  Anything but a master: the connection is refused, and the
+ * sentinel code asks the sentinels again (demoted()).
+ */
+
+static void
+ngx_http_otp_redis_conn_role(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply                 *reply = r;
+
+    redisReply                 *e;
+    ngx_http_otp_redis_conn_t  *rc;
+
+    rc = ac->data;
+
+    if (reply == NULL || rc->state != NGX_HTTP_OTP_REDIS_HANDSHAKE
+        || rc->handshake_failed)
+    {
+        return;
+    }
+
+    if (reply->type != REDIS_REPLY_ARRAY || reply->elements == 0) {
+        ngx_http_otp_redis_conn_refused(rc, "ROLE", reply);
+        return;
+    }
+
+    e = reply->element[0];
+
+    if (e->type == REDIS_REPLY_STRING && e->len == sizeof("master") - 1
+        && ngx_strncmp(e->str, "master", e->len) == 0)
+    {
+        ngx_log_debug1(NGX_LOG_DEBUG_EVENT, rc->log, 0,
+                       "otp redis %s: ROLE master", rc->role);
+
+        /*
+         * The user's steps before this one is counted done, or the
+         * connection would look ready without them.  Queued from a reply
+         * callback, where hiredis allows new commands.
+         */
+
+        if (rc->handshake_start(rc) != NGX_OK) {
+            rc->failing = 1;
+            ngx_http_otp_redis_conn_close(rc);
+            return;
+        }
+
+        ngx_http_otp_redis_conn_step_done(rc);
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, rc->log, 0,
+                  "otp redis %s: \"%V\" at %s:%d is not a master, "
+                  "asking the sentinels again", rc->role, &rc->url,
+                  rc->host, rc->port);
+
+    rc->failing = 1;
+
+    /* deferred by hiredis until this callback returns */
+    ngx_http_otp_redis_conn_close(rc);
+
+    if (rc->demoted) {
+        rc->demoted(rc);
+    }
 }

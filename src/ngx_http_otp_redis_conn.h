@@ -26,7 +26,9 @@
  * hiredis 0.14 has no timers: the connect timeout (which covers the
  * handshake too) and the backoff are nginx timers.
  *
- * On connect, AUTH goes first when the store has a password; then the
+ * On connect, AUTH goes first when the store has a password (with the ACL
+ * user name when it has one: AUTH USER PASSWORD), then, behind Sentinel,
+ * ROLE (a replica is never written: ngx_http_otp_redis_sentinel.c); then the
  * user's handshake() queues its own steps with ngx_http_otp_redis_conn_step()
  * (hiredis keeps the order of replies, so all are pipelined at once), and
  * its reply callbacks call ngx_http_otp_redis_conn_step_done() for each
@@ -35,6 +37,14 @@
  * or unexpected answer: ngx_http_otp_redis_conn_close() (the reply callback
  * is the one place inside hiredis where that is allowed: hiredis defers
  * the free until it returns).
+ *
+ * Behind Sentinel the address is not known in advance: prepare() is asked
+ * for it at every connect.  It may answer NGX_AGAIN (the sentinels are
+ * being asked): the connection then stays CONNECTING with no context
+ * ("awaiting"), operations queue as for a connect under way, and the
+ * sentinel code calls connect() again once it knows the master; the
+ * connect timeout still bounds the whole.  NGX_DECLINED: nobody can tell
+ * the master now, the attempt fails at once (and the backoff retries).
  *
  * Worker exit (ngx_http_otp_store.h): c->close closes the connection from
  * its read handler, and nothing reconnects while ngx_exiting/ngx_terminate;
@@ -73,6 +83,9 @@ typedef ngx_int_t (*ngx_http_otp_redis_handshake_pt)(
     ngx_http_otp_redis_conn_t *rc);
 /* READY, or the context is being freed (from the cleanup hook) */
 typedef void (*ngx_http_otp_redis_event_pt)(ngx_http_otp_redis_conn_t *rc);
+/* sets host and port: NGX_OK, NGX_AGAIN (wait), NGX_DECLINED (fail now) */
+typedef ngx_int_t (*ngx_http_otp_redis_prepare_pt)(
+    ngx_http_otp_redis_conn_t *rc);
 
 
 struct ngx_http_otp_redis_conn_s {
@@ -97,8 +110,18 @@ struct ngx_http_otp_redis_conn_s {
     ngx_uint_t                      handshake;  /* replies still awaited */
     ngx_msec_t                      backoff;
 
-    int                             port;
+    int                             port;       /* 0: the unix socket */
     char                            host[NGX_SOCKADDR_STRLEN + 1];
+
+    /* where and as whom: the store's, or a sentinel's */
+    ngx_str_t                       url;        /* for the log */
+    ngx_str_t                       username;   /* ACL user, or empty */
+    ngx_str_t                       password;
+
+    /* Sentinel (ngx_http_otp_redis_sentinel.c); NULL otherwise */
+    ngx_http_otp_redis_prepare_pt   prepare;
+    ngx_http_otp_redis_event_pt     demoted;    /* ROLE: not a master */
+    void                           *sentinel;
 
     /* the user's */
     ngx_http_otp_redis_handshake_pt handshake_start;
@@ -110,6 +133,8 @@ struct ngx_http_otp_redis_conn_s {
     unsigned                        exiting:1;
     unsigned                        handshake_failed:1;
     unsigned                        keepalive:1;    /* TCP keepalive */
+    unsigned                        awaiting:1;     /* prepare(): AGAIN */
+    unsigned                        check_role:1;   /* ROLE in handshake */
 };
 
 

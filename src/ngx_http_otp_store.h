@@ -397,7 +397,11 @@ struct ngx_http_otp_store_conf_s {
                                                        ngx_addr_t */
     ngx_str_t                       unix_path;      /* NUL-terminated */
     ngx_uint_t                      db;
+    ngx_str_t                       username;       /* ACL user, or empty */
     ngx_str_t                       password;       /* from password_file */
+    void                           *sentinel;       /* redis-sentinel:// */
+    ngx_uint_t                      wait_replicas;  /* wait=N:TIME; 0 off */
+    ngx_msec_t                      wait_timeout;
     ngx_msec_t                      connect_timeout;
     ngx_msec_t                      timeout;        /* per operation */
     void                           *backend_data;   /* per worker */
@@ -427,8 +431,10 @@ char *ngx_http_otp_store_shm_conf(ngx_conf_t *cf,
 /* redis backend configuration (ngx_http_otp_store_redis.c): parses
  * "redis://HOST[:PORT][/DB]", "redis+unix:PATH" or
  * "redis-cluster://HOST:PORT[,HOST:PORT...]" (ngx_http_otp_redis_cluster.c)
- * and key=value options (db=N password_file=PATH connect_timeout=TIME
- * timeout=TIME) */
+ * or "redis-sentinel://HOST:PORT[,HOST:PORT...]/NAME[/DB]"
+ * (ngx_http_otp_redis_sentinel.c) and key=value options (db=N
+ * username=NAME password_file=PATH connect_timeout=TIME timeout=TIME
+ * wait=N:TIME, and the sentinel_* ones) */
 char *ngx_http_otp_store_redis_conf(ngx_conf_t *cf,
     ngx_http_otp_store_conf_t *scf, ngx_str_t *args, ngx_uint_t nargs);
 

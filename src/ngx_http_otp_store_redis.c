@@ -44,6 +44,7 @@
 #include "ngx_http_otp_conf.h"
 #include "ngx_http_otp_store_redis.h"
 #include "ngx_http_otp_redis_cluster.h"
+#include "ngx_http_otp_redis_sentinel.h"
 
 
 #define NGX_HTTP_OTP_REDIS_PORT             6379
@@ -107,6 +108,15 @@ typedef struct {
 } ngx_http_otp_redis_args_t;
 
 
+/* one WAIT and the operations whose writes it acknowledges */
+typedef struct {
+    ngx_queue_t                     pendings;
+    ngx_http_otp_redis_ctx_t       *ctx;
+} ngx_http_otp_redis_wait_t;
+
+
+static ngx_int_t ngx_http_otp_redis_wait_conf(ngx_http_otp_store_conf_t *scf,
+    ngx_str_t *arg);
 static ngx_int_t ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
     ngx_http_otp_store_conf_t *scf);
 static void ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle,
@@ -134,6 +144,18 @@ static void ngx_http_otp_redis_arg(ngx_http_otp_redis_args_t *a,
     const char *fmt, ...);
 static void ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
+static void ngx_http_otp_redis_done(ngx_http_otp_redis_pending_t *pending);
+static void ngx_http_otp_redis_wait_join(ngx_http_otp_redis_ctx_t *ctx,
+    ngx_http_otp_redis_pending_t *pending);
+static void ngx_http_otp_redis_wait_leave(
+    ngx_http_otp_redis_pending_t *pending);
+static void ngx_http_otp_redis_wait_handler(ngx_event_t *ev);
+static void ngx_http_otp_redis_wait_fail(ngx_queue_t *queue);
+static void ngx_http_otp_redis_wait_reply(redisAsyncContext *ac, void *r,
+    void *privdata);
+static void ngx_http_otp_redis_unacked(ngx_http_otp_redis_pending_t *pending,
+    long long acked);
+static ngx_uint_t ngx_http_otp_redis_writes(ngx_uint_t script);
 static void ngx_http_otp_redis_unavailable_handler(ngx_event_t *ev);
 static void ngx_http_otp_redis_flush(ngx_http_otp_redis_ctx_t *ctx,
     ngx_uint_t fail);
@@ -214,6 +236,7 @@ ngx_http_otp_store_redis_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
     ngx_str_t    s, *url;
     ngx_uint_t   i, db_set;
     ngx_url_t    u;
+    ngx_int_t    rv;
 
     url = &args[0];
 
@@ -320,13 +343,23 @@ ngx_http_otp_store_redis_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
         /* a cluster has database 0 only */
         db_set = 1;
 
+    } else if (ngx_strncmp(url->data, "redis-sentinel://", 17) == 0) {
+
+        if (ngx_http_otp_redis_sentinel_conf(cf, scf, url, &scf->db,
+                                             &db_set)
+            != NGX_CONF_OK)
+        {
+            return NGX_CONF_ERROR;
+        }
+
     } else {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid store \"%V\": expected "
                            "\"redis://HOST[:PORT][/DB]\", "
-                           "\"redis+unix:PATH\" or "
-                           "\"redis-cluster://HOST:PORT[,HOST:PORT...]\"",
-                           url);
+                           "\"redis+unix:PATH\", "
+                           "\"redis-cluster://HOST:PORT[,HOST:PORT...]\" "
+                           "or \"redis-sentinel://HOST:PORT[,HOST:PORT...]/"
+                           "MASTER-NAME[/DB]\"", url);
         return NGX_CONF_ERROR;
     }
 
@@ -381,6 +414,46 @@ ngx_http_otp_store_redis_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
             continue;
         }
 
+        if (ngx_strncmp(args[i].data, "username=", 9) == 0) {
+
+            /* an ACL user (Redis 6): AUTH USERNAME PASSWORD */
+
+            if (scf->username.data || args[i].len == 9) {
+                goto invalid;
+            }
+
+            scf->username.data = args[i].data + 9;
+            scf->username.len = args[i].len - 9;
+
+            continue;
+        }
+
+        if (ngx_strncmp(args[i].data, "wait=", 5) == 0) {
+
+            if (scf->seeds) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "\"wait=\" is not for a Redis Cluster "
+                                   "in \"%V\"", url);
+                return NGX_CONF_ERROR;
+            }
+
+            if (ngx_http_otp_redis_wait_conf(scf, &args[i]) != NGX_OK) {
+                goto invalid;
+            }
+
+            continue;
+        }
+
+        rv = ngx_http_otp_redis_sentinel_option(cf, scf, &args[i]);
+
+        if (rv == NGX_OK) {
+            continue;
+        }
+
+        if (rv == NGX_ERROR) {
+            goto invalid;
+        }
+
         if (ngx_strncmp(args[i].data, "connect_timeout=", 16) == 0) {
             s.data = args[i].data + 16;
             s.len = args[i].len - 16;
@@ -412,6 +485,21 @@ ngx_http_otp_store_redis_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
         goto invalid;
     }
 
+    if (scf->username.len && scf->password.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"username=\" needs \"password_file=\" in "
+                           "\"otp_store\"");
+        return NGX_CONF_ERROR;
+    }
+
+    if (scf->wait_replicas && scf->wait_timeout >= scf->timeout) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "the time of \"wait=\" must be shorter than "
+                           "\"timeout=\" (%M ms) in \"otp_store\"",
+                           scf->timeout);
+        return NGX_CONF_ERROR;
+    }
+
     scf->backend = scf->seeds ? &ngx_http_otp_store_redis_cluster_backend
                               : &ngx_http_otp_store_redis_backend;
 
@@ -423,6 +511,49 @@ invalid:
                        "invalid parameter \"%V\" in \"otp_store\"", &args[i]);
 
     return NGX_CONF_ERROR;
+}
+
+
+/*
+ * wait=N:TIME: after the operations that write, WAIT N TIME, pipelined
+ * behind their scripts (see ngx_http_otp_redis_wait_handler()).  TIME 0
+ * would make WAIT block for ever: refused.
+ */
+
+static ngx_int_t
+ngx_http_otp_redis_wait_conf(ngx_http_otp_store_conf_t *scf, ngx_str_t *arg)
+{
+    u_char     *colon, *last;
+    ngx_int_t   n;
+    ngx_str_t   t;
+
+    last = arg->data + arg->len;
+    colon = ngx_strlchr(arg->data + 5, last, ':');
+
+    if (scf->wait_replicas || colon == NULL) {
+        return NGX_ERROR;
+    }
+
+    n = ngx_atoi(arg->data + 5, colon - arg->data - 5);
+
+    if (n == NGX_ERROR || n == 0 || n > 64) {
+        return NGX_ERROR;
+    }
+
+    t.data = colon + 1;
+    t.len = last - colon - 1;
+
+    scf->wait_timeout = ngx_parse_time(&t, 0);
+
+    if (scf->wait_timeout == (ngx_msec_t) NGX_ERROR
+        || scf->wait_timeout == 0)
+    {
+        return NGX_ERROR;
+    }
+
+    scf->wait_replicas = n;
+
+    return NGX_OK;
 }
 
 
@@ -460,6 +591,21 @@ ngx_http_otp_redis_init_process(ngx_cycle_t *cycle,
 
     scf->backend_data = ctx;
 
+    if (scf->sentinel) {
+        /* the master's address comes from the sentinels, at each connect */
+
+        ctx->sentinel = ngx_http_otp_redis_sentinel_create(cycle->pool, scf,
+                                                           cycle->log);
+        if (ctx->sentinel == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_http_otp_redis_sentinel_attach(ctx->sentinel, &ctx->rc);
+        ngx_http_otp_redis_sentinel_attach(ctx->sentinel,
+                                       ngx_http_otp_redis_sub_conn(ctx->sub));
+        ngx_http_otp_redis_sentinel_start(ctx->sentinel);
+    }
+
     ngx_http_otp_redis_conn_connect(&ctx->rc);
 
     return NGX_OK;
@@ -480,6 +626,11 @@ ngx_http_otp_redis_node_init(ngx_http_otp_redis_ctx_t *ctx,
     ctx->rc.gone = ngx_http_otp_redis_gone;
     ctx->rc.data = ctx;
     ngx_queue_init(&ctx->waiting);
+    ngx_queue_init(&ctx->batch);
+
+    ctx->wait_event.handler = ngx_http_otp_redis_wait_handler;
+    ctx->wait_event.data = &ctx->rc.ident;
+    ctx->wait_event.log = log;
 
     /* EVALSHA needs the SHA1 of each script, as Redis computes it */
 
@@ -522,8 +673,19 @@ ngx_http_otp_redis_exit_process(ngx_cycle_t *cycle,
     ngx_log_debug0(NGX_LOG_DEBUG_EVENT, ctx->rc.log, 0,
                    "otp redis store: exit, pending operations dropped");
 
+    if (ctx->sentinel) {
+        ngx_http_otp_redis_sentinel_exit(ctx->sentinel);
+    }
+
+    if (ctx->wait_event.posted) {
+        ngx_delete_posted_event(&ctx->wait_event);
+    }
+
     ngx_http_otp_redis_conn_exit(&ctx->rc);
     ngx_http_otp_redis_sub_exit(ctx->sub);
+
+    /* the context's end answered them all: only their records are left */
+    ngx_http_otp_redis_wait_fail(&ctx->batch);
 
     scf->backend_data = NULL;
 }
@@ -814,6 +976,7 @@ ngx_http_otp_redis_start(ngx_http_otp_store_conf_t *scf,
     pending->op = op;
     pending->ctx = ctx;
     pending->script = script;
+    pending->wait = (scf->wait_replicas && ngx_http_otp_redis_writes(script));
 
     if (ngx_http_otp_redis_submit(ctx, pending) == NGX_OK) {
         return;
@@ -1016,10 +1179,8 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
     ngx_http_otp_redis_pending_t *pending)
 {
     ngx_uint_t                 s;
-    ngx_http_otp_store_op_t   *op;
     ngx_http_otp_redis_args_t  a;
 
-    op = pending->op;
     s = pending->script;
 
     if (pending->eval) {
@@ -1039,7 +1200,10 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
 
 #if (NGX_DEBUG)
     {
-    int  i;
+    int                       i;
+    ngx_http_otp_store_op_t  *op;
+
+    op = pending->op;
 
     for (i = 2; i < a.argc; i++) {
         if (a.argv[i] == (const char *) op->fallback) {
@@ -1080,6 +1244,13 @@ ngx_http_otp_redis_send(ngx_http_otp_redis_ctx_t *ctx,
         != REDIS_OK)
     {
         return NGX_ERROR;
+    }
+
+    /* a record hiredis holds is freed by the last callback that has it */
+    pending->refs++;
+
+    if (pending->wait) {
+        ngx_http_otp_redis_wait_join(ctx, pending);
     }
 
     return NGX_OK;
@@ -1289,6 +1460,8 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     op = pending->op;
     ctx = pending->ctx;
 
+    pending->refs--;
+
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ctx->rc.log, 0,
                    "otp redis store: %s reply for op %p: type %d%s",
                    ngx_http_otp_redis_names[pending->script], op,
@@ -1309,7 +1482,10 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
 
     if (op == NULL) {
         /* answered with UNAVAILABLE when it timed out */
-        ngx_free(pending);
+        if (pending->refs == 0) {
+            ngx_free(pending);
+        }
+
         return;
     }
 
@@ -1342,6 +1518,9 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
         ngx_log_debug1(NGX_LOG_DEBUG_HTTP, op->log, 0,
                        "otp redis store: %s not loaded, EVAL",
                        ngx_http_otp_redis_names[pending->script]);
+
+        /* the WAIT behind the refused EVALSHA would not cover the EVAL */
+        ngx_http_otp_redis_wait_leave(pending);
 
         if (ngx_http_otp_redis_send(ctx, pending) == NGX_OK) {
             return;
@@ -1385,12 +1564,311 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
         }
 
         op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+
+    } else if (pending->in_wait) {
+        /* answered when WAIT says how many replicas have it */
+        pending->answered = 1;
+        return;
+
+    } else if (pending->unacked) {
+        ngx_http_otp_redis_unacked(pending, 0);
     }
 
+    ngx_http_otp_redis_done(pending);
+}
+
+
+/* the operation answered; the record stays while hiredis holds it */
+
+static void
+ngx_http_otp_redis_done(ngx_http_otp_redis_pending_t *pending)
+{
+    ngx_http_otp_store_op_t  *op;
+
+    op = pending->op;
+
     op->backend = NULL;
-    ngx_free(pending);
+    pending->op = NULL;
+
+    /* its WAIT, if any, answers for it no more */
+    ngx_http_otp_redis_wait_leave(pending);
+
+    if (pending->refs == 0) {
+        ngx_free(pending);
+    }
 
     ngx_http_otp_store_op_finish(op);
+}
+
+
+/*
+ * wait=: group commit.  WAIT acknowledges every write the connection made
+ * before it, and Redis blocks the connection while it waits: a WAIT
+ * behind each script would serialize the worker's operations on the
+ * replicas' round trips.  So the writes sent while the event loop handles
+ * one batch of events join ctx->batch, and one WAIT, sent from a posted
+ * event once the batch is over, answers for all of them.
+ */
+
+static void
+ngx_http_otp_redis_wait_join(ngx_http_otp_redis_ctx_t *ctx,
+    ngx_http_otp_redis_pending_t *pending)
+{
+    ngx_queue_insert_tail(&ctx->batch, &pending->wq);
+    pending->in_wait = 1;
+    pending->refs++;
+
+    if (!ctx->wait_event.posted) {
+        ngx_post_event(&ctx->wait_event, &ngx_posted_events);
+    }
+}
+
+
+/* out of its batch or WAIT: the caller answers it otherwise */
+
+static void
+ngx_http_otp_redis_wait_leave(ngx_http_otp_redis_pending_t *pending)
+{
+    if (!pending->in_wait) {
+        return;
+    }
+
+    ngx_queue_remove(&pending->wq);
+    pending->in_wait = 0;
+    pending->refs--;
+}
+
+
+static void
+ngx_http_otp_redis_wait_handler(ngx_event_t *ev)
+{
+    const char                 *argv[3];
+    size_t                      argvlen[3];
+    u_char                      n[NGX_INT_T_LEN], t[NGX_INT_T_LEN];
+    ngx_connection_t           *ident;
+    ngx_http_otp_redis_ctx_t   *ctx;
+    ngx_http_otp_redis_wait_t  *w;
+
+    ident = ev->data;
+    ctx = ((ngx_http_otp_redis_conn_t *) ident->data)->data;
+
+    if (ngx_queue_empty(&ctx->batch)) {
+        return;
+    }
+
+    w = NULL;
+
+    if (ctx->rc.state == NGX_HTTP_OTP_REDIS_READY && ctx->rc.ac) {
+        w = ngx_alloc(sizeof(ngx_http_otp_redis_wait_t), ctx->rc.log);
+    }
+
+    if (w) {
+        argv[0] = "WAIT";
+        argvlen[0] = 4;
+        argv[1] = (const char *) n;
+        argvlen[1] = ngx_sprintf(n, "%ui", ctx->rc.scf->wait_replicas) - n;
+        argv[2] = (const char *) t;
+        argvlen[2] = ngx_sprintf(t, "%M", ctx->rc.scf->wait_timeout) - t;
+
+        if (redisAsyncCommandArgv(ctx->rc.ac, ngx_http_otp_redis_wait_reply,
+                                  w, 3, argv, argvlen)
+            != REDIS_OK)
+        {
+            ngx_free(w);
+            w = NULL;
+        }
+    }
+
+    if (w == NULL) {
+        /* the connection is going: nothing can acknowledge them */
+        ngx_http_otp_redis_wait_fail(&ctx->batch);
+        return;
+    }
+
+    w->ctx = ctx;
+
+    ngx_queue_init(&w->pendings);
+    ngx_queue_add(&w->pendings, &ctx->batch);
+    ngx_queue_init(&ctx->batch);
+
+    ngx_log_debug1(NGX_LOG_DEBUG_EVENT, ctx->rc.log, 0,
+                   "otp redis store: WAIT %p sent", w);
+}
+
+
+/* operations no WAIT will answer for: answered as not acknowledged */
+
+static void
+ngx_http_otp_redis_wait_fail(ngx_queue_t *queue)
+{
+    ngx_queue_t                   *q;
+    ngx_http_otp_redis_pending_t  *pending;
+
+    while (!ngx_queue_empty(queue)) {
+        q = ngx_queue_head(queue);
+        pending = ngx_queue_data(q, ngx_http_otp_redis_pending_t, wq);
+
+        ngx_http_otp_redis_wait_leave(pending);
+
+        if (pending->op == NULL) {
+            if (pending->refs == 0) {
+                ngx_free(pending);
+            }
+
+            continue;
+        }
+
+        if (pending->answered) {
+            ngx_http_otp_redis_unacked(pending, 0);
+            ngx_http_otp_redis_done(pending);
+            continue;
+        }
+
+        /* its script's reply answers it */
+        pending->unacked = 1;
+    }
+}
+
+
+/*
+ * WAIT's answer: how many replicas acknowledged every write this
+ * connection made so far, the scripts of this WAIT's operations included
+ * (their replies came before it).  What follows when fewer than N did
+ * (ngx_http_otp_redis_unacked()) is the point of wait=.
+ */
+
+static void
+ngx_http_otp_redis_wait_reply(redisAsyncContext *ac, void *r, void *privdata)
+{
+    redisReply                 *reply = r;
+    ngx_http_otp_redis_wait_t  *w = privdata;
+
+    ngx_queue_t                   *q;
+    ngx_uint_t                     logged;
+    ngx_http_otp_store_op_t       *op;
+    ngx_http_otp_redis_pending_t  *pending;
+
+    ngx_log_debug3(NGX_LOG_DEBUG_EVENT, w->ctx->rc.log, 0,
+                   "otp redis store: WAIT %p reply: type %d, %L", w,
+                   reply ? reply->type : -1,
+                   (reply && reply->type == REDIS_REPLY_INTEGER)
+                   ? reply->integer : -1LL);
+
+    logged = 0;
+
+    while (!ngx_queue_empty(&w->pendings)) {
+        q = ngx_queue_head(&w->pendings);
+        pending = ngx_queue_data(q, ngx_http_otp_redis_pending_t, wq);
+
+        ngx_http_otp_redis_wait_leave(pending);
+
+        op = pending->op;
+
+        if (op == NULL) {
+            /* timed out, or its script failed: answered already */
+            if (pending->refs == 0) {
+                ngx_free(pending);
+            }
+
+            continue;
+        }
+
+        if (!pending->answered) {
+            /* replies come in order: only if its EVAL was resent */
+            pending->unacked = 1;
+            continue;
+        }
+
+        if (reply == NULL) {
+            op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+
+        } else if (reply->type == REDIS_REPLY_INTEGER) {
+            if (reply->integer
+                < (long long) w->ctx->rc.scf->wait_replicas)
+            {
+                ngx_http_otp_redis_unacked(pending, reply->integer);
+            }
+
+        } else {
+            /* a replica's "WAIT cannot be used", a NOPERM: not acked */
+            if (reply->type == REDIS_REPLY_ERROR && !logged) {
+                ngx_log_error(NGX_LOG_ERR, w->ctx->rc.log, 0,
+                              "otp redis store: WAIT failed: %*s",
+                              (size_t) reply->len, reply->str);
+                logged = 1;
+            }
+
+            op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+        }
+
+        ngx_http_otp_redis_done(pending);
+    }
+
+    ngx_free(w);
+}
+
+
+/*
+ * Fewer replicas than wait= asks for have the operation's write: a
+ * failover now could promote one that lacks it.  What is safe to answer:
+ *
+ * - A refusal (COOLDOWN, LIMITED, LOCKED, EXPIRED, EXHAUSTED, OPTED_OUT,
+ *   SEEN, NOT_FOUND, UNCHANGED) is answered as it is: refusing is failing
+ *   closed whatever the replicas hold, and if the counter that caused it
+ *   is lost, the worst is a client allowed one more try later.
+ * - An ISSUE that stored a code: 503, and the code is not sent.  A code
+ *   that a failover may lose must not reach the user, who would then
+ *   type a code that no longer exists (the code stays on this master:
+ *   with no failover a retry meets COOLDOWN until resend_after).
+ * - A VERIFY of the right code: 503, never "verified".  The script
+ *   deleted the code on this master; a failover to a replica that missed
+ *   the delete would bring it back unused, and the same code would
+ *   verify a second time (a replay).  Answering 503 grants nothing: if
+ *   the code comes back, it was never used, and the user may verify it
+ *   (or ask for a new one).
+ * - A VERIFY of a wrong code: 503 too.  Its failure counter may be lost,
+ *   and answering "invalid" would hand out a free guess; with 503 for
+ *   right and wrong codes alike, the answer tells a guesser nothing.
+ * - Any other write that succeeded (REVOKE, an opt-out, a budget count, a
+ *   message record or status, a replay mark): 503, so that the caller
+ *   (the client, or a provider's webhook, which retries) does it again.
+ */
+
+static void
+ngx_http_otp_redis_unacked(ngx_http_otp_redis_pending_t *pending,
+    long long acked)
+{
+    ngx_http_otp_store_op_t  *op;
+
+    op = pending->op;
+
+    if (op->status != NGX_HTTP_OTP_STORE_OK
+        && op->status != NGX_HTTP_OTP_STORE_INVALID)
+    {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_ERR, op->log, 0,
+                  "otp redis store: %s acknowledged by %L of %ui "
+                  "replicas in %M ms, answered as unavailable",
+                  ngx_http_otp_redis_names[pending->script], acked,
+                  pending->ctx->rc.scf->wait_replicas,
+                  pending->ctx->rc.scf->wait_timeout);
+
+    op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+    op->retry_after = 0;
+    op->attempts_remaining = 0;
+    op->first_over = 0;
+}
+
+
+/* what WAIT follows: every script but the two that only read */
+
+static ngx_uint_t
+ngx_http_otp_redis_writes(ngx_uint_t script)
+{
+    return script != NGX_HTTP_OTP_REDIS_STATUS_GET
+           && script != NGX_HTTP_OTP_REDIS_CODE_LIVE;
 }
 
 

@@ -42,7 +42,12 @@ typedef struct {
 
     ngx_http_otp_redis_sub_t       *sub;        /* one Redis */
     ngx_http_otp_redis_cluster_t   *cluster;    /* a cluster's node */
+    struct ngx_http_otp_redis_sentinel_s  *sentinel;    /* Sentinel */
     unsigned                        down:1;     /* logged, cluster */
+
+    /* wait=: scripts sent since the last WAIT, and the event sending it */
+    ngx_queue_t                     batch;
+    ngx_event_t                     wait_event;
 } ngx_http_otp_redis_ctx_t;
 
 
@@ -53,6 +58,14 @@ typedef struct {
     ngx_uint_t                      eval;       /* resent as EVAL */
     ngx_queue_t                     queue;      /* in ctx->waiting */
     unsigned                        waiting:1;
+
+    /* wait= (one Redis, Sentinel); zero otherwise */
+    ngx_queue_t                     wq;         /* in a batch or a WAIT's */
+    ngx_uint_t                      refs;       /* hiredis's, a WAIT's */
+    unsigned                        wait:1;     /* a write, with wait= */
+    unsigned                        in_wait:1;  /* in wq */
+    unsigned                        answered:1; /* script read, WAITing */
+    unsigned                        unacked:1;  /* no WAIT for it */
 
     /* Redis Cluster (ngx_http_otp_redis_cluster.c); zero for one Redis */
     ngx_http_otp_redis_cluster_t   *cluster;

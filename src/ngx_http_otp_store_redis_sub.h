@@ -30,7 +30,8 @@ ngx_http_otp_redis_sub_t *ngx_http_otp_redis_sub_create(ngx_pool_t *pool,
 ngx_int_t ngx_http_otp_redis_sub_watch(ngx_http_otp_redis_sub_t *sub,
     ngx_http_otp_store_watch_pt handler, void *data);
 void ngx_http_otp_redis_sub_unwatch(ngx_http_otp_redis_sub_t *sub);
-/* its connection: a Redis Cluster moves it from node to node */
+/* its connection: a Redis Cluster moves it from node to node, Sentinel
+ * attaches it to the master */
 ngx_http_otp_redis_conn_t *ngx_http_otp_redis_sub_conn(
     ngx_http_otp_redis_sub_t *sub);
 /* exit_process: closed, and no handler runs from here on */

@@ -62,6 +62,40 @@ int ngx_otp_redis_info_field(const u_char *info, size_t len,
     const char *field, const u_char **value, size_t *value_len);
 
 
+/* ngx_otp_sentinel.c: what Redis Sentinel says of a master */
+
+#define NGX_OTP_SENTINEL_NAME_MAX  64
+#define NGX_OTP_SENTINEL_IP_MAX    46          /* INET6_ADDRSTRLEN */
+
+typedef struct {
+    u_char      ip[NGX_OTP_SENTINEL_IP_MAX];   /* NUL-terminated */
+    size_t      ip_len;
+    unsigned    port;                          /* 1..65535 */
+} ngx_otp_sentinel_addr_t;
+
+/* a master name: 1..NGX_OTP_SENTINEL_NAME_MAX of [A-Za-z0-9._-] */
+int ngx_otp_sentinel_name_valid(const u_char *name, size_t len);
+
+/*
+ * A master's address as a sentinel gives it (the two strings of
+ * SENTINEL get-master-addr-by-name): NGX_OTP_OK and *addr filled only for
+ * a numeric IPv4 or IPv6 address (a host name would need a blocking
+ * resolver in the worker) and a decimal port 1..65535; NGX_OTP_EINVAL
+ * otherwise.
+ */
+int ngx_otp_sentinel_addr(const u_char *ip, size_t ip_len,
+    const u_char *port, size_t port_len, ngx_otp_sentinel_addr_t *addr);
+
+/*
+ * A "+switch-master" message: "NAME OLD-IP OLD-PORT NEW-IP NEW-PORT".
+ * NGX_OTP_OK with the new address when it is about the master called
+ * name; NGX_OTP_EDUP when it is about another master (nothing to do);
+ * NGX_OTP_EINVAL when malformed.
+ */
+int ngx_otp_sentinel_switch(const u_char *msg, size_t len,
+    const u_char *name, size_t name_len, ngx_otp_sentinel_addr_t *addr);
+
+
 /* ngx_otp_redis_cluster.c: Redis Cluster's key slots and redirects */
 
 #define NGX_OTP_CLUSTER_SLOTS      16384
