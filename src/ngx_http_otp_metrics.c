@@ -13,9 +13,12 @@
  *
  * The zone is kept across reloads as ngx_http_limit_req_module keeps its
  * own: nginx hands init_zone the old zone's data when the name, tag and
- * size are the same; the counters are reused when the layout (a CRC of
- * every series' labels and the bucket bounds) is the same too, and start
- * at zero, said at notice, otherwise.
+ * size are the same.  The zone's name carries the layout (a CRC of every
+ * series' labels and the bucket bounds): another layout is another zone,
+ * started at zero (said at notice), while the old workers, shutting down
+ * gracefully, go on adding to the old one, which nginx frees when they
+ * are gone.  One zone never holds two layouts: an old worker can never
+ * write into the new configuration's slots.
  *
  * The hot path finds the zone through ngx_cycle, not through a static,
  * so that a failed reload leaves nothing of its configuration behind.
@@ -33,7 +36,7 @@
 #include "ngx_http_otp_metrics.h"
 
 
-#define NGX_HTTP_OTP_METRICS_ZONE   "otp_metrics"
+#define NGX_HTTP_OTP_METRICS_ZONE   "otp_metrics_"    /* and the layout */
 
 #define NGX_HTTP_OTP_METRICS_NCH    3       /* sms, whatsapp, voice */
 #define NGX_HTTP_OTP_METRICS_NCAT   12      /* accepted, the categories */
@@ -415,7 +418,14 @@ ngx_http_otp_metrics_postconf(ngx_conf_t *cf)
            + ngx_align(m->nslots * sizeof(ngx_atomic_t)
                        + sizeof(ngx_http_otp_metrics_sh_t), ngx_pagesize);
 
-    ngx_str_set(&name, NGX_HTTP_OTP_METRICS_ZONE);
+    name.data = ngx_pnalloc(cf->pool, sizeof(NGX_HTTP_OTP_METRICS_ZONE) + 8);
+    if (name.data == NULL) {
+        return NGX_ERROR;
+    }
+
+    name.len = ngx_sprintf(name.data, NGX_HTTP_OTP_METRICS_ZONE "%08xD",
+                           m->layout)
+               - name.data;
 
     m->zone = ngx_shared_memory_add(cf, &name, size, &ngx_http_otp_module);
     if (m->zone == NULL) {
@@ -520,7 +530,6 @@ ngx_http_otp_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_http_otp_metrics_t  *m = shm_zone->data;
 
     size_t                      size;
-    ngx_atomic_t               *slot;
     ngx_slab_pool_t            *shpool;
     ngx_http_otp_metrics_sh_t  *sh;
 
@@ -528,48 +537,25 @@ ngx_http_otp_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     size = m->nslots * sizeof(ngx_atomic_t);
 
     if (data) {
-        /* a reload, the zone's size unchanged: nginx kept its memory */
+        /* a reload of the same layout (the zone's name): its counters */
         sh = shpool->data;
 
-        if (sh->layout == m->layout && sh->nslots == m->nslots) {
-            m->slot = sh->slot;
-            return NGX_OK;
+        if (sh->layout != m->layout || sh->nslots != m->nslots) {
+            /* a CRC collision, in theory: never mix two layouts */
+            ngx_log_error(NGX_LOG_EMERG, shm_zone->shm.log, 0,
+                          "otp metrics: zone \"%V\" holds another "
+                          "layout", &shm_zone->shm.name);
+            return NGX_ERROR;
         }
 
-        ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
-                      "otp metrics: the series changed with the "
-                      "configuration: every counter starts at zero");
-
-        /*
-         * The old workers, shutting down gracefully, still add to the old
-         * slots: they are freed only when the zone has no room for both
-         */
-
-        slot = ngx_slab_calloc(shpool, size);
-
-        if (slot == NULL) {
-            ngx_slab_free(shpool, (void *) sh->slot);
-
-            slot = ngx_slab_calloc(shpool, size);
-            if (slot == NULL) {
-                return NGX_ERROR;
-            }
-        }
-
-        sh->slot = slot;
-
-        sh->layout = m->layout;
-        sh->nslots = m->nslots;
         m->slot = sh->slot;
-
         return NGX_OK;
     }
 
     if (ngx_http_otp_metrics_zone_existed(shm_zone)) {
         ngx_log_error(NGX_LOG_NOTICE, shm_zone->shm.log, 0,
                       "otp metrics: the series changed with the "
-                      "configuration (a zone of another size): every "
-                      "counter starts at zero");
+                      "configuration: every counter starts at zero");
     }
 
     sh = ngx_slab_alloc(shpool, sizeof(ngx_http_otp_metrics_sh_t));
@@ -594,7 +580,8 @@ ngx_http_otp_metrics_init_zone(ngx_shm_zone_t *shm_zone, void *data)
 /*
  * init_zone runs inside ngx_init_cycle(), when ngx_cycle is still the
  * old cycle (ngx_master_process_cycle() switches after it returns): a
- * zone of ours there means a reload that changed the zone's size.
+ * zone of ours there, of another name, means a reload that changed the
+ * layout.
  */
 
 static ngx_uint_t
@@ -624,9 +611,10 @@ ngx_http_otp_metrics_zone_existed(ngx_shm_zone_t *zone)
         }
 
         if (z[i].tag == zone->tag
-            && z[i].shm.name.len == zone->shm.name.len
-            && ngx_strncmp(z[i].shm.name.data, zone->shm.name.data,
-                           zone->shm.name.len) == 0)
+            && z[i].shm.name.len > sizeof(NGX_HTTP_OTP_METRICS_ZONE) - 1
+            && ngx_strncmp(z[i].shm.name.data, NGX_HTTP_OTP_METRICS_ZONE,
+                           sizeof(NGX_HTTP_OTP_METRICS_ZONE) - 1)
+               == 0)
         {
             return 1;
         }

@@ -102,8 +102,8 @@ sub config {
 
 my $BUCKETS = 'otp_metrics_buckets provider 5ms 50ms 500ms 5s;';
 
-# the parser's own 6, two apps 3; per store 55, and 2 more with Redis
-$t->plan(9 + 55 * $t->stores + ($t->stores > 1 ? 2 : 0));
+# the parser's own 6, two apps 3; per store 56, and 2 more with Redis
+$t->plan(9 + 56 * $t->stores + ($t->stores > 1 ? 2 : 0));
 
 ###############################################################################
 
@@ -485,6 +485,39 @@ for my $store ($t->stores) {
     like($t->read_file('error.log'),
          qr/\[notice\].*otp metrics: the series changed/,
          "$store: and the error log says so");
+
+    # many layouts, one after another, with a long-poll held by an old
+    # worker at the last one: the old worker, answering it as it exits,
+    # counts into its own zone, never into the new configuration's (one
+    # zone holding every layout ran out of room after 8 and gave the old
+    # workers' slots to the new one: the gauge read -1)
+
+    for my $i (1 .. 8) {
+        if ($i == 8) {
+            my $S = sprintf '+1555072%04d', ++$n;
+            $t->uses_phone($S);
+            $before = scalar $mock->requests;
+            $r = $t->post_form('/otp/send', { phone => $S });
+            %f = form_hash((($mock->requests)[$before] // {})->{body} // '');
+            $t->{codes}{$1} = 1 if ($f{Body} // '') =~ /(\d{6})/;
+            my $sid3 = $r->{json} ? $r->{json}{message_id} // '' : '';
+
+            $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                          PeerPort => $t->port('PORT'))
+                or die "connect: $!\n";
+            print $sock "GET /otp/status/$sid3?wait=10 HTTP/1.0\r\n"
+                        . "Host: localhost\r\n\r\n";
+            gauge(1);
+        }
+
+        $t->write_config(config("otp_metrics_buckets provider ${i}0ms 9s;"),
+                         store => $store);
+        $t->reload;
+    }
+
+    close $sock;
+    is(gauge(0), 0, "$store: 8 layouts later, an old worker's long-poll "
+                    . "let go counts in its own zone");
 
     # the store unavailable: its errors counted
 
