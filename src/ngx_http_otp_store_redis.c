@@ -1656,6 +1656,16 @@ ngx_http_otp_redis_wait_handler(ngx_event_t *ev)
         return;
     }
 
+    if (ctx->wait_sent) {
+        /*
+         * One WAIT at a time: Redis holds the connection while a WAIT
+         * waits, and WAITs sent behind WAITs would add their times up
+         * for everything queued after them.  Its reply sends the next,
+         * for the writes made meanwhile.
+         */
+        return;
+    }
+
     w = NULL;
 
     if (ctx->rc.state == NGX_HTTP_OTP_REDIS_READY && ctx->rc.ac) {
@@ -1686,6 +1696,7 @@ ngx_http_otp_redis_wait_handler(ngx_event_t *ev)
     }
 
     w->ctx = ctx;
+    ctx->wait_sent = 1;
 
     ngx_queue_init(&w->pendings);
     ngx_queue_add(&w->pendings, &ctx->batch);
@@ -1746,7 +1757,11 @@ ngx_http_otp_redis_wait_reply(redisAsyncContext *ac, void *r, void *privdata)
     ngx_queue_t                   *q;
     ngx_uint_t                     logged;
     ngx_http_otp_store_op_t       *op;
+    ngx_http_otp_redis_ctx_t      *ctx;
     ngx_http_otp_redis_pending_t  *pending;
+
+    ctx = w->ctx;
+    ctx->wait_sent = 0;
 
     ngx_log_debug3(NGX_LOG_DEBUG_EVENT, w->ctx->rc.log, 0,
                    "otp redis store: WAIT %p reply: type %d, %L", w,
@@ -1805,6 +1820,15 @@ ngx_http_otp_redis_wait_reply(redisAsyncContext *ac, void *r, void *privdata)
     }
 
     ngx_free(w);
+
+    /* the writes made while it waited: the next WAIT (or, the connection
+     * gone, the handler fails them) */
+
+    if (!ngx_queue_empty(&ctx->batch) && !ctx->wait_event.posted
+        && !ctx->rc.exiting)
+    {
+        ngx_post_event(&ctx->wait_event, &ngx_posted_events);
+    }
 }
 
 

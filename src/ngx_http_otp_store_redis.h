@@ -48,6 +48,7 @@ typedef struct {
     /* wait=: scripts sent since the last WAIT, and the event sending it */
     ngx_queue_t                     batch;
     ngx_event_t                     wait_event;
+    unsigned                        wait_sent:1;    /* one WAIT at a time */
 } ngx_http_otp_redis_ctx_t;
 
 

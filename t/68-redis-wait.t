@@ -34,7 +34,7 @@ my $t = OtpTest->new->need_redis;
 my $bin = `sh -c 'command -v redis-server'`;
 chomp $bin;
 
-$t->plan(15);
+$t->plan(18);
 
 my $conf = <<'EOF2';
 
@@ -228,5 +228,26 @@ my $n = () = $log =~ /acknowledged by 0 of 1 replicas/g;
 is($n, 3, 'three operations answered unavailable, each logged');
 
 stop_replica();
+
+# sends arriving one after another while no replica answers: one WAIT at
+# a time, the writes made meanwhile acknowledged by the next one; WAITs
+# sent behind WAITs held the connection 200 ms each, one after the other,
+# until operations queued behind them timed out
+
+$before = waits();
+
+my @burst = $t->concurrently(24, sub {
+    sleep 0.02 * $_[0];
+    return $t->post_form('/otp/send',
+                         { phone => sprintf('+155501002%02d', $_[0]) });
+});
+
+is(join(',', sort { $a <=> $b } map { $_->{status} } @burst),
+   join(',', (503) x 24), 'a burst without a replica: every send 503');
+
+my $sent = waits() - $before;
+ok($sent <= 8, "one WAIT at a time: $sent WAITs for 24 sends over 0.5 s");
+unlike($t->read_file('error.log'), qr/otp redis store: \w+ timed out/,
+       'and no operation timed out behind them');
 
 $t->done;
