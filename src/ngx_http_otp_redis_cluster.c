@@ -62,6 +62,8 @@ struct ngx_http_otp_redis_cluster_s {
     ngx_queue_t                     delayed;    /* TRYAGAIN, retry timer */
 
     ngx_event_t                     refresh;    /* read the map again */
+    ngx_event_t                     map_timer;  /* CLUSTER SLOTS timeout */
+    ngx_http_otp_redis_ctx_t       *reader;     /* the node asked */
     ngx_connection_t                ident;      /* the events' data */
 
     ngx_http_otp_redis_sub_t       *sub;
@@ -100,6 +102,7 @@ static ngx_uint_t ngx_http_otp_redis_cluster_alive(
 static void ngx_http_otp_redis_cluster_read_map(
     ngx_http_otp_redis_cluster_t *cluster);
 static void ngx_http_otp_redis_cluster_refresh_handler(ngx_event_t *ev);
+static void ngx_http_otp_redis_cluster_map_timeout(ngx_event_t *ev);
 static void ngx_http_otp_redis_cluster_refresh_later(
     ngx_http_otp_redis_cluster_t *cluster);
 static void ngx_http_otp_redis_cluster_slots(redisAsyncContext *ac, void *r,
@@ -272,6 +275,11 @@ ngx_http_otp_redis_cluster_init_process(ngx_cycle_t *cycle,
     cluster->refresh.log = cycle->log;
     cluster->refresh.cancelable = 1;
 
+    cluster->map_timer.handler = ngx_http_otp_redis_cluster_map_timeout;
+    cluster->map_timer.data = &cluster->ident;
+    cluster->map_timer.log = cycle->log;
+    cluster->map_timer.cancelable = 1;
+
     cluster->sub = ngx_http_otp_redis_sub_create(cycle->pool, scf,
                                                  cycle->log);
     if (cluster->sub == NULL) {
@@ -328,6 +336,10 @@ ngx_http_otp_redis_cluster_exit_process(ngx_cycle_t *cycle,
 
     if (cluster->refresh.timer_set) {
         ngx_del_timer(&cluster->refresh);
+    }
+
+    if (cluster->map_timer.timer_set) {
+        ngx_del_timer(&cluster->map_timer);
     }
 
     /* the requests are gone with the worker: no handler runs */
@@ -726,6 +738,11 @@ ngx_http_otp_redis_cluster_read_map(ngx_http_otp_redis_cluster_t *cluster)
 
         cluster->reading = 1;
         cluster->stale = 0;
+
+        /* a node that never answers must not stop the map's refresh */
+        cluster->reader = node;
+        ngx_add_timer(&cluster->map_timer, cluster->scf->timeout);
+
         return;
     }
 
@@ -742,6 +759,35 @@ ngx_http_otp_redis_cluster_refresh_handler(ngx_event_t *ev)
     ident = ev->data;
 
     ngx_http_otp_redis_cluster_read_map(ident->data);
+}
+
+
+/*
+ * CLUSTER SLOTS unanswered within the store's timeout (a node silent, not
+ * gone): that connection is closed, which answers the read with no reply
+ * (ngx_http_otp_redis_cluster_slots()), and another node is asked later.
+ */
+
+static void
+ngx_http_otp_redis_cluster_map_timeout(ngx_event_t *ev)
+{
+    ngx_connection_t              *ident;
+    ngx_http_otp_redis_cluster_t  *cluster;
+
+    ident = ev->data;
+    cluster = ident->data;
+
+    if (!cluster->reading || cluster->reader == NULL) {
+        return;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, cluster->log, 0,
+                  "otp redis cluster: %s:%d did not answer CLUSTER SLOTS "
+                  "in %M ms: its connection is closed",
+                  cluster->reader->rc.host, cluster->reader->rc.port,
+                  cluster->scf->timeout);
+
+    ngx_http_otp_redis_conn_close(&cluster->reader->rc);
 }
 
 
@@ -775,6 +821,11 @@ ngx_http_otp_redis_cluster_slots(redisAsyncContext *ac, void *r,
 
     cluster = node->cluster;
     cluster->reading = 0;
+    cluster->reader = NULL;
+
+    if (cluster->map_timer.timer_set) {
+        ngx_del_timer(&cluster->map_timer);
+    }
 
     if (reply == NULL || cluster->exiting) {
         /* that node went: another one, later */
