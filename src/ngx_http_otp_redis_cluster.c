@@ -816,8 +816,10 @@ ngx_http_otp_redis_cluster_slots(redisAsyncContext *ac, void *r,
     redisReply                    *reply = r;
     ngx_http_otp_redis_ctx_t      *node = privdata;
 
+    size_t                         n;
     ngx_uint_t                     level;
     ngx_http_otp_redis_cluster_t  *cluster;
+    u_char                         text[4 * NGX_HTTP_OTP_REDIS_TEXT_MAX];
 
     cluster = node->cluster;
     cluster->reading = 0;
@@ -840,10 +842,11 @@ ngx_http_otp_redis_cluster_slots(redisAsyncContext *ac, void *r,
         cluster->map_failing = 1;
 
         if (reply->type == REDIS_REPLY_ERROR) {
+            n = ngx_http_otp_redis_text(text, reply->str, reply->len);
+
             ngx_log_error(level, cluster->log, 0,
                           "otp redis cluster: %s:%d refused CLUSTER SLOTS: "
-                          "%*s", node->rc.host, node->rc.port,
-                          (size_t) reply->len, reply->str);
+                          "%*s", node->rc.host, node->rc.port, n, text);
 
         } else {
             ngx_log_error(level, cluster->log, 0,

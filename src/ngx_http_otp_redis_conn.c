@@ -702,18 +702,44 @@ ngx_http_otp_redis_conn_step_done(ngx_http_otp_redis_conn_t *rc)
  * error text never repeats the password.
  */
 
+size_t
+ngx_http_otp_redis_text(u_char *buf, const char *text, size_t len)
+{
+    u_char  *p, c;
+    size_t   i;
+
+    p = buf;
+
+    for (i = 0; i < len && i < NGX_HTTP_OTP_REDIS_TEXT_MAX; i++) {
+        c = (u_char) text[i];
+
+        if (c >= 0x20 && c < 0x7f && c != '\\') {
+            *p++ = c;
+            continue;
+        }
+
+        p = ngx_sprintf(p, "\\x%02xd", (int) c);
+    }
+
+    return p - buf;
+}
+
+
 void
 ngx_http_otp_redis_conn_refused(ngx_http_otp_redis_conn_t *rc,
     const char *step, redisReply *reply)
 {
+    size_t      n;
     ngx_uint_t  level;
+    u_char      text[4 * NGX_HTTP_OTP_REDIS_TEXT_MAX];
 
     if (reply->type == REDIS_REPLY_ERROR) {
         level = ngx_http_otp_redis_conn_failure_level(rc);
+        n = ngx_http_otp_redis_text(text, reply->str, reply->len);
 
         ngx_log_error(level, rc->log, 0,
                       "otp redis %s: \"%V\" refused %s: %*s", rc->role,
-                      &rc->url, step, (size_t) reply->len, reply->str);
+                      &rc->url, step, n, text);
 
     } else {
         ngx_log_error(NGX_LOG_ALERT, rc->log, 0,

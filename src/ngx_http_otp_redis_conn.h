@@ -154,6 +154,16 @@ void ngx_http_otp_redis_conn_step_done(ngx_http_otp_redis_conn_t *rc);
 void ngx_http_otp_redis_conn_refused(ngx_http_otp_redis_conn_t *rc,
     const char *step, redisReply *reply);
 
+/*
+ * What a Redis (or whatever answers at its address) said, for a log line:
+ * untrusted text, so printable ASCII only (others as \xHH: no line can be
+ * forged), at most NGX_HTTP_OTP_REDIS_TEXT_MAX bytes of it.  buf holds
+ * 4 * NGX_HTTP_OTP_REDIS_TEXT_MAX bytes; returns the length written.
+ */
+#define NGX_HTTP_OTP_REDIS_TEXT_MAX  256
+
+size_t ngx_http_otp_redis_text(u_char *buf, const char *text, size_t len);
+
 /* NGX_LOG_ERR for the first failure of an outage, NGX_LOG_INFO after */
 ngx_uint_t ngx_http_otp_redis_conn_failure_level(
     ngx_http_otp_redis_conn_t *rc);

@@ -476,6 +476,7 @@ ngx_http_otp_redis_sentinel_addr_reply(redisAsyncContext *ac, void *r,
     ngx_http_otp_redis_sentinel_t  *s = privdata;
 
     redisReply                    **e;
+    ngx_uint_t                      level;
     ngx_otp_sentinel_addr_t         addr;
     ngx_http_otp_redis_conn_t      *rc;
 
@@ -488,7 +489,10 @@ ngx_http_otp_redis_sentinel_addr_reply(redisAsyncContext *ac, void *r,
     }
 
     if (reply->type == REDIS_REPLY_NIL) {
-        ngx_log_error(ngx_http_otp_redis_conn_failure_level(rc), rc->log, 0,
+        /* ngx_log_error() is a macro that reads its level twice: once */
+        level = ngx_http_otp_redis_conn_failure_level(rc);
+
+        ngx_log_error(level, rc->log, 0,
                       "otp redis sentinel: \"%V\" does not know the "
                       "master \"%V\"", &rc->url, &s->conf->name);
         ngx_http_otp_redis_conn_close(rc);

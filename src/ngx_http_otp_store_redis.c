@@ -1453,9 +1453,11 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
     redisReply                    *reply = r;
     ngx_http_otp_redis_pending_t  *pending = privdata;
 
+    size_t                         n;
     ngx_int_t                      rc;
     ngx_http_otp_store_op_t       *op;
     ngx_http_otp_redis_ctx_t      *ctx;
+    u_char                         text[4 * NGX_HTTP_OTP_REDIS_TEXT_MAX];
 
     op = pending->op;
     ctx = pending->ctx;
@@ -1537,10 +1539,12 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
         op->first_over = 0;
 
         if (reply->type == REDIS_REPLY_ERROR) {
+            n = ngx_http_otp_redis_text(text, reply->str, reply->len);
+
             ngx_log_error(NGX_LOG_ERR, op->log, 0,
                           "otp redis store: %s failed: %*s",
                           ngx_http_otp_redis_names[pending->script],
-                          (size_t) reply->len, reply->str);
+                          n, text);
 
         } else {
             ngx_log_error(NGX_LOG_ERR, op->log, 0,
@@ -1754,11 +1758,13 @@ ngx_http_otp_redis_wait_reply(redisAsyncContext *ac, void *r, void *privdata)
     redisReply                 *reply = r;
     ngx_http_otp_redis_wait_t  *w = privdata;
 
+    size_t                         n;
     ngx_queue_t                   *q;
     ngx_uint_t                     logged;
     ngx_http_otp_store_op_t       *op;
     ngx_http_otp_redis_ctx_t      *ctx;
     ngx_http_otp_redis_pending_t  *pending;
+    u_char                         text[4 * NGX_HTTP_OTP_REDIS_TEXT_MAX];
 
     ctx = w->ctx;
     ctx->wait_sent = 0;
@@ -1807,9 +1813,10 @@ ngx_http_otp_redis_wait_reply(redisAsyncContext *ac, void *r, void *privdata)
         } else {
             /* a replica's "WAIT cannot be used", a NOPERM: not acked */
             if (reply->type == REDIS_REPLY_ERROR && !logged) {
+                n = ngx_http_otp_redis_text(text, reply->str, reply->len);
+
                 ngx_log_error(NGX_LOG_ERR, w->ctx->rc.log, 0,
-                              "otp redis store: WAIT failed: %*s",
-                              (size_t) reply->len, reply->str);
+                              "otp redis store: WAIT failed: %*s", n, text);
                 logged = 1;
             }
 
