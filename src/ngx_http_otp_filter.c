@@ -28,6 +28,7 @@ typedef struct {
     ngx_uint_t                      from;
     ngx_uint_t                      status;
     ngx_str_t                       body;
+    const char                     *result;       /* $otp_result */
 } ngx_http_otp_filter_error_t;
 
 
@@ -41,43 +42,52 @@ static ngx_http_otp_filter_error_t  ngx_http_otp_filter_errors[] = {
 
     { NGX_HTTP_REQUEST_ENTITY_TOO_LARGE, NGX_HTTP_BAD_REQUEST,
       ngx_string("{\"error\":\"invalid_request\",\"message\":"
-                 "\"The request body is too large.\"}\n") },
+                 "\"The request body is too large.\"}\n"),
+      "invalid_request" },
 
     { NGX_HTTP_REQUEST_TIME_OUT, NGX_HTTP_REQUEST_TIME_OUT,
       ngx_string("{\"error\":\"invalid_request\",\"message\":"
-                 "\"The request did not arrive in time.\"}\n") },
+                 "\"The request did not arrive in time.\"}\n"),
+      "invalid_request" },
 
     { NGX_HTTP_LENGTH_REQUIRED, NGX_HTTP_BAD_REQUEST,
       ngx_string("{\"error\":\"invalid_request\",\"message\":"
-                 "\"The request body needs a length.\"}\n") },
+                 "\"The request body needs a length.\"}\n"),
+      "invalid_request" },
 
     { NGX_HTTP_NOT_ALLOWED, NGX_HTTP_NOT_ALLOWED,
       ngx_string("{\"error\":\"method_not_allowed\",\"message\":"
-                 "\"Use POST for this endpoint.\"}\n") },
+                 "\"Use POST for this endpoint.\"}\n"),
+      "method_not_allowed" },
 
     /* what other modules in the location may answer */
 
     { NGX_HTTP_UNAUTHORIZED, NGX_HTTP_UNAUTHORIZED,
       ngx_string("{\"error\":\"unauthorized\",\"message\":"
-                 "\"Authentication is required.\"}\n") },
+                 "\"Authentication is required.\"}\n"),
+      "unauthorized" },
 
     { NGX_HTTP_FORBIDDEN, NGX_HTTP_FORBIDDEN,
       ngx_string("{\"error\":\"forbidden\",\"message\":"
-                 "\"This request is not allowed.\"}\n") },
+                 "\"This request is not allowed.\"}\n"),
+      "forbidden" },
 
     { NGX_HTTP_NOT_FOUND, NGX_HTTP_NOT_FOUND,
       ngx_string("{\"error\":\"not_found\",\"message\":"
-                 "\"Nothing is here.\"}\n") },
+                 "\"Nothing is here.\"}\n"),
+      "not_found" },
 
     { NGX_HTTP_TOO_MANY_REQUESTS, NGX_HTTP_TOO_MANY_REQUESTS,
       ngx_string("{\"error\":\"rate_limited\",\"message\":"
-                 "\"Too many requests; try again later.\"}\n") },
+                 "\"Too many requests; try again later.\"}\n"),
+      "rate_limited" },
 
     { NGX_HTTP_SERVICE_UNAVAILABLE, NGX_HTTP_SERVICE_UNAVAILABLE,
       ngx_string("{\"error\":\"unavailable\",\"message\":"
-                 "\"The service is unavailable; try again shortly.\"}\n") },
+                 "\"The service is unavailable; try again shortly.\"}\n"),
+      "unavailable" },
 
-    { 0, 0, ngx_null_string }
+    { 0, 0, ngx_null_string, NULL }
 };
 
 
@@ -152,6 +162,7 @@ ngx_http_otp_header_filter(ngx_http_request_t *r)
 {
     ngx_uint_t                    status;
     ngx_str_t                    *body;
+    const char                   *result;
     ngx_http_otp_ctx_t           *ctx;
     ngx_http_otp_loc_conf_t      *olcf;
     ngx_http_otp_filter_error_t  *e;
@@ -172,13 +183,20 @@ ngx_http_otp_header_filter(ngx_http_request_t *r)
         return ngx_http_next_header_filter(r);
     }
 
-    body = (status >= NGX_HTTP_INTERNAL_SERVER_ERROR)
-           ? &ngx_http_otp_filter_internal : &ngx_http_otp_filter_bad_request;
+    if (status >= NGX_HTTP_INTERNAL_SERVER_ERROR) {
+        body = &ngx_http_otp_filter_internal;
+        result = "internal_error";
+
+    } else {
+        body = &ngx_http_otp_filter_bad_request;
+        result = "invalid_request";
+    }
 
     for (e = ngx_http_otp_filter_errors; e->from; e++) {
         if (e->from == status) {
             status = e->status;
             body = &e->body;
+            result = e->result;
             break;
         }
     }
@@ -195,6 +213,10 @@ ngx_http_otp_header_filter(ngx_http_request_t *r)
     }
 
     ctx->error_body = body;
+
+    /* an error nginx answered (a body too large, a timeout, a 500): the
+     * outcome of the request, for $otp_result and the metrics */
+    ctx->result = result;
 
     r->headers_out.status = status;
     r->err_status = status;

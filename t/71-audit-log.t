@@ -104,7 +104,7 @@ my %subst = (AC => $AC, TOKEN => $TOKEN, PUBLIC => $PUBLIC,
              MOCK => $mock->url, FORMAT => $format, MAP => $map);
 $conf =~ s/@(AC|TOKEN|PUBLIC|MOCK|FORMAT|MAP)@/$subst{$1}/g;
 
-$t->plan(36);
+$t->plan(38);
 
 $t->write_config($conf)->run;
 
@@ -190,6 +190,16 @@ ok(-e $t->dir . '/audit.log', 'USR1 (nginx -s reopen) starts a new file');
 is($t->post_form('/otp/verify', { phone => $P, code => '000000' })->{status},
    410, 'a verify after the reopen');
 
+# an error nginx answers itself (a chunked body over the limit): its
+# JSON error's code is the outcome too
+my $big = 'phone=%2B15550710001&code=' . ('1' x 20000);
+my $chunked = sprintf("%x\r\n%s\r\n0\r\n\r\n", length $big, $big);
+$r = $t->raw("POST /otp/verify HTTP/1.1\r\nHost: localhost\r\n"
+             . "Connection: close\r\n"
+             . "Content-Type: application/x-www-form-urlencoded\r\n"
+             . "Transfer-Encoding: chunked\r\n\r\n$chunked");
+is($r->{status}, 400, 'a chunked body over the limit: 400');
+
 $t->stop;
 
 ###############################################################################
@@ -200,7 +210,7 @@ my @new = audit_lines('audit.log');
 my @lines = map { eval { decode_json($_) } } @old, @new;
 is(scalar @lines, scalar(@old) + scalar(@new), 'every line is valid JSON');
 is(scalar @old, 11, 'one line for each of the 11 OTP requests before');
-is(scalar @new, 1, 'and one after the reopen');
+is(scalar @new, 2, 'and two after the reopen');
 
 sub fields {
     my ($l) = @_;
@@ -232,6 +242,8 @@ my @want = (
     "status=400 result=invalid_phone channel= provider= phone= "
         . "attempts_remaining=",
     "status=410 result=expired channel= provider= phone=+1******0001 "
+        . "attempts_remaining=",
+    "status=400 result=invalid_request channel= provider= phone= "
         . "attempts_remaining=",
 );
 
