@@ -192,7 +192,7 @@ is($t->post_form('/otp/verify', { phone => $P, code => '000000' })->{status},
 
 # an error nginx answers itself (a chunked body over the limit): its
 # JSON error's code is the outcome too
-my $big = 'phone=%2B15550710001&code=' . ('1' x 20000);
+my $big = 'phone=%2B15550710001&code=' . ('1' x 1100000);
 my $chunked = sprintf("%x\r\n%s\r\n0\r\n\r\n", length $big, $big);
 $r = $t->raw("POST /otp/verify HTTP/1.1\r\nHost: localhost\r\n"
              . "Connection: close\r\n"
