@@ -261,6 +261,26 @@ ngx_http_otp_redis_sentinel_option(ngx_conf_t *cf,
 }
 
 
+char *
+ngx_http_otp_redis_sentinel_check(ngx_conf_t *cf,
+    ngx_http_otp_store_conf_t *scf)
+{
+    ngx_http_otp_redis_sentinel_conf_t  *conf;
+
+    conf = scf->sentinel;
+
+    if (conf && conf->username.len && conf->password.len == 0) {
+        /* an ACL user without its password would be silently dropped */
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"sentinel_username=\" needs "
+                           "\"sentinel_password_file=\" in \"otp_store\"");
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
 ngx_http_otp_redis_sentinel_t *
 ngx_http_otp_redis_sentinel_create(ngx_pool_t *pool,
     ngx_http_otp_store_conf_t *scf, ngx_log_t *log)

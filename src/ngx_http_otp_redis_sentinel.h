@@ -51,6 +51,9 @@ typedef struct ngx_http_otp_redis_sentinel_s  ngx_http_otp_redis_sentinel_t;
 char *ngx_http_otp_redis_sentinel_conf(ngx_conf_t *cf,
     ngx_http_otp_store_conf_t *scf, ngx_str_t *url, ngx_uint_t *db,
     ngx_uint_t *db_set);
+/* after the options: a sentinel_username= needs a sentinel password */
+char *ngx_http_otp_redis_sentinel_check(ngx_conf_t *cf,
+    ngx_http_otp_store_conf_t *scf);
 /* sentinel_username=, sentinel_password_file=: NGX_DECLINED if not one */
 ngx_int_t ngx_http_otp_redis_sentinel_option(ngx_conf_t *cf,
     ngx_http_otp_store_conf_t *scf, ngx_str_t *arg);

@@ -492,6 +492,10 @@ ngx_http_otp_store_redis_conf(ngx_conf_t *cf, ngx_http_otp_store_conf_t *scf,
         return NGX_CONF_ERROR;
     }
 
+    if (ngx_http_otp_redis_sentinel_check(cf, scf) != NGX_CONF_OK) {
+        return NGX_CONF_ERROR;
+    }
+
     if (scf->wait_replicas && scf->wait_timeout >= scf->timeout) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "the time of \"wait=\" must be shorter than "

@@ -45,7 +45,7 @@ chomp $bin;
 
 plan(skip_all => 'redis-server not found') unless $bin;
 
-$t->plan(23);
+$t->plan(24);
 
 my $mock = MockProvider->new(dir => $t->dir);
 
@@ -287,6 +287,10 @@ like(store_line("redis://127.0.0.1:$master sentinel_username=x"),
 like(store_line("redis://127.0.0.1:$master username=otp"),
      qr/"username=" needs "password_file="/,
      'nginx -t: username= without a password');
+like(store_line("redis-sentinel://127.0.0.1:$sentinels[0]/mymaster"
+                . ' sentinel_username=s'),
+     qr/"sentinel_username=" needs "sentinel_password_file="/,
+     'nginx -t: sentinel_username= without a password');
 unlike(store_line("redis-sentinel://127.0.0.1:$sentinels[0],127.0.0.1/m-1/3"
                   . ' sentinel_username=s sentinel_password_file='
                   . "$dir/sentinel.pass"),
