@@ -129,6 +129,8 @@ static ngx_int_t ngx_http_otp_metrics_family(ngx_http_otp_metrics_out_t *o,
 static u_char *ngx_http_otp_metrics_labels(u_char *p,
     ngx_http_otp_metrics_provider_t *pr, ngx_uint_t channel);
 static u_char *ngx_http_otp_metrics_escape(u_char *p, ngx_str_t *s);
+static ngx_int_t ngx_http_otp_metrics_sample(ngx_http_otp_metrics_out_t *o,
+    const char *name, u_char *labels, size_t len, ngx_atomic_uint_t value);
 static ngx_int_t ngx_http_otp_metrics_histogram(
     ngx_http_otp_metrics_out_t *o, ngx_http_otp_metrics_t *m,
     const char *name, u_char *labels, size_t len, ngx_uint_t h,
@@ -1061,6 +1063,31 @@ ngx_http_otp_metrics_seconds(u_char *p, ngx_uint_t ms)
 
 /* name_bucket{labels,le=".."} cumulative, then _sum and _count */
 
+/* one sample line: NAME{LABELS} VALUE, or NAME VALUE without labels */
+
+static ngx_int_t
+ngx_http_otp_metrics_sample(ngx_http_otp_metrics_out_t *o, const char *name,
+    u_char *labels, size_t len, ngx_atomic_uint_t value)
+{
+    u_char  *p;
+
+    p = ngx_http_otp_metrics_line(o);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    if (len) {
+        o->b->last = ngx_sprintf(p, "%s{%*s} %uA\n", name, len, labels,
+                                 value);
+
+    } else {
+        o->b->last = ngx_sprintf(p, "%s %uA\n", name, value);
+    }
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_http_otp_metrics_histogram(ngx_http_otp_metrics_out_t *o,
     ngx_http_otp_metrics_t *m, const char *name, u_char *labels, size_t len,
@@ -1144,20 +1171,21 @@ ngx_http_otp_metrics_render(ngx_http_otp_metrics_out_t *o,
             }
 
             for (k = 0; k < NGX_HTTP_OTP_METRICS_NCAT; k++) {
-                p = ngx_http_otp_metrics_line(o);
-                if (p == NULL) {
+                l = ngx_http_otp_metrics_labels(labels, &pr[i], ch);
+                l = ngx_sprintf(l, ",result=\"%s\"",
+                                k ? ngx_otp_delivery_error_name(k)
+                                  : "accepted");
+
+                if (ngx_http_otp_metrics_sample(o,
+                        "otp_provider_sends_total", labels, l - labels,
+                        m->slot[m->b_attempt
+                                + (i * NGX_HTTP_OTP_METRICS_NCH + c)
+                                  * NGX_HTTP_OTP_METRICS_NCAT
+                                + k])
+                    != NGX_OK)
+                {
                     return NGX_ERROR;
                 }
-
-                p = ngx_sprintf(p, "otp_provider_sends_total{");
-                p = ngx_http_otp_metrics_labels(p, &pr[i], ch);
-                o->b->last = ngx_sprintf(p, ",result=\"%s\"} %uA\n",
-                                  k ? ngx_otp_delivery_error_name(k)
-                                    : "accepted",
-                                  m->slot[m->b_attempt
-                                          + (i * NGX_HTTP_OTP_METRICS_NCH + c)
-                                            * NGX_HTTP_OTP_METRICS_NCAT
-                                          + k]);
             }
         }
     }
@@ -1172,15 +1200,16 @@ ngx_http_otp_metrics_render(ngx_http_otp_metrics_out_t *o,
     }
 
     for (i = 0; ngx_http_otp_metrics_send_results[i]; i++) {
-        p = ngx_http_otp_metrics_line(o);
-        if (p == NULL) {
+        l = ngx_sprintf(labels, "result=\"%s\"",
+                        ngx_http_otp_metrics_send_results[i]);
+
+        if (ngx_http_otp_metrics_sample(o, "otp_send_requests_total",
+                                        labels, l - labels,
+                                        m->slot[m->b_send + i])
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
-
-        o->b->last = ngx_sprintf(p, "otp_send_requests_total{result=\"%s\"} "
-                                 "%uA\n",
-                                 ngx_http_otp_metrics_send_results[i],
-                                 m->slot[m->b_send + i]);
     }
 
     if (ngx_http_otp_metrics_family(o, "otp_verify_requests_total",
@@ -1191,15 +1220,16 @@ ngx_http_otp_metrics_render(ngx_http_otp_metrics_out_t *o,
     }
 
     for (i = 0; ngx_http_otp_metrics_verify_results[i]; i++) {
-        p = ngx_http_otp_metrics_line(o);
-        if (p == NULL) {
+        l = ngx_sprintf(labels, "result=\"%s\"",
+                        ngx_http_otp_metrics_verify_results[i]);
+
+        if (ngx_http_otp_metrics_sample(o, "otp_verify_requests_total",
+                                        labels, l - labels,
+                                        m->slot[m->b_verify + i])
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
-
-        o->b->last = ngx_sprintf(p, "otp_verify_requests_total{result=\"%s\"}"
-                                 " %uA\n",
-                                 ngx_http_otp_metrics_verify_results[i],
-                                 m->slot[m->b_verify + i]);
     }
 
     /* delivery statuses */
@@ -1222,19 +1252,19 @@ ngx_http_otp_metrics_render(ngx_http_otp_metrics_out_t *o,
             }
 
             for (k = 1; k < NGX_HTTP_OTP_METRICS_NST; k++) {
-                p = ngx_http_otp_metrics_line(o);
-                if (p == NULL) {
+                l = ngx_http_otp_metrics_labels(labels, &pr[i], ch);
+                l = ngx_sprintf(l, ",status=\"%s\"", ngx_otp_status_name(k));
+
+                if (ngx_http_otp_metrics_sample(o,
+                        "otp_delivery_statuses_total", labels, l - labels,
+                        m->slot[m->b_status
+                                + (i * NGX_HTTP_OTP_METRICS_NCH + c)
+                                  * NGX_HTTP_OTP_METRICS_NST
+                                + k])
+                    != NGX_OK)
+                {
                     return NGX_ERROR;
                 }
-
-                p = ngx_sprintf(p, "otp_delivery_statuses_total{");
-                p = ngx_http_otp_metrics_labels(p, &pr[i], ch);
-                o->b->last = ngx_sprintf(p, ",status=\"%s\"} %uA\n",
-                                  ngx_otp_status_name(k),
-                                  m->slot[m->b_status
-                                          + (i * NGX_HTTP_OTP_METRICS_NCH + c)
-                                            * NGX_HTTP_OTP_METRICS_NST
-                                          + k]);
             }
         }
     }
@@ -1308,16 +1338,16 @@ ngx_http_otp_metrics_render(ngx_http_otp_metrics_out_t *o,
 
     for (i = 0; i < np; i++) {
         for (k = 0; k < 2; k++) {
-            p = ngx_http_otp_metrics_line(o);
-            if (p == NULL) {
+            l = ngx_http_otp_metrics_labels(labels, &pr[i], 0);
+            l = ngx_sprintf(l, ",result=\"%s\"", k ? "over" : "within");
+
+            if (ngx_http_otp_metrics_sample(o,
+                    "otp_provider_budget_checks_total", labels, l - labels,
+                    m->slot[m->b_budget + i * 2 + k])
+                != NGX_OK)
+            {
                 return NGX_ERROR;
             }
-
-            p = ngx_sprintf(p, "otp_provider_budget_checks_total{");
-            p = ngx_http_otp_metrics_labels(p, &pr[i], 0);
-            o->b->last = ngx_sprintf(p, ",result=\"%s\"} %uA\n",
-                                     k ? "over" : "within",
-                                     m->slot[m->b_budget + i * 2 + k]);
         }
     }
 
@@ -1331,14 +1361,15 @@ ngx_http_otp_metrics_render(ngx_http_otp_metrics_out_t *o,
     }
 
     for (i = 0; i < NGX_HTTP_OTP_METRICS_NREASON; i++) {
-        p = ngx_http_otp_metrics_line(o);
-        if (p == NULL) {
+        l = ngx_sprintf(labels, "reason=\"%s\"",
+                        ngx_http_otp_metrics_reasons[i]);
+
+        if (ngx_http_otp_metrics_sample(o, "otp_rate_limited_total", labels,
+                                        l - labels, m->slot[m->b_refused + i])
+            != NGX_OK)
+        {
             return NGX_ERROR;
         }
-
-        o->b->last = ngx_sprintf(p, "otp_rate_limited_total{reason=\"%s\"} "
-                                 "%uA\n", ngx_http_otp_metrics_reasons[i],
-                                 m->slot[m->b_refused + i]);
     }
 
     if (ngx_http_otp_metrics_family(o, "otp_geo_refusals_total", "counter",
@@ -1348,13 +1379,12 @@ ngx_http_otp_metrics_render(ngx_http_otp_metrics_out_t *o,
         return NGX_ERROR;
     }
 
-    p = ngx_http_otp_metrics_line(o);
-    if (p == NULL) {
+    if (ngx_http_otp_metrics_sample(o, "otp_geo_refusals_total", NULL, 0,
+                                    m->slot[m->b_geo])
+        != NGX_OK)
+    {
         return NGX_ERROR;
     }
-
-    o->b->last = ngx_sprintf(p, "otp_geo_refusals_total %uA\n",
-                             m->slot[m->b_geo]);
 
     /* opt-outs */
 
@@ -1365,15 +1395,17 @@ ngx_http_otp_metrics_render(ngx_http_otp_metrics_out_t *o,
         return NGX_ERROR;
     }
 
-    p = ngx_http_otp_metrics_line(o);
-    if (p == NULL) {
-        return NGX_ERROR;
-    }
+    for (k = 0; k < 2; k++) {
+        l = ngx_sprintf(labels, "action=\"%s\"", k ? "start" : "stop");
 
-    o->b->last = ngx_sprintf(p, "otp_optout_changes_total{action=\"stop\"} "
-                             "%uA\notp_optout_changes_total{action=\"start\"}"
-                             " %uA\n", m->slot[m->b_optout],
-                             m->slot[m->b_optout + 1]);
+        if (ngx_http_otp_metrics_sample(o, "otp_optout_changes_total",
+                                        labels, l - labels,
+                                        m->slot[m->b_optout + k])
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+    }
 
     /* the store */
 
@@ -1387,20 +1419,18 @@ ngx_http_otp_metrics_render(ngx_http_otp_metrics_out_t *o,
     }
 
     for (i = 1; i < NGX_HTTP_OTP_METRICS_NOP; i++) {
-        p = ngx_http_otp_metrics_line(o);
-        if (p == NULL) {
-            return NGX_ERROR;
-        }
+        for (k = 0; k < 2; k++) {
+            l = ngx_sprintf(labels, "op=\"%s\",result=\"%s\"",
+                            ngx_http_otp_metrics_ops[i], k ? "error" : "ok");
 
-        o->b->last = ngx_sprintf(p,
-                         "otp_store_operations_total{op=\"%s\",result=\"ok\"}"
-                         " %uA\n"
-                         "otp_store_operations_total{op=\"%s\","
-                         "result=\"error\"} %uA\n",
-                         ngx_http_otp_metrics_ops[i],
-                         m->slot[m->b_ops + i * 2],
-                         ngx_http_otp_metrics_ops[i],
-                         m->slot[m->b_ops + i * 2 + 1]);
+            if (ngx_http_otp_metrics_sample(o, "otp_store_operations_total",
+                                            labels, l - labels,
+                                            m->slot[m->b_ops + i * 2 + k])
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
     }
 
     if (ngx_http_otp_metrics_family(o,
