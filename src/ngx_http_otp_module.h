@@ -231,10 +231,14 @@ typedef struct ngx_http_otp_ctx_s {
     ngx_uint_t                      attempts_remaining;
     ngx_msec_t                      provider_ms;  /* a send's attempts */
     ngx_msec_t                      provider_start;
+    int64_t                         cost;         /* $otp_cost: the
+                                                     accepted send's,
+                                                     millionths */
     u_char                          phone_key[NGX_OTP_HASH_LEN];
     unsigned                        has_attempts:1;
     unsigned                        has_provider_ms:1;
     unsigned                        has_phone_key:1;
+    unsigned                        has_cost:1;
 
     /* ngx_http_otp_filter.c: an nginx error answered as JSON */
     ngx_str_t                      *error_body;

@@ -161,6 +161,10 @@ struct ngx_http_otp_send_s {
     ngx_uint_t                      category;   /* NGX_OTP_DELIVERY_* */
     int64_t                         provider_code;
     unsigned                        has_provider_code:1;
+    int64_t                         cost;       /* estimated, millionths
+                                                   of the price table's
+                                                   currency; -1: unknown
+                                                   (ngx_http_otp_cost.c) */
 
     ngx_http_otp_send_handler_pt    handler;
     void                           *data;

@@ -325,6 +325,8 @@ struct ngx_http_otp_store_op_s {
     size_t                          provider_len;
     ngx_uint_t                      channel;        /* NGX_OTP_SMS.. */
     ngx_msec_t                      message_ttl;
+    int64_t                         cost;           /* millionths; -1:
+                                                       unknown */
 
     /* input: MESSAGE_PUT (prev), MESSAGE_LINK (next) */
     u_char                          link_id[NGX_HTTP_OTP_MESSAGE_ID_MAX];
