@@ -959,4 +959,55 @@ int ngx_otp_fallback_decode(const u_char *in, size_t len,
     ngx_otp_fallback_record_t *r);
 
 
+/* ngx_otp_analytics.c: delivery analytics (issue 10) */
+
+#define NGX_OTP_COUNTRY_MAX        3       /* digits of a calling code */
+#define NGX_OTP_TIME_LEN           20      /* "2026-11-30T18:00:00Z" */
+
+/*
+ * The ITU-T E.164 country calling code that begins number ("+" and
+ * digits, or digits): the longest assigned code of 1 to 3 digits (1, 7,
+ * 20, 27, 30, ..., 211, ..., 998).  Returns its length and leaves its
+ * digits at *cc (pointing into number), or 0 for a number that begins
+ * with no assigned code (a spare code such as 210, or not digits).
+ */
+size_t ngx_otp_country_code(const u_char *number, size_t len,
+    const u_char **cc);
+
+/*
+ * A time of the analytics query: unix seconds (1 to 11 digits), or RFC
+ * 3339 "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)" ('t' and 'z'
+ * too, RFC 3339 5.6; the fraction is dropped).  NGX_OTP_OK with *sec,
+ * or NGX_OTP_EINVAL (a date that does not exist, a leap second, a year
+ * before 1970 or after 9999, anything else).
+ */
+int ngx_otp_time_parse(const u_char *text, size_t len, int64_t *sec);
+
+/* sec (0 .. 253402300799) as "YYYY-MM-DDTHH:MM:SSZ": NGX_OTP_TIME_LEN
+ * bytes, no NUL; 0 and nothing written when out of range */
+size_t ngx_otp_time_format(int64_t sec, u_char *out);
+
+/*
+ * The fixed histogram of delivery times (ms): bucket i counts times
+ * <= ngx_otp_delivery_bounds[i] (and > the bound before it); the last,
+ * NGX_OTP_DELIVERY_BUCKETS - 1, counts the rest (+Inf).
+ */
+#define NGX_OTP_DELIVERY_BUCKETS   11
+
+extern const uint64_t  ngx_otp_delivery_bounds[NGX_OTP_DELIVERY_BUCKETS - 1];
+
+/* the bucket of a delivery time of ms */
+unsigned ngx_otp_delivery_bucket(uint64_t ms);
+
+/*
+ * The q-quantile (0 < q <= 1, permille: 950 is p95) of the times counted
+ * in hist (NGX_OTP_DELIVERY_BUCKETS counts), as Prometheus's
+ * histogram_quantile() reads one: rank = q * total, the bucket where the
+ * running count reaches it, linear interpolation between its bounds (the
+ * first bucket's lower bound is 0); a rank in the +Inf bucket reads as the
+ * highest finite bound.  -1 when hist counts nothing.
+ */
+int64_t ngx_otp_delivery_quantile(const uint64_t *hist, unsigned permille);
+
+
 #endif /* _NGX_OTP_CORE_H_INCLUDED_ */
