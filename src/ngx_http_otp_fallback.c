@@ -28,6 +28,7 @@
 #include "ngx_http_otp_module.h"
 #include "ngx_http_otp_app.h"
 #include "ngx_http_otp_fallback.h"
+#include "ngx_http_otp_analytics.h"
 
 
 
@@ -48,6 +49,7 @@ typedef struct {
 
     /* the blob's content */
     ngx_otp_fallback_record_t       rec;
+    int64_t                         cost;         /* the new send's */
     u_char                          masked[NGX_OTP_PHONE_MAX_LEN];
     size_t                          masked_len;
 } ngx_http_otp_fallback_run_t;
@@ -254,6 +256,10 @@ ngx_http_otp_fallback_op(ngx_http_otp_fallback_run_t *fb,
                    op->provider_len);
         op->channel = fb->rec.channel;
         op->message_ttl = fb->rec.message_ttl;
+        op->cost = fb->cost;
+        op->country_len = ngx_http_otp_country(fb->rec.phone,
+                                               fb->rec.phone_len,
+                                               op->country);
         break;
 
     default: /* NGX_HTTP_OTP_OP_MESSAGE_LINK */
@@ -430,6 +436,7 @@ ngx_http_otp_fallback_sent(ngx_http_otp_send_t *send)
 
     fb = send->data;
     fb->send = NULL;
+    fb->cost = send->cost;
 
     /* the provider has the code, or failed with it: no copy stays */
 

@@ -22,6 +22,7 @@
 #include "ngx_http_otp_app.h"
 #include "ngx_http_otp_vars.h"
 #include "ngx_http_otp_metrics.h"
+#include "ngx_http_otp_analytics.h"
 
 
 #define NGX_HTTP_OTP_DEFAULT_ZONE       "otp"
@@ -383,6 +384,20 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       0,
       NULL },
 
+    { ngx_string("otp_analytics"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_otp_analytics_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      NGX_HTTP_OTP_HANDLER_ANALYTICS,
+      NULL },
+
+    { ngx_string("otp_analytics_retention"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_analytics_retention,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("otp_logout"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_otp_logout_directive,
@@ -467,6 +482,7 @@ ngx_http_otp_create_main_conf(ngx_conf_t *cf)
     omcf->http.connect_timeout = NGX_CONF_UNSET_MSEC;
     omcf->http.verify = NGX_CONF_UNSET;
     omcf->http.max_connections = NGX_CONF_UNSET_UINT;
+    omcf->store.analytics_retention = NGX_CONF_UNSET_MSEC;
 
     return omcf;
 }
@@ -481,6 +497,8 @@ ngx_http_otp_init_main_conf(ngx_conf_t *cf, void *conf)
     ngx_conf_init_msec_value(omcf->http.connect_timeout, 3000);
     ngx_conf_init_value(omcf->http.verify, 1);
     ngx_conf_init_uint_value(omcf->http.max_connections, 64);
+    ngx_conf_init_msec_value(omcf->store.analytics_retention,
+                             NGX_HTTP_OTP_ANALYTICS_RETENTION);
 
     if (omcf->http.ca_file.len
         && ngx_conf_full_name(cf->cycle, &omcf->http.ca_file, 1) != NGX_OK)

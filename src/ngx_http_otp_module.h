@@ -25,6 +25,7 @@
 #define NGX_HTTP_OTP_HANDLER_VERIFY   2
 #define NGX_HTTP_OTP_HANDLER_STATUS   3   /* ngx_http_otp_status.c */
 #define NGX_HTTP_OTP_HANDLER_WEBHOOK  4   /* ngx_http_otp_webhook.c */
+#define NGX_HTTP_OTP_HANDLER_ANALYTICS  5 /* ngx_http_otp_analytics.c */
 
 /* otp_client_limit ... ipv6_prefix= */
 #define NGX_HTTP_OTP_IPV6_PREFIX          64

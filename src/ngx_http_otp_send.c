@@ -18,6 +18,7 @@
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_request.h"
 #include "ngx_http_otp_fallback.h"
+#include "ngx_http_otp_analytics.h"
 
 
 static ngx_uint_t ngx_http_otp_chain(ngx_http_request_t *r,
@@ -974,6 +975,11 @@ ngx_http_otp_record(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
     ngx_memcpy(op->provider, a->provider->store_name.data, op->provider_len);
     op->channel = a->channel;
     op->message_ttl = olcf->message_ttl;
+
+    /* the analytics' dimensions (ngx_http_otp_store.h, "Analytics") */
+    op->cost = ctx->has_cost ? ctx->cost : -1;
+    op->country_len = ngx_http_otp_country(ctx->phone, ctx->phone_len,
+                                           op->country);
 
     if (olcf->fallback) {
         ngx_http_otp_fallback_record(r, ctx, op);

@@ -42,6 +42,7 @@ ngx_http_otp_store_start(ngx_http_otp_store_conf_t *scf,
                    scf->backend->name, (int) op->type, op);
 
     op->start = ngx_current_msec;
+    op->retention = scf->analytics_retention;
 
     scf->backend->start(scf, op);
 }
@@ -89,6 +90,10 @@ ngx_http_otp_store_op_finish(ngx_http_otp_store_op_t *op)
 
     /* a fallback blob holds a message text: the code, sealed or not */
     ngx_explicit_memzero(op->fallback, NGX_HTTP_OTP_FALLBACK_MAX);
+
+    if (op->rows) {
+        ngx_free(op->rows);
+    }
 
     ngx_free(op);
 }

@@ -151,6 +151,31 @@
  *   attempt: the fallback's check that the code it would resend is still
  *   the one to enter, to a number that still wants codes.
  *
+ * Analytics (issue 10; the endpoint is ngx_http_otp_analytics.c).  Hourly
+ * rows, each for one clock hour (UTC, aligned), channel, provider (its
+ * store_name) and country calling code, counted inside the operations
+ * above, exactly once:
+ *   MESSAGE_PUT: the row of the hour of created (now), op->channel,
+ *     op->provider, op->country: sent += 1, cost += op->cost (when not
+ *     -1).  The message record keeps created, cost and country.
+ *   STATUS_SET answering OK, to delivered or read from a status that was
+ *     neither: the row of the hour of now, the record's channel, provider
+ *     and country: delivered += 1, ms_sum += now - created, ms_count += 1,
+ *     hist[ngx_otp_delivery_bucket(now - created)] += 1.  To failed or
+ *     undelivered: failed += 1 in that row, and count += 1 in the failure
+ *     row of (hour, channel, provider, country, error code; "unknown" for
+ *     none).
+ *   Rows live for scf->analytics_retention after the end of their hour.
+ *   A row that cannot be stored (a full shm zone) is not counted, and the
+ *   operation is answered as without analytics: a send never fails for
+ *   its statistics.
+ * ANALYTICS_GET: the rows of the hours from op->from to op->to (unix
+ *   seconds, aligned, to exclusive) whose provider begins with op->provider
+ *   (the app's "APP-ID:" prefix; provider_len 0: every row), in op->rows
+ *   (op->nrows of them, allocated with ngx_alloc() by the backend and
+ *   freed with the op); OK.  NGX_HTTP_OTP_ANALYTICS_ROWS_MAX rows at most
+ *   (op->truncated when there were more).
+ *
  * SEEN, a receiver's replay check (Standard Webhooks' webhook-id):
  *   seen_key absent (or its record expired) -> it is stored for ttl ms
  *                                              -> OK
@@ -219,7 +244,8 @@ typedef enum {
     NGX_HTTP_OTP_OP_OPTOUT_SET,
     NGX_HTTP_OTP_OP_OPTOUT_CLEAR,
     NGX_HTTP_OTP_OP_CODE_LIVE,
-    NGX_HTTP_OTP_OP_SEEN
+    NGX_HTTP_OTP_OP_SEEN,
+    NGX_HTTP_OTP_OP_ANALYTICS_GET
 } ngx_http_otp_op_type_e;
 
 
@@ -286,6 +312,30 @@ typedef struct {
 } ngx_http_otp_message_t;
 
 
+/* an analytics row as ANALYTICS_GET reads it out (failure 0: a counts
+ * row; failure 1: a failure row, error_code set, count in failed) */
+typedef struct {
+    int64_t                         hour;           /* unix seconds */
+    ngx_uint_t                      channel;
+    u_char                          provider[NGX_HTTP_OTP_PROVIDER_NAME_MAX];
+    size_t                          provider_len;
+    u_char                          country[NGX_OTP_COUNTRY_MAX];
+    size_t                          country_len;
+    u_char                          error_code[NGX_HTTP_OTP_ERROR_CODE_MAX];
+    size_t                          error_code_len;
+    ngx_uint_t                      failure;
+    uint64_t                        sent;
+    uint64_t                        delivered;
+    uint64_t                        failed;
+    uint64_t                        ms_sum;
+    uint64_t                        ms_count;
+    int64_t                         cost;           /* millionths */
+    uint64_t                        hist[NGX_OTP_DELIVERY_BUCKETS];
+} ngx_http_otp_analytics_row_t;
+
+#define NGX_HTTP_OTP_ANALYTICS_ROWS_MAX  16384
+
+
 typedef struct ngx_http_otp_store_op_s  ngx_http_otp_store_op_t;
 
 typedef void (*ngx_http_otp_store_handler_pt)(ngx_http_otp_store_op_t *op);
@@ -327,6 +377,8 @@ struct ngx_http_otp_store_op_s {
     ngx_msec_t                      message_ttl;
     int64_t                         cost;           /* millionths; -1:
                                                        unknown */
+    u_char                          country[NGX_OTP_COUNTRY_MAX];
+    size_t                          country_len;    /* 0: none known */
 
     /* input: MESSAGE_PUT (prev), MESSAGE_LINK (next) */
     u_char                          link_id[NGX_HTTP_OTP_MESSAGE_ID_MAX];
@@ -345,6 +397,13 @@ struct ngx_http_otp_store_op_s {
     /* output: STATUS_SET, STATUS_GET */
     ngx_http_otp_message_t          message;
 
+    /* input: ANALYTICS_GET (and provider, the prefix); output: rows */
+    int64_t                         from;           /* unix seconds */
+    int64_t                         to;
+    ngx_http_otp_analytics_row_t   *rows;           /* ngx_alloc() */
+    ngx_uint_t                      nrows;
+    unsigned                        truncated:1;
+
     /* output */
     ngx_http_otp_store_status_e     status;
     ngx_msec_t                      retry_after;    /* ms from now */
@@ -360,6 +419,9 @@ struct ngx_http_otp_store_op_s {
     void                           *backend;
     ngx_msec_t                      start;          /* the port's, for
                                                        the metrics */
+    ngx_msec_t                      retention;      /* the port's: the
+                                                       store conf's
+                                                       analytics_retention */
     unsigned                        cancelled:1;
 };
 
@@ -407,6 +469,9 @@ struct ngx_http_otp_store_conf_s {
     ngx_msec_t                      connect_timeout;
     ngx_msec_t                      timeout;        /* per operation */
     void                           *backend_data;   /* per worker */
+
+    /* otp_analytics_retention: how long an hour's rows are kept */
+    ngx_msec_t                      analytics_retention;
 };
 
 

@@ -78,7 +78,8 @@
 #define NGX_HTTP_OTP_REDIS_MESSAGE_ARGS_LEN                                  \
     (NGX_HTTP_OTP_REDIS_MESSAGE_KEY_LEN + sizeof("whatsapp") - 1             \
      + NGX_HTTP_OTP_PROVIDER_NAME_MAX + NGX_OTP_HASH_LEN * 2                 \
-     + NGX_HTTP_OTP_MESSAGE_ID_MAX + 3 * NGX_INT64_LEN)
+     + NGX_HTTP_OTP_MESSAGE_ID_MAX + 5 * NGX_INT64_LEN                     \
+     + NGX_OTP_COUNTRY_MAX)
 
 /*
  * How long a budget counter outlives its clock hour.  The count is keyed
@@ -142,6 +143,8 @@ static void ngx_http_otp_redis_args(ngx_http_otp_redis_pending_t *pending,
     ngx_http_otp_redis_args_t *a);
 static void ngx_http_otp_redis_arg(ngx_http_otp_redis_args_t *a,
     const char *fmt, ...);
+static ngx_msec_t ngx_http_otp_redis_retention(
+    ngx_http_otp_redis_pending_t *pending);
 static void ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
 static void ngx_http_otp_redis_done(ngx_http_otp_redis_pending_t *pending);
@@ -199,7 +202,8 @@ static ngx_str_t  *ngx_http_otp_redis_scripts[] = {
     &ngx_http_otp_redis_optout_lua,
     &ngx_http_otp_redis_code_live_lua,
     &ngx_http_otp_redis_seen_lua,
-    &ngx_http_otp_redis_client_lua
+    &ngx_http_otp_redis_client_lua,
+    &ngx_http_otp_redis_analytics_get_lua
 };
 
 
@@ -216,7 +220,8 @@ static const char  *ngx_http_otp_redis_names[] = {
     "opt-out",
     "code live",
     "seen",
-    "client window"
+    "client window",
+    "analytics get"
 };
 
 
@@ -1159,6 +1164,15 @@ ngx_http_otp_redis_script(ngx_http_otp_store_op_t *op)
 
         return NGX_HTTP_OTP_REDIS_SEEN;
 
+    case NGX_HTTP_OTP_OP_ANALYTICS_GET:
+        if (op->from < 0 || op->to <= op->from
+            || op->from % 3600 || op->to % 3600)
+        {
+            break;
+        }
+
+        return NGX_HTTP_OTP_REDIS_ANALYTICS;
+
     default:
         break;
     }
@@ -1396,6 +1410,16 @@ ngx_http_otp_redis_args(ngx_http_otp_redis_pending_t *pending,
         a->argv[a->argc] = (const char *) op->fallback;
         a->argvlen[a->argc] = op->fallback_len;
         a->argc++;
+
+        if (op->cost >= 0) {
+            ngx_http_otp_redis_arg(a, "%L", op->cost);
+
+        } else {
+            ngx_http_otp_redis_arg(a, "");
+        }
+
+        ngx_http_otp_redis_arg(a, "%*s", op->country_len, op->country);
+        ngx_http_otp_redis_arg(a, "%M", ngx_http_otp_redis_retention(pending));
         break;
 
     case NGX_HTTP_OTP_REDIS_MESSAGE_LINK:
@@ -1415,6 +1439,14 @@ ngx_http_otp_redis_args(ngx_http_otp_redis_pending_t *pending,
                                op->error_code);
         ngx_http_otp_redis_arg(a, "%*s", op->message_id_len,
                                op->message_id);
+        ngx_http_otp_redis_arg(a, "%M", ngx_http_otp_redis_retention(pending));
+        break;
+
+    case NGX_HTTP_OTP_REDIS_ANALYTICS:
+        ngx_http_otp_redis_arg(a, "1");
+        ngx_http_otp_redis_arg(a, "otp:{a}");
+        ngx_http_otp_redis_arg(a, "%L", op->from);
+        ngx_http_otp_redis_arg(a, "%L", op->to);
         break;
 
     case NGX_HTTP_OTP_REDIS_STATUS_GET:
@@ -1432,6 +1464,20 @@ ngx_http_otp_redis_args(ngx_http_otp_redis_pending_t *pending,
                                ? "1" : "0");
         break;
     }
+}
+
+
+/*
+ * The analytics retention MESSAGE_PUT and STATUS_SET count with, or 0:
+ * on a Cluster the hour's counters are in another slot than the message
+ * record, and a script may touch one slot only (README, "Delivery
+ * analytics").
+ */
+
+static ngx_msec_t
+ngx_http_otp_redis_retention(ngx_http_otp_redis_pending_t *pending)
+{
+    return pending->cluster ? 0 : pending->op->retention;
 }
 
 
@@ -1903,7 +1949,8 @@ static ngx_uint_t
 ngx_http_otp_redis_writes(ngx_uint_t script)
 {
     return script != NGX_HTTP_OTP_REDIS_STATUS_GET
-           && script != NGX_HTTP_OTP_REDIS_CODE_LIVE;
+           && script != NGX_HTTP_OTP_REDIS_CODE_LIVE
+           && script != NGX_HTTP_OTP_REDIS_ANALYTICS;
 }
 
 

@@ -32,6 +32,12 @@ static ngx_int_t ngx_http_otp_redis_retry(ngx_http_otp_store_op_t *op,
     ngx_uint_t script, redisReply *reply);
 static ngx_int_t ngx_http_otp_redis_message(ngx_http_otp_store_op_t *op,
     ngx_uint_t script, redisReply *reply);
+static ngx_int_t ngx_http_otp_redis_analytics(ngx_http_otp_store_op_t *op,
+    redisReply *reply);
+static ngx_int_t ngx_http_otp_redis_analytics_field(
+    ngx_http_otp_store_op_t *op, ngx_uint_t first, int64_t hour,
+    redisReply *field, redisReply *value);
+static ngx_int_t ngx_http_otp_redis_number(redisReply *r, int64_t *n);
 
 
 static ngx_http_otp_store_status_e  ngx_http_otp_redis_issue_status[] = {
@@ -116,7 +122,7 @@ static ngx_http_otp_redis_answer_t  ngx_http_otp_redis_answers[] = {
     { ngx_http_otp_redis_map(ngx_http_otp_redis_revoke_status), 3,
       ngx_http_otp_redis_retry },
     { ngx_http_otp_redis_message_status, 2, 1, NULL },      /* MESSAGE_LINK */
-    { ngx_http_otp_redis_message_status, 3, 10,              /* STATUS_SET */
+    { ngx_http_otp_redis_message_status, 3, 11,              /* STATUS_SET */
       ngx_http_otp_redis_message },
     { ngx_http_otp_redis_message_status, 2, 8,               /* STATUS_GET */
       ngx_http_otp_redis_message },
@@ -150,6 +156,10 @@ ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, ngx_uint_t script,
         || reply->element[0]->integer < 0)
     {
         return NGX_ERROR;
+    }
+
+    if (script == NGX_HTTP_OTP_REDIS_ANALYTICS) {
+        return ngx_http_otp_redis_analytics(op, reply);
     }
 
     a = &ngx_http_otp_redis_answers[script];
@@ -210,7 +220,7 @@ ngx_http_otp_redis_retry(ngx_http_otp_store_op_t *op, ngx_uint_t script,
 
 /*
  * A message record: {_, status, channel, provider, error_code, next, prev,
- * updated}, and for STATUS_SET {..., fallback, phone}.  The strings are
+ * updated}, and for STATUS_SET {..., fallback, phone, created}.  The strings are
  * Redis's and checked against their buffers, never trusted to fit; a
  * status or channel the module does not know is an unexpected reply.
  */
@@ -235,7 +245,7 @@ ngx_http_otp_redis_message(ngx_http_otp_store_op_t *op, ngx_uint_t script,
     }
 
     for (i = 2; i < reply->elements; i++) {
-        if (i != 7 && e[i]->type != REDIS_REPLY_STRING) {
+        if (i != 7 && i != 10 && e[i]->type != REDIS_REPLY_STRING) {
             return NGX_ERROR;
         }
     }
@@ -266,6 +276,17 @@ ngx_http_otp_redis_message(ngx_http_otp_store_op_t *op, ngx_uint_t script,
     m->prev_len = e[6]->len;
     ngx_memcpy(m->prev, e[6]->str, e[6]->len);
     m->updated = (int64_t) e[7]->integer;
+    m->created = 0;
+
+    if (script == NGX_HTTP_OTP_REDIS_STATUS_SET) {
+        /* for the time from send to delivered (the metrics) */
+
+        if (e[10]->type != REDIS_REPLY_INTEGER || e[10]->integer < 0) {
+            return NGX_ERROR;
+        }
+
+        m->created = (int64_t) e[10]->integer;
+    }
 
     op->fallback_len = 0;
 
@@ -293,6 +314,253 @@ ngx_http_otp_redis_message(ngx_http_otp_store_op_t *op, ngx_uint_t script,
 
     ngx_memcpy(op->fallback, e[8]->str, e[8]->len);
     op->fallback_len = e[8]->len;
+
+    return NGX_OK;
+}
+
+
+/*
+ * ANALYTICS_GET: {0, hour, {field, value, ...}, ...} (analytics_get.lua)
+ * into op->rows: a field "c|CHANNEL|PROVIDER|COUNTRY|COUNTER" is a
+ * counter of the counts row of those, "e|CHANNEL|PROVIDER|COUNTRY|ERROR"
+ * the failure row's count.  Rows of another app (op->provider, the
+ * prefix) are skipped; a field the module does not know is ignored (a
+ * newer version's), a malformed one is an unexpected reply.
+ */
+
+static ngx_int_t
+ngx_http_otp_redis_analytics(ngx_http_otp_store_op_t *op, redisReply *reply)
+{
+    size_t       n;
+    int64_t      hour;
+    ngx_uint_t   i, j, first;
+    redisReply  *h, *f;
+
+    if (reply->element[0]->integer != 0 || reply->elements % 2 != 1) {
+        return NGX_ERROR;
+    }
+
+    /* the fields bound the rows */
+
+    n = 0;
+
+    for (i = 1; i < reply->elements; i += 2) {
+        h = reply->element[i];
+        f = reply->element[i + 1];
+
+        if (h->type != REDIS_REPLY_INTEGER || h->integer < op->from
+            || h->integer >= op->to || h->integer % 3600
+            || f->type != REDIS_REPLY_ARRAY || f->elements % 2)
+        {
+            return NGX_ERROR;
+        }
+
+        n += f->elements / 2;
+    }
+
+    op->status = NGX_HTTP_OTP_STORE_OK;
+    op->nrows = 0;
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    if (n > NGX_HTTP_OTP_ANALYTICS_ROWS_MAX) {
+        n = NGX_HTTP_OTP_ANALYTICS_ROWS_MAX;
+    }
+
+    op->rows = ngx_alloc(n * sizeof(ngx_http_otp_analytics_row_t), op->log);
+    if (op->rows == NULL) {
+        return NGX_ERROR;
+    }
+
+    for (i = 1; i < reply->elements; i += 2) {
+        hour = (int64_t) reply->element[i]->integer;
+        f = reply->element[i + 1];
+
+        /* the rows of this hour start here */
+        first = op->nrows;
+
+        for (j = 0; j < f->elements; j += 2) {
+            if (ngx_http_otp_redis_analytics_field(op, first, hour,
+                                                   f->element[j],
+                                                   f->element[j + 1])
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_otp_redis_analytics_field(ngx_http_otp_store_op_t *op,
+    ngx_uint_t first, int64_t hour, redisReply *field, redisReply *value)
+{
+    u_char                        *p, *last, *part[5];
+    size_t                         len[5];
+    int64_t                        v;
+    ngx_uint_t                     i, k, channel, failure, bucket;
+    ngx_http_otp_analytics_row_t  *row;
+
+    if (field->type != REDIS_REPLY_STRING
+        || ngx_http_otp_redis_number(value, &v) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    /* five parts, the last (an error code) may hold '|' */
+
+    p = (u_char *) field->str;
+    last = p + field->len;
+
+    for (k = 0; k < 4; k++) {
+        part[k] = p;
+        p = ngx_strlchr(p, last, '|');
+
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        len[k] = p - part[k];
+        p++;
+    }
+
+    part[4] = p;
+    len[4] = last - p;
+
+    if (len[0] != 1 || (part[0][0] != 'c' && part[0][0] != 'e')) {
+        return NGX_OK;
+    }
+
+    failure = (part[0][0] == 'e');
+    channel = ngx_otp_channel_parse(part[1], len[1]);
+
+    if (channel == 0 || len[2] == 0 || len[2] > NGX_HTTP_OTP_PROVIDER_NAME_MAX
+        || len[3] > NGX_OTP_COUNTRY_MAX
+        || (failure && len[4] > NGX_HTTP_OTP_ERROR_CODE_MAX))
+    {
+        return NGX_ERROR;
+    }
+
+    if (len[2] < op->provider_len
+        || ngx_memcmp(part[2], op->provider, op->provider_len) != 0)
+    {
+        return NGX_OK;
+    }
+
+    /* the row, among this hour's */
+
+    row = NULL;
+
+    for (i = first; i < op->nrows; i++) {
+        row = &op->rows[i];
+
+        if (row->failure == failure && row->channel == channel
+            && row->provider_len == len[2]
+            && ngx_memcmp(row->provider, part[2], len[2]) == 0
+            && row->country_len == len[3]
+            && ngx_memcmp(row->country, part[3], len[3]) == 0
+            && (!failure
+                || (row->error_code_len == len[4]
+                    && ngx_memcmp(row->error_code, part[4], len[4]) == 0)))
+        {
+            break;
+        }
+
+        row = NULL;
+    }
+
+    if (row == NULL) {
+        if (op->nrows == NGX_HTTP_OTP_ANALYTICS_ROWS_MAX) {
+            op->truncated = 1;
+            return NGX_OK;
+        }
+
+        row = &op->rows[op->nrows++];
+        ngx_memzero(row, sizeof(ngx_http_otp_analytics_row_t));
+
+        row->hour = hour;
+        row->channel = channel;
+        row->failure = failure;
+        row->provider_len = len[2];
+        ngx_memcpy(row->provider, part[2], len[2]);
+        row->country_len = len[3];
+        ngx_memcpy(row->country, part[3], len[3]);
+
+        if (failure) {
+            row->error_code_len = len[4];
+            ngx_memcpy(row->error_code, part[4], len[4]);
+        }
+    }
+
+    if (failure) {
+        row->failed += v;
+        return NGX_OK;
+    }
+
+    p = part[4];
+
+    if (len[4] == 1 && p[0] == 's') {
+        row->sent += v;
+
+    } else if (len[4] == 1 && p[0] == 'd') {
+        row->delivered += v;
+
+    } else if (len[4] == 1 && p[0] == 'f') {
+        row->failed += v;
+
+    } else if (len[4] == 1 && p[0] == 'n') {
+        row->ms_count += v;
+
+    } else if (len[4] == 2 && p[0] == 'm' && p[1] == 's') {
+        row->ms_sum += v;
+
+    } else if (len[4] == 4 && ngx_strncmp(p, "cost", 4) == 0) {
+        row->cost += v;
+
+    } else if (len[4] >= 2 && len[4] <= 3 && p[0] == 'h') {
+        bucket = ngx_atoi(p + 1, len[4] - 1);
+
+        if (bucket < NGX_OTP_DELIVERY_BUCKETS) {
+            row->hist[bucket] += v;
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/* a counter: an integer reply or the text of one, 0 or more */
+
+static ngx_int_t
+ngx_http_otp_redis_number(redisReply *r, int64_t *n)
+{
+    ngx_int_t  v;
+
+    if (r->type == REDIS_REPLY_INTEGER) {
+        if (r->integer < 0) {
+            return NGX_ERROR;
+        }
+
+        *n = (int64_t) r->integer;
+        return NGX_OK;
+    }
+
+    if (r->type != REDIS_REPLY_STRING || r->len == 0 || r->len > 19) {
+        return NGX_ERROR;
+    }
+
+    v = ngx_atoi((u_char *) r->str, r->len);
+
+    if (v == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    *n = (int64_t) v;
 
     return NGX_OK;
 }

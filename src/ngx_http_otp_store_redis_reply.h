@@ -34,6 +34,7 @@ typedef enum {
     NGX_HTTP_OTP_REDIS_CODE_LIVE,
     NGX_HTTP_OTP_REDIS_SEEN,
     NGX_HTTP_OTP_REDIS_CLIENT,          /* Redis Cluster: ISSUE's client */
+    NGX_HTTP_OTP_REDIS_ANALYTICS,       /* ANALYTICS_GET */
     NGX_HTTP_OTP_REDIS_NSCRIPTS
 } ngx_http_otp_redis_script_e;
 

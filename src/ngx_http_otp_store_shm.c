@@ -189,6 +189,7 @@ ngx_http_otp_shm_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     ngx_queue_init(&ctx->sh->queue);
     ngx_queue_init(&ctx->sh->messages);
     ngx_queue_init(&ctx->sh->optouts);
+    ngx_queue_init(&ctx->sh->analytics);
 
     len = sizeof(" in otp zone \"\"") + shm_zone->shm.name.len;
 
@@ -264,11 +265,16 @@ ngx_http_otp_shm_start(ngx_http_otp_store_conf_t *scf,
 
     op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
 
+    /* one zone for every server: the http{} retention, the same for all */
+    ctx->retention = scf->analytics_retention;
+
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
     ngx_http_otp_shm_expire(ctx, &ctx->sh->queue, now,
                             NGX_HTTP_OTP_SHM_EXPIRE_STEP);
     ngx_http_otp_shm_expire(ctx, &ctx->sh->messages, now,
+                            NGX_HTTP_OTP_SHM_EXPIRE_STEP);
+    ngx_http_otp_shm_expire(ctx, &ctx->sh->analytics, now,
                             NGX_HTTP_OTP_SHM_EXPIRE_STEP);
 
     switch (op->type) {
@@ -316,6 +322,10 @@ ngx_http_otp_shm_start(ngx_http_otp_store_conf_t *scf,
 
     case NGX_HTTP_OTP_OP_SEEN:
         (void) ngx_http_otp_shm_seen(ctx, op, now);
+        break;
+
+    case NGX_HTTP_OTP_OP_ANALYTICS_GET:
+        (void) ngx_http_otp_shm_analytics_get(ctx, op, now);
         break;
 
     default:
@@ -1015,6 +1025,10 @@ ngx_http_otp_shm_size(ngx_uint_t kind)
         size = sizeof(ngx_http_otp_shm_message_t);
         break;
 
+    case NGX_HTTP_OTP_SHM_ANALYTICS:
+        size = sizeof(ngx_http_otp_shm_analytics_t);
+        break;
+
     case NGX_HTTP_OTP_SHM_OPTOUT:
     case NGX_HTTP_OTP_SHM_SEEN:
         size = 0;
@@ -1032,6 +1046,7 @@ ngx_http_otp_shm_size(ngx_uint_t kind)
 #define ngx_http_otp_shm_queue(ctx, n)                                        \
     ((n)->kind == NGX_HTTP_OTP_SHM_MESSAGE ? &(ctx)->sh->messages            \
      : (n)->kind == NGX_HTTP_OTP_SHM_OPTOUT ? &(ctx)->sh->optouts            \
+     : (n)->kind == NGX_HTTP_OTP_SHM_ANALYTICS ? &(ctx)->sh->analytics       \
      : &(ctx)->sh->queue)
 
 
@@ -1121,7 +1136,7 @@ static ngx_uint_t
 ngx_http_otp_shm_make_room(ngx_http_otp_shm_ctx_t *ctx, uint64_t now)
 {
     ngx_uint_t                n;
-    ngx_queue_t              *q;
+    ngx_queue_t              *q, *queue;
     ngx_http_otp_shm_node_t  *node;
 
     if (now >= ctx->sh->swept + NGX_HTTP_OTP_SHM_SWEEP_EVERY) {
@@ -1129,17 +1144,26 @@ ngx_http_otp_shm_make_room(ngx_http_otp_shm_ctx_t *ctx, uint64_t now)
 
         ngx_http_otp_shm_expire(ctx, &ctx->sh->queue, now, 0);
         ngx_http_otp_shm_expire(ctx, &ctx->sh->messages, now, 0);
+        ngx_http_otp_shm_expire(ctx, &ctx->sh->analytics, now, 0);
 
         return 1;
     }
 
+    /*
+     * Then the oldest analytics rows, once no message is left: statistics
+     * are worth less than a live code, a window or a delivery status.
+     */
+
+    queue = ngx_queue_empty(&ctx->sh->messages) ? &ctx->sh->analytics
+                                                 : &ctx->sh->messages;
+
     for (n = 0; n < NGX_HTTP_OTP_SHM_EVICT_STEP; n++) {
 
-        if (ngx_queue_empty(&ctx->sh->messages)) {
+        if (ngx_queue_empty(queue)) {
             break;
         }
 
-        q = ngx_queue_last(&ctx->sh->messages);
+        q = ngx_queue_last(queue);
         node = ngx_queue_data(q, ngx_http_otp_shm_node_t, queue);
 
         ngx_http_otp_shm_free(ctx, node);

@@ -29,7 +29,8 @@ typedef enum {
     NGX_HTTP_OTP_SHM_BUDGET,              /* a provider's hourly budget */
     NGX_HTTP_OTP_SHM_MESSAGE,             /* a message's delivery record */
     NGX_HTTP_OTP_SHM_OPTOUT,              /* a number that said STOP */
-    NGX_HTTP_OTP_SHM_SEEN                 /* a webhook id accepted */
+    NGX_HTTP_OTP_SHM_SEEN,                /* a webhook id accepted */
+    NGX_HTTP_OTP_SHM_ANALYTICS            /* an hour's analytics row */
 } ngx_http_otp_shm_kind_e;
 
 
@@ -70,12 +71,36 @@ typedef struct {
     u_char                      *fallback;        /* a slab allocation */
     uint64_t                     created;
     uint64_t                     updated;
+    int64_t                      cost;            /* millionths; -1 */
+    u_char                       country_len;
+    u_char                       country[NGX_OTP_COUNTRY_MAX];
     u_char                       phone_key[NGX_OTP_HASH_LEN];
     u_char                       provider[NGX_HTTP_OTP_PROVIDER_NAME_MAX];
     u_char                       error_code[NGX_HTTP_OTP_ERROR_CODE_MAX];
     u_char                       next[NGX_HTTP_OTP_MESSAGE_ID_MAX];
     u_char                       prev[NGX_HTTP_OTP_MESSAGE_ID_MAX];
 } ngx_http_otp_shm_message_t;
+
+
+/* an analytics row (ngx_http_otp_store.h, "Analytics") */
+typedef struct {
+    uint64_t                     hour;            /* unix seconds */
+    u_char                       channel;
+    u_char                       failure;         /* a failure row */
+    u_char                       provider_len;
+    u_char                       country_len;
+    u_char                       error_code_len;
+    u_char                       provider[NGX_HTTP_OTP_PROVIDER_NAME_MAX];
+    u_char                       country[NGX_OTP_COUNTRY_MAX];
+    u_char                       error_code[NGX_HTTP_OTP_ERROR_CODE_MAX];
+    uint64_t                     sent;
+    uint64_t                     delivered;
+    uint64_t                     failed;
+    uint64_t                     ms_sum;
+    uint64_t                     ms_count;
+    int64_t                      cost;
+    uint32_t                     hist[NGX_OTP_DELIVERY_BUCKETS];
+} ngx_http_otp_shm_analytics_t;
 
 
 typedef struct {
@@ -89,6 +114,7 @@ typedef struct {
         ngx_http_otp_shm_phone_t    phone;
         ngx_http_otp_shm_window_t   window;
         ngx_http_otp_shm_message_t  message;
+        ngx_http_otp_shm_analytics_t  analytics;
     } u;
 } ngx_http_otp_shm_node_t;
 
@@ -105,6 +131,8 @@ typedef struct {
     ngx_queue_t                  queue;           /* codes and windows */
     ngx_queue_t                  messages;        /* message records */
     ngx_queue_t                  optouts;         /* never swept */
+    ngx_queue_t                  analytics;       /* analytics rows */
+    uint64_t                     analytics_warned; /* the last "full" */
     uint64_t                     swept;           /* last full sweep */
 
     /* id number k is feed[k % NGX_HTTP_OTP_STORE_FEED] */
@@ -116,6 +144,8 @@ typedef struct {
 typedef struct {
     ngx_http_otp_shm_sh_t       *sh;
     ngx_slab_pool_t             *shpool;
+    ngx_msec_t                   retention;       /* the store conf's
+                                                     analytics_retention */
 } ngx_http_otp_shm_ctx_t;
 
 
@@ -143,6 +173,15 @@ ngx_int_t ngx_http_otp_shm_status_get(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now);
 void ngx_http_otp_shm_fallback_free(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_shm_message_t *m);
+
+/* ngx_http_otp_store_shm_analytics.c */
+void ngx_http_otp_shm_analytics_sent(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_shm_message_t *m, ngx_log_t *log);
+void ngx_http_otp_shm_analytics_status(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_shm_message_t *m, ngx_uint_t from, uint64_t now,
+    ngx_log_t *log);
+ngx_int_t ngx_http_otp_shm_analytics_get(ngx_http_otp_shm_ctx_t *ctx,
+    ngx_http_otp_store_op_t *op, uint64_t now);
 
 /* ngx_http_otp_store_shm_feed.c */
 void ngx_http_otp_shm_feed_append(ngx_http_otp_shm_ctx_t *ctx,

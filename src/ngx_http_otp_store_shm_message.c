@@ -93,9 +93,15 @@ ngx_http_otp_shm_message_put(ngx_http_otp_shm_ctx_t *ctx,
     m->fallback_len = (uint16_t) len;
     m->created = now;
     m->updated = now;
+    m->cost = op->cost;
+    m->country_len = (u_char) ngx_min(op->country_len, NGX_OTP_COUNTRY_MAX);
+    ngx_memcpy(m->country, op->country, m->country_len);
 
     n->expires = now + op->message_ttl;
     ngx_http_otp_shm_touch(ctx, n);
+
+    /* in the same critical section: counted exactly once */
+    ngx_http_otp_shm_analytics_sent(ctx, m, op->log);
 
     op->status = NGX_HTTP_OTP_STORE_OK;
 
@@ -133,6 +139,7 @@ ngx_int_t
 ngx_http_otp_shm_status_set(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now)
 {
+    ngx_uint_t                   from;
     ngx_http_otp_shm_node_t     *n;
     ngx_http_otp_shm_message_t  *m;
 
@@ -162,6 +169,7 @@ ngx_http_otp_shm_status_set(ngx_http_otp_shm_ctx_t *ctx,
         return NGX_OK;
     }
 
+    from = m->status;
     m->status = (u_char) op->msg_status;
     m->updated = now;
 
@@ -170,6 +178,8 @@ ngx_http_otp_shm_status_set(ngx_http_otp_shm_ctx_t *ctx,
                                              NGX_HTTP_OTP_ERROR_CODE_MAX);
         ngx_memcpy(m->error_code, op->error_code, m->error_code_len);
     }
+
+    ngx_http_otp_shm_analytics_status(ctx, m, from, now, op->log);
 
     /* exactly one report gets the blob: the one that ends the message */
 

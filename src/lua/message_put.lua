@@ -3,8 +3,18 @@
 --                       phone, created, updated; error, next, prev, fb
 --                       (the fallback blob) when not empty
 --   ARGV    channel, provider, phone key, message_ttl, prev ("" none),
---           fallback blob ("" none)
+--           fallback blob ("" none), cost (millionths, "" unknown),
+--           country calling code ("" none), analytics retention in ms
+--           (0: not counted here: Redis Cluster)
 --   answer  {0}
+--
+-- Analytics: the message is counted as sent in otp:{a}:HOUR (the hour of
+-- created, unix seconds), a hash of counters "c|CHANNEL|PROVIDER|COUNTRY|
+-- s" and "...|cost", kept until the end of the hour plus the retention.
+-- The key is not in KEYS: it is named from Redis's clock, here; on one
+-- Redis (or Sentinel's master) that is allowed, and on a Cluster, where it
+-- would be in another slot than the message's, the caller passes 0 and
+-- nothing is counted (README, "Delivery analytics").
 --
 -- The id comes from the provider's answer: it reaches Redis only as a
 -- key, never inside the text of a script.  The record replaces one with
@@ -17,8 +27,21 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'status', 'queued', 'channel', ARGV[1],
-  'provider', ARGV[2], 'phone', ARGV[3], 'created', now, 'updated', now)
+  'provider', ARGV[2], 'phone', ARGV[3], 'created', now, 'updated', now,
+  'cost', ARGV[7], 'cc', ARGV[8])
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'prev', ARGV[5]) end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'fb', ARGV[6]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
+local keep = tonumber(ARGV[9]) or 0
+if keep > 0 then
+  local hour = math.floor(now / 3600000) * 3600
+  local k = 'otp:{a}:' .. string.format('%d', hour)
+  local row = 'c|' .. ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[8] .. '|'
+  redis.call('HINCRBY', k, row .. 's', 1)
+  local cost = tonumber(ARGV[7])
+  if cost and cost > 0 then
+    redis.call('HINCRBY', k, row .. 'cost', string.format('%d', cost))
+  end
+  redis.call('PEXPIREAT', k, string.format('%d', (hour + 3600) * 1000 + keep))
+end
 return {0}
