@@ -35,7 +35,7 @@ sub slurp {
     return scalar <$f>;
 }
 
-plan(tests => 179);
+plan(tests => 189);
 
 # 1: the embedded header is up to date
 
@@ -50,7 +50,7 @@ $t->start_redis;
 my %lua = map { $_ => -f "$root/src/lua/$_.lua"
                       ? slurp("$root/src/lua/$_.lua") : '' }
           qw(issue verify revoke budget message_put message_link status_set
-             status_get optout code_live seen client);
+             status_get optout code_live seen client analytics_get);
 
 my $P = 'aa' x 32;                  # a phone key, as hex
 my $R = "otp:{$P}:r";
@@ -545,17 +545,21 @@ $now = now();
 $r = status_set(2);
 near($r->[7], $now, 'status set: updated = now');
 $r->[7] = 'T';
-is_deeply($r, [0, 2, 'sms', 'twilio', '', '', 'SM000', 'T', '', ''],
-          'status set: queued -> sent OK, the record after the change');
+my $created = call('HGET', $M, 'created');
+is_deeply($r, [0, 2, 'sms', 'twilio', '', '', 'SM000', 'T', '', '',
+               $created],
+          'status set: queued -> sent OK, the record after the change '
+          . '(and when it was created)');
 ok(call('HGET', $M, 'status') eq 'sent' && call('HGET', $M, 'fb') eq $BLOB,
    'status set: sent stored, the blob stays (not terminal)');
 
 call('HSET', $M, 'updated', 1000);
 $r = status_set(2);
-is_deeply($r, [2, 2, 'sms', 'twilio', '', '', 'SM000', 1000, '', ''],
+is_deeply($r, [2, 2, 'sms', 'twilio', '', '', 'SM000', 1000, '', '',
+               $created],
           'status set: sent again UNCHANGED, the record as it is');
 is_deeply(status_set(1), [2, 2, 'sms', 'twilio', '', '', 'SM000', 1000, '',
-                          ''],
+                          '', $created],
           'status set: a late queued after sent UNCHANGED');
 is(call('HGET', $M, 'updated'), 1000, 'status set: UNCHANGED changes nothing');
 
@@ -757,6 +761,81 @@ call('HSET', $C, 'count', 9, 'end', 1);
 is_deeply(script('client', [ $C ], 2, 3600000), [0, 0, 0],
           'client: after its end a new window');
 is(call('HGET', $C, 'count'), 1, 'client: counted from 1 again');
+
+# analytics: counted inside MESSAGE_PUT and STATUS_SET, in the hour's
+# hash otp:{a}:HOUR, kept to the hour's end + the retention; a retention
+# of 0 (what a Cluster passes) counts nothing
+
+sub hour_key { 'otp:{a}:' . int(now() / 3_600_000) * 3600 }
+
+sub counters {
+    my $h = call('HGETALL', hour_key()) || [];
+    my %h = @$h;
+    return join(' ', map { "$_=$h{$_}" } sort keys %h);
+}
+
+sub put_counted {
+    my ($id, $cost, $keep) = @_;
+    script('message_put', [ "otp:m:{$id}" ], 'whatsapp', 'tw', $P, 60000,
+           '', '', $cost, '44', $keep // 7200000);
+}
+
+sub set_counted {
+    my ($id, $status, $error, $keep) = @_;
+    return script('status_set', [ "otp:m:{$id}" ], 'tw', $status,
+                  $error // '', $id, $keep // 7200000);
+}
+
+clean();
+put_counted('A1', 1500);
+put_counted('A2', '');
+put_counted('A3', 2500);
+is(counters(), 'c|whatsapp|tw|44|cost=4000 c|whatsapp|tw|44|s=3',
+   'analytics: sent and cost (an unknown cost adds nothing)');
+
+my $hour = int(now() / 3_600_000) * 3600;
+near(call('PTTL', hour_key()) + now(), ($hour + 3600) * 1000 + 7200000,
+     'analytics: kept to the end of the hour + the retention');
+is(call('HGET', 'otp:m:{A1}', 'cost') . '/' . call('HGET', 'otp:m:{A1}', 'cc'),
+   '1500/44', 'analytics: the record keeps cost and country');
+
+set_counted('A1', 2);
+set_counted('A1', 3);
+set_counted('A1', 4);
+set_counted('A1', 3);
+set_counted('A2', 4);
+set_counted('A3', 6, '63016');
+set_counted('A3', 5);
+my %c = @{ call('HGETALL', hour_key()) };
+is(join(' ', map { "$_=" . ($c{"c|whatsapp|tw|44|$_"} // 0) }
+             qw(s d f n h0)),
+   's=3 d=2 f=1 n=2 h0=2',
+   'analytics: delivered once per message (read after delivered is not '
+   . 'counted), failed once');
+ok(defined $c{'c|whatsapp|tw|44|ms'} && $c{'c|whatsapp|tw|44|ms'} >= 0
+   && $c{'c|whatsapp|tw|44|ms'} < 2000, 'analytics: the delivery times');
+is($c{'e|whatsapp|tw|44|63016'}, 1, 'analytics: the failure by its code');
+
+put_counted('A4', 1);
+set_counted('A4', 5);
+is(call('HGET', hour_key(), 'e|whatsapp|tw|44|unknown'), 1,
+   'analytics: a failure without a code is "unknown"');
+is(call('HGET', 'otp:m:{A4}', 'error'), '',
+   'analytics: and the record keeps no error code');
+
+clean();
+put_counted('C1', 10, 0);
+set_counted('C1', 3, '', 0);
+is(call('EXISTS', hour_key()), 0, 'analytics: retention 0 counts nothing');
+
+call('HSET', "otp:{a}:$hour", 'c|sms|x|1|s', 2);
+call('HSET', 'otp:{a}:' . ($hour - 7200), 'c|sms|x|1|s', 1);
+call('HSET', 'otp:{a}:' . ($hour + 3600), 'c|sms|x|1|s', 5);
+is_deeply(script('analytics_get', [ 'otp:{a}' ], $hour - 7200, $hour + 3600),
+          [0, $hour - 7200, [ 'c|sms|x|1|s', 1 ], $hour,
+           [ 'c|sms|x|1|s', 2 ]],
+          'analytics get: the hours of the range with counters, ascending, '
+          . '"to" excluded');
 
 # ISSUE as a cluster runs it: client_limit 0, the phone window as KEYS[3]
 

@@ -72,6 +72,7 @@ my @schema = (
       [ 1, $S{message_ttl} ] ],
     [ 'webhook id seen', qr/^otp:s:\{$HEX\}$/, 'string',
       [ 1, 2 * $S{tolerance} ] ],
+    [ 'analytics hour', qr/^otp:\{a\}:(\d+)$/, 'hash', 'analytics' ],
 );
 
 $t->plan(13 + @schema);
@@ -300,6 +301,15 @@ for my $key (@keys) {
         my $end = ($hour + 1) * 3_600_000 + $S{budget_slack};
         push @bad_ttl, "$key: PTTL $pttl, documented to $end"
             unless $hour == int($now_ms / 3_600_000) && $pttl > 0
+                   && abs($now_ms + $pttl - $end) < 5000;
+
+    } elsif ($rule eq 'analytics') {
+        # unix seconds of the hour, kept to its end and the retention
+        # after it (otp_analytics_retention, 8d by default)
+        my ($hour) = $key =~ $re;
+        my $end = ($hour + 3600) * 1000 + 8 * 86_400_000;
+        push @bad_ttl, "$key: PTTL $pttl, documented to $end"
+            unless $hour == int($now_ms / 3_600_000) * 3600 && $pttl > 0
                    && abs($now_ms + $pttl - $end) < 5000;
 
     } else {

@@ -28,7 +28,7 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], 'status', 'queued', 'channel', ARGV[1],
   'provider', ARGV[2], 'phone', ARGV[3], 'created', now, 'updated', now,
-  'cost', ARGV[7], 'cc', ARGV[8])
+  'cost', ARGV[7] or '', 'cc', ARGV[8] or '')
 if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'prev', ARGV[5]) end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'fb', ARGV[6]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
@@ -36,7 +36,8 @@ local keep = tonumber(ARGV[9]) or 0
 if keep > 0 then
   local hour = math.floor(now / 3600000) * 3600
   local k = 'otp:{a}:' .. string.format('%d', hour)
-  local row = 'c|' .. ARGV[1] .. '|' .. ARGV[2] .. '|' .. ARGV[8] .. '|'
+  local row = 'c|' .. ARGV[1] .. '|' .. ARGV[2] .. '|' .. (ARGV[8] or '')
+    .. '|'
   redis.call('HINCRBY', k, row .. 's', 1)
   local cost = tonumber(ARGV[7])
   if cost and cost > 0 then
