@@ -41,7 +41,7 @@
 #define NGX_HTTP_OTP_METRICS_NCH    3       /* sms, whatsapp, voice */
 #define NGX_HTTP_OTP_METRICS_NCAT   12      /* accepted, the categories */
 #define NGX_HTTP_OTP_METRICS_NST    7       /* 0, NGX_OTP_STATUS_* */
-#define NGX_HTTP_OTP_METRICS_NOP    14      /* 0, NGX_HTTP_OTP_OP_* */
+#define NGX_HTTP_OTP_METRICS_NOP    15      /* 0, NGX_HTTP_OTP_OP_* */
 #define NGX_HTTP_OTP_METRICS_NREASON  5
 
 #define NGX_HTTP_OTP_METRICS_MAX_BUCKETS  32
@@ -180,7 +180,7 @@ static const char  *ngx_http_otp_metrics_reasons[] = {
 static const char  *ngx_http_otp_metrics_ops[] = {
     NULL, "issue", "verify", "budget", "message_put", "revoke",
     "message_link", "status_set", "status_get", "optout_set",
-    "optout_clear", "code_live", "seen", "analytics_get"
+    "optout_clear", "code_live", "seen", "analytics_get", "analytics_add"
 };
 
 static const unsigned  ngx_http_otp_metrics_channels[] = {

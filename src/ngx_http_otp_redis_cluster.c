@@ -84,6 +84,7 @@ struct ngx_http_otp_redis_cluster_s {
 
 static ngx_int_t ngx_http_otp_redis_cluster_init_process(ngx_cycle_t *cycle,
     ngx_http_otp_store_conf_t *scf);
+static void ngx_http_otp_redis_cluster_counted(ngx_http_otp_store_op_t *op);
 static void ngx_http_otp_redis_cluster_exit_process(ngx_cycle_t *cycle,
     ngx_http_otp_store_conf_t *scf);
 static void ngx_http_otp_redis_cluster_start(ngx_http_otp_store_conf_t *scf,
@@ -1197,5 +1198,61 @@ ngx_http_otp_redis_cluster_unwatch(ngx_http_otp_store_conf_t *scf)
 
     if (cluster) {
         ngx_http_otp_redis_sub_unwatch(cluster->sub);
+    }
+}
+
+
+/*
+ * The hour's analytics counters are in the slot of {a}, never in the
+ * message record's that MESSAGE_PUT and STATUS_SET ran in: their script
+ * answered the counters, and they are added by a script of their own, an
+ * operation of the worker's with no request behind it.  Not atomic with
+ * the first: a count is lost (logged) when this one fails, never counted
+ * twice, since only the script that changed the record answers counters.
+ */
+
+ngx_http_otp_store_op_t *
+ngx_http_otp_redis_cluster_count(ngx_http_otp_redis_cluster_t *cluster,
+    ngx_http_otp_store_op_t *op)
+{
+    ngx_http_otp_store_op_t  *add;
+
+    if (cluster->exiting) {
+        return NULL;
+    }
+
+    add = ngx_http_otp_store_op_create(cluster->log);
+    if (add == NULL) {
+        return NULL;
+    }
+
+    add->type = NGX_HTTP_OTP_OP_ANALYTICS_ADD;
+    add->handler = ngx_http_otp_redis_cluster_counted;
+    add->ncounts = op->ncounts;
+    ngx_memcpy(add->counts, op->counts, sizeof(op->counts));
+
+    return add;
+}
+
+
+void
+ngx_http_otp_redis_cluster_count_start(ngx_http_otp_redis_cluster_t *cluster,
+    ngx_http_otp_store_op_t *add)
+{
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cluster->log, 0,
+                   "otp redis cluster: analytics add %p, %ui counters",
+                   add, add->ncounts);
+
+    ngx_http_otp_store_start(cluster->scf, add);
+}
+
+
+static void
+ngx_http_otp_redis_cluster_counted(ngx_http_otp_store_op_t *op)
+{
+    if (op->status != NGX_HTTP_OTP_STORE_OK) {
+        ngx_log_error(NGX_LOG_WARN, op->log, 0,
+                      "otp redis cluster: %ui analytics counters lost",
+                      op->ncounts);
     }
 }

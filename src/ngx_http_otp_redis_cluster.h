@@ -58,6 +58,16 @@ ngx_int_t ngx_http_otp_redis_cluster_error(
 
 /* a node's connection READY, or gone */
 void ngx_http_otp_redis_cluster_node_ready(ngx_http_otp_redis_ctx_t *node);
+
+/*
+ * Analytics on a Cluster: count() makes the ANALYTICS_ADD of the counters
+ * a MESSAGE_PUT or STATUS_SET answered (op->counts), or NULL; count_start()
+ * starts it, once op is finished.
+ */
+ngx_http_otp_store_op_t *ngx_http_otp_redis_cluster_count(
+    ngx_http_otp_redis_cluster_t *cluster, ngx_http_otp_store_op_t *op);
+void ngx_http_otp_redis_cluster_count_start(
+    ngx_http_otp_redis_cluster_t *cluster, ngx_http_otp_store_op_t *add);
 void ngx_http_otp_redis_cluster_node_gone(ngx_http_otp_redis_ctx_t *node);
 
 

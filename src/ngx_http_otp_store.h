@@ -175,6 +175,11 @@
  *   (op->nrows of them, allocated with ngx_alloc() by the backend and
  *   freed with the op); OK.  NGX_HTTP_OTP_ANALYTICS_ROWS_MAX rows at most
  *   (op->truncated when there were more).
+ * On a Redis Cluster the hour's counters are in another slot than the
+ *   message record: MESSAGE_PUT and STATUS_SET answer the counters to add
+ *   (op->counts) and the backend adds them with an ANALYTICS_ADD of its
+ *   own, right after; not atomic with the operation (README, "Delivery
+ *   analytics").
  *
  * SEEN, a receiver's replay check (Standard Webhooks' webhook-id):
  *   seen_key absent (or its record expired) -> it is stored for ttl ms
@@ -245,7 +250,8 @@ typedef enum {
     NGX_HTTP_OTP_OP_OPTOUT_CLEAR,
     NGX_HTTP_OTP_OP_CODE_LIVE,
     NGX_HTTP_OTP_OP_SEEN,
-    NGX_HTTP_OTP_OP_ANALYTICS_GET
+    NGX_HTTP_OTP_OP_ANALYTICS_GET,
+    NGX_HTTP_OTP_OP_ANALYTICS_ADD       /* Redis Cluster, the backend's */
 } ngx_http_otp_op_type_e;
 
 
@@ -335,6 +341,18 @@ typedef struct {
 
 #define NGX_HTTP_OTP_ANALYTICS_ROWS_MAX  16384
 
+/* a counter to add, "c|CHANNEL|PROVIDER|COUNTRY|NAME" or "e|...|ERROR" */
+#define NGX_HTTP_OTP_ANALYTICS_FIELD_MAX  (2 + 9 + NGX_HTTP_OTP_PROVIDER_NAME_MAX \
+                                           + 1 + NGX_OTP_COUNTRY_MAX + 1      \
+                                           + NGX_HTTP_OTP_ERROR_CODE_MAX)
+#define NGX_HTTP_OTP_ANALYTICS_COUNTS     4
+
+typedef struct {
+    u_char                          field[NGX_HTTP_OTP_ANALYTICS_FIELD_MAX];
+    size_t                          len;
+    int64_t                         incr;
+} ngx_http_otp_analytics_count_t;
+
 
 typedef struct ngx_http_otp_store_op_s  ngx_http_otp_store_op_t;
 
@@ -403,6 +421,11 @@ struct ngx_http_otp_store_op_s {
     ngx_http_otp_analytics_row_t   *rows;           /* ngx_alloc() */
     ngx_uint_t                      nrows;
     unsigned                        truncated:1;
+
+    /* output: MESSAGE_PUT, STATUS_SET on a Redis Cluster; input:
+     * ANALYTICS_ADD */
+    ngx_http_otp_analytics_count_t  counts[NGX_HTTP_OTP_ANALYTICS_COUNTS];
+    ngx_uint_t                      ncounts;
 
     /* output */
     ngx_http_otp_store_status_e     status;

@@ -143,7 +143,7 @@ static void ngx_http_otp_redis_args(ngx_http_otp_redis_pending_t *pending,
     ngx_http_otp_redis_args_t *a);
 static void ngx_http_otp_redis_arg(ngx_http_otp_redis_args_t *a,
     const char *fmt, ...);
-static ngx_msec_t ngx_http_otp_redis_retention(
+static int64_t ngx_http_otp_redis_retention(
     ngx_http_otp_redis_pending_t *pending);
 static void ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r,
     void *privdata);
@@ -203,7 +203,8 @@ static ngx_str_t  *ngx_http_otp_redis_scripts[] = {
     &ngx_http_otp_redis_code_live_lua,
     &ngx_http_otp_redis_seen_lua,
     &ngx_http_otp_redis_client_lua,
-    &ngx_http_otp_redis_analytics_get_lua
+    &ngx_http_otp_redis_analytics_get_lua,
+    &ngx_http_otp_redis_analytics_add_lua
 };
 
 
@@ -221,7 +222,8 @@ static const char  *ngx_http_otp_redis_names[] = {
     "code live",
     "seen",
     "client window",
-    "analytics get"
+    "analytics get",
+    "analytics add"
 };
 
 
@@ -1173,6 +1175,15 @@ ngx_http_otp_redis_script(ngx_http_otp_store_op_t *op)
 
         return NGX_HTTP_OTP_REDIS_ANALYTICS;
 
+    case NGX_HTTP_OTP_OP_ANALYTICS_ADD:
+        if (op->ncounts == 0 || op->ncounts > NGX_HTTP_OTP_ANALYTICS_COUNTS
+            || op->retention == 0)
+        {
+            break;
+        }
+
+        return NGX_HTTP_OTP_REDIS_ANALYTICS_ADD;
+
     default:
         break;
     }
@@ -1298,7 +1309,7 @@ static void
 ngx_http_otp_redis_args(ngx_http_otp_redis_pending_t *pending,
     ngx_http_otp_redis_args_t *a)
 {
-    ngx_uint_t                s;
+    ngx_uint_t                s, i;
     ngx_http_otp_store_op_t  *op;
 
     op = pending->op;
@@ -1419,7 +1430,7 @@ ngx_http_otp_redis_args(ngx_http_otp_redis_pending_t *pending,
         }
 
         ngx_http_otp_redis_arg(a, "%*s", op->country_len, op->country);
-        ngx_http_otp_redis_arg(a, "%M", ngx_http_otp_redis_retention(pending));
+        ngx_http_otp_redis_arg(a, "%L", ngx_http_otp_redis_retention(pending));
         break;
 
     case NGX_HTTP_OTP_REDIS_MESSAGE_LINK:
@@ -1439,7 +1450,7 @@ ngx_http_otp_redis_args(ngx_http_otp_redis_pending_t *pending,
                                op->error_code);
         ngx_http_otp_redis_arg(a, "%*s", op->message_id_len,
                                op->message_id);
-        ngx_http_otp_redis_arg(a, "%M", ngx_http_otp_redis_retention(pending));
+        ngx_http_otp_redis_arg(a, "%L", ngx_http_otp_redis_retention(pending));
         break;
 
     case NGX_HTTP_OTP_REDIS_ANALYTICS:
@@ -1447,6 +1458,22 @@ ngx_http_otp_redis_args(ngx_http_otp_redis_pending_t *pending,
         ngx_http_otp_redis_arg(a, "otp:{a}");
         ngx_http_otp_redis_arg(a, "%L", op->from);
         ngx_http_otp_redis_arg(a, "%L", op->to);
+        break;
+
+    case NGX_HTTP_OTP_REDIS_ANALYTICS_ADD:
+        ngx_http_otp_redis_arg(a, "1");
+        ngx_http_otp_redis_arg(a, "otp:{a}");
+        ngx_http_otp_redis_arg(a, "%M", op->retention);
+
+        for (i = 0; i < op->ncounts; i++) {
+            /* the fields as the script answered them, by length */
+            a->argv[a->argc] = (const char *) op->counts[i].field;
+            a->argvlen[a->argc] = op->counts[i].len;
+            a->argc++;
+
+            ngx_http_otp_redis_arg(a, "%L", op->counts[i].incr);
+        }
+
         break;
 
     case NGX_HTTP_OTP_REDIS_STATUS_GET:
@@ -1474,10 +1501,11 @@ ngx_http_otp_redis_args(ngx_http_otp_redis_pending_t *pending,
  * analytics").
  */
 
-static ngx_msec_t
+static int64_t
 ngx_http_otp_redis_retention(ngx_http_otp_redis_pending_t *pending)
 {
-    return pending->cluster ? 0 : pending->op->retention;
+    return pending->cluster ? - (int64_t) pending->op->retention
+                            : (int64_t) pending->op->retention;
 }
 
 
@@ -1639,7 +1667,11 @@ ngx_http_otp_redis_done(ngx_http_otp_redis_pending_t *pending)
 {
     ngx_http_otp_store_op_t  *op;
 
+    ngx_http_otp_store_op_t       *add;
+    ngx_http_otp_redis_cluster_t  *cluster;
+
     op = pending->op;
+    cluster = pending->cluster;
 
     op->backend = NULL;
     pending->op = NULL;
@@ -1651,7 +1683,15 @@ ngx_http_otp_redis_done(ngx_http_otp_redis_pending_t *pending)
         ngx_free(pending);
     }
 
+    /* a Cluster: the counters the script answered, for their own slot */
+    add = (cluster && op->ncounts && op->status == NGX_HTTP_OTP_STORE_OK)
+          ? ngx_http_otp_redis_cluster_count(cluster, op) : NULL;
+
     ngx_http_otp_store_op_finish(op);
+
+    if (add) {
+        ngx_http_otp_redis_cluster_count_start(cluster, add);
+    }
 }
 
 

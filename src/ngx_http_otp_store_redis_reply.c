@@ -38,6 +38,8 @@ static ngx_int_t ngx_http_otp_redis_analytics_field(
     ngx_http_otp_store_op_t *op, ngx_uint_t first, int64_t hour,
     redisReply *field, redisReply *value);
 static ngx_int_t ngx_http_otp_redis_number(redisReply *r, int64_t *n);
+static ngx_int_t ngx_http_otp_redis_counts(ngx_http_otp_store_op_t *op,
+    redisReply *list);
 
 
 static ngx_http_otp_store_status_e  ngx_http_otp_redis_issue_status[] = {
@@ -131,7 +133,10 @@ static ngx_http_otp_redis_answer_t  ngx_http_otp_redis_answers[] = {
     { ngx_http_otp_redis_map(ngx_http_otp_redis_seen_status), 1, NULL },
     /* CLIENT: ISSUE's statuses, of which it answers OK and CLIENT_LIMITED */
     { ngx_http_otp_redis_map(ngx_http_otp_redis_issue_status), 3,
-      ngx_http_otp_redis_retry }
+      ngx_http_otp_redis_retry },
+    { NULL, 0, 0, NULL },                       /* ANALYTICS: its own */
+    { ngx_http_otp_redis_map(ngx_http_otp_redis_seen_status), 1, NULL }
+                                                /* ANALYTICS_ADD: {0} */
 };
 
 
@@ -172,7 +177,21 @@ ngx_http_otp_redis_result(ngx_http_otp_store_op_t *op, ngx_uint_t script,
 
     nelts = (op->status == NGX_HTTP_OTP_STORE_NOT_FOUND) ? 1 : a->nelts;
 
-    if (reply->elements != nelts) {
+    /* on a Cluster, MESSAGE_PUT and STATUS_SET may answer the analytics
+     * counters to add last (message_put.lua) */
+
+    op->ncounts = 0;
+
+    if (op->status == NGX_HTTP_OTP_STORE_OK
+        && (script == NGX_HTTP_OTP_REDIS_MESSAGE_PUT
+            || script == NGX_HTTP_OTP_REDIS_STATUS_SET)
+        && reply->elements == nelts + 1)
+    {
+        if (ngx_http_otp_redis_counts(op, reply->element[nelts]) != NGX_OK) {
+            return NGX_ERROR;
+        }
+
+    } else if (reply->elements != nelts) {
         return NGX_ERROR;
     }
 
@@ -244,7 +263,12 @@ ngx_http_otp_redis_message(ngx_http_otp_store_op_t *op, ngx_uint_t script,
         return NGX_ERROR;
     }
 
-    for (i = 2; i < reply->elements; i++) {
+    /* the record's elements; a Cluster's counters after them are read
+     * by ngx_http_otp_redis_counts() */
+
+    n = (script == NGX_HTTP_OTP_REDIS_STATUS_SET) ? 11 : 8;
+
+    for (i = 2; i < (ngx_uint_t) n; i++) {
         if (i != 7 && i != 10 && e[i]->type != REDIS_REPLY_STRING) {
             return NGX_ERROR;
         }
@@ -561,6 +585,43 @@ ngx_http_otp_redis_number(redisReply *r, int64_t *n)
     }
 
     *n = (int64_t) v;
+
+    return NGX_OK;
+}
+
+
+/* {field, increment, ...}: the counters a Cluster adds in their own slot */
+
+static ngx_int_t
+ngx_http_otp_redis_counts(ngx_http_otp_store_op_t *op, redisReply *list)
+{
+    int64_t                          v;
+    ngx_uint_t                       i;
+    redisReply                      *f;
+    ngx_http_otp_analytics_count_t  *c;
+
+    if (list->type != REDIS_REPLY_ARRAY || list->elements == 0
+        || list->elements % 2
+        || list->elements > 2 * NGX_HTTP_OTP_ANALYTICS_COUNTS)
+    {
+        return NGX_ERROR;
+    }
+
+    for (i = 0; i < list->elements; i += 2) {
+        f = list->element[i];
+
+        if (f->type != REDIS_REPLY_STRING || f->len == 0
+            || f->len > NGX_HTTP_OTP_ANALYTICS_FIELD_MAX
+            || ngx_http_otp_redis_number(list->element[i + 1], &v) != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        c = &op->counts[op->ncounts++];
+        ngx_memcpy(c->field, f->str, f->len);
+        c->len = f->len;
+        c->incr = v;
+    }
 
     return NGX_OK;
 }

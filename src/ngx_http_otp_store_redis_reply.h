@@ -35,6 +35,7 @@ typedef enum {
     NGX_HTTP_OTP_REDIS_SEEN,
     NGX_HTTP_OTP_REDIS_CLIENT,          /* Redis Cluster: ISSUE's client */
     NGX_HTTP_OTP_REDIS_ANALYTICS,       /* ANALYTICS_GET */
+    NGX_HTTP_OTP_REDIS_ANALYTICS_ADD,   /* Redis Cluster: the counters */
     NGX_HTTP_OTP_REDIS_NSCRIPTS
 } ngx_http_otp_redis_script_e;
 

@@ -35,7 +35,7 @@ sub slurp {
     return scalar <$f>;
 }
 
-plan(tests => 189);
+plan(tests => 195);
 
 # 1: the embedded header is up to date
 
@@ -50,7 +50,8 @@ $t->start_redis;
 my %lua = map { $_ => -f "$root/src/lua/$_.lua"
                       ? slurp("$root/src/lua/$_.lua") : '' }
           qw(issue verify revoke budget message_put message_link status_set
-             status_get optout code_live seen client analytics_get);
+             status_get optout code_live seen client analytics_get
+             analytics_add);
 
 my $P = 'aa' x 32;                  # a phone key, as hex
 my $R = "otp:{$P}:r";
@@ -828,6 +829,29 @@ put_counted('C1', 10, 0);
 set_counted('C1', 3, '', 0);
 is(call('EXISTS', hour_key()), 0, 'analytics: retention 0 counts nothing');
 
+# a Cluster: a negative retention answers the counters instead, and
+# analytics_add.lua adds them in the hour's slot
+
+clean();
+is_deeply(script('message_put', [ 'otp:m:{K1}' ], 'sms', 'tw', $P, 60000,
+                 '', '', 1500, '44', -7200000),
+          [0, [ 'c|sms|tw|44|s', 1, 'c|sms|tw|44|cost', 1500 ]],
+          'analytics (cluster): message put answers its counters');
+$r = script('status_set', [ 'otp:m:{K1}' ], 'tw', 6, '30008', 'K1',
+            -7200000);
+is_deeply($r->[11], [ 'c|sms|tw|44|f', 1, 'e|sms|tw|44|30008', 1 ],
+          'analytics (cluster): status set answers its counters last');
+is(call('EXISTS', hour_key()), 0,
+   'analytics (cluster): and neither counts here');
+is_deeply(script('analytics_add', [ 'otp:{a}' ], 7200000,
+                 'c|sms|tw|44|s', 1, 'c|sms|tw|44|cost', 1500), [0],
+          'analytics add: OK');
+is(counters(), 'c|sms|tw|44|cost=1500 c|sms|tw|44|s=1',
+   'analytics add: counted in the hour\'s hash');
+near(call('PTTL', hour_key()) + now(), ($hour + 3600) * 1000 + 7200000,
+     'analytics add: kept to the end of the hour + the retention');
+
+clean();
 call('HSET', "otp:{a}:$hour", 'c|sms|x|1|s', 2);
 call('HSET', 'otp:{a}:' . ($hour - 7200), 'c|sms|x|1|s', 1);
 call('HSET', 'otp:{a}:' . ($hour + 3600), 'c|sms|x|1|s', 5);

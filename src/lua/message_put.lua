@@ -5,16 +5,19 @@
 --   ARGV    channel, provider, phone key, message_ttl, prev ("" none),
 --           fallback blob ("" none), cost (millionths, "" unknown),
 --           country calling code ("" none), analytics retention in ms
---           (0: not counted here: Redis Cluster)
---   answer  {0}
+--           (0: nothing counted; negative, on a Redis Cluster: not
+--           counted here but answered, see below)
+--   answer  {0}, or {0, {field, increment, ...}} with a negative
+--           retention
 --
 -- Analytics: the message is counted as sent in otp:{a}:HOUR (the hour of
 -- created, unix seconds), a hash of counters "c|CHANNEL|PROVIDER|COUNTRY|
 -- s" and "...|cost", kept until the end of the hour plus the retention.
 -- The key is not in KEYS: it is named from Redis's clock, here; on one
 -- Redis (or Sentinel's master) that is allowed, and on a Cluster, where it
--- would be in another slot than the message's, the caller passes 0 and
--- nothing is counted (README, "Delivery analytics").
+-- would be in another slot than the message's, the caller passes minus
+-- the retention and gets the counters to add back: it adds them with
+-- analytics_add.lua, in the hour's slot (README, "Delivery analytics").
 --
 -- The id comes from the provider's answer: it reaches Redis only as a
 -- key, never inside the text of a script.  The record replaces one with
@@ -33,16 +36,19 @@ if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'prev', ARGV[5]) end
 if ARGV[6] ~= '' then redis.call('HSET', KEYS[1], 'fb', ARGV[6]) end
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 local keep = tonumber(ARGV[9]) or 0
-if keep > 0 then
-  local hour = math.floor(now / 3600000) * 3600
-  local k = 'otp:{a}:' .. string.format('%d', hour)
+if keep ~= 0 then
   local row = 'c|' .. ARGV[1] .. '|' .. ARGV[2] .. '|' .. (ARGV[8] or '')
     .. '|'
-  redis.call('HINCRBY', k, row .. 's', 1)
+  local add = {row .. 's', 1}
   local cost = tonumber(ARGV[7])
   if cost and cost > 0 then
-    redis.call('HINCRBY', k, row .. 'cost', string.format('%d', cost))
+    add[3] = row .. 'cost'
+    add[4] = string.format('%d', cost)
   end
+  if keep < 0 then return {0, add} end
+  local hour = math.floor(now / 3600000) * 3600
+  local k = 'otp:{a}:' .. string.format('%d', hour)
+  for i = 1, #add, 2 do redis.call('HINCRBY', k, add[i], add[i + 1]) end
   redis.call('PEXPIREAT', k, string.format('%d', (hour + 3600) * 1000 + keep))
 end
 return {0}

@@ -3,11 +3,14 @@
 --   ARGV    provider, the new status as NGX_OTP_STATUS_* (1 queued,
 --           2 sent, 3 delivered, 4 read, 5 undelivered, 6 failed),
 --           error_code ("" none), the message id (announced), the
---           analytics retention in ms (0: not counted here: Redis Cluster)
+--           analytics retention in ms (0: nothing counted; negative, on
+--           a Redis Cluster: the counters answered, not added; see
+--           message_put.lua)
 --   answer  {1} NOT_FOUND (no record, or another provider's), or
 --           {s, status, channel, provider, error_code, next, prev,
---           updated, fallback, phone, created}: s 0 OK, 2 UNCHANGED; the
---           record
+--           updated, fallback, phone, created[, counters]}: s 0 OK, 2
+--           UNCHANGED; counters {field, increment, ...} only with a
+--           negative retention and something to count; the record
 --           after the change (OK) or as it is (UNCHANGED); fallback and
 --           phone "" but when a failed or undelivered report takes the
 --           blob out
@@ -65,15 +68,13 @@ if to >= 3 then
   redis.call('HDEL', KEYS[1], 'fb')
 end
 local keep = tonumber(ARGV[5]) or 0
-if keep > 0 and (to >= 5 or (to >= 3 and from ~= 3)) then
-  local hour = math.floor(now / 3600000) * 3600
-  local k = 'otp:{a}:' .. string.format('%d', hour)
+local add = {}
+if keep ~= 0 and (to >= 5 or (to >= 3 and from ~= 3)) then
   local row = (r[2] or '') .. '|' .. r[3] .. '|' .. (r[10] or '') .. '|'
   if to >= 5 then
-    redis.call('HINCRBY', k, 'c|' .. row .. 'f', 1)
     local why = err
     if why == '' then why = 'unknown' end
-    redis.call('HINCRBY', k, 'e|' .. row .. why, 1)
+    add = {'c|' .. row .. 'f', 1, 'e|' .. row .. why, 1}
   else
     local ms = now - (tonumber(r[9]) or now)
     if ms < 0 then ms = 0 end
@@ -82,13 +83,22 @@ if keep > 0 and (to >= 5 or (to >= 3 and from ~= 3)) then
         120000, 300000, 600000}) do
       if ms <= le then b = i - 1; break end
     end
-    redis.call('HINCRBY', k, 'c|' .. row .. 'd', 1)
-    redis.call('HINCRBY', k, 'c|' .. row .. 'ms', string.format('%d', ms))
-    redis.call('HINCRBY', k, 'c|' .. row .. 'n', 1)
-    redis.call('HINCRBY', k, 'c|' .. row .. 'h' .. b, 1)
+    add = {'c|' .. row .. 'd', 1, 'c|' .. row .. 'ms',
+      string.format('%d', ms), 'c|' .. row .. 'n', 1,
+      'c|' .. row .. 'h' .. b, 1}
   end
-  redis.call('PEXPIREAT', k, string.format('%d', (hour + 3600) * 1000 + keep))
+  if keep > 0 then
+    local hour = math.floor(now / 3600000) * 3600
+    local k = 'otp:{a}:' .. string.format('%d', hour)
+    for i = 1, #add, 2 do redis.call('HINCRBY', k, add[i], add[i + 1]) end
+    redis.call('PEXPIREAT', k,
+      string.format('%d', (hour + 3600) * 1000 + keep))
+  end
 end
 redis.call('PUBLISH', 'otp:status', ARGV[4])
+if keep < 0 and #add > 0 then
+  return {0, to, r[2] or '', r[3], err, r[5] or '', r[6] or '', now, fb,
+    phone, tonumber(r[9]) or 0, add}
+end
 return {0, to, r[2] or '', r[3], err, r[5] or '', r[6] or '', now, fb,
   phone, tonumber(r[9]) or 0}
