@@ -45,6 +45,8 @@ typedef struct {
     u_char                          new_id[NGX_HTTP_OTP_MESSAGE_ID_MAX];
     size_t                          new_id_len;
     u_char                          phone_key[NGX_OTP_HASH_LEN];
+    int64_t                         cost;         /* the new message's,
+                                                     millionths; -1 */
 
     /* the blob's content */
     ngx_otp_fallback_record_t       rec;
@@ -254,6 +256,7 @@ ngx_http_otp_fallback_op(ngx_http_otp_fallback_run_t *fb,
                    op->provider_len);
         op->channel = fb->rec.channel;
         op->message_ttl = fb->rec.message_ttl;
+        op->cost = fb->cost;
         break;
 
     default: /* NGX_HTTP_OTP_OP_MESSAGE_LINK */
@@ -448,6 +451,8 @@ ngx_http_otp_fallback_sent(ngx_http_otp_send_t *send)
         ngx_http_otp_fallback_end(fb);
         return;
     }
+
+    fb->cost = send->cost;
 
     /* the store's key, as fb->id is (the webhook's op had it) */
     fb->new_id_len = ngx_http_otp_app_message_key(fb->app, send->message_id,

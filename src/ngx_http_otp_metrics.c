@@ -34,6 +34,7 @@
 
 #include "ngx_http_otp_module.h"
 #include "ngx_http_otp_metrics.h"
+#include "ngx_http_otp_cost.h"
 
 
 #define NGX_HTTP_OTP_METRICS_ZONE   "otp_metrics_"    /* and the layout */
@@ -92,6 +93,7 @@ struct ngx_http_otp_metrics_s {
     ngx_uint_t                      b_ops;
     ngx_uint_t                      b_slat;
     ngx_uint_t                      b_longpoll;
+    ngx_uint_t                      b_cost;     /* millionths (otp_price) */
     ngx_uint_t                      nslots;
     uint32_t                        layout;
 
@@ -136,6 +138,8 @@ static ngx_int_t ngx_http_otp_metrics_histogram(
     const char *name, u_char *labels, size_t len, ngx_uint_t h,
     ngx_uint_t base);
 static u_char *ngx_http_otp_metrics_seconds(u_char *p, ngx_uint_t ms);
+static ngx_int_t ngx_http_otp_metrics_cost(ngx_http_otp_metrics_out_t *o,
+    ngx_http_otp_metrics_t *m);
 
 
 /* the default bounds, ms: providers answer in tens of ms to seconds, the
@@ -388,7 +392,8 @@ ngx_http_otp_metrics_postconf(ngx_conf_t *cf)
     m->b_slat = m->b_ops + NGX_HTTP_OTP_METRICS_NOP * 2;
     m->b_longpoll = m->b_slat
                     + NGX_HTTP_OTP_METRICS_NOP * (m->nbounds[1] + 2);
-    m->nslots = m->b_longpoll + 1;
+    m->b_cost = m->b_longpoll + 1;
+    m->nslots = m->b_cost + np * NGX_HTTP_OTP_METRICS_NCH;
 
     /* the layout: what every slot means */
 
@@ -721,6 +726,12 @@ ngx_http_otp_metrics_send(ngx_http_otp_send_t *send)
     ngx_http_otp_metrics_observe(m, NGX_HTTP_OTP_METRICS_H_PROVIDER,
                                  m->b_plat + p * (m->nbounds[0] + 2),
                                  ngx_current_msec - send->start);
+
+    if (send->rc == NGX_OK && send->cost > 0) {
+        ngx_http_otp_metrics_add(m, m->b_cost
+                                    + p * NGX_HTTP_OTP_METRICS_NCH + ch,
+                                 send->cost);
+    }
 }
 
 
@@ -1472,6 +1483,73 @@ ngx_http_otp_metrics_render(ngx_http_otp_metrics_out_t *o,
 
     o->b->last = ngx_sprintf(p, "otp_longpolls_held %A\n",
                              (ngx_atomic_int_t) m->slot[m->b_longpoll]);
+
+    return ngx_http_otp_metrics_cost(o, m);
+}
+
+
+/*
+ * otp_cost_total: the estimated cost of what providers accepted, kept in
+ * millionths (integers add exactly, atomically) and written as a decimal
+ * in the currency's units, which a counter may be.
+ */
+
+static ngx_int_t
+ngx_http_otp_metrics_cost(ngx_http_otp_metrics_out_t *o,
+    ngx_http_otp_metrics_t *m)
+{
+    u_char                           *p, *l;
+    ngx_str_t                        *currency;
+    ngx_uint_t                        i, c, np, ch;
+    ngx_http_otp_main_conf_t         *omcf;
+    ngx_http_otp_metrics_provider_t  *pr;
+    u_char                            help[128];
+    u_char                            labels[NGX_HTTP_OTP_METRICS_LINE / 2];
+
+    omcf = ngx_http_get_module_main_conf(o->r, ngx_http_otp_module);
+    currency = ngx_http_otp_cost_currency(omcf);
+
+    /* the currency is 3 capital letters (otp_price_currency) */
+    *ngx_snprintf(help, sizeof(help) - 1,
+                  "Estimated cost of the messages providers accepted, in "
+                  "%V (otp_price), by app, provider and channel.",
+                  currency) = '\0';
+
+    if (ngx_http_otp_metrics_family(o, "otp_cost_total", "counter",
+                                    (const char *) help)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    pr = m->providers.elts;
+    np = m->providers.nelts;
+
+    for (i = 0; i < np; i++) {
+        for (c = 0; c < NGX_HTTP_OTP_METRICS_NCH; c++) {
+            ch = ngx_http_otp_metrics_channels[c];
+
+            if (!(pr[i].channels & ch)) {
+                continue;
+            }
+
+            l = ngx_http_otp_metrics_labels(labels, &pr[i], ch);
+
+            p = ngx_http_otp_metrics_line(o);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            p = ngx_sprintf(p, "otp_cost_total{%*s} ", l - labels, labels);
+            p += ngx_otp_price_format((int64_t)
+                                      m->slot[m->b_cost
+                                              + i * NGX_HTTP_OTP_METRICS_NCH
+                                              + c],
+                                      p);
+            *p++ = '\n';
+            o->b->last = p;
+        }
+    }
 
     return NGX_OK;
 }

@@ -22,6 +22,7 @@
 #include "ngx_http_otp_app.h"
 #include "ngx_http_otp_vars.h"
 #include "ngx_http_otp_metrics.h"
+#include "ngx_http_otp_cost.h"
 
 
 #define NGX_HTTP_OTP_DEFAULT_ZONE       "otp"
@@ -75,6 +76,27 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_2MORE,
       ngx_http_otp_provider,
       NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_price"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE4,
+      ngx_http_otp_price,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_price_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_price_file,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_price_currency"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_price_currency,
+      NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 

@@ -122,6 +122,8 @@ typedef struct {
     ngx_uint_t                      gate;         /* some otp_gate on */
 
     ngx_http_otp_metrics_t         *metrics;      /* NULL: no otp_metrics */
+    ngx_str_t                       currency;     /* otp_price_currency;
+                                                     "": USD */
 } ngx_http_otp_main_conf_t;
 
 

@@ -16,6 +16,7 @@
 #include "ngx_http_otp_conf.h"
 #include "ngx_http_otp_provider.h"
 #include "ngx_http_otp_metrics.h"
+#include "ngx_http_otp_cost.h"
 
 
 static void ngx_http_otp_send_finish(ngx_http_otp_send_t *send);
@@ -344,6 +345,7 @@ ngx_http_otp_send_create(ngx_log_t *log)
     send->event.data = send;
     send->event.log = log;
     send->rc = NGX_ERROR;
+    send->cost = -1;
 
     return send;
 }
@@ -503,6 +505,10 @@ ngx_http_otp_send_finish(ngx_http_otp_send_t *send)
     }
 
     if (!send->cancelled) {
+        if (send->rc == NGX_OK) {
+            ngx_http_otp_cost_send(send);
+        }
+
         /* an attempt a request gave up on has no result to count */
         ngx_http_otp_metrics_send(send);
     }

@@ -137,6 +137,9 @@ struct ngx_http_otp_provider_s {
     void                           *conf;         /* the type's */
     ngx_http_otp_provider_hook_t    hook;
     ngx_uint_t                      metrics;      /* its series' index */
+    ngx_array_t                    *prices;       /* ngx_http_otp_price_t
+                                                     (ngx_http_otp_cost.c);
+                                                     NULL: none */
 };
 
 

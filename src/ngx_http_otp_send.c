@@ -902,6 +902,11 @@ ngx_http_otp_delivered(ngx_http_otp_send_t *send)
                                       sizeof(ctx->message_id));
         ngx_memcpy(ctx->message_id, send->message_id, ctx->message_id_len);
 
+        if (send->cost >= 0) {
+            ctx->cost = send->cost;
+            ctx->has_cost = 1;
+        }
+
         /* the record may seal the code for a fallback: wiped after it */
 
         rc = ngx_http_otp_record(r, ctx);
@@ -974,6 +979,7 @@ ngx_http_otp_record(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
     ngx_memcpy(op->provider, a->provider->store_name.data, op->provider_len);
     op->channel = a->channel;
     op->message_ttl = olcf->message_ttl;
+    op->cost = ctx->has_cost ? ctx->cost : -1;
 
     if (olcf->fallback) {
         ngx_http_otp_fallback_record(r, ctx, op);

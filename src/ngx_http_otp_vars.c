@@ -21,6 +21,9 @@
  *   $otp_attempts_remaining  after a wrong code
  *   $otp_provider_ms         time spent waiting for providers, all
  *                            attempts of a send
+ *   $otp_cost                the accepted message's estimated cost, a
+ *                            decimal in otp_price_currency's units
+ *                            (ngx_http_otp_cost.c); "" with no price
  */
 
 
@@ -40,7 +43,8 @@ typedef enum {
     NGX_HTTP_OTP_VAR_PHONE_MASKED,
     NGX_HTTP_OTP_VAR_PHONE_HMAC,
     NGX_HTTP_OTP_VAR_ATTEMPTS,
-    NGX_HTTP_OTP_VAR_PROVIDER_MS
+    NGX_HTTP_OTP_VAR_PROVIDER_MS,
+    NGX_HTTP_OTP_VAR_COST
 } ngx_http_otp_var_e;
 
 
@@ -74,6 +78,9 @@ static ngx_http_variable_t  ngx_http_otp_vars[] = {
 
     { ngx_string("otp_provider_ms"), NULL, ngx_http_otp_variable,
       NGX_HTTP_OTP_VAR_PROVIDER_MS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("otp_cost"), NULL, ngx_http_otp_variable,
+      NGX_HTTP_OTP_VAR_COST, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -189,6 +196,19 @@ ngx_http_otp_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
                                     ? ctx->attempts_remaining
                                     : (ngx_uint_t) ctx->provider_ms)
               - p;
+        break;
+
+    case NGX_HTTP_OTP_VAR_COST:
+        if (!ctx->has_cost) {
+            break;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_OTP_PRICE_STR_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        len = ngx_otp_price_format(ctx->cost, p);
         break;
     }
 

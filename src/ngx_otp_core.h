@@ -959,4 +959,75 @@ int ngx_otp_fallback_decode(const u_char *in, size_t len,
     ngx_otp_fallback_record_t *r);
 
 
+/* ngx_otp_price.c: the price table's lines (otp_price, otp_price_file) */
+
+#define NGX_OTP_PRICE_SCALE        1000000    /* prices are in millionths */
+#define NGX_OTP_PRICE_INT_DIGITS   6          /* a price under 1000000 */
+#define NGX_OTP_PRICE_FRAC_DIGITS  6
+#define NGX_OTP_PRICE_NAME_MAX     32         /* otp_provider's NAME */
+#define NGX_OTP_PRICE_PREFIX_MAX   15         /* E.164's digits */
+#define NGX_OTP_PRICE_STR_LEN      24         /* INT64_MAX millionths */
+
+typedef struct {
+    const u_char       *data;
+    size_t              len;
+} ngx_otp_price_word_t;
+
+/* one entry: words point into the caller's text */
+typedef struct {
+    ngx_otp_price_word_t  provider;
+    unsigned              channel;        /* NGX_OTP_SMS.. */
+    ngx_otp_price_word_t  prefix;         /* digits, no "+"; len 0: default */
+    int64_t               price;          /* millionths */
+} ngx_otp_price_t;
+
+/* takes an entry of a file; NGX_OTP_OK, or an error with *err set */
+typedef int (*ngx_otp_price_add_pt)(void *data, const ngx_otp_price_t *p,
+    const char **err);
+
+/*
+ * A price, exactly: 1-6 integer digits, optionally "." and 1 or more
+ * fraction digits of which those past the 6th are all "0"; no sign, no
+ * exponent, no spaces.  NGX_OTP_EINVAL for anything else.
+ */
+int ngx_otp_price_amount(const u_char *s, size_t len, int64_t *millionths);
+
+/*
+ * millionths as a decimal with at least 2 fraction digits and no
+ * trailing zero past them ("0.0474", "1.50", "0.00"); buf holds
+ * NGX_OTP_PRICE_STR_LEN bytes; returns the length, 0 for a negative
+ * value (unknown).  Not NUL-terminated.
+ */
+size_t ngx_otp_price_format(int64_t millionths, u_char *buf);
+
+/*
+ * The four words PROVIDER CHANNEL PREFIX PRICE of an entry: a provider
+ * name (1-32 of [A-Za-z0-9_-]), "sms", "whatsapp" or "voice", "+" and
+ * 1-15 digits (the "+" optional) or
+ * "default", a price.  NGX_OTP_EINVAL with *err naming
+ * the word at fault.
+ */
+int ngx_otp_price_entry(const ngx_otp_price_word_t *w, ngx_otp_price_t *p,
+    const char **err);
+
+/*
+ * A price file: entries of ngx_otp_price_entry()'s four words, each
+ * ended by ";", separated by spaces, tabs and newlines; "#" outside a
+ * word starts a comment to the end of its line.  Every entry goes to
+ * add() in the file's order.  On an error, *line is the 1-based line of
+ * the entry (or of the end of the text), *err what is wrong: returns
+ * NGX_OTP_EINVAL, or add()'s code.
+ */
+int ngx_otp_price_parse(const u_char *text, size_t len,
+    ngx_otp_price_add_pt add, void *data, size_t *line, const char **err);
+
+/*
+ * The estimated cost of one message: price per SMS segment of text, or
+ * per message on the other channels.  -1 when an SMS's text is not
+ * valid UTF-8 (no estimate).
+ */
+int64_t ngx_otp_price_cost(int64_t price, unsigned channel,
+    const u_char *text, size_t len);
+
+
 #endif /* _NGX_OTP_CORE_H_INCLUDED_ */
