@@ -41,12 +41,18 @@
 typedef struct {
     ngx_conf_t                     *cf;
     ngx_http_otp_app_t             *app;
+    ngx_str_t                      *file;       /* where the entries are */
+    ngx_uint_t                      line;       /* a directive's */
     u_char                          err[NGX_HTTP_OTP_PRICE_ERR_LEN];
 } ngx_http_otp_price_ctx_t;
 
 
 static int ngx_http_otp_price_add(void *data, const ngx_otp_price_t *e,
     const char **err);
+static ngx_int_t ngx_http_otp_price_sort(ngx_conf_t *cf,
+    ngx_http_otp_provider_t *p);
+static int ngx_libc_cdecl ngx_http_otp_price_cmp(const void *one,
+    const void *two);
 static ngx_http_otp_price_t *ngx_http_otp_price_match(
     ngx_http_otp_provider_t *p, ngx_uint_t channel, u_char *phone,
     size_t len);
@@ -73,6 +79,9 @@ ngx_http_otp_price(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ctx.app == NULL) {
         return NGX_CONF_ERROR;
     }
+
+    ctx.file = &cf->conf_file->file.name;
+    ctx.line = cf->conf_file->line;
 
     value = cf->args->elts;
 
@@ -124,6 +133,15 @@ ngx_http_otp_price_file(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     if (ngx_conf_full_name(cf->cycle, &name, 1) != NGX_OK) {
         return NGX_CONF_ERROR;
     }
+
+    /* for a duplicate found at postconfiguration */
+    ctx.file = ngx_palloc(cf->pool, sizeof(ngx_str_t));
+    if (ctx.file == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    *ctx.file = name;
+    ctx.line = 0;
 
     fd = ngx_open_file(name.data, NGX_FILE_RDONLY, NGX_FILE_OPEN, 0);
 
@@ -254,8 +272,9 @@ ngx_http_otp_cost_currency(ngx_http_otp_main_conf_t *omcf)
 
 /*
  * An entry for a provider of the app: declared before, in the same
- * server (or both at http level), as otp_route wants it; one price per
- * provider, channel and prefix.
+ * server (or both at http level), as otp_route wants it.  Duplicates are
+ * found once all are read (ngx_http_otp_cost_postconf): a scan here
+ * would make a file of n entries cost n^2 / 2 comparisons.
  */
 
 static int
@@ -308,24 +327,6 @@ ngx_http_otp_price_add(void *data, const ngx_otp_price_t *e,
         }
     }
 
-    price = p->prices->elts;
-
-    for (i = 0; i < p->prices->nelts; i++) {
-        if (price[i].channel == e->channel
-            && price[i].prefix.len == e->prefix.len
-            && ngx_strncmp(price[i].prefix.data, e->prefix.data,
-                           e->prefix.len) == 0)
-        {
-            *ngx_snprintf(ctx->err, sizeof(ctx->err) - 1,
-                          "duplicate price for \"%V\" %s %s%*s", &p->name,
-                          ngx_otp_channel_name(e->channel),
-                          e->prefix.len ? "+" : "default", e->prefix.len,
-                          e->prefix.data) = '\0';
-            *err = (const char *) ctx->err;
-            return NGX_OTP_EINVAL;
-        }
-    }
-
     price = ngx_array_push(p->prices);
     if (price == NULL) {
         *err = "out of memory";
@@ -336,8 +337,109 @@ ngx_http_otp_price_add(void *data, const ngx_otp_price_t *e,
     price->prefix.data = (u_char *) e->prefix.data;
     price->prefix.len = e->prefix.len;
     price->price = e->price;
+    price->file = ctx->file;
+    price->line = e->line ? e->line : ctx->line;
+    price->seq = p->prices->nelts - 1;
 
     return NGX_OTP_OK;
+}
+
+
+ngx_int_t
+ngx_http_otp_cost_postconf(ngx_conf_t *cf)
+{
+    ngx_uint_t                 i, j;
+    ngx_http_otp_app_t       **apps;
+    ngx_http_otp_provider_t   *p;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    omcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_otp_module);
+
+    apps = omcf->apps.elts;
+
+    for (i = 0; i < omcf->apps.nelts; i++) {
+        p = apps[i]->providers.elts;
+
+        for (j = 0; j < apps[i]->providers.nelts; j++) {
+            if (p[j].prices
+                && ngx_http_otp_price_sort(cf, &p[j]) != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+    }
+
+    return NGX_OK;
+}
+
+
+/*
+ * By channel, prefix length and prefix, then the order written: a lookup
+ * is then a binary search per prefix length of the number, and two
+ * entries for the same channel and prefix are neighbours.
+ */
+
+static ngx_int_t
+ngx_http_otp_price_sort(ngx_conf_t *cf, ngx_http_otp_provider_t *p)
+{
+    ngx_uint_t             i;
+    ngx_http_otp_price_t  *price;
+
+    price = p->prices->elts;
+
+    ngx_qsort(price, p->prices->nelts, sizeof(ngx_http_otp_price_t),
+              ngx_http_otp_price_cmp);
+
+    for (i = 1; i < p->prices->nelts; i++) {
+        if (price[i].channel == price[i - 1].channel
+            && price[i].prefix.len == price[i - 1].prefix.len
+            && ngx_memcmp(price[i].prefix.data, price[i - 1].prefix.data,
+                          price[i].prefix.len)
+               == 0)
+        {
+            /* the later one, where nginx says it: "in FILE:LINE" */
+            ngx_log_error(NGX_LOG_EMERG, cf->log, 0,
+                          "duplicate price for \"%V\" %s %s%V in %V:%ui "
+                          "(first in %V:%ui)", &p->name,
+                          ngx_otp_channel_name(price[i].channel),
+                          price[i].prefix.len ? "+" : "default",
+                          &price[i].prefix, price[i].file, price[i].line,
+                          price[i - 1].file, price[i - 1].line);
+            return NGX_ERROR;
+        }
+    }
+
+    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, cf->log, 0,
+                   "otp provider \"%V\": %ui prices", &p->name,
+                   p->prices->nelts);
+
+    return NGX_OK;
+}
+
+
+static int ngx_libc_cdecl
+ngx_http_otp_price_cmp(const void *one, const void *two)
+{
+    const ngx_http_otp_price_t  *a = one;
+    const ngx_http_otp_price_t  *b = two;
+
+    int  rc;
+
+    if (a->channel != b->channel) {
+        return a->channel < b->channel ? -1 : 1;
+    }
+
+    if (a->prefix.len != b->prefix.len) {
+        return a->prefix.len < b->prefix.len ? -1 : 1;
+    }
+
+    rc = ngx_memcmp(a->prefix.data, b->prefix.data, a->prefix.len);
+
+    if (rc) {
+        return rc;
+    }
+
+    return a->seq < b->seq ? -1 : (a->seq > b->seq);
 }
 
 
@@ -371,14 +473,19 @@ ngx_http_otp_cost_send(ngx_http_otp_send_t *send)
 }
 
 
-/* the longest prefix of the number's digits among the channel's entries */
+/*
+ * The longest prefix of the number's digits among the channel's entries:
+ * a binary search of the sorted entries for each of its prefixes, the
+ * longest first (at most 16 searches of log2(n) steps).
+ */
 
 static ngx_http_otp_price_t *
 ngx_http_otp_price_match(ngx_http_otp_provider_t *p, ngx_uint_t channel,
     u_char *phone, size_t len)
 {
-    ngx_uint_t             i;
-    ngx_http_otp_price_t  *price, *best;
+    size_t                 n;
+    ngx_uint_t             lo, hi, mid;
+    ngx_http_otp_price_t  *price, key;
 
     if (p->prices == NULL) {
         return NULL;
@@ -389,19 +496,44 @@ ngx_http_otp_price_match(ngx_http_otp_provider_t *p, ngx_uint_t channel,
         len--;
     }
 
-    best = NULL;
     price = p->prices->elts;
 
-    for (i = 0; i < p->prices->nelts; i++) {
-        if (price[i].channel == channel
-            && price[i].prefix.len <= len
-            && ngx_strncmp(price[i].prefix.data, phone, price[i].prefix.len)
-               == 0
-            && (best == NULL || price[i].prefix.len > best->prefix.len))
-        {
-            best = &price[i];
-        }
-    }
+    key.channel = channel;
+    key.prefix.data = phone;
+    key.seq = 0;
 
-    return best;
+    n = ngx_min(len, NGX_OTP_PRICE_PREFIX_MAX);
+
+    for ( ;; ) {
+        key.prefix.len = n;
+
+        lo = 0;
+        hi = p->prices->nelts;
+
+        while (lo < hi) {
+            mid = lo + (hi - lo) / 2;
+
+            /* seq 0 sorts first: equal entries compare as greater */
+            if (ngx_http_otp_price_cmp(&price[mid], &key) < 0) {
+                lo = mid + 1;
+
+            } else {
+                hi = mid;
+            }
+        }
+
+        if (lo < p->prices->nelts
+            && price[lo].channel == channel
+            && price[lo].prefix.len == n
+            && ngx_memcmp(price[lo].prefix.data, phone, n) == 0)
+        {
+            return &price[lo];
+        }
+
+        if (n == 0) {
+            return NULL;
+        }
+
+        n--;
+    }
 }

@@ -23,6 +23,9 @@ typedef struct {
     ngx_uint_t                      channel;
     ngx_str_t                       prefix;       /* digits; "": default */
     int64_t                         price;        /* millionths */
+    ngx_str_t                      *file;         /* where it is written */
+    ngx_uint_t                      line;
+    ngx_uint_t                      seq;          /* its order there */
 } ngx_http_otp_price_t;
 
 
@@ -31,6 +34,9 @@ char *ngx_http_otp_price_file(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 char *ngx_http_otp_price_currency(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+/* postconfiguration: each provider's prices sorted, no entry twice */
+ngx_int_t ngx_http_otp_cost_postconf(ngx_conf_t *cf);
 
 /*
  * A message the provider accepted: its estimated cost into send->cost

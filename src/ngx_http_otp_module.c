@@ -761,6 +761,10 @@ ngx_http_otp_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_otp_cost_postconf(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (!omcf->used && !omcf->replay) {
         /* a gate alone, in front of another nginx's otp_verify */
         if (ngx_http_otp_apps_init(cf) != NGX_OK) {

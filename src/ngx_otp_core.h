@@ -979,6 +979,7 @@ typedef struct {
     unsigned              channel;        /* NGX_OTP_SMS.. */
     ngx_otp_price_word_t  prefix;         /* digits, no "+"; len 0: default */
     int64_t               price;          /* millionths */
+    size_t                line;           /* in a file; 0 */
 } ngx_otp_price_t;
 
 /* takes an entry of a file; NGX_OTP_OK, or an error with *err set */

@@ -203,6 +203,8 @@ ngx_otp_price_parse(const u_char *text, size_t len, ngx_otp_price_add_pt add,
                 return NGX_OTP_EINVAL;
             }
 
+            p.line = at;
+
             rc = add(data, &p, err);
 
             if (rc != NGX_OTP_OK) {

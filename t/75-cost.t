@@ -380,7 +380,7 @@ like(refused("dev sms +44\n  0.04\n", "otp_price_file $dir/bad.txt;"),
 
 like(refused("dev sms +44 0.04;\n",
              "otp_price_file $dir/bad.txt;\n    otp_price dev sms 44 0.05;"),
-     qr/\[emerg\] \d+#\d+: duplicate price for "dev" sms \+44 in \S+nginx\.conf:\d+/,
+     qr/\[emerg\] \d+#\d+: duplicate price for "dev" sms \+44 in \S+nginx\.conf:\d+ \(first in \Q$dir\E\/bad\.txt:1\)/,
      'nginx -t: the same entry twice, across file and directive');
 
 like(refused(undef, 'otp_price dev sms +44 0.0000001;'),

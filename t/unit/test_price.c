@@ -127,6 +127,7 @@ test_entry(void)
     };
 
     is_int(ngx_otp_price_entry(w, &p, &err), NGX_OTP_OK, "an entry");
+    is_int(p.line, 0, "no line outside a file");
     is_str(p.provider.data, p.provider.len, "twilio", "its provider");
     is_int(p.channel, NGX_OTP_SMS, "its channel");
     is_str(p.prefix.data, p.prefix.len, "44", "its prefix, no \"+\"");
@@ -213,6 +214,10 @@ test_parse(void)
     is_str(c.p[2].prefix.data, c.p[2].prefix.len, "447",
            "an entry over two lines");
     is_int(c.p[2].price, 50000, "0.05");
+    is_int(c.p[0].line, 2, "the first entry's line");
+    is_int(c.p[2].line, 5, "an entry's line is where it starts");
+    is_int(c.p[3].line, 6, "the next, on its last line");
+    is_int(c.p[4].line, 7, "one over three lines: its first");
     is_int(c.p[3].channel, NGX_OTP_WHATSAPP, "two entries on one line");
     is_int(c.p[4].channel, NGX_OTP_VOICE, "one word a line");
     is_int(c.p[4].price, 0, "a free channel");
