@@ -24,6 +24,7 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 use JSON::PP;
+use Digest::SHA qw(hmac_sha256_hex);
 use Time::HiRes qw(time sleep);
 use OtpTest;
 use OtpStatus;
@@ -33,7 +34,7 @@ use MockProvider qw(form_hash);
 
 my $t = OtpTest->new;
 
-$t->plan(22 * $t->stores + 10);
+$t->plan(25 * $t->stores + 10);
 
 my $mock = MockProvider->new(dir => $t->dir);
 
@@ -117,6 +118,22 @@ http {
             otp_metrics;
         }
     }
+
+    # an app of its own: its "dev" is another provider, with its prices
+    server {
+        listen 127.0.0.1:%%PORT2%%;
+
+        otp_secret_file %%PREFIX%%/b.secret;
+        otp_provider dev log;
+        @PRICES2@
+
+        otp_client_limit off;
+        access_log %%PREFIX%%/cost.log cost;
+
+        location = /otp/send {
+            otp_send;
+        }
+    }
 }
 
 EOF
@@ -135,10 +152,16 @@ $conf =~ s/\@LONG\@/$LONG/g;
 $conf =~ s/\@UCS2\@/$UCS2/g;
 
 sub config {
-    my ($prices) = @_;
+    my ($prices, $prices2) = @_;
     (my $c = $conf) =~ s/\@PRICES\@/$prices/;
+    $c =~ s/\@PRICES2\@/$prices2 \/\/ ''/e;
     return $c;
 }
+
+my $PRICES2 = 'otp_price dev sms default 0.05;';
+
+$t->write_file('b.secret', ('B' x 44) . "\n", 0600);
+my $APP_B = substr(hmac_sha256_hex('otp-app-id', 'B' x 44), 0, 16);
 
 $t->write_file('prices.txt', <<'EOF');
 # dev's SMS, per segment; its calls, per call
@@ -158,7 +181,7 @@ sub millionths {
     return $1 * 1000000 + substr(($2 // '') . '000000', 0, 6);
 }
 
-# otp_cost_total's samples: { "provider/channel" => millionths }, and its
+# otp_cost_total's samples: { "[app/]provider/channel" => millionths }, and its
 # HELP and TYPE lines; dies when a sample line is malformed
 sub costs {
     my $r = $t->get('/metrics');
@@ -170,10 +193,11 @@ sub costs {
         push @meta, $_ if /^# (?:HELP|TYPE) otp_cost_total /;
         next unless /^otp_cost_total/;
 
-        /^otp_cost_total\{provider="([\w-]+)",channel="(\w+)"\} (\d+\.\d{2,6})$/
+        /^otp_cost_total\{(?:app="([0-9a-f]{16})",)?provider="([\w-]+)",channel="(\w+)"\} (\d+\.\d{2,6})$/
             or die "a bad sample: $_\n";
-        die "a series twice: $_\n" if exists $v{"$1/$2"};
-        $v{"$1/$2"} = millionths($3);
+        my $k = ($1 ? "$1/" : '') . "$2/$3";
+        die "a series twice: $_\n" if exists $v{$k};
+        $v{$k} = millionths($4);
     }
 
     return (\%v, @meta);
@@ -202,7 +226,8 @@ my $n = 0;
 sub send_to {
     my ($phone, %f) = @_;
 
-    my $r = $t->post_form('/otp/send', { phone => $phone, %f });
+    my @port = exists $f{port} ? (port => delete $f{port}) : ();
+    my $r = $t->post_form('/otp/send', { phone => $phone, %f }, @port);
     my $id = $r->{json} ? $r->{json}{message_id} // '' : '';
     $t->code_for($id) if $r->{status} == 202 && $id =~ /^log_/;
 
@@ -245,7 +270,7 @@ sub next_of {
 ###############################################################################
 
 for my $store ($t->stores) {
-    $t->write_config(config($PRICES), store => $store)->run;
+    $t->write_config(config($PRICES, $PRICES2), store => $store)->run;
 
     my ($before, @meta) = costs();
 
@@ -256,7 +281,8 @@ for my $store ($t->stores) {
     ], "$store: otp_cost_total: a counter, its HELP names the currency");
 
     is(join(' ', map { "$_=$before->{$_}" } sort keys %$before),
-       'dev/sms=0 dev/voice=0 dev/whatsapp=0 free/sms=0 free/voice=0 '
+       "$APP_B/dev/sms=0 $APP_B/dev/voice=0 $APP_B/dev/whatsapp=0 "
+       . 'dev/sms=0 dev/voice=0 dev/whatsapp=0 free/sms=0 free/voice=0 '
        . 'free/whatsapp=0 tw/sms=0 tw/whatsapp=0',
        "$store: a series per provider and channel it carries, at zero");
 
@@ -290,6 +316,13 @@ for my $store ($t->stores) {
     my $l = logged($id);
     ok($l && $l->{provider} eq 'free' && $l->{result} eq 'sent'
        && $l->{cost} eq '', "$store: its \$otp_cost is empty");
+
+    # another app's provider of the same name: its own prices
+
+    ($r, $id) = send_to(phone(), port => $t->port('PORT2'));
+    is($r->{status}, 202, "$store: a send through the other app");
+    is(logged($id) && logged($id)->{cost}, '0.05',
+       "$store: priced by its own \"dev\", not the http level's");
 
     # a fallback's SMS
 
@@ -335,6 +368,8 @@ for my $store ($t->stores) {
     is($delta{'tw/whatsapp'}, 2 * millionths('0.0085'),
        "$store: tw's two WhatsApp messages");
     is($delta{'free/sms'}, 0, "$store: the provider with no price: still");
+    is($delta{"$APP_B/dev/sms"}, millionths('0.05'),
+       "$store: the other app's series, by its app label");
 
     # no table at all
 
@@ -344,7 +379,7 @@ for my $store ($t->stores) {
     is(cost_of(phone()), '', "$store: no price table: \$otp_cost empty");
 
     my ($none, @m) = costs();
-    ok(!grep({ $_ != 0 } values %$none) && keys %$none == 8
+    ok(!grep({ $_ != 0 } values %$none) && keys %$none == 11
        && $m[0] =~ / in USD /,
        "$store: every series still at zero, the currency USD");
 
