@@ -8,11 +8,13 @@
 # (GSM-7 one and two segments, UCS-2 two where GSM-7 would take one), a
 # WhatsApp message and a voice call their price; the longest matching
 # prefix wins over a shorter one and the default; a provider without a
-# price leaves $otp_cost empty and its series still; a fallback's SMS is
-# counted; the counter moves by exactly the sum.  With no table at all:
+# price leaves $otp_cost empty and its series still; another app's
+# provider of the same name has its own prices and its own series; a
+# fallback's SMS is counted; the counter moves by exactly the sum.  With no table at all:
 # $otp_cost empty, every series at zero, the currency USD.  nginx -t
 # refuses a bad price file with its name and line, an unknown provider,
-# a duplicate entry, a bad price and a bad currency.
+# a duplicate entry (with both places), a bad price, a channel the
+# provider does not carry and a bad currency.
 
 ###############################################################################
 
