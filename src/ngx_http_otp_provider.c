@@ -408,8 +408,11 @@ ngx_http_otp_send_cancel(ngx_http_otp_send_t *send)
         return;
     }
 
-    /* a posted answer: it runs, finds the send cancelled, and frees it */
+    /* a posted answer: it runs, finds the send cancelled, and frees it;
+     * the provider answered, so it is counted all the same (an accepted
+     * message was sent, and billed) */
 
+    send->answered = send->event.posted;
     send->cancelled = 1;
     send->data = NULL;
     send->log = ngx_cycle->log;
@@ -504,12 +507,14 @@ ngx_http_otp_send_finish(ngx_http_otp_send_t *send)
         ngx_delete_posted_event(&send->event);
     }
 
-    if (!send->cancelled) {
+    if (!send->cancelled || send->answered) {
+        /* an attempt a request gave up on before its answer has no
+         * result to count; an answered one is a message sent, with a
+         * cost */
         if (send->rc == NGX_OK) {
             ngx_http_otp_cost_send(send);
         }
 
-        /* an attempt a request gave up on has no result to count */
         ngx_http_otp_metrics_send(send);
     }
 
