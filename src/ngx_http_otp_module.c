@@ -22,6 +22,7 @@
 #include "ngx_http_otp_app.h"
 #include "ngx_http_otp_vars.h"
 #include "ngx_http_otp_metrics.h"
+#include "ngx_http_otp_dashboard.h"
 
 
 #define NGX_HTTP_OTP_DEFAULT_ZONE       "otp"
@@ -380,6 +381,13 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_CONF_2MORE,
       ngx_http_otp_metrics_buckets,
       NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_dashboard"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_otp_dashboard_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
       0,
       NULL },
 

@@ -1,0 +1,24 @@
+
+/*
+ * Copyright (C) The ngx_http_otp_module authors
+ *
+ * otp_dashboard (ngx_http_otp_dashboard.c): an HTML page, built into the
+ * module, that draws the analytics JSON of an otp_analytics location.
+ */
+
+
+#ifndef _NGX_HTTP_OTP_DASHBOARD_H_INCLUDED_
+#define _NGX_HTTP_OTP_DASHBOARD_H_INCLUDED_
+
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_http.h>
+
+
+/* otp_dashboard [ANALYTICS_URI] */
+char *ngx_http_otp_dashboard_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+
+
+#endif /* _NGX_HTTP_OTP_DASHBOARD_H_INCLUDED_ */
