@@ -31,7 +31,7 @@ static ngx_str_t  ngx_http_otp_dashboard_tail = ngx_string(
     "    --bg: #f6f7f9; --card: #fff; --fg: #1b1f24; --muted: #5b6470;\n"
     "    --line: #dde1e6; --grid: #eceef1; --good: #1f8a4c; --bad: #c2362b;\n"
     "    --s0: #2f6fd6; --s1: #1f9e74; --s2: #d9822b; --s3: #8a4fd3;\n"
-    "    --s4: #c2362b; --s5: #5b6470;\n"
+    "    --s4: #c2362b; --s5: #5b6470; --on-s0: #fff;\n"
     "    color-scheme: light dark;\n"
     "}\n"
     "@media (prefers-color-scheme: dark) {\n"
@@ -39,7 +39,7 @@ static ngx_str_t  ngx_http_otp_dashboard_tail = ngx_string(
     "        --bg: #14171b; --card: #1d2126; --fg: #e8eaed; --muted: #9aa3ad;\n"
     "        --line: #2e343b; --grid: #262b31; --good: #4cc38a; --bad: #f07167;\n"
     "        --s0: #6ea2ff; --s1: #4cc3a0; --s2: #f0a35e; --s3: #b48cf0;\n"
-    "        --s4: #f07167; --s5: #9aa3ad;\n"
+    "        --s4: #f07167; --s5: #9aa3ad; --on-s0: #0b1220;\n"
     "    }\n"
     "}\n"
     "* { box-sizing: border-box; }\n"
@@ -60,7 +60,9 @@ static ngx_str_t  ngx_http_otp_dashboard_tail = ngx_string(
     "    background: var(--card); color: var(--fg);\n"
     "}\n"
     ".range button + button { border-left: 1px solid var(--line); }\n"
-    ".range button[aria-pressed=\"true\"] { background: var(--s0); color: #fff; }\n"
+    ".range button[aria-pressed=\"true\"] {\n"
+    "    background: var(--s0); color: var(--on-s0);\n"
+    "}\n"
     "#period { flex-basis: 100%; margin: 0; color: var(--muted);\n"
     "          font-size: .85rem; }\n"
     "main { max-width: 80rem; margin: 0 auto; padding: 0 1.25rem 2rem; }\n"
@@ -269,8 +271,15 @@ static ngx_str_t  ngx_http_otp_dashboard_tail = ngx_string(
     "        return cur ? s + '\\u00a0' + cur : s;\n"
     "    }\n"
     "\n"
+    "    /* a name from the JSON, as text; null or missing as a dash */\n"
+    "\n"
+    "    function label(v) {\n"
+    "        return v === null || v === undefined || v === '' ? '\\u2014'\n"
+    "                                                          : String(v);\n"
+    "    }\n"
+    "\n"
     "    function channelName(c) {\n"
-    "        return CHANNELS[c] || String(c);\n"
+    "        return CHANNELS[c] || label(c);\n"
     "    }\n"
     "\n"
     "    function iso(t) {\n"
@@ -405,7 +414,7 @@ static ngx_str_t  ngx_http_otp_dashboard_tail = ngx_string(
     "        $('content').hidden = false;\n"
     "\n"
     "        rates($('rate-channel'), group(by, (b) => channelName(b.channel)));\n"
-    "        rates($('rate-provider'), group(by, (b) => String(b.provider)));\n"
+    "        rates($('rate-provider'), group(by, (b) => label(b.provider)));\n"
     "        volume(hrs, from, to);\n"
     "        latency(by, hrs, from, to);\n"
     "        failures(Array.isArray(data.failures) ? data.failures : []);\n"
@@ -684,7 +693,7 @@ static ngx_str_t  ngx_http_otp_dashboard_tail = ngx_string(
     "    function where(row) {\n"
     "        const td = el('td', {}, channelName(row.channel));\n"
     "        td.appendChild(el('br'));\n"
-    "        td.appendChild(el('span', { class: 'muted' }, String(row.provider)));\n"
+    "        td.appendChild(el('span', { class: 'muted' }, label(row.provider)));\n"
     "        return td;\n"
     "    }\n"
     "\n"
@@ -717,7 +726,7 @@ static ngx_str_t  ngx_http_otp_dashboard_tail = ngx_string(
     "        for (const f of list.slice(0, 10)) {\n"
     "            const tr = el('tr');\n"
     "            const code = el('td');\n"
-    "            code.appendChild(el('code', {}, String(f.error_code)));\n"
+    "            code.appendChild(el('code', {}, label(f.error_code)));\n"
     "            tr.appendChild(code);\n"
     "            tr.appendChild(where(f));\n"
     "\n"
@@ -821,13 +830,13 @@ static ngx_str_t  ngx_http_otp_dashboard_tail = ngx_string(
 );
 
 static ngx_str_t  ngx_http_otp_dashboard_csp = ngx_string(
-    "default-src 'none'; script-src 'sha256-EeyFCGwGvVui/6t2CYSkUdt9f7UkLZTWN88vjUiANXE='; style-src 'sha256-iUEoyLv8+OHFy1sG3TPJ/dj8vcYi1kaL2mE+QrcGBOQ='; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'sha256-IdQc1ZkGs6MgOQVlfoCJ837KMKPJJGmMoUl2aNkPYyU='; style-src 'sha256-sTKyZUJ57DHp58+ACkLxF76HY6ZRnjQf4+M1vi3p9v4='; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 );
 
 /* the page's version: its ETag with the URI's CRC */
 
 static ngx_str_t  ngx_http_otp_dashboard_version = ngx_string(
-    "4990980af688e242"
+    "9b903f9f620c9e73"
 );
 
 

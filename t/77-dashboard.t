@@ -20,8 +20,8 @@
 # / 7 d toggle fetching again with from/to, an empty install, a 503 shown
 # as a message, hostile text from the JSON shown as text, no console
 # error, no CSP violation, and nothing wider than the screen at 1280x800
-# and 390x844.  docs/dashboard.png is written from the laptop view
-# (TEST_DASHBOARD_PNG to write it elsewhere).
+# and 390x844; a dark colour scheme followed.  docs/dashboard.png is
+# written from the laptop view (TEST_DASHBOARD_PNG to write it elsewhere).
 #
 # OTP_TEST_BROWSER=0 skips the browser part, as in t/61-browser.t.
 
@@ -56,7 +56,7 @@ my @missing = !$browser ? () :
                (-d $pw ? () : "playwright-core ($pw)"),
                ($node ? () : 'node'));
 
-my @SCENARIOS = qw(laptop toggle phone empty unavailable hostile);
+my @SCENARIOS = qw(laptop toggle dark phone empty unavailable hostile);
 
 my $t = OtpTest->new;
 
@@ -122,7 +122,7 @@ http {
 
         location = /fixture-down {
             default_type application/json;
-            return 503 '{"error":"store_unavailable","message":"The verification store is unavailable; try again shortly."}';
+            return 503 '{"error":"store_unavailable","message":"down"}';
         }
     }
 }
@@ -250,7 +250,8 @@ is($r->{status}, 304, 'If-None-Match: 304');
 $r = $t->http(HEAD => '/otp/dashboard');
 my $raw = $r->{raw} // '';
 ok($raw =~ m{^HTTP/1\.1 200 .*\r\nContent-Length: (\d+)\r\n.*\r\n\r\n\z}s
-   && $1 == length($body) && index($raw, "\r\nContent-Security-Policy: $csp\r\n") > 0,
+   && $1 == length($body)
+   && index($raw, "\r\nContent-Security-Policy: $csp\r\n") > 0,
    'HEAD: the headers, no body') or diag($raw);
 
 $r = $t->http(POST => '/otp/dashboard', 'a=b',
@@ -263,7 +264,8 @@ is(($r->{status} // 0) . ' ' . ($r->{headers}{allow} // '') . ' '
 
 $r = $t->get('/dash/escaped');
 like($r->{body} // '',
-     qr{<meta name="otp-analytics" content="/a\?x=1&amp;y=&quot;2&quot;&lt;b&gt;">},
+     qr{<meta\ name="otp-analytics"
+        \ content="/a\?x=1&amp;y=&quot;2&quot;&lt;b&gt;">}x,
      'the URI HTML-escaped');
 
 my $etag2 = $r->{headers}{etag} // '';

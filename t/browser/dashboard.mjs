@@ -110,6 +110,15 @@ const scenarios = {
         same(asked.length, 3, 'fetches');
     },
 
+    // a browser that prefers a dark scheme: the page follows it
+    async dark(page) {
+        await page.goto(base + '/otp/dashboard');
+        await figures(page, expect.day);
+        const bg = await page.evaluate(
+            () => getComputedStyle(document.body).backgroundColor);
+        same(bg, 'rgb(20, 23, 27)', 'the dark background');
+    },
+
     // the same on a phone
     async phone(page) {
         await page.goto(base + '/otp/dashboard');
@@ -187,7 +196,8 @@ let failed = 0;
 try {
     for (const [name, run] of Object.entries(scenarios)) {
         const device = name === 'phone' || name === 'empty' ? PHONE : LAPTOP;
-        const context = await browser.newContext(device);
+        const context = await browser.newContext(Object.assign(
+            { colorScheme: name === 'dark' ? 'dark' : 'light' }, device));
         const page = await context.newPage();
         page.setDefaultTimeout(10000);
 
