@@ -36,7 +36,27 @@ struct ngx_http_otp_dashboard_s {
 };
 
 
+typedef struct {
+    ngx_str_t                       key;
+    ngx_str_t                       value;
+} ngx_http_otp_dashboard_header_t;
+
+
 static ngx_int_t ngx_http_otp_dashboard_handler(ngx_http_request_t *r);
+
+
+/* besides the Content-Security-Policy */
+
+static ngx_http_otp_dashboard_header_t  ngx_http_otp_dashboard_headers[] = {
+    { ngx_string("X-Content-Type-Options"), ngx_string("nosniff") },
+    /* frame-ancestors, for browsers that know only this */
+    { ngx_string("X-Frame-Options"), ngx_string("DENY") },
+    { ngx_string("Referrer-Policy"), ngx_string("no-referrer") },
+    /* revalidated each time (the ETag makes that a 304), so that a new
+     * module's page is seen at once */
+    { ngx_string("Cache-Control"), ngx_string("no-cache") },
+    { ngx_null_string, ngx_null_string }
+};
 
 
 /*
@@ -132,32 +152,49 @@ ngx_http_otp_dashboard_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 }
 
 
+/*
+ * An "if" block in the location runs its content handler with the block's
+ * configuration, which must know the page; a "limit_except" block's
+ * configuration replaces the location's for the methods it does not
+ * except, and it needs the handler set in it too, or those methods would
+ * reach the static module (as ngx_http_proxy_merge_loc_conf() does for
+ * proxy_pass).  A real nested location inherits neither.
+ */
+
+void
+ngx_http_otp_dashboard_merge(ngx_conf_t *cf, ngx_http_otp_loc_conf_t *prev,
+    ngx_http_otp_loc_conf_t *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (conf->dashboard || prev->dashboard == NULL
+        || !(clcf->noname || clcf->lmt_excpt))
+    {
+        return;
+    }
+
+    conf->dashboard = prev->dashboard;
+
+    if (clcf->lmt_excpt && clcf->handler == NULL) {
+        clcf->handler = ngx_http_otp_dashboard_handler;
+    }
+}
+
+
 static ngx_int_t
 ngx_http_otp_dashboard_handler(ngx_http_request_t *r)
 {
-    ngx_int_t                  rc;
-    ngx_str_t                  value;
-    ngx_buf_t                 *b;
-    ngx_uint_t                 i;
-    ngx_chain_t                out[3];
-    ngx_table_elt_t           *h;
-    ngx_http_otp_dashboard_t  *d;
-    ngx_http_otp_loc_conf_t   *olcf;
-
-    static struct {
-        const char  *key;
-        const char  *value;
-    } headers[] = {
-        /* the page names its one script and style by hash: nothing else
-         * runs, and it talks to its own origin only */
-        { "Content-Security-Policy", NULL },
-        { "X-Content-Type-Options", "nosniff" },
-        { "X-Frame-Options", "DENY" },
-        { "Referrer-Policy", "no-referrer" },
-        /* revalidated each time (the ETag makes that a 304), so that a
-         * new module's page is seen at once */
-        { "Cache-Control", "no-cache" },
-    };
+    ngx_int_t                         rc;
+    ngx_str_t                         value;
+    ngx_buf_t                        *b;
+    ngx_uint_t                        i;
+    ngx_chain_t                       out[3];
+    ngx_table_elt_t                  *h;
+    ngx_http_otp_dashboard_t         *d;
+    ngx_http_otp_loc_conf_t          *olcf;
+    ngx_http_otp_dashboard_header_t  *hd;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
         return ngx_http_otp_not_allowed(r, "GET, HEAD",
@@ -175,18 +212,28 @@ ngx_http_otp_dashboard_handler(ngx_http_request_t *r)
     ngx_log_debug1(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "otp dashboard, analytics at \"%V\"", &d->uri);
 
-    for (i = 0; i < sizeof(headers) / sizeof(headers[0]); i++) {
-        if (headers[i].value) {
-            value.data = (u_char *) headers[i].value;
-            value.len = ngx_strlen(headers[i].value);
+    /* the page names its one script and style by hash: nothing else
+     * runs, and it talks to its own origin only */
 
-        } else {
-            value = ngx_http_otp_dashboard_csp;
-        }
+    if (ngx_http_otp_add_header(r, "Content-Security-Policy",
+                                &ngx_http_otp_dashboard_csp)
+        != NGX_OK)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
 
-        if (ngx_http_otp_add_header(r, headers[i].key, &value) != NGX_OK) {
+    for (hd = ngx_http_otp_dashboard_headers; hd->key.len; hd++) {
+        h = ngx_list_push(&r->headers_out.headers);
+        if (h == NULL) {
             return NGX_HTTP_INTERNAL_SERVER_ERROR;
         }
+
+        h->hash = 1;
+#if (nginx_version >= 1023000)
+        h->next = NULL;
+#endif
+        h->key = hd->key;
+        h->value = hd->value;
     }
 
     /* the not-modified filter answers 304 to a matching If-None-Match

@@ -15,10 +15,16 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
+#include "ngx_http_otp_module.h"
+
 
 /* otp_dashboard [ANALYTICS_URI] */
 char *ngx_http_otp_dashboard_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+
+/* at merge: an "if" or "limit_except" block in an otp_dashboard location */
+void ngx_http_otp_dashboard_merge(ngx_conf_t *cf,
+    ngx_http_otp_loc_conf_t *prev, ngx_http_otp_loc_conf_t *conf);
 
 
 #endif /* _NGX_HTTP_OTP_DASHBOARD_H_INCLUDED_ */

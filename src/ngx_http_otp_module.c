@@ -613,6 +613,8 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->handler = prev->handler;
     }
 
+    ngx_http_otp_dashboard_merge(cf, prev, conf);
+
     if (conf->channels == NGX_CONF_UNSET_PTR) {
         if (prev->channels == NGX_CONF_UNSET_PTR) {
             prev->channels = ngx_array_create(cf->pool, 1,

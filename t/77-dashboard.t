@@ -105,6 +105,20 @@ http {
             otp_dashboard;
         }
 
+        # an "if" and a "limit_except" block run the location's handler
+        # with a configuration of their own
+        location = /dash/blocks {
+            otp_dashboard /fixture;
+
+            if ($arg_if) {
+                add_header X-If yes always;
+            }
+
+            limit_except GET {
+                allow all;
+            }
+        }
+
         location = /fixture {
             default_type application/json;
             alias %%PREFIX%%/fixture-$fixture.json;
@@ -130,7 +144,7 @@ http {
 
 EOF
 
-$t->plan(18 + ($browser ? (@missing ? 1 : @SCENARIOS + 1) : 0));
+$t->plan(20 + ($browser ? (@missing ? 1 : @SCENARIOS + 1) : 0));
 
 ###############################################################################
 
@@ -275,6 +289,15 @@ ok($etag2 ne $etag && substr($etag2, 0, 17) eq substr($etag, 0, 17),
 $r = $t->get('/dash/default');
 like($r->{body} // '', qr{<meta name="otp-analytics" content="analytics">},
      'default: "analytics", relative to the page');
+
+$r = $t->get('/dash/blocks?if=1');
+ok($r->{status} == 200 && ($r->{headers}{'x-if'} // '') eq 'yes'
+   && $r->{body} =~ m{<meta name="otp-analytics" content="/fixture">},
+   'in an "if" block: the page');
+
+$r = $t->http(POST => '/dash/blocks', '');
+is(($r->{status} // 0) . ' ' . ($r->{headers}{allow} // ''),
+   '405 GET, HEAD', 'in a "limit_except" block: 405');
 
 # the fixture as the page reads it
 $r = $t->get('/fixture?from=2026-11-23T20%3A00%3A00Z&to=x');
