@@ -365,8 +365,13 @@ static ngx_str_t  ngx_http_otp_dashboard_tail = ngx_string(
     "            if (body && typeof body.error === 'string') {\n"
     "                why += ', ' + body.error;\n"
     "            }\n"
+    "            /* the endpoint's own sentence (a range beyond the retention),\n"
+    "             * as text */\n"
+    "            const more = res.status === 503 ? ' Try again shortly.'\n"
+    "                : body && typeof body.message === 'string'\n"
+    "                  ? ' ' + body.message.slice(0, 200) : '';\n"
     "            showError('The analytics are unavailable (' + why + ').'\n"
-    "                      + (res.status === 503 ? ' Try again shortly.' : ''));\n"
+    "                      + more);\n"
     "            return;\n"
     "        }\n"
     "\n"
@@ -830,13 +835,13 @@ static ngx_str_t  ngx_http_otp_dashboard_tail = ngx_string(
 );
 
 static ngx_str_t  ngx_http_otp_dashboard_csp = ngx_string(
-    "default-src 'none'; script-src 'sha256-IdQc1ZkGs6MgOQVlfoCJ837KMKPJJGmMoUl2aNkPYyU='; style-src 'sha256-sTKyZUJ57DHp58+ACkLxF76HY6ZRnjQf4+M1vi3p9v4='; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'sha256-aY7oNoT8NWj/1p5T5XfjWLfk5CKRrOXZFIpGLJ7vCNY='; style-src 'sha256-sTKyZUJ57DHp58+ACkLxF76HY6ZRnjQf4+M1vi3p9v4='; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 );
 
 /* the page's version: its ETag with the URI's CRC */
 
 static ngx_str_t  ngx_http_otp_dashboard_version = ngx_string(
-    "9b903f9f620c9e73"
+    "98f0dd6e38995126"
 );
 
 

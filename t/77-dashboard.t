@@ -12,16 +12,17 @@
 #
 # In Debian's chromium (t/browser/dashboard.mjs, playwright-core, as
 # t/61-browser.t): nginx serves the page pointed at fixture JSON that
-# follows the otp_analytics contract (/work/notes: analytics-api), served
+# follows otp_analytics's answer (README, otp_analytics), served
 # by nginx too (a map picks the 7-day file by the from= the page asks
 # for).  The browser's clock is fixed, so the ranges it asks for are
 # known.  Asserted: the figures drawn (totals, rates per channel and per
 # provider, the top failure code, cost per day, the hourly bars), the 24 h
 # / 7 d toggle fetching again with from/to, an empty install, a 503 shown
-# as a message, hostile text from the JSON shown as text, no console
-# error, no CSP violation, and nothing wider than the screen at 1280x800
-# and 390x844; a dark colour scheme followed.  docs/dashboard.png is
-# written from the laptop view (TEST_DASHBOARD_PNG to write it elsewhere).
+# as a message, a 400 with the endpoint's sentence (as text), hostile text
+# from the JSON shown as text, no console error, no CSP violation, and
+# nothing wider than the screen at 1280x800 and 390x844; a dark colour
+# scheme followed.  docs/dashboard.png is written from the laptop view
+# (TEST_DASHBOARD_PNG to write it elsewhere).
 #
 # OTP_TEST_BROWSER=0 skips the browser part, as in t/61-browser.t.
 
@@ -56,7 +57,8 @@ my @missing = !$browser ? () :
                (-d $pw ? () : "playwright-core ($pw)"),
                ($node ? () : 'node'));
 
-my @SCENARIOS = qw(laptop toggle dark phone empty unavailable hostile);
+my @SCENARIOS = qw(laptop toggle dark phone empty unavailable refused
+                   hostile);
 
 my $t = OtpTest->new;
 
@@ -91,6 +93,10 @@ http {
 
         location = /dash/down {
             otp_dashboard /fixture-down;
+        }
+
+        location = /dash/refused {
+            otp_dashboard /fixture-refused;
         }
 
         location = /dash/hostile {
@@ -137,6 +143,12 @@ http {
         location = /fixture-down {
             default_type application/json;
             return 503 '{"error":"store_unavailable","message":"down"}';
+        }
+
+        location = /fixture-refused {
+            default_type application/json;
+            return 400
+                '{"error":"invalid_request","message":"<b>Too long</b>"}';
         }
     }
 }

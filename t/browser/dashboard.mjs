@@ -160,6 +160,16 @@ const scenarios = {
         return 'allow-503';
     },
 
+    // the endpoint refuses the range: its sentence shown, as text
+    async refused(page) {
+        await page.goto(base + '/dash/refused');
+        const alert = page.getByRole('alert');
+        await alert.waitFor({ state: 'visible' });
+        same(await text(alert), 'The analytics are unavailable (HTTP 400, '
+             + 'invalid_request). <b>Too long</b>', 'the alert');
+        return 'allow-400';
+    },
+
     // markup from a provider: shown as text, never parsed
     async hostile(page) {
         await page.goto(base + '/dash/hostile');
@@ -244,7 +254,8 @@ try {
                 problems.push('CSP violations: ' + csp.join(', '));
             }
             for (const e of consoleErrors) {
-                if (!(kept === 'allow-503' && /status of 503/.test(e))) {
+                if (!(kept && /^allow-/.test(kept)
+                      && e.includes('status of ' + kept.slice(6)))) {
                     problems.push('console: ' + e);
                 }
             }
