@@ -25,6 +25,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_otp_module.h"
+#include "ngx_http_otp_directives.h"
 #include "ngx_http_otp_request.h"
 #include "ngx_http_otp_dashboard.h"
 #include "ngx_http_otp_dashboard_html.h"
@@ -74,19 +75,15 @@ ngx_http_otp_dashboard_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_otp_loc_conf_t *olcf = conf;
 
-    u_char                         *p;
-    size_t                          len;
-    uint32_t                        crc;
-    ngx_str_t                      *value, uri;
-    ngx_uint_t                      i;
-    ngx_http_otp_dashboard_t       *d;
-    ngx_http_core_loc_conf_t       *clcf;
+    char                      *rv;
+    u_char                    *p;
+    size_t                     len;
+    uint32_t                   crc;
+    ngx_str_t                 *value, uri;
+    ngx_uint_t                 i;
+    ngx_http_otp_dashboard_t  *d;
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-
-    /* another content handler here (an otp endpoint, proxy_pass, ...) */
-
-    if (olcf->dashboard || olcf->handler || olcf->logout || clcf->handler) {
+    if (olcf->dashboard || olcf->handler || olcf->logout) {
         return "is duplicate";
     }
 
@@ -140,13 +137,18 @@ ngx_http_otp_dashboard_directive(ngx_conf_t *cf, ngx_command_t *cmd,
                     &ngx_http_otp_dashboard_version, crc);
     d->etag.len = p - d->etag.data;
 
+    /* another content handler here (otp_metrics, proxy_pass, ...) */
+
+    rv = ngx_http_otp_content_handler(cf, ngx_http_otp_dashboard_handler);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
     olcf->dashboard = d;
 
     if (olcf->gate == NGX_CONF_UNSET) {
         olcf->gate = 0;
     }
-
-    clcf->handler = ngx_http_otp_dashboard_handler;
 
     return NGX_CONF_OK;
 }

@@ -156,7 +156,7 @@ http {
 
 EOF
 
-$t->plan(20 + ($browser ? (@missing ? 1 : @SCENARIOS + 1) : 0));
+$t->plan(22 + ($browser ? (@missing ? 1 : @SCENARIOS + 1) : 0));
 
 ###############################################################################
 
@@ -170,9 +170,17 @@ ok($generated eq slurp("$root/src/ngx_http_otp_dashboard_html.h"),
 
 # duplicates: one content handler per location
 
-for my $c ([ 'otp_dashboard; otp_dashboard /x;', 'twice' ],
-           [ 'proxy_pass http://127.0.0.1:1; otp_dashboard;', 'proxy_pass' ],
-           [ 'otp_metrics; otp_dashboard;', 'otp_metrics' ])
+my $other = qr/"otp_dashboard" directive conflicts with another content/;
+
+for my $c ([ 'otp_dashboard; otp_dashboard /x;', 'twice',
+             qr/"otp_dashboard" directive is duplicate/ ],
+           [ 'otp_send; otp_dashboard;', 'otp_send',
+             qr/"otp_dashboard" directive is duplicate/ ],
+           [ 'proxy_pass http://127.0.0.1:1; otp_dashboard;', 'proxy_pass',
+             $other ],
+           [ 'otp_metrics; otp_dashboard;', 'otp_metrics', $other ],
+           [ 'otp_dashboard; otp_send;', 'otp_dashboard, otp_send',
+             qr/"otp_send" directive conflicts with another content/ ])
 {
     my $out = $t->check_config(<<"EOF");
 %%GLOBALS%%
@@ -186,8 +194,7 @@ http {
     }
 }
 EOF
-    like($out, qr/"otp_dashboard" directive is duplicate/,
-         "otp_dashboard after $c->[1]: refused");
+    like($out, $c->[2], "$c->[1]: refused") or diag($out);
 }
 
 # the fixtures the browser part reads: realistic figures for the laptop
