@@ -104,6 +104,9 @@ typedef struct ngx_http_otp_srv_conf_s {
 /* ngx_http_otp_metrics.c */
 typedef struct ngx_http_otp_metrics_s  ngx_http_otp_metrics_t;
 
+/* ngx_http_otp_alert.c */
+typedef struct ngx_http_otp_alert_s  ngx_http_otp_alert_t;
+
 
 typedef struct {
     ngx_http_otp_store_conf_t       store;
@@ -122,6 +125,8 @@ typedef struct {
     ngx_uint_t                      gate;         /* some otp_gate on */
 
     ngx_http_otp_metrics_t         *metrics;      /* NULL: no otp_metrics */
+    ngx_http_otp_alert_t           *alert;        /* NULL: no otp_alert,
+                                                     no otp_health */
 } ngx_http_otp_main_conf_t;
 
 

@@ -16,6 +16,7 @@
 #include "ngx_http_otp_conf.h"
 #include "ngx_http_otp_provider.h"
 #include "ngx_http_otp_metrics.h"
+#include "ngx_http_otp_alert.h"
 
 
 static void ngx_http_otp_send_finish(ngx_http_otp_send_t *send);
@@ -505,6 +506,7 @@ ngx_http_otp_send_finish(ngx_http_otp_send_t *send)
     if (!send->cancelled) {
         /* an attempt a request gave up on has no result to count */
         ngx_http_otp_metrics_send(send);
+        ngx_http_otp_alert_send(send);
     }
 
     if (!send->cancelled && send->handler) {

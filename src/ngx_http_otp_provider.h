@@ -137,6 +137,9 @@ struct ngx_http_otp_provider_s {
     void                           *conf;         /* the type's */
     ngx_http_otp_provider_hook_t    hook;
     ngx_uint_t                      metrics;      /* its series' index */
+    ngx_uint_t                      outcome;      /* ngx_http_otp_alert.c:
+                                                     its series' index + 1;
+                                                     0: none */
 };
 
 
