@@ -204,7 +204,6 @@ ngx_http_otp_health_answer(ngx_http_request_t *r, ngx_uint_t store_ok,
     size_t                         len, hlen;
     ngx_uint_t                     i, c, n, rate, degraded, first;
     ngx_http_otp_app_t            *app;
-    ngx_table_elt_t               *h;
     ngx_http_otp_provider_t       *pr;
     ngx_http_otp_main_conf_t      *omcf;
     ngx_http_otp_alert_figures_t   f;
@@ -320,16 +319,8 @@ ngx_http_otp_health_answer(ngx_http_request_t *r, ngx_uint_t store_ok,
     ngx_memcpy(body + 32 - hlen, head, hlen);
     body += 32 - hlen;
 
-    /* a check's answer is now's: no cache keeps it */
-
-    h = ngx_list_push(&r->headers_out.headers);
-    if (h == NULL) {
-        return NGX_HTTP_INTERNAL_SERVER_ERROR;
-    }
-
-    h->hash = 1;
-    ngx_str_set(&h->key, "Cache-Control");
-    ngx_str_set(&h->value, "no-store");
+    /* ngx_http_otp_json() adds Cache-Control: no-store: a check's answer
+     * is now's */
 
     return ngx_http_otp_json(r, store_ok ? NGX_HTTP_OK
                                          : NGX_HTTP_SERVICE_UNAVAILABLE,
