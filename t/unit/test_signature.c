@@ -580,7 +580,8 @@ test_stdwh_sign(void)
                               (const u_char *) payload, strlen(payload),
                               out),
            NGX_OTP_OK, "stdwh sign: the vector signs");
-    is_str(out, NGX_OTP_STDWH_HEADER_LEN, sig, "stdwh sign: the vector's signature");
+    is_str(out, NGX_OTP_STDWH_HEADER_LEN, sig,
+           "stdwh sign: the vector's signature");
     is_int(wh(secret, id, ts, (char *) out, payload, t, 300), NGX_OTP_OK,
            "stdwh sign: what is signed validates");
 
@@ -592,7 +593,8 @@ test_stdwh_sign(void)
                               (const u_char *) payload, strlen(payload),
                               out),
            NGX_OTP_OK, "stdwh sign: the secret without whsec_");
-    is_str(out, NGX_OTP_STDWH_HEADER_LEN, sig, "stdwh sign: the same signature");
+    is_str(out, NGX_OTP_STDWH_HEADER_LEN, sig,
+           "stdwh sign: the same signature");
 
     is_int(ngx_otp_stdwh_sign((const u_char *) "whsec_", 6,
                               (const u_char *) id, strlen(id),
