@@ -18,6 +18,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
+use Digest::SHA qw(hmac_sha1_base64);
 use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 use OtpTest;
@@ -64,6 +65,10 @@ http {
         location = /health {
             otp_health;
         }
+
+        location = /hooks/twilio {
+            otp_webhook tw;
+        }
     }
 }
 
@@ -74,14 +79,38 @@ $conf =~ s/@(AC|TOKEN|MOCK)@/$subst{$1}/g;
 
 my @stores = $t->stores;
 
-$t->plan(18 * @stores + (grep { $_ eq 'redis' } @stores) * 6);
+$t->plan(20 * @stores + (grep { $_ eq 'redis' } @stores) * 6);
 
 my $n = 0;
+my $sid;
 
 sub send_one {
     my $phone = sprintf '+1555077%04d', ++$n;
     $t->uses_phone($phone);
-    return $t->post_form('/otp/send', { phone => $phone })->{status};
+    my $r = $t->post_form('/otp/send', { phone => $phone });
+    $sid = $r->{json}{message_id} if $r->{status} == 202 && $r->{json};
+    return $r->{status};
+}
+
+sub esc {
+    my ($s) = @_;
+    $s =~ s/([^A-Za-z0-9\-._~])/sprintf('%%%02X', ord $1)/ge;
+    return $s;
+}
+
+# a delivery report, signed as Twilio signs it
+sub twilio {
+    my (%p) = @_;
+
+    my $sig = hmac_sha1_base64('https://otp.example/hooks/twilio'
+                               . join('', map { $_ . $p{$_} } sort keys %p),
+                               $TOKEN);
+    $sig .= '=' while length($sig) % 4;
+
+    return $t->post('/hooks/twilio', 'application/x-www-form-urlencoded',
+                    join('&', map { esc($_) . '=' . esc($p{$_}) }
+                              sort keys %p),
+                    headers => { 'X-Twilio-Signature' => $sig });
 }
 
 for my $store (@stores) {
@@ -126,10 +155,19 @@ for my $store (@stores) {
     is($p->{success_rate}, 50, "$store: success rate 50%");
     is($p->{attempts}, 2, "$store: of 2 attempts");
 
-    # over the threshold: degraded, still 200
+    # the accepted message undelivered: a failure of its provider, at
+    # 2 of 2 over the threshold
 
-    is(send_one(), 502, "$store: another failure");
+    is(twilio(MessageSid => $sid, MessageStatus => 'undelivered',
+              ErrorCode => '30003', AccountSid => $AC)->{status}, 200,
+       "$store: a delivery report: undelivered");
+
     $r = $t->get('/health');
+    $p = $r->{json}{providers}[0] // {};
+
+    is($p->{last_error}, 'undelivered', "$store: the report's error");
+    is("$p->{attempts} $p->{failures}", '2 2',
+       "$store: a failure more, no attempt more");
     is($r->{status} . ' ' . ($r->{json}{status} // ''), '200 degraded',
        "$store: degraded, 200");
 
