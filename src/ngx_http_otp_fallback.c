@@ -28,6 +28,7 @@
 #include "ngx_http_otp_module.h"
 #include "ngx_http_otp_app.h"
 #include "ngx_http_otp_fallback.h"
+#include "ngx_http_otp_metrics.h"
 
 
 
@@ -367,6 +368,13 @@ ngx_http_otp_fallback_budget(ngx_http_otp_store_op_t *op)
 
     fb = op->data;
     fb->op = NULL;
+
+    if (op->status == NGX_HTTP_OTP_STORE_OK
+        || op->status == NGX_HTTP_OTP_STORE_LIMITED)
+    {
+        ngx_http_otp_metrics_budget(fb->provider,
+                                    op->status == NGX_HTTP_OTP_STORE_LIMITED);
+    }
 
     if (op->status != NGX_HTTP_OTP_STORE_OK) {
         ngx_log_error(NGX_LOG_WARN, &fb->log, 0,

@@ -27,6 +27,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_otp_module.h"
+#include "ngx_http_otp_directives.h"
 #include "ngx_http_otp_app.h"
 #include "ngx_http_otp_request.h"
 #include "ngx_http_otp_alert.h"
@@ -61,7 +62,7 @@ ngx_http_otp_health_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_otp_loc_conf_t *olcf = conf;
 
-    ngx_http_core_loc_conf_t  *clcf;
+    char  *rv;
 
     if (olcf->handler || olcf->logout) {
         return "is duplicate";
@@ -77,8 +78,10 @@ ngx_http_otp_health_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         olcf->gate = 0;
     }
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_otp_health_handler;
+    rv = ngx_http_otp_content_handler(cf, ngx_http_otp_health_handler);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
 
     /* the store and the server's app, as any otp handler needs them */
     ngx_http_otp_app_used(cf);

@@ -33,7 +33,9 @@
 #include <ngx_http.h>
 
 #include "ngx_http_otp_module.h"
+#include "ngx_http_otp_directives.h"
 #include "ngx_http_otp_metrics.h"
+#include "ngx_http_otp_vars.h"
 #include "ngx_http_otp_alert.h"
 
 
@@ -165,13 +167,14 @@ static const char  *ngx_http_otp_metrics_hist_names[] = {
 static const char  *ngx_http_otp_metrics_send_results[] = {
     "sent", "delivery_failed", "rate_limited", "destination_blocked",
     "opted_out", "invalid_phone", "invalid_channel", "invalid_request",
-    "store_unavailable", "method_not_allowed", "other", NULL
+    "store_unavailable", "method_not_allowed", "client_closed", "other",
+    NULL
 };
 
 static const char  *ngx_http_otp_metrics_verify_results[] = {
     "verified", "invalid_code", "expired", "too_many_attempts",
     "invalid_phone", "invalid_request", "store_unavailable",
-    "method_not_allowed", "other", NULL
+    "method_not_allowed", "client_closed", "other", NULL
 };
 
 static const char  *ngx_http_otp_metrics_reasons[] = {
@@ -219,8 +222,8 @@ ngx_http_otp_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_otp_loc_conf_t *olcf = conf;
 
-    ngx_http_otp_metrics_t    *m;
-    ngx_http_core_loc_conf_t  *clcf;
+    char                    *rv;
+    ngx_http_otp_metrics_t  *m;
 
     if (olcf->handler || olcf->logout) {
         return "is duplicate";
@@ -239,8 +242,10 @@ ngx_http_otp_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         olcf->gate = 0;
     }
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_otp_metrics_handler;
+    rv = ngx_http_otp_content_handler(cf, ngx_http_otp_metrics_handler);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
 
     return NGX_CONF_OK;
 }
@@ -710,7 +715,10 @@ ngx_http_otp_metrics_send(ngx_http_otp_send_t *send)
     ch = ngx_http_otp_metrics_channel(send->channel);
     cat = send->rc == NGX_OK ? 0 : send->category;
 
-    if (cat >= NGX_HTTP_OTP_METRICS_NCAT) {
+    /* a failure is never counted as accepted (category 0), whatever a
+     * path that failed to name one left there */
+    if (cat >= NGX_HTTP_OTP_METRICS_NCAT || (cat == 0 && send->rc != NGX_OK))
+    {
         cat = NGX_OTP_DELIVERY_INTERNAL;
     }
 
@@ -818,6 +826,21 @@ ngx_http_otp_metrics_status(ngx_http_otp_provider_t *p,
 
 
 void
+ngx_http_otp_metrics_optout(ngx_uint_t set)
+{
+    ngx_http_otp_metrics_t  *m;
+
+    m = ngx_http_otp_metrics_get();
+
+    if (m == NULL) {
+        return;
+    }
+
+    ngx_http_otp_metrics_add(m, m->b_optout + (set ? 0 : 1), 1);
+}
+
+
+void
 ngx_http_otp_metrics_longpoll(ngx_int_t delta)
 {
     ngx_http_otp_metrics_t  *m;
@@ -839,13 +862,11 @@ static ngx_int_t
 ngx_http_otp_metrics_log(ngx_http_request_t *r)
 {
     ngx_uint_t                i;
-    ngx_http_otp_ctx_t       *ctx;
+    const char               *result;
     ngx_http_otp_metrics_t   *m;
     ngx_http_otp_loc_conf_t  *olcf;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-
-    if (ctx == NULL || ctx->result == NULL) {
+    if (ngx_http_otp_outcome_get(r, &result) == NULL) {
         return NGX_OK;
     }
 
@@ -861,10 +882,10 @@ ngx_http_otp_metrics_log(ngx_http_request_t *r)
 
     case NGX_HTTP_OTP_HANDLER_SEND:
         i = ngx_http_otp_metrics_result(ngx_http_otp_metrics_send_results,
-                                        ctx->result);
+                                        result);
         ngx_http_otp_metrics_add(m, m->b_send + i, 1);
 
-        if (ngx_strcmp(ctx->result, "destination_blocked") == 0) {
+        if (ngx_strcmp(result, "destination_blocked") == 0) {
             ngx_http_otp_metrics_add(m, m->b_geo, 1);
         }
 
@@ -872,19 +893,10 @@ ngx_http_otp_metrics_log(ngx_http_request_t *r)
 
     case NGX_HTTP_OTP_HANDLER_VERIFY:
         i = ngx_http_otp_metrics_result(ngx_http_otp_metrics_verify_results,
-                                        ctx->result);
+                                        result);
         ngx_http_otp_metrics_add(m, m->b_verify + i, 1);
         break;
 
-    case NGX_HTTP_OTP_HANDLER_WEBHOOK:
-        if (ngx_strcmp(ctx->result, "opted_out") == 0) {
-            ngx_http_otp_metrics_add(m, m->b_optout, 1);
-
-        } else if (ngx_strcmp(ctx->result, "opted_in") == 0) {
-            ngx_http_otp_metrics_add(m, m->b_optout + 1, 1);
-        }
-
-        break;
     }
 
     return NGX_OK;
@@ -1173,6 +1185,13 @@ ngx_http_otp_metrics_render(ngx_http_otp_metrics_out_t *o,
             }
 
             for (k = 0; k < NGX_HTTP_OTP_METRICS_NCAT; k++) {
+
+                /* a provider over its budget is not asked: those sends
+                 * are otp_provider_budget_checks_total's "over" */
+                if (k == NGX_OTP_DELIVERY_BUDGET_EXHAUSTED) {
+                    continue;
+                }
+
                 l = ngx_http_otp_metrics_labels(labels, &pr[i], ch);
                 l = ngx_sprintf(l, ",result=\"%s\"",
                                 k ? ngx_otp_delivery_error_name(k)

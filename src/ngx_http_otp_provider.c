@@ -407,8 +407,11 @@ ngx_http_otp_send_cancel(ngx_http_otp_send_t *send)
         return;
     }
 
-    /* a posted answer: it runs, finds the send cancelled, and frees it */
+    /* a posted answer: it runs, finds the send cancelled, and frees it;
+     * the provider answered, so it is counted all the same (an accepted
+     * message was sent, and billed) */
 
+    send->answered = send->event.posted;
     send->cancelled = 1;
     send->data = NULL;
     send->log = ngx_cycle->log;
@@ -503,8 +506,9 @@ ngx_http_otp_send_finish(ngx_http_otp_send_t *send)
         ngx_delete_posted_event(&send->event);
     }
 
-    if (!send->cancelled) {
-        /* an attempt a request gave up on has no result to count */
+    if (!send->cancelled || send->answered) {
+        /* an attempt a request gave up on before its answer has no
+         * result to count */
         ngx_http_otp_metrics_send(send);
         ngx_http_otp_alert_send(send);
     }

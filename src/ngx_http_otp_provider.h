@@ -184,6 +184,7 @@ struct ngx_http_otp_send_s {
     ngx_event_t                     event;
     ngx_msec_t                      start;      /* for the metrics */
     unsigned                        cancelled:1;
+    unsigned                        answered:1;     /* when cancelled */
     unsigned                        free_form:1;    /* see text */
 };
 

@@ -1158,10 +1158,15 @@ ngx_http_otp_delivery_failed(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
 
     ngx_http_otp_outcome(r, "delivery_failed");
 
-    if (ctx->nchain) {
-        /* the last one tried */
-        a = &ctx->chain[ctx->nchain - 1];
-        ngx_http_otp_outcome_by(ctx, a->channel, &a->provider->name);
+    /* the last one asked: one over its budget was skipped, not tried */
+
+    for (i = ctx->nchain; i > 0; i--) {
+        a = &ctx->chain[i - 1];
+
+        if (a->category != NGX_OTP_DELIVERY_BUDGET_EXHAUSTED) {
+            ngx_http_otp_outcome_by(ctx, a->channel, &a->provider->name);
+            break;
+        }
     }
 
     /* a category and a number only: no provider's words reach a client */

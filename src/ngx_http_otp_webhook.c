@@ -31,6 +31,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_otp_module.h"
+#include "ngx_http_otp_directives.h"
 #include "ngx_http_otp_app.h"
 #include "ngx_http_otp_vars.h"
 #include "ngx_http_otp_metrics.h"
@@ -67,6 +68,7 @@ ngx_http_otp_webhook_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_otp_loc_conf_t *olcf = conf;
 
+    char                        *rv;
     ngx_str_t                   *value;
     ngx_http_otp_sig_t          *sig, **s;
     ngx_http_core_loc_conf_t    *clcf;
@@ -98,8 +100,12 @@ ngx_http_otp_webhook_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     olcf->hook.webhook = sig;
     olcf->handler = cmd->offset;
 
+    rv = ngx_http_otp_content_handler(cf, ngx_http_otp_webhook_handler);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_otp_webhook_handler;
 
     ngx_http_otp_app_used(cf);
 
@@ -595,6 +601,10 @@ ngx_http_otp_webhook_status_done(ngx_http_otp_store_op_t *op)
                        op->message_id_len, op->message_id);
 
         ngx_http_otp_outcome(r, "status_unknown");
+
+        /* the unknown id, not the previous status's of this call */
+        ngx_http_otp_webhook_outcome(r, ctx, op);
+        ctx->out_channel = 0;
         break;
 
     default:

@@ -46,6 +46,17 @@ const char *ngx_otp_channel_name(unsigned channel);
 /* the channel bit of an exact, case-sensitive name; 0 for an unknown one */
 unsigned ngx_otp_channel_parse(const u_char *name, size_t len);
 
+/*
+ * Smart channel choice: channels (n, in the configured order) reordered by
+ * their recent delivery rate, delivered[i] / sent[i].  Only channels with
+ * at least min sends are known; the known ones are sorted by rate, highest
+ * first, among the places they hold, and the others keep their places
+ * (too few sends say nothing).  Ties keep the configured order.  Rates are
+ * compared exactly (cross-multiplied), no floating point.
+ */
+void ngx_otp_channel_order(unsigned *channels, const uint64_t *sent,
+    const uint64_t *delivered, size_t n, uint64_t min);
+
 
 /* ngx_otp_redis_info.c: Redis's INFO text */
 
