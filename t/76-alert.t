@@ -84,9 +84,42 @@ my %subst = (AC => $AC, TOKEN => $TOKEN, MOCK => $mock->url,
              RECV => $recv->url, DIR => $t->dir);
 $conf =~ s/@(AC|TOKEN|MOCK|RECV|DIR)@/$subst{$1}/g;
 
-$t->plan(37);
+$t->plan(45);
 
 $recv->on(qr{^/alert} => { status => 200, body => { ok => 1 } });
+
+# what the configuration refuses
+
+$t->write_file('bad.secret', "not-a-whsec-secret!\n");
+chmod 0600, $t->dir . '/bad.secret';
+
+sub refused {
+    my ($alert, $location, $want, $name) = @_;
+
+    (my $c = $conf) =~ s/^    otp_alert .*?;\n/    $alert\n/ms;
+    $c =~ s/(location = \/metrics \{)/$location\n\n        $1/;
+
+    like($t->check_config($c), $want, $name);
+}
+
+refused('otp_alert threshold=0%;', '', qr/invalid "threshold=0%"/,
+        'threshold 0% refused');
+refused('otp_alert threshold=20;', '', qr/invalid "threshold=20"/,
+        'a threshold without % refused');
+refused('otp_alert window=2d;', '', qr/invalid "window=2d"/,
+        'a window over a day refused');
+refused('otp_alert min=0;', '', qr/invalid "min=0"/, 'min=0 refused');
+refused("otp_alert webhook=${\ $recv->url}/alert;", '',
+        qr/needs both "webhook=" and "secret_file="/,
+        'a webhook without its secret refused');
+refused("otp_alert webhook=${\ $recv->url}/alert secret_file=${\ $t->dir}/bad.secret;",
+        '', qr/holds no Standard Webhooks secret/,
+        'a secret file without a whsec_ secret refused');
+refused('otp_alert; otp_alert;', '', qr/"otp_alert" directive is duplicate/,
+        'otp_alert twice refused');
+refused('otp_alert;', 'location = /h { otp_health; otp_send; }',
+        qr/conflicts with another content handler/,
+        'otp_health with otp_send refused');
 
 $t->write_config($conf)->run;
 
