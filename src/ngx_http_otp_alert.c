@@ -43,7 +43,9 @@
  * Kept across reloads as the metrics are (ngx_http_otp_metrics.c): the
  * zone's name carries the layout (the series and the sub-bucket width),
  * so a reload that keeps them keeps the window and the alerts' states,
- * and does not fire an alert that is already firing.
+ * and does not fire an alert that is already firing; a reload that
+ * changes them carries over what the old zone knew of the series that
+ * stay (ngx_http_otp_alert_carry()).
  *
  * No series carries a phone, a code or anything a client sent.
  */
@@ -127,6 +129,8 @@ static ngx_int_t ngx_http_otp_alert_providers(ngx_conf_t *cf,
     ngx_http_otp_alert_t *a);
 static ngx_int_t ngx_http_otp_alert_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
+static void ngx_http_otp_alert_carry(ngx_shm_zone_t *zone,
+    ngx_http_otp_alert_t *a);
 static ngx_inline ngx_http_otp_alert_t *ngx_http_otp_alert_get(void);
 static ngx_int_t ngx_http_otp_alert_channel(ngx_uint_t channel);
 static void ngx_http_otp_alert_record(ngx_uint_t channel,
@@ -536,7 +540,114 @@ ngx_http_otp_alert_init_zone(ngx_shm_zone_t *shm_zone, void *data)
     a->shpool = shpool;
     a->sh = sh;
 
+    ngx_http_otp_alert_carry(shm_zone, a);
+
     return NGX_OK;
+}
+
+
+/*
+ * A reload that changed the layout (a provider added, another window):
+ * what the old zone knew of the series that stay goes on in the new one,
+ * so that an alert firing during the change (a provider added in an
+ * outage) neither fires twice nor is never resolved.  The alerts' states
+ * and the last errors always; the windows' sub-buckets when their width
+ * is the same.  init_zone runs inside ngx_init_cycle(), when ngx_cycle is
+ * still the old cycle, whose zones are still mapped (as the metrics find
+ * theirs, ngx_http_otp_metrics.c).
+ */
+
+static void
+ngx_http_otp_alert_carry(ngx_shm_zone_t *zone, ngx_http_otp_alert_t *a)
+{
+    ngx_uint_t                    i, j, k, n;
+    ngx_list_part_t              *part;
+    ngx_shm_zone_t               *z;
+    ngx_http_otp_alert_t         *old;
+    ngx_http_otp_alert_node_t    *from, *to;
+    ngx_http_otp_alert_series_t  *s, *os;
+
+    part = (ngx_list_part_t *) &ngx_cycle->shared_memory.part;
+    z = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                return;
+            }
+
+            part = part->next;
+            z = part->elts;
+            i = 0;
+        }
+
+        if (i >= part->nelts) {
+            continue;
+        }
+
+        if (z[i].tag == zone->tag
+            && z[i].shm.name.len > sizeof(NGX_HTTP_OTP_ALERT_ZONE) - 1
+            && ngx_strncmp(z[i].shm.name.data, NGX_HTTP_OTP_ALERT_ZONE,
+                           sizeof(NGX_HTTP_OTP_ALERT_ZONE) - 1)
+               == 0)
+        {
+            break;
+        }
+    }
+
+    old = z[i].data;
+
+    if (old == NULL || old->sh == NULL) {
+        return;
+    }
+
+    s = a->series.elts;
+    os = old->series.elts;
+    n = 0;
+
+    ngx_shmtx_lock(&old->shpool->mutex);
+
+    for (j = 0; j < a->series.nelts; j++) {
+        for (k = 0; k < old->sh->nseries && k < old->series.nelts; k++) {
+            if (ngx_strcmp(s[j].kind, os[k].kind) == 0
+                && s[j].app.len == os[k].app.len
+                && ngx_strncmp(s[j].app.data, os[k].app.data,
+                               s[j].app.len) == 0
+                && s[j].name.len == os[k].name.len
+                && ngx_strncmp(s[j].name.data, os[k].name.data,
+                               s[j].name.len) == 0)
+            {
+                break;
+            }
+        }
+
+        if (k == old->sh->nseries || k == old->series.nelts) {
+            continue;
+        }
+
+        from = &old->sh->node[k];
+        to = &a->sh->node[j];
+
+        if (old->width == a->width) {
+            *to = *from;
+
+        } else {
+            to->firing = from->firing;
+            to->last_error = from->last_error;
+            to->last_error_at = from->last_error_at;
+        }
+
+        n++;
+    }
+
+    ngx_shmtx_unlock(&old->shpool->mutex);
+
+    ngx_log_error(NGX_LOG_NOTICE, zone->shm.log, 0,
+                  "otp outcomes: the series changed with the "
+                  "configuration: %ui of them carried over%s", n,
+                  old->width == a->width ? ""
+                  : ", their alerts' states only (another window)");
 }
 
 

@@ -84,7 +84,7 @@ my %subst = (AC => $AC, TOKEN => $TOKEN, MOCK => $mock->url,
              RECV => $recv->url, DIR => $t->dir);
 $conf =~ s/@(AC|TOKEN|MOCK|RECV|DIR)@/$subst{$1}/g;
 
-$t->plan(45);
+$t->plan(53);
 
 $recv->on(qr{^/alert} => { status => 200, body => { ok => 1 } });
 
@@ -239,7 +239,7 @@ is(send_one(), 502, 'a failure after a reload');
 sleep 0.5;
 is(alert_lines('firing'), 2, 'after a reload: no second firing');
 
-# recovery: 7 failures so far; the rate goes under 50% at 8 successes
+# 7 failures so far: 7 successes make 50%, still over
 
 $mock->reset;
 
@@ -247,9 +247,30 @@ is(send_one(), 202, 'a success') for 1 .. 7;
 sleep 0.3;
 is(alert_lines('resolved'), 0, '7 of 14 failed: still firing (50%)');
 
-is(send_one(), 202, 'one success more');
+# a reload that changes the layout (another window): the window starts
+# empty, the alerts' states are carried over
+
+(my $conf2 = $conf) =~ s/window=60s/window=30s/;
+$t->write_config($conf2);
+$t->reload;
+
+is(scalar log_lines($t, qr/\[notice\].*otp outcomes: the series changed with the configuration: \d+ of them carried over, their alerts' states only/),
+   1, 'another layout: said at notice');
+is(gauge('provider', 'tw'), 1, 'another layout: still firing');
+
+# recovery in the new window: under min attempts, nothing; at min, with
+# no failure, resolved
+
+is(send_one(), 202, 'a success in the new window') for 1 .. 3;
+sleep 0.3;
+is(alert_lines('resolved'), 0, 'under min attempts: still firing');
+is(alert_lines('firing'), 2, 'and not fired again');
+
+is(send_one(), 202, 'the fourth success');
 is(wait_lines('resolved', 2), 2, 'one resolved line per series');
 is(gauge('provider', 'tw'), 0, 'gauge 0 again');
+is(scalar log_lines($t, qr/\[alert\].*otp alert resolved: provider "tw" failure rate 0\.00% \(0 failed of 4 in 30s\), threshold 50\.00%/),
+   1, 'the resolved line, with its figures');
 
 my @resolved = posts('otp.alert.resolved', 4);
 is(scalar(grep { verified($_) } @resolved), 2,
