@@ -84,7 +84,7 @@ my %subst = (AC => $AC, TOKEN => $TOKEN, MOCK => $mock->url,
              RECV => $recv->url, DIR => $t->dir);
 $conf =~ s/@(AC|TOKEN|MOCK|RECV|DIR)@/$subst{$1}/g;
 
-$t->plan(53);
+$t->plan(60);
 
 $recv->on(qr{^/alert} => { status => 200, body => { ok => 1 } });
 
@@ -276,10 +276,28 @@ my @resolved = posts('otp.alert.resolved', 4);
 is(scalar(grep { verified($_) } @resolved), 2,
    'two resolved POSTs, signed');
 
+# it fires again, and a receiver that fails is only logged
+
+$recv->on(qr{^/alert} => { status => 500, body => { error => 'down' } });
+$mock->on(qr{/Messages\.json$} => { status => 500,
+                                    body => { message => 'down' } });
+
+is(send_one(), 502, 'failures again') for 1 .. 4;
+is(wait_lines('firing', 4), 4, '4 of 8 failed: fired again, once a series');
+is(gauge('provider', 'tw'), 1, 'gauge 1 again');
+
+$recv->wait_requests(6, qr{^/alert});
+
+my $deadline = time + 5;
+sleep 0.05 while time < $deadline
+    && log_lines($t, qr/\[error\].*otp alert: webhook answered HTTP 500/) < 2;
+is(scalar log_lines($t, qr/\[error\].*otp alert: webhook answered HTTP 500/),
+   2, 'a receiver that answers 500: an [error] line a POST');
+
 # the lines the final check would take for faults: expected and counted
 $t->stop;
-is(drop_log_lines($t, qr/\[alert\].*otp alert (firing|resolved): /), 4,
-   'four alert lines in all');
+is(drop_log_lines($t, qr/\[alert\].*otp alert (firing|resolved): /), 6,
+   'six alert lines in all');
 
 $t->done;
 
