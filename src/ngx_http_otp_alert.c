@@ -131,6 +131,7 @@ static ngx_int_t ngx_http_otp_alert_init_zone(ngx_shm_zone_t *shm_zone,
     void *data);
 static void ngx_http_otp_alert_carry(ngx_shm_zone_t *zone,
     ngx_http_otp_alert_t *a);
+static ngx_uint_t ngx_http_otp_alert_same(ngx_str_t *a, ngx_str_t *b);
 static ngx_inline ngx_http_otp_alert_t *ngx_http_otp_alert_get(void);
 static ngx_int_t ngx_http_otp_alert_channel(ngx_uint_t channel);
 static void ngx_http_otp_alert_record(ngx_uint_t channel,
@@ -464,12 +465,8 @@ ngx_http_otp_alert_providers(ngx_conf_t *cf, ngx_http_otp_alert_t *a)
             s = a->series.elts;
 
             for (k = NGX_HTTP_OTP_ALERT_NCH; k < a->series.nelts; k++) {
-                if (s[k].app.len == apps[i]->id.len
-                    && ngx_strncmp(s[k].app.data, apps[i]->id.data,
-                                   apps[i]->id.len) == 0
-                    && s[k].name.len == p[j].name.len
-                    && ngx_strncmp(s[k].name.data, p[j].name.data,
-                                   p[j].name.len) == 0)
+                if (ngx_http_otp_alert_same(&s[k].app, &apps[i]->id)
+                    && ngx_http_otp_alert_same(&s[k].name, &p[j].name))
                 {
                     break;
                 }
@@ -611,12 +608,8 @@ ngx_http_otp_alert_carry(ngx_shm_zone_t *zone, ngx_http_otp_alert_t *a)
     for (j = 0; j < a->series.nelts; j++) {
         for (k = 0; k < old->sh->nseries && k < old->series.nelts; k++) {
             if (ngx_strcmp(s[j].kind, os[k].kind) == 0
-                && s[j].app.len == os[k].app.len
-                && ngx_strncmp(s[j].app.data, os[k].app.data,
-                               s[j].app.len) == 0
-                && s[j].name.len == os[k].name.len
-                && ngx_strncmp(s[j].name.data, os[k].name.data,
-                               s[j].name.len) == 0)
+                && ngx_http_otp_alert_same(&s[j].app, &os[k].app)
+                && ngx_http_otp_alert_same(&s[j].name, &os[k].name))
             {
                 break;
             }
@@ -648,6 +641,16 @@ ngx_http_otp_alert_carry(ngx_shm_zone_t *zone, ngx_http_otp_alert_t *a)
                   "configuration: %ui of them carried over%s", n,
                   old->width == a->width ? ""
                   : ", their alerts' states only (another window)");
+}
+
+
+/* "" may have no data at all: never handed to strncmp() */
+
+static ngx_uint_t
+ngx_http_otp_alert_same(ngx_str_t *a, ngx_str_t *b)
+{
+    return a->len == b->len
+           && (a->len == 0 || ngx_strncmp(a->data, b->data, a->len) == 0);
 }
 
 
