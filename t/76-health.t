@@ -18,7 +18,7 @@ use FindBin;
 use lib "$FindBin::Bin/lib";
 
 use Test::More;
-use Digest::SHA qw(hmac_sha1_base64);
+use Digest::SHA qw(hmac_sha1_base64 hmac_sha256_hex);
 use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 use OtpTest;
@@ -69,6 +69,23 @@ http {
         location = /hooks/twilio {
             otp_webhook tw;
         }
+
+        location = /metrics {
+            otp_metrics;
+        }
+    }
+
+    # another app, with a provider of the same name: its own figures
+    server {
+        listen 127.0.0.1:%%PORT1%%;
+
+        otp_secret_file %%PREFIX%%/b.secret;
+        otp_provider tw twilio account_sid=@AC@ auth_token=@TOKEN@
+                     from=+15005550007 base_url=@MOCK@;
+
+        location = /health {
+            otp_health;
+        }
     }
 }
 
@@ -77,9 +94,12 @@ EOF
 my %subst = (AC => $AC, TOKEN => $TOKEN, MOCK => $mock->url);
 $conf =~ s/@(AC|TOKEN|MOCK)@/$subst{$1}/g;
 
+$t->write_file('b.secret', ('B' x 44) . "\n", 0600);
+my $APP_B = substr(hmac_sha256_hex('otp-app-id', 'B' x 44), 0, 16);
+
 my @stores = $t->stores;
 
-$t->plan(20 * @stores + (grep { $_ eq 'redis' } @stores) * 6);
+$t->plan(23 * @stores + (grep { $_ eq 'redis' } @stores) * 6);
 
 my $n = 0;
 my $sid;
@@ -173,6 +193,19 @@ for my $store (@stores) {
 
     is($t->post('/health', 'text/plain', 'x')->{status}, 405,
        "$store: POST refused");
+
+    # the other app's provider of the same name: nothing of this one's
+
+    $j = $t->get('/health', port => $t->port('PORT1'))->{json} // {};
+    is($j->{status} . ' ' . ($j->{providers}[0]{attempts} // '') . ' '
+       . ($j->{providers}[0]{last_error} // 'null'), 'ok 0 null',
+       "$store: another app's \"tw\": its own figures");
+
+    my $m = $t->get('/metrics')->{body} // '';
+    like($m, qr/^otp_alert_firing\{kind="provider",name="tw"\} 1$/m,
+         "$store: the gauge of this app's tw");
+    like($m, qr/^otp_alert_firing\{kind="provider",app="$APP_B",name="tw"\} 0$/m,
+         "$store: and of the other app's, with its app");
 
     if ($store eq 'redis') {
 
