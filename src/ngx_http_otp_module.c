@@ -24,6 +24,7 @@
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_alert.h"
 #include "ngx_http_otp_health.h"
+#include "ngx_http_otp_dashboard.h"
 
 
 #define NGX_HTTP_OTP_DEFAULT_ZONE       "otp"
@@ -399,6 +400,13 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       0,
       NULL },
 
+    { ngx_string("otp_dashboard"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_otp_dashboard_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("otp_logout"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_otp_logout_directive,
@@ -620,6 +628,8 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     if (conf->handler == 0 && (clcf->noname || clcf->lmt_excpt)) {
         conf->handler = prev->handler;
     }
+
+    ngx_http_otp_dashboard_merge(cf, prev, conf);
 
     if (conf->channels == NGX_CONF_UNSET_PTR) {
         if (prev->channels == NGX_CONF_UNSET_PTR) {

@@ -107,6 +107,9 @@ typedef struct ngx_http_otp_metrics_s  ngx_http_otp_metrics_t;
 /* ngx_http_otp_alert.c */
 typedef struct ngx_http_otp_alert_s  ngx_http_otp_alert_t;
 
+/* ngx_http_otp_dashboard.c */
+typedef struct ngx_http_otp_dashboard_s  ngx_http_otp_dashboard_t;
+
 
 typedef struct {
     ngx_http_otp_store_conf_t       store;
@@ -168,6 +171,8 @@ typedef struct {
     ngx_str_t                       gate_header;
     ngx_str_t                       gate_login;   /* "": 401 */
     ngx_uint_t                      logout;       /* otp_logout here */
+
+    ngx_http_otp_dashboard_t       *dashboard;    /* otp_dashboard here */
 } ngx_http_otp_loc_conf_t;
 
 
