@@ -37,6 +37,7 @@
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_vars.h"
 #include "ngx_http_otp_cost.h"
+#include "ngx_http_otp_alert.h"
 
 
 #define NGX_HTTP_OTP_METRICS_ZONE   "otp_metrics_"    /* and the layout */
@@ -1170,6 +1171,7 @@ ngx_http_otp_metrics_render(ngx_http_otp_metrics_out_t *o,
     size_t                            len;
     ngx_uint_t                        i, c, k, np, ch;
     ngx_http_otp_metrics_provider_t  *pr;
+    ngx_http_otp_alert_figures_t      f;
     u_char                            labels[NGX_HTTP_OTP_METRICS_LINE / 2];
 
     pr = m->providers.elts;
@@ -1483,6 +1485,40 @@ ngx_http_otp_metrics_render(ngx_http_otp_metrics_out_t *o,
             != NGX_OK)
         {
             return NGX_ERROR;
+        }
+    }
+
+    /* the failure alerts (ngx_http_otp_alert.c), where otp_alert is */
+
+    if (ngx_http_otp_alert_enabled()) {
+
+        if (ngx_http_otp_metrics_family(o, "otp_alert_firing", "gauge",
+                "1 while the failure rate of a channel or provider over "
+                "otp_alert's window is over its threshold.")
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; ngx_http_otp_alert_figures(i, &f) == NGX_OK; i++) {
+            l = ngx_sprintf(labels, "kind=\"%s\",", f.kind);
+
+            if (f.app.len) {
+                l = ngx_cpymem(l, "app=\"", 5);
+                l = ngx_http_otp_metrics_escape(l, &f.app);
+                l = ngx_cpymem(l, "\",", 2);
+            }
+
+            l = ngx_cpymem(l, "name=\"", 6);
+            l = ngx_http_otp_metrics_escape(l, &f.name);
+            *l++ = '"';
+
+            if (ngx_http_otp_metrics_sample(o, "otp_alert_firing", labels,
+                                            l - labels, f.firing)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
         }
     }
 

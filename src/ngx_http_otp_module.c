@@ -23,6 +23,8 @@
 #include "ngx_http_otp_vars.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_cost.h"
+#include "ngx_http_otp_alert.h"
+#include "ngx_http_otp_health.h"
 #include "ngx_http_otp_dashboard.h"
 
 
@@ -406,6 +408,20 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       0,
       NULL },
 
+    { ngx_string("otp_alert"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_ANY,
+      ngx_http_otp_alert_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_otp_health_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("otp_dashboard"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
       ngx_http_otp_dashboard_directive,
@@ -777,7 +793,9 @@ ngx_http_otp_init(ngx_conf_t *cf)
 
     if (!omcf->used && !omcf->replay) {
         /* a gate alone, in front of another nginx's otp_verify */
-        if (ngx_http_otp_apps_init(cf) != NGX_OK) {
+        if (ngx_http_otp_apps_init(cf) != NGX_OK
+            || ngx_http_otp_alert_postconf(cf) != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
@@ -805,6 +823,11 @@ ngx_http_otp_init(ngx_conf_t *cf)
     }
 
     /* after the apps: their ids label the providers' series */
+
+    if (ngx_http_otp_alert_postconf(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_otp_metrics_postconf(cf);
 }
 

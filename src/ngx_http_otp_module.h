@@ -104,6 +104,9 @@ typedef struct ngx_http_otp_srv_conf_s {
 /* ngx_http_otp_metrics.c */
 typedef struct ngx_http_otp_metrics_s  ngx_http_otp_metrics_t;
 
+/* ngx_http_otp_alert.c */
+typedef struct ngx_http_otp_alert_s  ngx_http_otp_alert_t;
+
 /* ngx_http_otp_dashboard.c */
 typedef struct ngx_http_otp_dashboard_s  ngx_http_otp_dashboard_t;
 
@@ -127,6 +130,8 @@ typedef struct {
     ngx_http_otp_metrics_t         *metrics;      /* NULL: no otp_metrics */
     ngx_str_t                       currency;     /* otp_price_currency;
                                                      "": USD */
+    ngx_http_otp_alert_t           *alert;        /* NULL: no otp_alert,
+                                                     no otp_health */
 } ngx_http_otp_main_conf_t;
 
 

@@ -17,6 +17,7 @@
 #include "ngx_http_otp_provider.h"
 #include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_cost.h"
+#include "ngx_http_otp_alert.h"
 
 
 static void ngx_http_otp_send_finish(ngx_http_otp_send_t *send);
@@ -516,6 +517,7 @@ ngx_http_otp_send_finish(ngx_http_otp_send_t *send)
         }
 
         ngx_http_otp_metrics_send(send);
+        ngx_http_otp_alert_send(send);
     }
 
     if (!send->cancelled && send->handler) {

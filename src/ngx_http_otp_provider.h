@@ -140,6 +140,9 @@ struct ngx_http_otp_provider_s {
     ngx_array_t                    *prices;       /* ngx_http_otp_price_t
                                                      (ngx_http_otp_cost.c);
                                                      NULL: none */
+    ngx_uint_t                      outcome;      /* ngx_http_otp_alert.c:
+                                                     its series' index + 1;
+                                                     0: none */
 };
 
 

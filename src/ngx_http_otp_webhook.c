@@ -35,6 +35,7 @@
 #include "ngx_http_otp_app.h"
 #include "ngx_http_otp_vars.h"
 #include "ngx_http_otp_metrics.h"
+#include "ngx_http_otp_alert.h"
 #include "ngx_http_otp_request.h"
 #include "ngx_http_otp_fallback.h"
 #include "ngx_http_otp_webhook_call.h"
@@ -570,6 +571,7 @@ ngx_http_otp_webhook_status_done(ngx_http_otp_store_op_t *op)
         ngx_http_otp_outcome_status(r, op->message.status);
         ngx_http_otp_webhook_outcome(r, ctx, op);
         ngx_http_otp_metrics_status(wh->provider, &op->message);
+        ngx_http_otp_alert_status(wh->provider, &op->message);
 
         if (op->fallback_len) {
             /* the code goes out once more by the next channel; the op

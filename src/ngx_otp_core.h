@@ -832,6 +832,19 @@ int ngx_otp_stdwh_validate(const u_char *secret, size_t secret_len,
     const u_char *sigs, size_t sigs_len, const u_char *body,
     size_t body_len, time_t now, time_t tolerance);
 
+/*
+ * The signing side, for the webhooks the module sends: the header
+ * webhook-signature's value, "v1," and the base64 HMAC-SHA256 of
+ * "<id>.<ts>.<body>" (47 characters, no NUL) into out.  Same secret, id
+ * and timestamp rules as the validation; NGX_OTP_OK or NGX_OTP_EINVAL.
+ */
+#define NGX_OTP_STDWH_HEADER_LEN    47
+
+int ngx_otp_stdwh_sign(const u_char *secret, size_t secret_len,
+    const u_char *id, size_t id_len, const u_char *ts, size_t ts_len,
+    const u_char *body, size_t body_len,
+    u_char out[NGX_OTP_STDWH_HEADER_LEN]);
+
 
 /* ngx_otp_webhook.c: what providers' webhooks carry (pure) */
 
