@@ -22,6 +22,7 @@
 #include "ngx_http_otp_directives.h"
 #include "ngx_http_otp_request.h"
 #include "ngx_http_otp_analytics.h"
+#include "ngx_http_otp_cost.h"
 
 
 #define NGX_HTTP_OTP_ANALYTICS_FAILURES  20     /* the contract's */
@@ -82,6 +83,7 @@ static int ngx_http_otp_analytics_fill(json_t *o,
     ngx_http_otp_analytics_sum_t *s, ngx_uint_t timing);
 static json_t *ngx_http_otp_analytics_str(u_char *data, size_t len);
 static json_t *ngx_http_otp_analytics_time(int64_t sec);
+static json_t *ngx_http_otp_analytics_currency(ngx_http_request_t *r);
 static json_t *ngx_http_otp_analytics_cost(int64_t cost);
 static int ngx_http_otp_analytics_cmp_by(const void *a, const void *b);
 static int ngx_http_otp_analytics_cmp_country(const void *a, const void *b);
@@ -484,8 +486,8 @@ ngx_http_otp_analytics_answer(ngx_http_otp_analytics_ctx_t *ctx,
                             ngx_http_otp_analytics_time(ctx->from))
         || json_object_set_new(root, "to",
                                ngx_http_otp_analytics_time(ctx->to))
-        /* the price table's currency: not configured yet, "" */
-        || json_object_set_new(root, "currency", json_string(""))
+        || json_object_set_new(root, "currency",
+                               ngx_http_otp_analytics_currency(r))
         || ngx_http_otp_analytics_fill(totals, &total, 1)
         || json_object_set_new(root, "totals", totals))
     {
@@ -864,6 +866,32 @@ ngx_http_otp_analytics_time(int64_t sec)
     n = ngx_otp_time_format(sec, buf);
 
     return n ? json_stringn((char *) buf, n) : json_null();
+}
+
+
+/* the price table's currency, "" when no provider of the app has prices */
+
+static json_t *
+ngx_http_otp_analytics_currency(ngx_http_request_t *r)
+{
+    ngx_str_t                 *c;
+    ngx_uint_t                 i;
+    ngx_http_otp_app_t        *app;
+    ngx_http_otp_provider_t   *p;
+    ngx_http_otp_main_conf_t  *omcf;
+
+    app = ngx_http_otp_get_app(r);
+    p = app->providers.elts;
+
+    for (i = 0; i < app->providers.nelts; i++) {
+        if (p[i].prices && p[i].prices->nelts) {
+            omcf = ngx_http_get_module_main_conf(r, ngx_http_otp_module);
+            c = ngx_http_otp_cost_currency(omcf);
+            return json_stringn((char *) c->data, c->len);
+        }
+    }
+
+    return json_string("");
 }
 
 

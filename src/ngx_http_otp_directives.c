@@ -25,18 +25,43 @@ ngx_http_otp_handler_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_otp_loc_conf_t *olcf = conf;
 
-    ngx_http_core_loc_conf_t  *clcf;
+    char  *rv;
 
     if (olcf->handler) {
         return "is duplicate";
     }
 
+    rv = ngx_http_otp_content_handler(cf, ngx_http_otp_handler);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
     olcf->handler = cmd->offset;
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_otp_handler;
-
     ngx_http_otp_app_used(cf);
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * A location's content handler: one per location, as proxy_pass and the
+ * others each set clcf->handler.  A second one (otp_metrics with otp_send,
+ * otp_send with proxy_pass) would silently replace the first: refused.
+ */
+
+char *
+ngx_http_otp_content_handler(ngx_conf_t *cf, ngx_http_handler_pt handler)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler) {
+        return "conflicts with another content handler of the location";
+    }
+
+    clcf->handler = handler;
 
     return NGX_CONF_OK;
 }

@@ -19,6 +19,8 @@
 
 char *ngx_http_otp_handler_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+char *ngx_http_otp_content_handler(ngx_conf_t *cf,
+    ngx_http_handler_pt handler);
 char *ngx_http_otp_store_directive(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 char *ngx_http_otp_provider(ngx_conf_t *cf, ngx_command_t *cmd,

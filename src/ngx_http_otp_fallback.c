@@ -29,6 +29,7 @@
 #include "ngx_http_otp_app.h"
 #include "ngx_http_otp_fallback.h"
 #include "ngx_http_otp_analytics.h"
+#include "ngx_http_otp_metrics.h"
 
 
 
@@ -46,10 +47,11 @@ typedef struct {
     u_char                          new_id[NGX_HTTP_OTP_MESSAGE_ID_MAX];
     size_t                          new_id_len;
     u_char                          phone_key[NGX_OTP_HASH_LEN];
+    int64_t                         cost;         /* the new message's,
+                                                     millionths; -1 */
 
     /* the blob's content */
     ngx_otp_fallback_record_t       rec;
-    int64_t                         cost;         /* the new send's */
     u_char                          masked[NGX_OTP_PHONE_MAX_LEN];
     size_t                          masked_len;
 } ngx_http_otp_fallback_run_t;
@@ -374,6 +376,13 @@ ngx_http_otp_fallback_budget(ngx_http_otp_store_op_t *op)
     fb = op->data;
     fb->op = NULL;
 
+    if (op->status == NGX_HTTP_OTP_STORE_OK
+        || op->status == NGX_HTTP_OTP_STORE_LIMITED)
+    {
+        ngx_http_otp_metrics_budget(fb->provider,
+                                    op->status == NGX_HTTP_OTP_STORE_LIMITED);
+    }
+
     if (op->status != NGX_HTTP_OTP_STORE_OK) {
         ngx_log_error(NGX_LOG_WARN, &fb->log, 0,
                       "otp message %*s to %*s failed; no fallback: "
@@ -436,7 +445,6 @@ ngx_http_otp_fallback_sent(ngx_http_otp_send_t *send)
 
     fb = send->data;
     fb->send = NULL;
-    fb->cost = send->cost;
 
     /* the provider has the code, or failed with it: no copy stays */
 
@@ -455,6 +463,8 @@ ngx_http_otp_fallback_sent(ngx_http_otp_send_t *send)
         ngx_http_otp_fallback_end(fb);
         return;
     }
+
+    fb->cost = send->cost;
 
     /* the store's key, as fb->id is (the webhook's op had it) */
     fb->new_id_len = ngx_http_otp_app_message_key(fb->app, send->message_id,

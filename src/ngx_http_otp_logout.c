@@ -15,6 +15,7 @@
 #include <ngx_http.h>
 
 #include "ngx_http_otp_module.h"
+#include "ngx_http_otp_directives.h"
 #include "ngx_http_otp_request.h"
 #include "ngx_http_otp_gate.h"
 
@@ -29,7 +30,7 @@ ngx_http_otp_logout_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_otp_loc_conf_t *olcf = conf;
 
-    ngx_http_core_loc_conf_t  *clcf;
+    char  *rv;
 
     if (olcf->logout || olcf->handler) {
         return "is duplicate";
@@ -37,8 +38,10 @@ ngx_http_otp_logout_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     olcf->logout = 1;
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_otp_logout_handler;
+    rv = ngx_http_otp_content_handler(cf, ngx_http_otp_logout_handler);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
 
     return NGX_CONF_OK;
 }

@@ -33,7 +33,11 @@
 #include <ngx_http.h>
 
 #include "ngx_http_otp_module.h"
+#include "ngx_http_otp_directives.h"
 #include "ngx_http_otp_metrics.h"
+#include "ngx_http_otp_vars.h"
+#include "ngx_http_otp_cost.h"
+#include "ngx_http_otp_alert.h"
 
 
 #define NGX_HTTP_OTP_METRICS_ZONE   "otp_metrics_"    /* and the layout */
@@ -92,6 +96,7 @@ struct ngx_http_otp_metrics_s {
     ngx_uint_t                      b_ops;
     ngx_uint_t                      b_slat;
     ngx_uint_t                      b_longpoll;
+    ngx_uint_t                      b_cost;     /* millionths (otp_price) */
     ngx_uint_t                      nslots;
     uint32_t                        layout;
 
@@ -136,6 +141,8 @@ static ngx_int_t ngx_http_otp_metrics_histogram(
     const char *name, u_char *labels, size_t len, ngx_uint_t h,
     ngx_uint_t base);
 static u_char *ngx_http_otp_metrics_seconds(u_char *p, ngx_uint_t ms);
+static ngx_int_t ngx_http_otp_metrics_cost(ngx_http_otp_metrics_out_t *o,
+    ngx_http_otp_metrics_t *m);
 
 
 /* the default bounds, ms: providers answer in tens of ms to seconds, the
@@ -164,13 +171,14 @@ static const char  *ngx_http_otp_metrics_hist_names[] = {
 static const char  *ngx_http_otp_metrics_send_results[] = {
     "sent", "delivery_failed", "rate_limited", "destination_blocked",
     "opted_out", "invalid_phone", "invalid_channel", "invalid_request",
-    "store_unavailable", "method_not_allowed", "other", NULL
+    "store_unavailable", "method_not_allowed", "client_closed", "other",
+    NULL
 };
 
 static const char  *ngx_http_otp_metrics_verify_results[] = {
     "verified", "invalid_code", "expired", "too_many_attempts",
     "invalid_phone", "invalid_request", "store_unavailable",
-    "method_not_allowed", "other", NULL
+    "method_not_allowed", "client_closed", "other", NULL
 };
 
 static const char  *ngx_http_otp_metrics_reasons[] = {
@@ -218,8 +226,8 @@ ngx_http_otp_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_otp_loc_conf_t *olcf = conf;
 
-    ngx_http_otp_metrics_t    *m;
-    ngx_http_core_loc_conf_t  *clcf;
+    char                    *rv;
+    ngx_http_otp_metrics_t  *m;
 
     if (olcf->handler || olcf->logout) {
         return "is duplicate";
@@ -238,8 +246,10 @@ ngx_http_otp_metrics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         olcf->gate = 0;
     }
 
-    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_otp_metrics_handler;
+    rv = ngx_http_otp_content_handler(cf, ngx_http_otp_metrics_handler);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
 
     return NGX_CONF_OK;
 }
@@ -388,7 +398,8 @@ ngx_http_otp_metrics_postconf(ngx_conf_t *cf)
     m->b_slat = m->b_ops + NGX_HTTP_OTP_METRICS_NOP * 2;
     m->b_longpoll = m->b_slat
                     + NGX_HTTP_OTP_METRICS_NOP * (m->nbounds[1] + 2);
-    m->nslots = m->b_longpoll + 1;
+    m->b_cost = m->b_longpoll + 1;
+    m->nslots = m->b_cost + np * NGX_HTTP_OTP_METRICS_NCH;
 
     /* the layout: what every slot means */
 
@@ -494,9 +505,12 @@ ngx_http_otp_metrics_providers(ngx_conf_t *cf, ngx_http_otp_metrics_t *m)
             pr = m->providers.elts;
 
             for (k = 0; k < m->providers.nelts; k++) {
+                /* the http level's app has no id: data NULL, len 0,
+                 * which strncmp() must not be given (UBSan says so) */
                 if (pr[k].app.len == apps[i]->id.len
-                    && ngx_strncmp(pr[k].app.data, apps[i]->id.data,
-                                   apps[i]->id.len) == 0
+                    && (apps[i]->id.len == 0
+                        || ngx_strncmp(pr[k].app.data, apps[i]->id.data,
+                                       apps[i]->id.len) == 0)
                     && pr[k].name.len == p[j].name.len
                     && ngx_strncmp(pr[k].name.data, p[j].name.data,
                                    p[j].name.len) == 0)
@@ -709,7 +723,10 @@ ngx_http_otp_metrics_send(ngx_http_otp_send_t *send)
     ch = ngx_http_otp_metrics_channel(send->channel);
     cat = send->rc == NGX_OK ? 0 : send->category;
 
-    if (cat >= NGX_HTTP_OTP_METRICS_NCAT) {
+    /* a failure is never counted as accepted (category 0), whatever a
+     * path that failed to name one left there */
+    if (cat >= NGX_HTTP_OTP_METRICS_NCAT || (cat == 0 && send->rc != NGX_OK))
+    {
         cat = NGX_OTP_DELIVERY_INTERNAL;
     }
 
@@ -721,6 +738,12 @@ ngx_http_otp_metrics_send(ngx_http_otp_send_t *send)
     ngx_http_otp_metrics_observe(m, NGX_HTTP_OTP_METRICS_H_PROVIDER,
                                  m->b_plat + p * (m->nbounds[0] + 2),
                                  ngx_current_msec - send->start);
+
+    if (send->rc == NGX_OK && send->cost > 0) {
+        ngx_http_otp_metrics_add(m, m->b_cost
+                                    + p * NGX_HTTP_OTP_METRICS_NCH + ch,
+                                 send->cost);
+    }
 }
 
 
@@ -817,6 +840,21 @@ ngx_http_otp_metrics_status(ngx_http_otp_provider_t *p,
 
 
 void
+ngx_http_otp_metrics_optout(ngx_uint_t set)
+{
+    ngx_http_otp_metrics_t  *m;
+
+    m = ngx_http_otp_metrics_get();
+
+    if (m == NULL) {
+        return;
+    }
+
+    ngx_http_otp_metrics_add(m, m->b_optout + (set ? 0 : 1), 1);
+}
+
+
+void
 ngx_http_otp_metrics_longpoll(ngx_int_t delta)
 {
     ngx_http_otp_metrics_t  *m;
@@ -838,13 +876,11 @@ static ngx_int_t
 ngx_http_otp_metrics_log(ngx_http_request_t *r)
 {
     ngx_uint_t                i;
-    ngx_http_otp_ctx_t       *ctx;
+    const char               *result;
     ngx_http_otp_metrics_t   *m;
     ngx_http_otp_loc_conf_t  *olcf;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
-
-    if (ctx == NULL || ctx->result == NULL) {
+    if (ngx_http_otp_outcome_get(r, &result) == NULL) {
         return NGX_OK;
     }
 
@@ -860,10 +896,10 @@ ngx_http_otp_metrics_log(ngx_http_request_t *r)
 
     case NGX_HTTP_OTP_HANDLER_SEND:
         i = ngx_http_otp_metrics_result(ngx_http_otp_metrics_send_results,
-                                        ctx->result);
+                                        result);
         ngx_http_otp_metrics_add(m, m->b_send + i, 1);
 
-        if (ngx_strcmp(ctx->result, "destination_blocked") == 0) {
+        if (ngx_strcmp(result, "destination_blocked") == 0) {
             ngx_http_otp_metrics_add(m, m->b_geo, 1);
         }
 
@@ -871,19 +907,10 @@ ngx_http_otp_metrics_log(ngx_http_request_t *r)
 
     case NGX_HTTP_OTP_HANDLER_VERIFY:
         i = ngx_http_otp_metrics_result(ngx_http_otp_metrics_verify_results,
-                                        ctx->result);
+                                        result);
         ngx_http_otp_metrics_add(m, m->b_verify + i, 1);
         break;
 
-    case NGX_HTTP_OTP_HANDLER_WEBHOOK:
-        if (ngx_strcmp(ctx->result, "opted_out") == 0) {
-            ngx_http_otp_metrics_add(m, m->b_optout, 1);
-
-        } else if (ngx_strcmp(ctx->result, "opted_in") == 0) {
-            ngx_http_otp_metrics_add(m, m->b_optout + 1, 1);
-        }
-
-        break;
     }
 
     return NGX_OK;
@@ -1147,6 +1174,7 @@ ngx_http_otp_metrics_render(ngx_http_otp_metrics_out_t *o,
     size_t                            len;
     ngx_uint_t                        i, c, k, np, ch;
     ngx_http_otp_metrics_provider_t  *pr;
+    ngx_http_otp_alert_figures_t      f;
     u_char                            labels[NGX_HTTP_OTP_METRICS_LINE / 2];
 
     pr = m->providers.elts;
@@ -1171,6 +1199,13 @@ ngx_http_otp_metrics_render(ngx_http_otp_metrics_out_t *o,
             }
 
             for (k = 0; k < NGX_HTTP_OTP_METRICS_NCAT; k++) {
+
+                /* a provider over its budget is not asked: those sends
+                 * are otp_provider_budget_checks_total's "over" */
+                if (k == NGX_OTP_DELIVERY_BUDGET_EXHAUSTED) {
+                    continue;
+                }
+
                 l = ngx_http_otp_metrics_labels(labels, &pr[i], ch);
                 l = ngx_sprintf(l, ",result=\"%s\"",
                                 k ? ngx_otp_delivery_error_name(k)
@@ -1456,6 +1491,40 @@ ngx_http_otp_metrics_render(ngx_http_otp_metrics_out_t *o,
         }
     }
 
+    /* the failure alerts (ngx_http_otp_alert.c), where otp_alert is */
+
+    if (ngx_http_otp_alert_enabled()) {
+
+        if (ngx_http_otp_metrics_family(o, "otp_alert_firing", "gauge",
+                "1 while the failure rate of a channel or provider over "
+                "otp_alert's window is over its threshold.")
+            != NGX_OK)
+        {
+            return NGX_ERROR;
+        }
+
+        for (i = 0; ngx_http_otp_alert_figures(i, &f) == NGX_OK; i++) {
+            l = ngx_sprintf(labels, "kind=\"%s\",", f.kind);
+
+            if (f.app.len) {
+                l = ngx_cpymem(l, "app=\"", 5);
+                l = ngx_http_otp_metrics_escape(l, &f.app);
+                l = ngx_cpymem(l, "\",", 2);
+            }
+
+            l = ngx_cpymem(l, "name=\"", 6);
+            l = ngx_http_otp_metrics_escape(l, &f.name);
+            *l++ = '"';
+
+            if (ngx_http_otp_metrics_sample(o, "otp_alert_firing", labels,
+                                            l - labels, f.firing)
+                != NGX_OK)
+            {
+                return NGX_ERROR;
+            }
+        }
+    }
+
     /* long-polls */
 
     if (ngx_http_otp_metrics_family(o, "otp_longpolls_held", "gauge",
@@ -1472,6 +1541,73 @@ ngx_http_otp_metrics_render(ngx_http_otp_metrics_out_t *o,
 
     o->b->last = ngx_sprintf(p, "otp_longpolls_held %A\n",
                              (ngx_atomic_int_t) m->slot[m->b_longpoll]);
+
+    return ngx_http_otp_metrics_cost(o, m);
+}
+
+
+/*
+ * otp_cost_total: the estimated cost of what providers accepted, kept in
+ * millionths (integers add exactly, atomically) and written as a decimal
+ * in the currency's units, which a counter may be.
+ */
+
+static ngx_int_t
+ngx_http_otp_metrics_cost(ngx_http_otp_metrics_out_t *o,
+    ngx_http_otp_metrics_t *m)
+{
+    u_char                           *p, *l;
+    ngx_str_t                        *currency;
+    ngx_uint_t                        i, c, np, ch;
+    ngx_http_otp_main_conf_t         *omcf;
+    ngx_http_otp_metrics_provider_t  *pr;
+    u_char                            help[128];
+    u_char                            labels[NGX_HTTP_OTP_METRICS_LINE / 2];
+
+    omcf = ngx_http_get_module_main_conf(o->r, ngx_http_otp_module);
+    currency = ngx_http_otp_cost_currency(omcf);
+
+    /* the currency is 3 capital letters (otp_price_currency) */
+    *ngx_snprintf(help, sizeof(help) - 1,
+                  "Estimated cost of the messages providers accepted, in "
+                  "%V (otp_price), by app, provider and channel.",
+                  currency) = '\0';
+
+    if (ngx_http_otp_metrics_family(o, "otp_cost_total", "counter",
+                                    (const char *) help)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    pr = m->providers.elts;
+    np = m->providers.nelts;
+
+    for (i = 0; i < np; i++) {
+        for (c = 0; c < NGX_HTTP_OTP_METRICS_NCH; c++) {
+            ch = ngx_http_otp_metrics_channels[c];
+
+            if (!(pr[i].channels & ch)) {
+                continue;
+            }
+
+            l = ngx_http_otp_metrics_labels(labels, &pr[i], ch);
+
+            p = ngx_http_otp_metrics_line(o);
+            if (p == NULL) {
+                return NGX_ERROR;
+            }
+
+            p = ngx_sprintf(p, "otp_cost_total{%*s} ", l - labels, labels);
+            p += ngx_otp_price_format((int64_t)
+                                      m->slot[m->b_cost
+                                              + i * NGX_HTTP_OTP_METRICS_NCH
+                                              + c],
+                                      p);
+            *p++ = '\n';
+            o->b->last = p;
+        }
+    }
 
     return NGX_OK;
 }

@@ -54,6 +54,9 @@ void ngx_http_otp_metrics_budget(ngx_http_otp_provider_t *p,
 void ngx_http_otp_metrics_status(ngx_http_otp_provider_t *p,
     ngx_http_otp_message_t *m);
 
+/* a number's opt-out applied: listed (set 1) or taken off the list */
+void ngx_http_otp_metrics_optout(ngx_uint_t set);
+
 /* a long-poll held (+1) or let go (-1) */
 void ngx_http_otp_metrics_longpoll(ngx_int_t delta);
 

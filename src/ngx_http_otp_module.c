@@ -22,6 +22,10 @@
 #include "ngx_http_otp_app.h"
 #include "ngx_http_otp_vars.h"
 #include "ngx_http_otp_metrics.h"
+#include "ngx_http_otp_cost.h"
+#include "ngx_http_otp_alert.h"
+#include "ngx_http_otp_health.h"
+#include "ngx_http_otp_dashboard.h"
 #include "ngx_http_otp_analytics.h"
 
 
@@ -76,6 +80,27 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_2MORE,
       ngx_http_otp_provider,
       NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_price"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE4,
+      ngx_http_otp_price,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_price_file"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_price_file,
+      NGX_HTTP_SRV_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_price_currency"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE1,
+      ngx_http_otp_price_currency,
+      NGX_HTTP_MAIN_CONF_OFFSET,
       0,
       NULL },
 
@@ -384,6 +409,27 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       0,
       NULL },
 
+    { ngx_string("otp_alert"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_ANY,
+      ngx_http_otp_alert_directive,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_health"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_otp_health_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_dashboard"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS|NGX_CONF_TAKE1,
+      ngx_http_otp_dashboard_directive,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
     { ngx_string("otp_analytics"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
       ngx_http_otp_analytics_directive,
@@ -623,6 +669,8 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->handler = prev->handler;
     }
 
+    ngx_http_otp_dashboard_merge(cf, prev, conf);
+
     if (conf->channels == NGX_CONF_UNSET_PTR) {
         if (prev->channels == NGX_CONF_UNSET_PTR) {
             prev->channels = ngx_array_create(cf->pool, 1,
@@ -757,9 +805,15 @@ ngx_http_otp_init(ngx_conf_t *cf)
         return NGX_ERROR;
     }
 
+    if (ngx_http_otp_cost_postconf(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     if (!omcf->used && !omcf->replay) {
         /* a gate alone, in front of another nginx's otp_verify */
-        if (ngx_http_otp_apps_init(cf) != NGX_OK) {
+        if (ngx_http_otp_apps_init(cf) != NGX_OK
+            || ngx_http_otp_alert_postconf(cf) != NGX_OK)
+        {
             return NGX_ERROR;
         }
 
@@ -787,6 +841,11 @@ ngx_http_otp_init(ngx_conf_t *cf)
     }
 
     /* after the apps: their ids label the providers' series */
+
+    if (ngx_http_otp_alert_postconf(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_otp_metrics_postconf(cf);
 }
 

@@ -105,6 +105,12 @@ typedef struct ngx_http_otp_srv_conf_s {
 /* ngx_http_otp_metrics.c */
 typedef struct ngx_http_otp_metrics_s  ngx_http_otp_metrics_t;
 
+/* ngx_http_otp_alert.c */
+typedef struct ngx_http_otp_alert_s  ngx_http_otp_alert_t;
+
+/* ngx_http_otp_dashboard.c */
+typedef struct ngx_http_otp_dashboard_s  ngx_http_otp_dashboard_t;
+
 
 typedef struct {
     ngx_http_otp_store_conf_t       store;
@@ -123,6 +129,10 @@ typedef struct {
     ngx_uint_t                      gate;         /* some otp_gate on */
 
     ngx_http_otp_metrics_t         *metrics;      /* NULL: no otp_metrics */
+    ngx_str_t                       currency;     /* otp_price_currency;
+                                                     "": USD */
+    ngx_http_otp_alert_t           *alert;        /* NULL: no otp_alert,
+                                                     no otp_health */
 } ngx_http_otp_main_conf_t;
 
 
@@ -164,6 +174,8 @@ typedef struct {
     ngx_str_t                       gate_header;
     ngx_str_t                       gate_login;   /* "": 401 */
     ngx_uint_t                      logout;       /* otp_logout here */
+
+    ngx_http_otp_dashboard_t       *dashboard;    /* otp_dashboard here */
 } ngx_http_otp_loc_conf_t;
 
 

@@ -16,6 +16,8 @@
 #include "ngx_http_otp_conf.h"
 #include "ngx_http_otp_provider.h"
 #include "ngx_http_otp_metrics.h"
+#include "ngx_http_otp_cost.h"
+#include "ngx_http_otp_alert.h"
 
 
 static void ngx_http_otp_send_finish(ngx_http_otp_send_t *send);
@@ -344,6 +346,7 @@ ngx_http_otp_send_create(ngx_log_t *log)
     send->event.data = send;
     send->event.log = log;
     send->rc = NGX_ERROR;
+    send->cost = -1;
 
     return send;
 }
@@ -406,8 +409,11 @@ ngx_http_otp_send_cancel(ngx_http_otp_send_t *send)
         return;
     }
 
-    /* a posted answer: it runs, finds the send cancelled, and frees it */
+    /* a posted answer: it runs, finds the send cancelled, and frees it;
+     * the provider answered, so it is counted all the same (an accepted
+     * message was sent, and billed) */
 
+    send->answered = send->event.posted;
     send->cancelled = 1;
     send->data = NULL;
     send->log = ngx_cycle->log;
@@ -502,9 +508,16 @@ ngx_http_otp_send_finish(ngx_http_otp_send_t *send)
         ngx_delete_posted_event(&send->event);
     }
 
-    if (!send->cancelled) {
-        /* an attempt a request gave up on has no result to count */
+    if (!send->cancelled || send->answered) {
+        /* an attempt a request gave up on before its answer has no
+         * result to count; an answered one is a message sent, with a
+         * cost */
+        if (send->rc == NGX_OK) {
+            ngx_http_otp_cost_send(send);
+        }
+
         ngx_http_otp_metrics_send(send);
+        ngx_http_otp_alert_send(send);
     }
 
     if (!send->cancelled && send->handler) {

@@ -137,6 +137,12 @@ struct ngx_http_otp_provider_s {
     void                           *conf;         /* the type's */
     ngx_http_otp_provider_hook_t    hook;
     ngx_uint_t                      metrics;      /* its series' index */
+    ngx_array_t                    *prices;       /* ngx_http_otp_price_t
+                                                     (ngx_http_otp_cost.c);
+                                                     NULL: none */
+    ngx_uint_t                      outcome;      /* ngx_http_otp_alert.c:
+                                                     its series' index + 1;
+                                                     0: none */
 };
 
 
@@ -181,6 +187,7 @@ struct ngx_http_otp_send_s {
     ngx_event_t                     event;
     ngx_msec_t                      start;      /* for the metrics */
     unsigned                        cancelled:1;
+    unsigned                        answered:1;     /* when cancelled */
     unsigned                        free_form:1;    /* see text */
 };
 

@@ -19,7 +19,6 @@
 
 static void ngx_http_otp_body_handler(ngx_http_request_t *r);
 static ngx_int_t ngx_http_otp_body_type(ngx_http_request_t *r);
-static void ngx_http_otp_cleanup(void *data);
 
 
 #define ngx_http_otp_bad(e, m)  { NGX_HTTP_BAD_REQUEST, e, m }
@@ -493,7 +492,7 @@ ngx_http_otp_resume(ngx_http_request_t *r, ngx_int_t rc)
 }
 
 
-static void
+void
 ngx_http_otp_cleanup(void *data)
 {
     ngx_http_otp_ctx_t *ctx = data;

@@ -45,6 +45,10 @@ ngx_int_t ngx_http_otp_parse(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
  * buffer in memory); no body is an empty one with data NULL.  Returns
  * NGX_OK; NGX_DECLINED when it is over limit bytes; or NGX_ERROR.
  */
+/* the pool cleanup that holds a request's ctx (and cancels what it
+ * waits for) */
+void ngx_http_otp_cleanup(void *data);
+
 ngx_int_t ngx_http_otp_read_body(ngx_http_request_t *r, ngx_str_t *body,
     size_t limit);
 

@@ -903,6 +903,11 @@ ngx_http_otp_delivered(ngx_http_otp_send_t *send)
                                       sizeof(ctx->message_id));
         ngx_memcpy(ctx->message_id, send->message_id, ctx->message_id_len);
 
+        if (send->cost >= 0) {
+            ctx->cost = send->cost;
+            ctx->has_cost = 1;
+        }
+
         /* the record may seal the code for a fallback: wiped after it */
 
         rc = ngx_http_otp_record(r, ctx);
@@ -975,9 +980,9 @@ ngx_http_otp_record(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
     ngx_memcpy(op->provider, a->provider->store_name.data, op->provider_len);
     op->channel = a->channel;
     op->message_ttl = olcf->message_ttl;
-
-    /* the analytics' dimensions (ngx_http_otp_store.h, "Analytics") */
     op->cost = ctx->has_cost ? ctx->cost : -1;
+
+    /* the analytics' country (ngx_http_otp_store.h, "Analytics") */
     op->country_len = ngx_http_otp_country(ctx->phone, ctx->phone_len,
                                            op->country);
 
@@ -1164,10 +1169,15 @@ ngx_http_otp_delivery_failed(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx)
 
     ngx_http_otp_outcome(r, "delivery_failed");
 
-    if (ctx->nchain) {
-        /* the last one tried */
-        a = &ctx->chain[ctx->nchain - 1];
-        ngx_http_otp_outcome_by(ctx, a->channel, &a->provider->name);
+    /* the last one asked: one over its budget was skipped, not tried */
+
+    for (i = ctx->nchain; i > 0; i--) {
+        a = &ctx->chain[i - 1];
+
+        if (a->category != NGX_OTP_DELIVERY_BUDGET_EXHAUSTED) {
+            ngx_http_otp_outcome_by(ctx, a->channel, &a->provider->name);
+            break;
+        }
     }
 
     /* a category and a number only: no provider's words reach a client */

@@ -48,7 +48,6 @@ static ngx_http_otp_sig_ctx_t *ngx_http_otp_signature_before(
 static ngx_uint_t ngx_http_otp_signature_same(ngx_http_otp_sig_t *a,
     ngx_http_otp_sig_t *b);
 static ngx_http_otp_ctx_t *ngx_http_otp_signature_ctx(ngx_http_request_t *r);
-static void ngx_http_otp_signature_cleanup(void *data);
 
 
 ngx_int_t
@@ -451,7 +450,7 @@ ngx_http_otp_hook_ctx(ngx_http_request_t *r)
 }
 
 
-static void
+void
 ngx_http_otp_signature_cleanup(void *data)
 {
     ngx_http_otp_ctx_t *ctx = data;

@@ -20,6 +20,9 @@
 
 
 /* ngx_http_otp_signature_scheme.c, for the access-phase handler */
+/* the pool cleanup that holds the ctx the access phase made */
+void ngx_http_otp_signature_cleanup(void *data);
+
 ngx_int_t ngx_http_otp_signature_pre(ngx_http_request_t *r,
     ngx_http_otp_sig_t *sig);
 ngx_int_t ngx_http_otp_signature_check(ngx_http_request_t *r,

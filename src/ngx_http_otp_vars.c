@@ -21,6 +21,9 @@
  *   $otp_attempts_remaining  after a wrong code
  *   $otp_provider_ms         time spent waiting for providers, all
  *                            attempts of a send
+ *   $otp_cost                the accepted message's estimated cost, a
+ *                            decimal in otp_price_currency's units
+ *                            (ngx_http_otp_cost.c); "" with no price
  */
 
 
@@ -30,6 +33,8 @@
 
 #include "ngx_http_otp_module.h"
 #include "ngx_http_otp_vars.h"
+#include "ngx_http_otp_request.h"
+#include "ngx_http_otp_signature.h"
 
 
 typedef enum {
@@ -40,7 +45,8 @@ typedef enum {
     NGX_HTTP_OTP_VAR_PHONE_MASKED,
     NGX_HTTP_OTP_VAR_PHONE_HMAC,
     NGX_HTTP_OTP_VAR_ATTEMPTS,
-    NGX_HTTP_OTP_VAR_PROVIDER_MS
+    NGX_HTTP_OTP_VAR_PROVIDER_MS,
+    NGX_HTTP_OTP_VAR_COST
 } ngx_http_otp_var_e;
 
 
@@ -74,6 +80,9 @@ static ngx_http_variable_t  ngx_http_otp_vars[] = {
 
     { ngx_string("otp_provider_ms"), NULL, ngx_http_otp_variable,
       NGX_HTTP_OTP_VAR_PROVIDER_MS, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("otp_cost"), NULL, ngx_http_otp_variable,
+      NGX_HTTP_OTP_VAR_COST, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
 };
@@ -116,9 +125,9 @@ ngx_http_otp_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     const char          *s;
     ngx_http_otp_ctx_t  *ctx;
 
-    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+    ctx = ngx_http_otp_outcome_get(r, &s);
 
-    if (ctx == NULL || ctx->result == NULL) {
+    if (ctx == NULL) {
         v->not_found = 1;
         return NGX_OK;
     }
@@ -129,8 +138,8 @@ ngx_http_otp_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
     switch (data) {
 
     case NGX_HTTP_OTP_VAR_RESULT:
-        p = (u_char *) ctx->result;
-        len = ngx_strlen(ctx->result);
+        p = (u_char *) s;
+        len = ngx_strlen(s);
         break;
 
     case NGX_HTTP_OTP_VAR_CHANNEL:
@@ -190,6 +199,19 @@ ngx_http_otp_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
                                     : (ngx_uint_t) ctx->provider_ms)
               - p;
         break;
+
+    case NGX_HTTP_OTP_VAR_COST:
+        if (!ctx->has_cost) {
+            break;
+        }
+
+        p = ngx_pnalloc(r->pool, NGX_OTP_PRICE_STR_LEN);
+        if (p == NULL) {
+            return NGX_ERROR;
+        }
+
+        len = ngx_otp_price_format(ctx->cost, p);
+        break;
     }
 
     if (len == 0) {
@@ -248,6 +270,60 @@ ngx_http_otp_outcome_by(ngx_http_otp_ctx_t *ctx, ngx_uint_t channel,
 {
     ctx->out_channel = channel;
     ctx->out_provider = *provider;
+}
+
+
+/*
+ * The ctx that holds the request's outcome, and the outcome: NULL when no
+ * OTP handler ran.  An internal redirect (otp_webhook_forward passing a
+ * message on after an opt-out of the same call) forgets the modules'
+ * contexts: the ctx is then found through the pool cleanup that holds it,
+ * as ngx_http_realip_module.c finds its own.  A request that went away
+ * while a provider or the store was working for it has no outcome of its
+ * own yet (the cleanup that cancels the work runs after the log phase):
+ * "client_closed".
+ */
+
+ngx_http_otp_ctx_t *
+ngx_http_otp_outcome_get(ngx_http_request_t *r, const char **result)
+{
+    ngx_pool_cleanup_t  *cln;
+    ngx_http_otp_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_otp_module);
+
+    if ((ctx == NULL || ctx->result == NULL) && r->internal) {
+
+        for (cln = r->pool->cleanup; cln; cln = cln->next) {
+            if (cln->handler == ngx_http_otp_cleanup
+                || cln->handler == ngx_http_otp_signature_cleanup)
+            {
+                ctx = cln->data;
+
+                if (ctx->result) {
+                    break;
+                }
+            }
+        }
+    }
+
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    if (ctx->result) {
+        *result = ctx->result;
+        return ctx;
+    }
+
+    if ((ctx->op || ctx->send)
+        && r->headers_out.status == NGX_HTTP_CLIENT_CLOSED_REQUEST)
+    {
+        *result = "client_closed";
+        return ctx;
+    }
+
+    return NULL;
 }
 
 

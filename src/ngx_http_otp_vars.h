@@ -28,6 +28,13 @@ ngx_int_t ngx_http_otp_add_variables(ngx_conf_t *cf,
  */
 void ngx_http_otp_outcome(ngx_http_request_t *r, const char *result);
 
+/*
+ * The ctx holding the request's outcome (also across an internal
+ * redirect), and the outcome in *result; NULL when there is none.
+ */
+ngx_http_otp_ctx_t *ngx_http_otp_outcome_get(ngx_http_request_t *r,
+    const char **result);
+
 /* a status callback applied: "status_delivered" and the like */
 void ngx_http_otp_outcome_status(ngx_http_request_t *r, ngx_uint_t status);
 

@@ -31,9 +31,11 @@
 #include <ngx_http.h>
 
 #include "ngx_http_otp_module.h"
+#include "ngx_http_otp_directives.h"
 #include "ngx_http_otp_app.h"
 #include "ngx_http_otp_vars.h"
 #include "ngx_http_otp_metrics.h"
+#include "ngx_http_otp_alert.h"
 #include "ngx_http_otp_request.h"
 #include "ngx_http_otp_fallback.h"
 #include "ngx_http_otp_webhook_call.h"
@@ -66,6 +68,7 @@ ngx_http_otp_webhook_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     ngx_http_otp_loc_conf_t *olcf = conf;
 
+    char                        *rv;
     ngx_str_t                   *value;
     ngx_http_otp_sig_t          *sig, **s;
     ngx_http_core_loc_conf_t    *clcf;
@@ -97,8 +100,12 @@ ngx_http_otp_webhook_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     olcf->hook.webhook = sig;
     olcf->handler = cmd->offset;
 
+    rv = ngx_http_otp_content_handler(cf, ngx_http_otp_webhook_handler);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
-    clcf->handler = ngx_http_otp_webhook_handler;
 
     ngx_http_otp_app_used(cf);
 
@@ -564,6 +571,7 @@ ngx_http_otp_webhook_status_done(ngx_http_otp_store_op_t *op)
         ngx_http_otp_outcome_status(r, op->message.status);
         ngx_http_otp_webhook_outcome(r, ctx, op);
         ngx_http_otp_metrics_status(wh->provider, &op->message);
+        ngx_http_otp_alert_status(wh->provider, &op->message);
 
         if (op->fallback_len) {
             /* the code goes out once more by the next channel; the op
@@ -593,6 +601,10 @@ ngx_http_otp_webhook_status_done(ngx_http_otp_store_op_t *op)
                        op->message_id_len, op->message_id);
 
         ngx_http_otp_outcome(r, "status_unknown");
+
+        /* the unknown id, not the previous status's of this call */
+        ngx_http_otp_webhook_outcome(r, ctx, op);
+        ctx->out_channel = 0;
         break;
 
     default:

@@ -17,6 +17,7 @@
 
 #include "ngx_http_otp_module.h"
 #include "ngx_http_otp_vars.h"
+#include "ngx_http_otp_metrics.h"
 #include "ngx_http_otp_request.h"
 #include "ngx_http_otp_webhook_call.h"
 
@@ -55,7 +56,20 @@ ngx_http_otp_webhook_message(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
 
     masked_len = ngx_otp_phone_mask(m->from, m->from_len, masked);
 
-    /* $otp_phone_masked: the last sender of the call */
+    if (kw == NGX_OTP_KEYWORD_NONE) {
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
+                       "otp webhook: a message from %*s",
+                       masked_len, masked);
+
+        if (wh->forward == NULL) {
+            wh->forward = m;
+        }
+
+        return NGX_DECLINED;
+    }
+
+    /* $otp_phone_masked: the sender of the call's last keyword (a message
+     * passed on is the app's to log, not an outcome of ours) */
     ctx->masked_len = ngx_cpymem(ctx->masked, masked, masked_len)
                       - ctx->masked;
     ngx_http_otp_outcome_by(ctx, m->channel, &wh->provider->name);
@@ -74,21 +88,10 @@ ngx_http_otp_webhook_message(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
     case NGX_OTP_KEYWORD_START:
         break;
 
-    case NGX_OTP_KEYWORD_YES:
+    default: /* NGX_OTP_KEYWORD_YES */
         /* an opt-in if the number is listed: OPTOUT_CLEAR tells */
         wh->yes = m;
         break;
-
-    default:
-        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
-                       "otp webhook: a message from %*s",
-                       masked_len, masked);
-
-        if (wh->forward == NULL) {
-            wh->forward = m;
-        }
-
-        return NGX_DECLINED;
     }
 
     ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -143,6 +146,9 @@ ngx_http_otp_webhook_optout_done(ngx_http_otp_store_op_t *op)
     case NGX_HTTP_OTP_STORE_OK:
         ngx_http_otp_outcome(r, op->type == NGX_HTTP_OTP_OP_OPTOUT_SET
                                 ? "opted_out" : "opted_in");
+
+        /* each message of a call, here: the call's outcome is its last */
+        ngx_http_otp_metrics_optout(op->type == NGX_HTTP_OTP_OP_OPTOUT_SET);
         break;
 
     case NGX_HTTP_OTP_STORE_NOT_FOUND:

@@ -53,3 +53,57 @@ ngx_otp_channel_parse(const u_char *name, size_t len)
 
     return 0;
 }
+
+
+void
+ngx_otp_channel_order(unsigned *channels, const uint64_t *sent,
+    const uint64_t *delivered, size_t n, uint64_t min)
+{
+    size_t    i, j, k, nk;
+    size_t    place[8], known[8];
+    unsigned  ch[8];
+
+    if (n > 8) {
+        return;
+    }
+
+    /* the places of the known channels, and the channels in them */
+
+    nk = 0;
+
+    for (i = 0; i < n; i++) {
+        if (sent[i] >= min && sent[i] > 0 && delivered[i] <= sent[i]) {
+            place[nk] = i;
+            known[nk] = i;
+            nk++;
+        }
+    }
+
+    /* a stable insertion sort of the known ones, by rate: a / b > c / d
+     * as a * d > c * b (sends fit 32 bits in any window worth ranking,
+     * the products 64) */
+
+    for (i = 1; i < nk; i++) {
+        k = known[i];
+
+        for (j = i; j > 0; j--) {
+            if (delivered[k] * sent[known[j - 1]]
+                <= delivered[known[j - 1]] * sent[k])
+            {
+                break;
+            }
+
+            known[j] = known[j - 1];
+        }
+
+        known[j] = k;
+    }
+
+    for (i = 0; i < nk; i++) {
+        ch[i] = channels[known[i]];
+    }
+
+    for (i = 0; i < nk; i++) {
+        channels[place[i]] = ch[i];
+    }
+}

@@ -46,6 +46,17 @@ const char *ngx_otp_channel_name(unsigned channel);
 /* the channel bit of an exact, case-sensitive name; 0 for an unknown one */
 unsigned ngx_otp_channel_parse(const u_char *name, size_t len);
 
+/*
+ * Smart channel choice: channels (n, in the configured order) reordered by
+ * their recent delivery rate, delivered[i] / sent[i].  Only channels with
+ * at least min sends are known; the known ones are sorted by rate, highest
+ * first, among the places they hold, and the others keep their places
+ * (too few sends say nothing).  Ties keep the configured order.  Rates are
+ * compared exactly (cross-multiplied), no floating point.
+ */
+void ngx_otp_channel_order(unsigned *channels, const uint64_t *sent,
+    const uint64_t *delivered, size_t n, uint64_t min);
+
 
 /* ngx_otp_redis_info.c: Redis's INFO text */
 
@@ -821,6 +832,19 @@ int ngx_otp_stdwh_validate(const u_char *secret, size_t secret_len,
     const u_char *sigs, size_t sigs_len, const u_char *body,
     size_t body_len, time_t now, time_t tolerance);
 
+/*
+ * The signing side, for the webhooks the module sends: the header
+ * webhook-signature's value, "v1," and the base64 HMAC-SHA256 of
+ * "<id>.<ts>.<body>" (47 characters, no NUL) into out.  Same secret, id
+ * and timestamp rules as the validation; NGX_OTP_OK or NGX_OTP_EINVAL.
+ */
+#define NGX_OTP_STDWH_HEADER_LEN    47
+
+int ngx_otp_stdwh_sign(const u_char *secret, size_t secret_len,
+    const u_char *id, size_t id_len, const u_char *ts, size_t ts_len,
+    const u_char *body, size_t body_len,
+    u_char out[NGX_OTP_STDWH_HEADER_LEN]);
+
 
 /* ngx_otp_webhook.c: what providers' webhooks carry (pure) */
 
@@ -1008,6 +1032,76 @@ unsigned ngx_otp_delivery_bucket(uint64_t ms);
  * highest finite bound.  -1 when hist counts nothing.
  */
 int64_t ngx_otp_delivery_quantile(const uint64_t *hist, unsigned permille);
+/* ngx_otp_price.c: the price table's lines (otp_price, otp_price_file) */
+
+#define NGX_OTP_PRICE_SCALE        1000000    /* prices are in millionths */
+#define NGX_OTP_PRICE_INT_DIGITS   6          /* a price under 1000000 */
+#define NGX_OTP_PRICE_FRAC_DIGITS  6
+#define NGX_OTP_PRICE_NAME_MAX     32         /* otp_provider's NAME */
+#define NGX_OTP_PRICE_PREFIX_MAX   15         /* E.164's digits */
+#define NGX_OTP_PRICE_STR_LEN      24         /* INT64_MAX millionths */
+
+typedef struct {
+    const u_char       *data;
+    size_t              len;
+} ngx_otp_price_word_t;
+
+/* one entry: words point into the caller's text */
+typedef struct {
+    ngx_otp_price_word_t  provider;
+    unsigned              channel;        /* NGX_OTP_SMS.. */
+    ngx_otp_price_word_t  prefix;         /* digits, no "+"; len 0: default */
+    int64_t               price;          /* millionths */
+    size_t                line;           /* in a file; 0 */
+} ngx_otp_price_t;
+
+/* takes an entry of a file; NGX_OTP_OK, or an error with *err set */
+typedef int (*ngx_otp_price_add_pt)(void *data, const ngx_otp_price_t *p,
+    const char **err);
+
+/*
+ * A price, exactly: 1-6 integer digits, optionally "." and 1 or more
+ * fraction digits of which those past the 6th are all "0"; no sign, no
+ * exponent, no spaces.  NGX_OTP_EINVAL for anything else.
+ */
+int ngx_otp_price_amount(const u_char *s, size_t len, int64_t *millionths);
+
+/*
+ * millionths as a decimal with at least 2 fraction digits and no
+ * trailing zero past them ("0.0474", "1.50", "0.00"); buf holds
+ * NGX_OTP_PRICE_STR_LEN bytes; returns the length, 0 for a negative
+ * value (unknown).  Not NUL-terminated.
+ */
+size_t ngx_otp_price_format(int64_t millionths, u_char *buf);
+
+/*
+ * The four words PROVIDER CHANNEL PREFIX PRICE of an entry: a provider
+ * name (1-32 of [A-Za-z0-9_-]), "sms", "whatsapp" or "voice", "+" and
+ * 1-15 digits (the "+" optional) or
+ * "default", a price.  NGX_OTP_EINVAL with *err naming
+ * the word at fault.
+ */
+int ngx_otp_price_entry(const ngx_otp_price_word_t *w, ngx_otp_price_t *p,
+    const char **err);
+
+/*
+ * A price file: entries of ngx_otp_price_entry()'s four words, each
+ * ended by ";", separated by spaces, tabs and newlines; "#" outside a
+ * word starts a comment to the end of its line.  Every entry goes to
+ * add() in the file's order.  On an error, *line is the 1-based line of
+ * the entry (or of the end of the text), *err what is wrong: returns
+ * NGX_OTP_EINVAL, or add()'s code.
+ */
+int ngx_otp_price_parse(const u_char *text, size_t len,
+    ngx_otp_price_add_pt add, void *data, size_t *line, const char **err);
+
+/*
+ * The estimated cost of one message: price per SMS segment of text, or
+ * per message on the other channels.  -1 when an SMS's text is not
+ * valid UTF-8 (no estimate).
+ */
+int64_t ngx_otp_price_cost(int64_t price, unsigned channel,
+    const u_char *text, size_t len);
 
 
 #endif /* _NGX_OTP_CORE_H_INCLUDED_ */

@@ -593,18 +593,23 @@ ngx_otp_hub_validate(const u_char *secret, size_t secret_len,
 }
 
 
-int
-ngx_otp_stdwh_validate(const u_char *secret, size_t secret_len,
+/*
+ * The MAC of "<id>.<ts>.<body>" under the secret ("whsec_" optional),
+ * base64 into mine: NGX_OTP_EINVAL for a secret, id or timestamp that
+ * cannot be read, as the validation and the signing both say.
+ */
+
+static int
+ngx_otp_stdwh_mac(const u_char *secret, size_t secret_len,
     const u_char *id, size_t id_len, const u_char *ts, size_t ts_len,
-    const u_char *sigs, size_t sigs_len, const u_char *body,
-    size_t body_len, time_t now, time_t tolerance)
+    const u_char *body, size_t body_len, int64_t *time,
+    u_char mine[NGX_OTP_STDWH_SIG_LEN])
 {
-    int                  rc, match;
+    int                  rc;
     size_t               i, key_len, plen;
-    int64_t              t, diff;
+    int64_t              t;
     u_char               key[NGX_OTP_STDWH_KEY_MAX];
-    u_char               mac[NGX_OTP_HASH_LEN], mine[NGX_OTP_STDWH_SIG_LEN];
-    const u_char        *p, *end, *tok;
+    u_char               mac[NGX_OTP_HASH_LEN];
     ngx_otp_hmac_part_t  parts[5];
 
     plen = sizeof(NGX_OTP_STDWH_PREFIX) - 1;
@@ -653,6 +658,8 @@ ngx_otp_stdwh_validate(const u_char *secret, size_t secret_len,
         t = t * 10 + (ts[i] - '0');
     }
 
+    *time = t;
+
     parts[0].data = id;
     parts[0].len = id_len;
     parts[1].data = (const u_char *) ".";
@@ -670,6 +677,51 @@ ngx_otp_stdwh_validate(const u_char *secret, size_t secret_len,
     }
 
     (void) ngx_otp_base64_encode(mine, mac, sizeof(mac));
+
+done:
+
+    OPENSSL_cleanse(key, sizeof(key));
+    OPENSSL_cleanse(mac, sizeof(mac));
+
+    return rc;
+}
+
+
+int
+ngx_otp_stdwh_sign(const u_char *secret, size_t secret_len,
+    const u_char *id, size_t id_len, const u_char *ts, size_t ts_len,
+    const u_char *body, size_t body_len, u_char out[NGX_OTP_STDWH_HEADER_LEN])
+{
+    int      rc;
+    int64_t  t;
+
+    rc = ngx_otp_stdwh_mac(secret, secret_len, id, id_len, ts, ts_len, body,
+                           body_len, &t, out + 3);
+
+    if (rc == NGX_OTP_OK) {
+        memcpy(out, "v1,", 3);
+    }
+
+    return rc;
+}
+
+
+int
+ngx_otp_stdwh_validate(const u_char *secret, size_t secret_len,
+    const u_char *id, size_t id_len, const u_char *ts, size_t ts_len,
+    const u_char *sigs, size_t sigs_len, const u_char *body,
+    size_t body_len, time_t now, time_t tolerance)
+{
+    int            rc, match;
+    int64_t        t, diff;
+    u_char         mine[NGX_OTP_STDWH_SIG_LEN];
+    const u_char  *p, *end, *tok;
+
+    rc = ngx_otp_stdwh_mac(secret, secret_len, id, id_len, ts, ts_len, body,
+                           body_len, &t, mine);
+    if (rc != NGX_OTP_OK) {
+        return rc;
+    }
 
     /*
      * Several signatures may be given while a secret is rotated; each
@@ -700,8 +752,7 @@ ngx_otp_stdwh_validate(const u_char *secret, size_t secret_len,
     }
 
     if (!match) {
-        rc = NGX_OTP_ESIG;
-        goto done;
+        return NGX_OTP_ESIG;
     }
 
     /*
@@ -716,12 +767,6 @@ ngx_otp_stdwh_validate(const u_char *secret, size_t secret_len,
         diff = -diff;
     }
 
-    rc = (tolerance >= 0 && diff <= (int64_t) tolerance) ? NGX_OTP_OK
-                                                         : NGX_OTP_EEXPIRED;
-
-done:
-
-    OPENSSL_cleanse(key, sizeof(key));
-
-    return rc;
+    return (tolerance >= 0 && diff <= (int64_t) tolerance)
+           ? NGX_OTP_OK : NGX_OTP_EEXPIRED;
 }

@@ -22,7 +22,7 @@ use Test::More;
 my $dir = abs_path(dirname(__FILE__)) . '/fuzz';
 my @harnesses = qw/phone fields jwt provider_wire redis_info redis_cluster
 	hook_twilio hook_meta hook_africastalking stdwh twilio_sig fallback
-	sentinel analytics/;
+	sentinel price analytics/;
 
 my $seconds = $ENV{OTP_FUZZ_SECONDS} // 10;
 

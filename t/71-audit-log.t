@@ -233,7 +233,7 @@ my @want = (
         . "attempts_remaining=",
     "status=200 result=status_unchanged channel=sms provider=tw phone= "
         . "attempts_remaining=",
-    "status=200 result=status_unknown channel= provider= phone= "
+    "status=200 result=status_unknown channel= provider=tw phone= "
         . "attempts_remaining=",
     "status=200 result=opted_out channel=sms provider=tw phone=+1******0002 "
         . "attempts_remaining=",

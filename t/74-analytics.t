@@ -36,7 +36,7 @@ use MockProvider;
 
 my $t = OtpTest->new;
 
-$t->plan(40 * $t->stores + 2 * (grep { $_ eq 'redis' } $t->stores));
+$t->plan(42 * $t->stores + 2 * (grep { $_ eq 'redis' } $t->stores));
 
 my $mock = MockProvider->new(dir => $t->dir);
 
@@ -69,6 +69,11 @@ http {
 
     otp_route whatsapp default tw;
     otp_route sms default dev;
+
+    otp_price tw whatsapp default 0.0050;
+    otp_price tw whatsapp +44 0.0125;
+    otp_price dev sms default 0.0079;
+    otp_price_currency EUR;
 
     otp_client_limit off;
     otp_resend_after 0s;
@@ -266,7 +271,7 @@ my $j = $r->{json} || {};
 
 like($j->{from} // '', $hour_re, "$store: from, an hour");
 like($j->{to} // '', $hour_re, "$store: to, an hour");
-is($j->{currency}, '', "$store: no price table, no currency");
+is($j->{currency}, 'EUR', "$store: the price table's currency");
 
 my $tot = $j->{totals} || {};
 
@@ -294,6 +299,14 @@ is(counts($by->{'whatsapp/tw'}, qw(sent delivered failed delivery_rate
                                   p95_delivery_ms)),
    'sent=6 delivered=3 failed=3 delivery_rate=0.5 p95_delivery_ms=950',
    "$store: whatsapp by tw");
+# the cost: WhatsApp 2 x 0.0125 (+44) + 4 x 0.0050, SMS 2 x 0.0079 (one
+# segment), the fallback's included
+
+is(join(' ', map { sprintf('%.6f', $_ // -1) } $tot->{cost},
+                 $by->{'whatsapp/tw'}{cost}, $by->{'sms/dev'}{cost},
+                 sum_of($j->{hours}, 'cost')),
+   '0.060800 0.045000 0.015800 0.060800', "$store: the cost, exactly");
+
 is(counts($by->{'sms/dev'}, qw(sent delivered failed delivery_rate
                                avg_delivery_ms p95_delivery_ms)),
    'sent=2 delivered=0 failed=0 delivery_rate=0 avg_delivery_ms=null '
@@ -382,6 +395,7 @@ $r = analytics(undef, port => $t->port('PORT1'));
 is(join(' ', map { "$_->{channel}/$_->{provider}=$_->{sent}" }
              @{ $r->{json}{by} || [] }),
    'sms/tw=1', "$store: the other app's own figures");
+is($r->{json}{currency}, '', "$store: and no price table, no currency");
 
 # a reload keeps them
 

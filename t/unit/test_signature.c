@@ -556,6 +556,61 @@ test_stdwh(void)
 }
 
 
+static void
+test_stdwh_sign(void)
+{
+    char         ts[32];
+    u_char       out[NGX_OTP_STDWH_HEADER_LEN + 1];
+    time_t       t;
+    json_t      *w;
+    const char  *secret, *id, *payload, *sig;
+
+    w = json_object_get(vectors, "standard_webhooks");
+    secret = str(w, "secret");
+    id = str(w, "msg_id");
+    payload = str(w, "payload");
+    sig = str(w, "signature");
+    t = (time_t) json_integer_value(json_object_get(w, "timestamp"));
+    snprintf(ts, sizeof(ts), "%lld", (long long) t);
+
+    memset(out, 0, sizeof(out));
+    is_int(ngx_otp_stdwh_sign((const u_char *) secret, strlen(secret),
+                              (const u_char *) id, strlen(id),
+                              (const u_char *) ts, strlen(ts),
+                              (const u_char *) payload, strlen(payload),
+                              out),
+           NGX_OTP_OK, "stdwh sign: the vector signs");
+    is_str(out, NGX_OTP_STDWH_HEADER_LEN, sig,
+           "stdwh sign: the vector's signature");
+    is_int(wh(secret, id, ts, (char *) out, payload, t, 300), NGX_OTP_OK,
+           "stdwh sign: what is signed validates");
+
+    memset(out, 0, sizeof(out));
+    is_int(ngx_otp_stdwh_sign((const u_char *) secret + 6,
+                              strlen(secret) - 6,
+                              (const u_char *) id, strlen(id),
+                              (const u_char *) ts, strlen(ts),
+                              (const u_char *) payload, strlen(payload),
+                              out),
+           NGX_OTP_OK, "stdwh sign: the secret without whsec_");
+    is_str(out, NGX_OTP_STDWH_HEADER_LEN, sig,
+           "stdwh sign: the same signature");
+
+    is_int(ngx_otp_stdwh_sign((const u_char *) "whsec_", 6,
+                              (const u_char *) id, strlen(id),
+                              (const u_char *) ts, strlen(ts),
+                              (const u_char *) payload, strlen(payload),
+                              out),
+           NGX_OTP_EINVAL, "stdwh sign: an empty secret");
+    is_int(ngx_otp_stdwh_sign((const u_char *) secret, strlen(secret),
+                              (const u_char *) "a.b", 3,
+                              (const u_char *) ts, strlen(ts),
+                              (const u_char *) payload, strlen(payload),
+                              out),
+           NGX_OTP_EINVAL, "stdwh sign: an id with a dot");
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -571,6 +626,7 @@ main(int argc, char **argv)
     test_twilio_input();
     test_hub();
     test_stdwh();
+    test_stdwh_sign();
 
     json_decref(vectors);
 
