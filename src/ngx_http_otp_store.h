@@ -342,9 +342,9 @@ typedef struct {
 #define NGX_HTTP_OTP_ANALYTICS_ROWS_MAX  16384
 
 /* a counter to add, "c|CHANNEL|PROVIDER|COUNTRY|NAME" or "e|...|ERROR" */
-#define NGX_HTTP_OTP_ANALYTICS_FIELD_MAX  (2 + 9 + NGX_HTTP_OTP_PROVIDER_NAME_MAX \
-                                           + 1 + NGX_OTP_COUNTRY_MAX + 1      \
-                                           + NGX_HTTP_OTP_ERROR_CODE_MAX)
+#define NGX_HTTP_OTP_ANALYTICS_FIELD_MAX                                      \
+    (2 + 9 + NGX_HTTP_OTP_PROVIDER_NAME_MAX + 1 + NGX_OTP_COUNTRY_MAX + 1     \
+     + NGX_HTTP_OTP_ERROR_CODE_MAX)
 #define NGX_HTTP_OTP_ANALYTICS_COUNTS     4
 
 typedef struct {

@@ -134,9 +134,10 @@ static ngx_http_otp_redis_answer_t  ngx_http_otp_redis_answers[] = {
     /* CLIENT: ISSUE's statuses, of which it answers OK and CLIENT_LIMITED */
     { ngx_http_otp_redis_map(ngx_http_otp_redis_issue_status), 3,
       ngx_http_otp_redis_retry },
-    { NULL, 0, 0, NULL },                       /* ANALYTICS: its own */
+    /* ANALYTICS: read by ngx_http_otp_redis_analytics() */
+    { NULL, 0, 0, NULL },
+    /* ANALYTICS_ADD: {0}, the first of SEEN's statuses */
     { ngx_http_otp_redis_map(ngx_http_otp_redis_seen_status), 1, NULL }
-                                                /* ANALYTICS_ADD: {0} */
 };
 
 
@@ -239,8 +240,8 @@ ngx_http_otp_redis_retry(ngx_http_otp_store_op_t *op, ngx_uint_t script,
 
 /*
  * A message record: {_, status, channel, provider, error_code, next, prev,
- * updated}, and for STATUS_SET {..., fallback, phone, created}.  The strings are
- * Redis's and checked against their buffers, never trusted to fit; a
+ * updated}, and for STATUS_SET {..., fallback, phone, created}.  The
+ * strings are Redis's and checked against their buffers, never trusted to fit; a
  * status or channel the module does not know is an unexpected reply.
  */
 

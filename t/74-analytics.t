@@ -340,7 +340,8 @@ ok(!(grep { $hours->[$_]{hour} lt $hours->[$_ - 1]{hour} } 1 .. $#$hours),
 # Redis STATUS_SET answer lacked: A and C went to delivered (B to read)
 
 like($t->get('/metrics')->{raw},
-     qr/^otp_delivery_duration_seconds_count\{[^}]*channel="whatsapp"[^}]*\} 2\r?$/m,
+     qr/^otp_delivery_duration_seconds_count
+        \{[^}]*channel="whatsapp"[^}]*\}\ 2\r?$/mx,
      "$store: the metrics timed both deliveries");
 
 # filters
