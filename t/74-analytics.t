@@ -27,6 +27,7 @@ use lib "$FindBin::Bin/lib";
 
 use Test::More;
 use JSON::PP;
+use IO::Socket::INET;
 use Time::HiRes qw(time sleep);
 use OtpTest;
 use OtpStatus;
@@ -36,7 +37,7 @@ use MockProvider;
 
 my $t = OtpTest->new;
 
-$t->plan(42 * $t->stores + 2 * (grep { $_ eq 'redis' } $t->stores));
+$t->plan(42 * $t->stores + 5 * (grep { $_ eq 'redis' } $t->stores));
 
 my $mock = MockProvider->new(dir => $t->dir);
 
@@ -416,6 +417,25 @@ if ($store eq 'redis') {
 
     ok(defined $at && $pttl > 0 && abs($pttl - $left) < 5000,
        "redis: expires at the hour's end + 2h") or diag("$key $pttl $left");
+
+    # a client that leaves while the store has not answered: its
+    # operation is cancelled (the late reply frees it), 499, and the next
+    # request is answered
+
+    $t->redis_command('CLIENT', 'PAUSE', 1000);
+    my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port)
+        or die "connect: $!";
+    print $s "GET /otp/analytics HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    sleep 0.3;
+    close $s;
+    sleep 1.2;
+
+    like($t->read_file('access.log'), qr{"GET /otp/analytics HTTP/1\.1" 499 },
+         'redis: a client gone before the store answered: 499');
+    like($t->read_file('error.log'),
+         qr/otp analytics request gone: cancel op/,
+         'redis: and its operation cancelled');
+    is(analytics()->{status}, 200, 'redis: the next request answered');
 
     $t->stop_redis;
     $r = analytics();
