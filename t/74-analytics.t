@@ -37,7 +37,7 @@ use MockProvider;
 
 my $t = OtpTest->new;
 
-$t->plan(42 * $t->stores + 5 * (grep { $_ eq 'redis' } $t->stores));
+$t->plan(43 * $t->stores + 5 * (grep { $_ eq 'redis' } $t->stores));
 
 my $mock = MockProvider->new(dir => $t->dir);
 
@@ -60,6 +60,7 @@ http {
 
     @STORE@
     otp_secret_file %%SECRET%%;
+    otp_token_key_file %%TOKEN_KEY%% k1;
 
     otp_analytics_retention 2h;
 
@@ -116,6 +117,22 @@ http {
 
         location = /metrics {
             otp_metrics;
+        }
+    }
+
+    # a gated server of the http level's app: the analytics are the
+    # operator's to protect, the gate does not apply to them
+    server {
+        listen 127.0.0.1:%%PORT2%%;
+
+        otp_gate on;
+
+        location = /otp/analytics {
+            otp_analytics;
+        }
+
+        location = /private {
+            root %%PREFIX%%;
         }
     }
 
@@ -398,6 +415,12 @@ is(join(' ', map { "$_->{channel}/$_->{provider}=$_->{sent}" }
              @{ $r->{json}{by} || [] }),
    'sms/tw=1', "$store: the other app's own figures");
 is($r->{json}{currency}, '', "$store: and no price table, no currency");
+
+# a server's otp_gate does not apply to its otp_analytics location
+
+is(analytics(undef, port => $t->port('PORT2'))->{json}{totals}{sent} . ' '
+   . $t->get('/private', port => $t->port('PORT2'))->{status}, '8 401',
+   "$store: otp_gate: analytics answered, a gated page refused");
 
 # a reload keeps them
 
