@@ -97,8 +97,6 @@ char *
 ngx_http_otp_analytics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf)
 {
-    ngx_http_otp_loc_conf_t *olcf = conf;
-
     char                      *rv;
     ngx_http_core_loc_conf_t  *clcf;
 
@@ -110,11 +108,11 @@ ngx_http_otp_analytics_directive(ngx_conf_t *cf, ngx_command_t *cmd,
         return rv;
     }
 
-    /* the operator's to protect (allow, deny), as otp_metrics and
-     * otp_dashboard are: no otp_gate inherited from the server applies */
-    if (olcf->gate == NGX_CONF_UNSET) {
-        olcf->gate = 0;
-    }
+    /*
+     * The operator's to protect (allow, deny), as otp_metrics is: the
+     * gate passes every location with an otp handler (olcf->handler,
+     * ngx_http_otp_gate.c), this one among them.
+     */
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_otp_analytics_handler;
