@@ -21,6 +21,11 @@
  * A SEEN record (a webhook id already accepted) sits on the queue of codes
  * and windows: swept once expired, never evicted, for the same reason.
  *
+ * Analytics rows (ngx_http_otp_store_shm_analytics.c) are a queue of
+ * their own too, swept once past their hour's end and the retention, and
+ * evicted only when no message record is left to evict: a statistic is
+ * worth less than a delivery status.
+ *
  * The opt-out list is a third queue that neither the sweep nor the
  * eviction ever walks: its records never expire, and a STOP that finds
  * the zone full is refused (the webhook answers 503 and the provider
