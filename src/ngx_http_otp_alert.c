@@ -799,7 +799,10 @@ ngx_http_otp_alert_add(ngx_http_otp_alert_t *a, ngx_uint_t s,
         node->last_error_at = ngx_time();
     }
 
-    if (!a->alert) {
+    if (!a->alert || ngx_exiting) {
+        /* an old generation's worker, after a reload, still counts what
+         * it finishes; the alerts are the new generation's to decide, or
+         * one outage would be told twice */
         return;
     }
 
@@ -1103,7 +1106,9 @@ ngx_http_otp_alert_figures(ngx_uint_t i, ngx_http_otp_alert_figures_t *f)
     ngx_shmtx_lock(&a->shpool->mutex);
 
     ngx_http_otp_alert_sum(a, node, period, &f->attempts, &f->failures);
-    f->firing = node->firing;
+    /* a state left in a kept zone by an otp_alert since removed is no
+     * alert of this configuration */
+    f->firing = a->alert ? node->firing : 0;
     error = node->last_error;
     f->last_error_at = node->last_error_at;
 

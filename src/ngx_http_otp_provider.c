@@ -432,6 +432,12 @@ ngx_http_otp_send_post(ngx_http_otp_send_t *send, ngx_int_t rc,
 
     send->rc = rc;
 
+    if (rc == NGX_OK) {
+        /* now: the text is the request's, and the request may be gone
+         * by the time the posted answer runs */
+        ngx_http_otp_cost_send(send);
+    }
+
     send->event.handler = ngx_http_otp_send_done;
     ngx_post_event(&send->event, &ngx_posted_events);
 }
@@ -511,11 +517,8 @@ ngx_http_otp_send_finish(ngx_http_otp_send_t *send)
     if (!send->cancelled || send->answered) {
         /* an attempt a request gave up on before its answer has no
          * result to count; an answered one is a message sent, with a
-         * cost */
-        if (send->rc == NGX_OK) {
-            ngx_http_otp_cost_send(send);
-        }
-
+         * cost (set when the answer came: ngx_http_otp_send_post(),
+         * ngx_http_otp_send_answer()) */
         ngx_http_otp_metrics_send(send);
         ngx_http_otp_alert_send(send);
     }
@@ -603,6 +606,10 @@ ngx_http_otp_send_answer(ngx_http_otp_http_req_t *req)
         send->message_id_len = ngx_min(a.id_len, sizeof(send->message_id));
         ngx_memcpy(send->message_id, a.id, send->message_id_len);
         send->rc = NGX_OK;
+
+        /* the transfer of a send whose request went is aborted: here the
+         * request, and its text, are still there */
+        ngx_http_otp_cost_send(send);
 
     } else {
         send->has_provider_code = a.has_provider_code;
