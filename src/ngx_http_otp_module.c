@@ -17,6 +17,7 @@
 
 #include "ngx_http_otp_module.h"
 #include "ngx_http_otp_fallback.h"
+#include "ngx_http_otp_smart.h"
 #include "ngx_http_otp_directives.h"
 #include "ngx_http_otp_gate.h"
 #include "ngx_http_otp_app.h"
@@ -214,6 +215,20 @@ static ngx_command_t  ngx_http_otp_commands[] = {
       ngx_http_otp_handler_directive,
       NGX_HTTP_LOC_CONF_OFFSET,
       NGX_HTTP_OTP_HANDLER_STATUS,
+      NULL },
+
+    { ngx_string("otp_smart_channels"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_otp_smart_channels,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("otp_smart_window"),
+      NGX_HTTP_MAIN_CONF|NGX_CONF_TAKE12,
+      ngx_http_otp_smart_window,
+      NGX_HTTP_MAIN_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("otp_fallback"),
@@ -624,6 +639,7 @@ ngx_http_otp_create_loc_conf(ngx_conf_t *cf)
      */
 
     olcf->channels = NGX_CONF_UNSET_PTR;
+    olcf->smart_min = NGX_CONF_UNSET_UINT;
     olcf->code_length = NGX_CONF_UNSET_UINT;
     olcf->ttl = NGX_CONF_UNSET_MSEC;
     olcf->max_attempts = NGX_CONF_UNSET_UINT;
@@ -760,6 +776,7 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_msec_value(conf->message_ttl, prev->message_ttl,
                               86400000);
     ngx_conf_merge_value(conf->fallback, prev->fallback, 0);
+    ngx_conf_merge_uint_value(conf->smart_min, prev->smart_min, 0);
 
     if (conf->send_limit.count == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -880,6 +897,10 @@ ngx_http_otp_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    if (ngx_http_otp_smart_init_process(cycle) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     return ngx_http_otp_http_init_process(cycle, &omcf->http);
 }
 
@@ -905,6 +926,7 @@ ngx_http_otp_exit_process(ngx_cycle_t *cycle)
 
     if (omcf->used) {
         /* before the HTTP client and the store they use go */
+        ngx_http_otp_smart_exit_process(cycle);
         ngx_http_otp_fallback_exit(cycle);
         ngx_http_otp_webhook_exit(cycle);
 

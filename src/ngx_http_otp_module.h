@@ -133,6 +133,11 @@ typedef struct {
                                                      "": USD */
     ngx_http_otp_alert_t           *alert;        /* NULL: no otp_alert,
                                                      no otp_health */
+
+    /* ngx_http_otp_smart.c */
+    ngx_uint_t                      smart;        /* some location on */
+    time_t                          smart_window; /* s; 0: the default */
+    ngx_msec_t                      smart_refresh;
 } ngx_http_otp_main_conf_t;
 
 
@@ -176,6 +181,9 @@ typedef struct {
     ngx_uint_t                      logout;       /* otp_logout here */
 
     ngx_http_otp_dashboard_t       *dashboard;    /* otp_dashboard here */
+
+    ngx_uint_t                      smart_min;    /* otp_smart_channels:
+                                                     0 off, else min= */
 } ngx_http_otp_loc_conf_t;
 
 

@@ -19,6 +19,7 @@
 #include "ngx_http_otp_request.h"
 #include "ngx_http_otp_fallback.h"
 #include "ngx_http_otp_analytics.h"
+#include "ngx_http_otp_smart.h"
 
 
 static ngx_uint_t ngx_http_otp_chain(ngx_http_request_t *r,
@@ -211,6 +212,7 @@ ngx_http_otp_chain(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
     u_char                    *digits;
     size_t                     len;
     ngx_uint_t                 i, j, k, n, *ch, *idx, routed;
+    ngx_uint_t                 order[NGX_HTTP_OTP_MAX_CHAIN];
     ngx_http_otp_app_t        *app;
     ngx_http_otp_route_t      *route, *best;
     ngx_http_otp_provider_t   *p;
@@ -225,6 +227,16 @@ ngx_http_otp_chain(ngx_http_request_t *r, ngx_http_otp_ctx_t *ctx,
     ch = olcf->channels->elts;
     p = app->providers.elts;
     route = app->routes.elts;
+
+    if (want == 0 && olcf->smart_min
+        && olcf->channels->nelts <= NGX_HTTP_OTP_MAX_CHAIN)
+    {
+        /* otp_smart_channels: the best delivered to this country first */
+        ngx_memcpy(order, ch, olcf->channels->nelts * sizeof(ngx_uint_t));
+        ngx_http_otp_smart_order(r, app, ctx->phone, ctx->phone_len, order,
+                                 olcf->channels->nelts);
+        ch = order;
+    }
 
     *blocked = 0;
     k = 0;
