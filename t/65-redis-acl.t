@@ -46,7 +46,7 @@ my $KEY = 'MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 my @acl = (qw/ACL SETUSER otp on/, ">$password", qw/resetkeys ~otp:*
     resetchannels &otp:status -@all +select +info +script|load +evalsha
     +eval +wait +role +subscribe +time +exists +hget +hmget +hset +hdel
-    +hincrby +incr +set +del +pexpire +pexpireat +publish/);
+    +hincrby +hgetall +incr +set +del +pexpire +pexpireat +publish/);
 
 my $conf = <<'EOF2';
 
