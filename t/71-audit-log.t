@@ -42,9 +42,11 @@ my $example = do {
     <$fh>;
 };
 my ($format) = $example =~ /(log_format otp_audit .*?;)\n/s;
-my ($map) = $example =~ /(map \$otp_result \$otp_audited \{.*?\})/s;
-die "no log_format or map in conf-examples/audit-log.conf\n"
-    unless $format && $map;
+my ($audit) = $example =~ /(access_log logs\/otp-audit\.log .*?;)/s;
+die "no log_format or audit access_log in conf-examples/audit-log.conf\n"
+    unless $format && $audit;
+$audit =~ s{logs/otp-audit\.log}{%%PREFIX%%/audit.log};
+$audit =~ s/flush=5s/flush=1s/;
 
 my $conf = <<'EOF';
 
@@ -65,13 +67,10 @@ http {
 
     @FORMAT@
 
-    @MAP@
-
     server {
         listen 127.0.0.1:%%PORT%%;
 
-        access_log %%PREFIX%%/audit.log otp_audit buffer=32k flush=1s
-                   if=$otp_audited;
+        @AUDIT@
 
         otp_client_limit off;
         otp_resend_after 60s;
@@ -101,8 +100,8 @@ http {
 EOF
 
 my %subst = (AC => $AC, TOKEN => $TOKEN, PUBLIC => $PUBLIC,
-             MOCK => $mock->url, FORMAT => $format, MAP => $map);
-$conf =~ s/@(AC|TOKEN|PUBLIC|MOCK|FORMAT|MAP)@/$subst{$1}/g;
+             MOCK => $mock->url, FORMAT => $format, AUDIT => $audit);
+$conf =~ s/@(AC|TOKEN|PUBLIC|MOCK|FORMAT|AUDIT)@/$subst{$1}/g;
 
 $t->plan(38);
 
