@@ -214,13 +214,17 @@ ngx_http_otp_analytics_handler(ngx_http_request_t *r)
     op->from = ctx->from;
     op->to = ctx->to;
 
-    /* the store filters by the app's "APP-ID:"; the http level's app has
-     * none, and its rows are told apart below */
+    /* the store keeps the app's rows only, before it counts them against
+     * its limit: by the app's "APP-ID:", or for the http level's app,
+     * whose names have none, by that */
 
     if (app->id.len) {
         op->provider_len = ngx_min(app->id.len + 1, sizeof(op->provider));
         ngx_memcpy(op->provider, app->id.data, op->provider_len - 1);
         op->provider[op->provider_len - 1] = ':';
+
+    } else {
+        op->unprefixed = 1;
     }
 
     ctx->op = op;
@@ -494,6 +498,8 @@ ngx_http_otp_analytics_answer(ngx_http_otp_analytics_ctx_t *ctx,
                                ngx_http_otp_analytics_time(ctx->to))
         || json_object_set_new(root, "currency",
                                ngx_http_otp_analytics_currency(r))
+        || json_object_set_new(root, "truncated",
+                               json_boolean(op->truncated))
         || ngx_http_otp_analytics_fill(totals, &total, 1)
         || json_object_set_new(root, "totals", totals))
     {
@@ -634,7 +640,8 @@ ngx_http_otp_analytics_answer(ngx_http_otp_analytics_ctx_t *ctx,
     if (op->truncated) {
         ngx_log_error(NGX_LOG_WARN, r->connection->log, 0,
                       "otp analytics: more than %d rows in the range, "
-                      "the answer counts the first of them",
+                      "the answer counts the newest hours that fit "
+                      "(\"truncated\": true)",
                       NGX_HTTP_OTP_ANALYTICS_ROWS_MAX);
     }
 

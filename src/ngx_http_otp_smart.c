@@ -59,6 +59,7 @@ static ngx_http_otp_store_op_t     *ngx_http_otp_smart_op;
 static ngx_http_otp_smart_rate_t   *ngx_http_otp_smart_table;
 static ngx_uint_t                   ngx_http_otp_smart_n;
 static ngx_uint_t                   ngx_http_otp_smart_failing;
+static ngx_uint_t                   ngx_http_otp_smart_truncated;
 
 
 /* otp_smart_channels off | on [min=N] */
@@ -292,6 +293,16 @@ ngx_http_otp_smart_loaded(ngx_http_otp_store_op_t *op)
         ngx_log_debug2(NGX_LOG_DEBUG_HTTP, op->log, 0,
                        "otp smart: %ui rows, %ui rates", op->nrows,
                        ngx_http_otp_smart_n);
+
+        if (op->truncated && !ngx_http_otp_smart_truncated) {
+            ngx_log_error(NGX_LOG_WARN, op->log, 0,
+                          "otp smart channels: more than %d analytics rows "
+                          "in otp_smart_window, the rates are read from "
+                          "its newest hours only",
+                          NGX_HTTP_OTP_ANALYTICS_ROWS_MAX);
+        }
+
+        ngx_http_otp_smart_truncated = op->truncated;
 
         if (ngx_http_otp_smart_failing) {
             ngx_log_error(NGX_LOG_NOTICE, op->log, 0,

@@ -171,10 +171,15 @@
  *   its statistics.
  * ANALYTICS_GET: the rows of the hours from op->from to op->to (unix
  *   seconds, aligned, to exclusive) whose provider begins with op->provider
- *   (the app's "APP-ID:" prefix; provider_len 0: every row), in op->rows
+ *   (the app's "APP-ID:" prefix; provider_len 0: every row) and, with
+ *   op->unprefixed (the http level's app), has no ':', in op->rows
  *   (op->nrows of them, allocated with ngx_alloc() by the backend and
- *   freed with the op); OK.  NGX_HTTP_OTP_ANALYTICS_ROWS_MAX rows at most
- *   (op->truncated when there were more).
+ *   freed with the op); OK.  NGX_HTTP_OTP_ANALYTICS_ROWS_MAX rows at most,
+ *   after those filters: when there are more, the newest whole hours that
+ *   fit are kept (the newest hour in part when it alone does not fit) and
+ *   op->truncated is set.  A stored counter the module cannot read (a
+ *   newer version's channel, a hand-made field) is skipped, with a
+ *   warning, not an error.
  * On a Redis Cluster the hour's counters are in another slot than the
  *   message record: MESSAGE_PUT and STATUS_SET answer the counters to add
  *   (op->counts) and the backend adds them with an ANALYTICS_ADD of its
@@ -420,6 +425,8 @@ struct ngx_http_otp_store_op_s {
     int64_t                         to;
     ngx_http_otp_analytics_row_t   *rows;           /* ngx_alloc() */
     ngx_uint_t                      nrows;
+    unsigned                        unprefixed:1;   /* input: the http
+                                                       level's app */
     unsigned                        truncated:1;
 
     /* output: MESSAGE_PUT, STATUS_SET on a Redis Cluster; input:

@@ -15,6 +15,15 @@
 #include "ngx_http_otp_store_redis_reply.h"
 
 
+/* an hour's analytics rows by what they count: op->rows index + 1 */
+typedef struct {
+    ngx_uint_t                     *slots;
+    ngx_uint_t                      mask;
+    ngx_uint_t                      first;      /* the hour's first row */
+    ngx_uint_t                      nalloc;     /* op->rows' room */
+} ngx_http_otp_redis_index_t;
+
+
 typedef ngx_int_t (*ngx_http_otp_redis_read_pt)(
     ngx_http_otp_store_op_t *op, ngx_uint_t script, redisReply *reply);
 
@@ -35,8 +44,10 @@ static ngx_int_t ngx_http_otp_redis_message(ngx_http_otp_store_op_t *op,
 static ngx_int_t ngx_http_otp_redis_analytics(ngx_http_otp_store_op_t *op,
     redisReply *reply);
 static ngx_int_t ngx_http_otp_redis_analytics_field(
-    ngx_http_otp_store_op_t *op, ngx_uint_t first, int64_t hour,
-    redisReply *field, redisReply *value);
+    ngx_http_otp_store_op_t *op, ngx_http_otp_redis_index_t *index,
+    int64_t hour, redisReply *field, redisReply *value);
+static void ngx_http_otp_redis_analytics_skipped(ngx_http_otp_store_op_t *op,
+    ngx_uint_t skipped);
 static ngx_int_t ngx_http_otp_redis_number(redisReply *r, int64_t *n);
 static ngx_int_t ngx_http_otp_redis_counts(ngx_http_otp_store_op_t *op,
     redisReply *list);
@@ -345,42 +356,63 @@ ngx_http_otp_redis_message(ngx_http_otp_store_op_t *op, ngx_uint_t script,
 
 
 /*
- * ANALYTICS_GET: {0, hour, {field, value, ...}, ...} (analytics_get.lua)
- * into op->rows: a field "c|CHANNEL|PROVIDER|COUNTRY|COUNTER" is a
- * counter of the counts row of those, "e|CHANNEL|PROVIDER|COUNTRY|ERROR"
- * the failure row's count.  Rows of another app (op->provider, the
- * prefix) are skipped; a field the module does not know is ignored (a
- * newer version's), a malformed one is an unexpected reply.
+ * ANALYTICS_GET: {0, hour, {field, value, ...}, ...} (analytics_get.lua),
+ * the hours newest first, into op->rows: a field
+ * "c|CHANNEL|PROVIDER|COUNTRY|COUNTER" is a counter of the counts row of
+ * those, "e|CHANNEL|PROVIDER|COUNTRY|ERROR" the failure row's count.
+ *
+ * Each field finds its row through a hash table of the hour's rows
+ * (open addressing on op->rows' indexes, emptied for each hour), so an
+ * hour is read in O(fields), whatever its size.
+ *
+ * Rows of another app (op->provider, the prefix; op->unprefixed: names
+ * with no "APP-ID:") are left out before they count against
+ * NGX_HTTP_OTP_ANALYTICS_ROWS_MAX.  When the rows do not fit, the hours
+ * that fit whole are kept, the newest, and op->truncated is set (the
+ * newest hour is kept in part when it alone does not fit).
+ *
+ * A field the module cannot read (a newer version's channel, a name
+ * longer than it stores, a value that is no count: a hand-made HSET) is
+ * skipped, with one warning for the reply: one such field must not take
+ * every answer of its hour's range with it.  Only a reply of the wrong
+ * shape (types, an odd list, an hour out of the range or out of order)
+ * is an unexpected reply.
  */
 
 static ngx_int_t
 ngx_http_otp_redis_analytics(ngx_http_otp_store_op_t *op, redisReply *reply)
 {
-    size_t       n;
-    int64_t      hour;
-    ngx_uint_t   i, j, first;
-    redisReply  *h, *f;
+    size_t                      n, most, size;
+    int64_t                     hour;
+    ngx_int_t                   rc;
+    ngx_uint_t                  i, j, skipped;
+    redisReply                 *h, *f;
+    ngx_http_otp_redis_index_t  index;
 
     if (reply->element[0]->integer != 0 || reply->elements % 2 != 1) {
         return NGX_ERROR;
     }
 
-    /* the fields bound the rows */
+    /* the fields bound the rows, an hour's fields its rows */
 
     n = 0;
+    most = 0;
+    hour = op->to;
 
     for (i = 1; i < reply->elements; i += 2) {
         h = reply->element[i];
         f = reply->element[i + 1];
 
         if (h->type != REDIS_REPLY_INTEGER || h->integer < op->from
-            || h->integer >= op->to || h->integer % 3600
+            || h->integer >= hour || h->integer % 3600
             || f->type != REDIS_REPLY_ARRAY || f->elements % 2)
         {
             return NGX_ERROR;
         }
 
+        hour = (int64_t) h->integer;
         n += f->elements / 2;
+        most = ngx_max(most, f->elements / 2);
     }
 
     op->status = NGX_HTTP_OTP_STORE_OK;
@@ -390,51 +422,108 @@ ngx_http_otp_redis_analytics(ngx_http_otp_store_op_t *op, redisReply *reply)
         return NGX_OK;
     }
 
-    if (n > NGX_HTTP_OTP_ANALYTICS_ROWS_MAX) {
-        n = NGX_HTTP_OTP_ANALYTICS_ROWS_MAX;
-    }
+    index.nalloc = ngx_min(n, NGX_HTTP_OTP_ANALYTICS_ROWS_MAX);
 
-    op->rows = ngx_alloc(n * sizeof(ngx_http_otp_analytics_row_t), op->log);
+    op->rows = ngx_alloc(index.nalloc * sizeof(ngx_http_otp_analytics_row_t),
+                         op->log);
     if (op->rows == NULL) {
         return NGX_ERROR;
     }
 
-    for (i = 1; i < reply->elements; i += 2) {
+    /* at most half full: an hour has no more rows than fields */
+
+    most = ngx_min(most, NGX_HTTP_OTP_ANALYTICS_ROWS_MAX);
+
+    for (size = 16; size < 2 * most; size *= 2) { /* void */ }
+
+    index.mask = size - 1;
+    index.slots = ngx_alloc(size * sizeof(ngx_uint_t), op->log);
+    if (index.slots == NULL) {
+        return NGX_ERROR;
+    }
+
+    skipped = 0;
+    rc = NGX_OK;
+
+    for (i = 1; i < reply->elements && rc == NGX_OK; i += 2) {
         hour = (int64_t) reply->element[i]->integer;
         f = reply->element[i + 1];
 
         /* the rows of this hour start here */
-        first = op->nrows;
+        index.first = op->nrows;
+        ngx_memzero(index.slots, size * sizeof(ngx_uint_t));
 
         for (j = 0; j < f->elements; j += 2) {
-            if (ngx_http_otp_redis_analytics_field(op, first, hour,
-                                                   f->element[j],
-                                                   f->element[j + 1])
-                != NGX_OK)
-            {
-                return NGX_ERROR;
+            rc = ngx_http_otp_redis_analytics_field(op, &index, hour,
+                                                    f->element[j],
+                                                    f->element[j + 1]);
+
+            if (rc == NGX_DECLINED) {
+                skipped++;
+                rc = NGX_OK;
+                continue;
+            }
+
+            if (rc != NGX_OK) {
+                break;
             }
         }
+
+        if (rc == NGX_AGAIN) {
+            /* full: the older hours are left out, and this one unless
+             * it is the newest */
+            op->truncated = 1;
+
+            if (index.first > 0) {
+                op->nrows = index.first;
+            }
+        }
+    }
+
+    ngx_free(index.slots);
+
+    if (rc == NGX_ERROR) {
+        return NGX_ERROR;
+    }
+
+    if (skipped) {
+        ngx_http_otp_redis_analytics_skipped(op, skipped);
     }
 
     return NGX_OK;
 }
 
 
+/*
+ * NGX_OK: counted, or another app's (left out); NGX_DECLINED: a field
+ * the module cannot read; NGX_AGAIN: its row does not fit; NGX_ERROR: not
+ * a hash's field and value.
+ */
+
 static ngx_int_t
 ngx_http_otp_redis_analytics_field(ngx_http_otp_store_op_t *op,
-    ngx_uint_t first, int64_t hour, redisReply *field, redisReply *value)
+    ngx_http_otp_redis_index_t *index, int64_t hour, redisReply *field,
+    redisReply *value)
 {
-    u_char                        *p, *last, *part[5];
+    u_char                        *p, *last, *part[5], c;
     size_t                         len[5];
     int64_t                        v;
-    ngx_uint_t                     i, k, channel, failure, bucket;
+    uint32_t                       hash;
+    ngx_int_t                      rc;
+    ngx_uint_t                     k, s, channel, failure, bucket;
     ngx_http_otp_analytics_row_t  *row;
 
     if (field->type != REDIS_REPLY_STRING
-        || ngx_http_otp_redis_number(value, &v) != NGX_OK)
+        || (value->type != REDIS_REPLY_STRING
+            && value->type != REDIS_REPLY_INTEGER))
     {
         return NGX_ERROR;
+    }
+
+    rc = ngx_http_otp_redis_number(value, &v);
+
+    if (rc != NGX_OK) {
+        return NGX_DECLINED;
     }
 
     /* five parts, the last (an error code) may hold '|' */
@@ -447,7 +536,7 @@ ngx_http_otp_redis_analytics_field(ngx_http_otp_store_op_t *op,
         p = ngx_strlchr(p, last, '|');
 
         if (p == NULL) {
-            return NGX_ERROR;
+            return NGX_DECLINED;
         }
 
         len[k] = p - part[k];
@@ -458,7 +547,7 @@ ngx_http_otp_redis_analytics_field(ngx_http_otp_store_op_t *op,
     len[4] = last - p;
 
     if (len[0] != 1 || (part[0][0] != 'c' && part[0][0] != 'e')) {
-        return NGX_OK;
+        return NGX_DECLINED;
     }
 
     failure = (part[0][0] == 'e');
@@ -468,30 +557,44 @@ ngx_http_otp_redis_analytics_field(ngx_http_otp_store_op_t *op,
         || len[3] > NGX_OTP_COUNTRY_MAX
         || (failure && len[4] > NGX_HTTP_OTP_ERROR_CODE_MAX))
     {
-        return NGX_ERROR;
+        return NGX_DECLINED;
     }
 
+    /* the app's rows only */
+
     if (len[2] < op->provider_len
-        || ngx_memcmp(part[2], op->provider, op->provider_len) != 0)
+        || ngx_memcmp(part[2], op->provider, op->provider_len) != 0
+        || (op->unprefixed && ngx_strlchr(part[2], part[2] + len[2], ':')))
     {
         return NGX_OK;
     }
 
-    /* the row, among this hour's */
+    if (!failure) {
+        /* a counts row's key has no counter name */
+        len[4] = 0;
+    }
+
+    /* the row, among this hour's: what it counts, hashed */
+
+    ngx_crc32_init(hash);
+    c = (u_char) (failure << 4 | channel);
+    ngx_crc32_update(&hash, &c, 1);
+    ngx_crc32_update(&hash, part[2], len[2] + 1 + len[3] + 1);
+    ngx_crc32_update(&hash, part[4], len[4]);
+    ngx_crc32_final(hash);
 
     row = NULL;
 
-    for (i = first; i < op->nrows; i++) {
-        row = &op->rows[i];
+    for (s = hash & index->mask; index->slots[s]; s = (s + 1) & index->mask) {
+        row = &op->rows[index->slots[s] - 1];
 
         if (row->failure == failure && row->channel == channel
             && row->provider_len == len[2]
             && ngx_memcmp(row->provider, part[2], len[2]) == 0
             && row->country_len == len[3]
             && ngx_memcmp(row->country, part[3], len[3]) == 0
-            && (!failure
-                || (row->error_code_len == len[4]
-                    && ngx_memcmp(row->error_code, part[4], len[4]) == 0)))
+            && row->error_code_len == len[4]
+            && ngx_memcmp(row->error_code, part[4], len[4]) == 0)
         {
             break;
         }
@@ -500,10 +603,11 @@ ngx_http_otp_redis_analytics_field(ngx_http_otp_store_op_t *op,
     }
 
     if (row == NULL) {
-        if (op->nrows == NGX_HTTP_OTP_ANALYTICS_ROWS_MAX) {
-            op->truncated = 1;
-            return NGX_OK;
+        if (op->nrows == index->nalloc) {
+            return NGX_AGAIN;
         }
+
+        index->slots[s] = op->nrows + 1;
 
         row = &op->rows[op->nrows++];
         ngx_memzero(row, sizeof(ngx_http_otp_analytics_row_t));
@@ -515,11 +619,8 @@ ngx_http_otp_redis_analytics_field(ngx_http_otp_store_op_t *op,
         ngx_memcpy(row->provider, part[2], len[2]);
         row->country_len = len[3];
         ngx_memcpy(row->country, part[3], len[3]);
-
-        if (failure) {
-            row->error_code_len = len[4];
-            ngx_memcpy(row->error_code, part[4], len[4]);
-        }
+        row->error_code_len = len[4];
+        ngx_memcpy(row->error_code, part[4], len[4]);
     }
 
     if (failure) {
@@ -528,6 +629,7 @@ ngx_http_otp_redis_analytics_field(ngx_http_otp_store_op_t *op,
     }
 
     p = part[4];
+    len[4] = last - p;
 
     if (len[4] == 1 && p[0] == 's') {
         row->sent += v;
@@ -556,6 +658,27 @@ ngx_http_otp_redis_analytics_field(ngx_http_otp_store_op_t *op,
     }
 
     return NGX_OK;
+}
+
+
+/* told at most once a minute by a worker: smart reads every refresh= */
+
+static void
+ngx_http_otp_redis_analytics_skipped(ngx_http_otp_store_op_t *op,
+    ngx_uint_t skipped)
+{
+    static ngx_msec_t  warned;
+
+    if (warned && ngx_current_msec - warned < 60000) {
+        return;
+    }
+
+    warned = ngx_current_msec;
+
+    ngx_log_error(NGX_LOG_WARN, op->log, 0,
+                  "otp redis store: analytics: %ui fields the module "
+                  "cannot read were skipped (another version's, or not "
+                  "written by the module)", skipped);
 }
 
 

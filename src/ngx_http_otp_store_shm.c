@@ -273,6 +273,12 @@ ngx_http_otp_shm_start(ngx_http_otp_store_conf_t *scf,
     /* one zone for every server: the http{} retention, the same for all */
     ctx->retention = scf->analytics_retention;
 
+    if (op->type == NGX_HTTP_OTP_OP_ANALYTICS_GET) {
+        /* takes the mutex itself: it allocates outside it */
+        (void) ngx_http_otp_shm_analytics_get(ctx, op, now);
+        goto done;
+    }
+
     ngx_shmtx_lock(&ctx->shpool->mutex);
 
     ngx_http_otp_shm_expire(ctx, &ctx->sh->queue, now,
@@ -329,16 +335,14 @@ ngx_http_otp_shm_start(ngx_http_otp_store_conf_t *scf,
         (void) ngx_http_otp_shm_seen(ctx, op, now);
         break;
 
-    case NGX_HTTP_OTP_OP_ANALYTICS_GET:
-        (void) ngx_http_otp_shm_analytics_get(ctx, op, now);
-        break;
-
     default:
         op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
         break;
     }
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+done:
 
     op->event.handler = ngx_http_otp_shm_done;
     ngx_post_event(&op->event, &ngx_posted_events);

@@ -36,6 +36,8 @@ static ngx_http_otp_shm_analytics_t *ngx_http_otp_shm_analytics_row(
     uint64_t now, ngx_uint_t failure, ngx_log_t *log);
 static void ngx_http_otp_shm_analytics_full(ngx_http_otp_shm_ctx_t *ctx,
     uint64_t now, ngx_log_t *log);
+static ngx_int_t ngx_http_otp_shm_analytics_in(ngx_http_otp_store_op_t *op,
+    ngx_http_otp_shm_node_t *node, uint64_t now);
 
 
 void
@@ -230,19 +232,73 @@ ngx_http_otp_shm_analytics_full(ngx_http_otp_shm_ctx_t *ctx, uint64_t now,
 }
 
 
+/*
+ * ANALYTICS_GET, without the zone's mutex: it takes it twice, to count the
+ * rows of the range and then to copy them, and allocates between the two,
+ * so that no worker waits on the mutex for a malloc.  Both walks start at
+ * the queue's head, the newest rows, and stop at the first row an hour
+ * older than from (the queue is in the order rows were made: in hour
+ * order, but for a worker whose cached time was a moment behind another's
+ * at an hour's turn).  Rows made between the two walks may not fit: the
+ * answer is then truncated, as when there are more than
+ * NGX_HTTP_OTP_ANALYTICS_ROWS_MAX; either way the newest whole hours are
+ * kept (the newest hour in part, if it alone does not fit).
+ */
+
 ngx_int_t
 ngx_http_otp_shm_analytics_get(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now)
 {
-    ngx_uint_t                     n, i;
+    int64_t                        cut;
+    ngx_int_t                      in;
+    ngx_uint_t                     n, i, k, nalloc;
     ngx_queue_t                   *q;
     ngx_http_otp_shm_node_t       *node;
     ngx_http_otp_analytics_row_t  *row;
     ngx_http_otp_shm_analytics_t  *a;
 
-    /* counted first: the allocation holds nothing of the zone's */
+    op->nrows = 0;
+    op->status = NGX_HTTP_OTP_STORE_OK;
 
     n = 0;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
+
+    for (q = ngx_queue_head(&ctx->sh->analytics);
+         q != ngx_queue_sentinel(&ctx->sh->analytics);
+         q = ngx_queue_next(q))
+    {
+        node = ngx_queue_data(q, ngx_http_otp_shm_node_t, queue);
+
+        in = ngx_http_otp_shm_analytics_in(op, node, now);
+
+        if (in < 0) {
+            break;
+        }
+
+        n += in;
+    }
+
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    if (n == 0) {
+        return NGX_OK;
+    }
+
+    /* and a margin for the rows made meanwhile */
+
+    nalloc = ngx_min(n + n / 8 + 16, NGX_HTTP_OTP_ANALYTICS_ROWS_MAX);
+
+    op->rows = ngx_alloc(nalloc * sizeof(ngx_http_otp_analytics_row_t),
+                         op->log);
+    if (op->rows == NULL) {
+        op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+        return NGX_ERROR;
+    }
+
+    cut = 0;
+
+    ngx_shmtx_lock(&ctx->shpool->mutex);
 
     for (q = ngx_queue_head(&ctx->sh->analytics);
          q != ngx_queue_sentinel(&ctx->sh->analytics);
@@ -251,45 +307,20 @@ ngx_http_otp_shm_analytics_get(ngx_http_otp_shm_ctx_t *ctx,
         node = ngx_queue_data(q, ngx_http_otp_shm_node_t, queue);
         a = &node->u.analytics;
 
-        if (node->expires > now
-            && (int64_t) a->hour >= op->from && (int64_t) a->hour < op->to
-            && a->provider_len >= op->provider_len
-            && ngx_memcmp(a->provider, op->provider, op->provider_len) == 0)
-        {
-            n++;
+        in = ngx_http_otp_shm_analytics_in(op, node, now);
+
+        if (in < 0) {
+            break;
         }
-    }
 
-    if (n > NGX_HTTP_OTP_ANALYTICS_ROWS_MAX) {
-        n = NGX_HTTP_OTP_ANALYTICS_ROWS_MAX;
-        op->truncated = 1;
-    }
-
-    op->nrows = 0;
-
-    if (n == 0) {
-        op->status = NGX_HTTP_OTP_STORE_OK;
-        return NGX_OK;
-    }
-
-    op->rows = ngx_alloc(n * sizeof(ngx_http_otp_analytics_row_t), op->log);
-    if (op->rows == NULL) {
-        return NGX_ERROR;
-    }
-
-    for (q = ngx_queue_head(&ctx->sh->analytics);
-         q != ngx_queue_sentinel(&ctx->sh->analytics) && op->nrows < n;
-         q = ngx_queue_next(q))
-    {
-        node = ngx_queue_data(q, ngx_http_otp_shm_node_t, queue);
-        a = &node->u.analytics;
-
-        if (node->expires <= now
-            || (int64_t) a->hour < op->from || (int64_t) a->hour >= op->to
-            || a->provider_len < op->provider_len
-            || ngx_memcmp(a->provider, op->provider, op->provider_len) != 0)
-        {
+        if (in == 0) {
             continue;
+        }
+
+        if (op->nrows == nalloc) {
+            op->truncated = 1;
+            cut = (int64_t) a->hour;
+            break;
         }
 
         row = &op->rows[op->nrows++];
@@ -316,7 +347,53 @@ ngx_http_otp_shm_analytics_get(ngx_http_otp_shm_ctx_t *ctx,
         }
     }
 
-    op->status = NGX_HTTP_OTP_STORE_OK;
+    ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    if (!op->truncated) {
+        return NGX_OK;
+    }
+
+    /* whole hours: the one that did not fit, and older ones, go */
+
+    for (i = 0, k = 0; i < op->nrows; i++) {
+        if (op->rows[i].hour > cut) {
+            op->rows[k++] = op->rows[i];
+        }
+    }
+
+    if (k) {
+        op->nrows = k;
+    }
 
     return NGX_OK;
+}
+
+
+/* 1: a row of the answer; 0: not; -1: older than the range, stop */
+
+static ngx_int_t
+ngx_http_otp_shm_analytics_in(ngx_http_otp_store_op_t *op,
+    ngx_http_otp_shm_node_t *node, uint64_t now)
+{
+    ngx_http_otp_shm_analytics_t  *a;
+
+    a = &node->u.analytics;
+
+    /* an hour of slack for the order at an hour's turn (see above) */
+
+    if ((int64_t) a->hour + 3600 < op->from) {
+        return -1;
+    }
+
+    if (node->expires <= now
+        || (int64_t) a->hour < op->from || (int64_t) a->hour >= op->to
+        || a->provider_len < op->provider_len
+        || ngx_memcmp(a->provider, op->provider, op->provider_len) != 0
+        || (op->unprefixed
+            && ngx_strlchr(a->provider, a->provider + a->provider_len, ':')))
+    {
+        return 0;
+    }
+
+    return 1;
 }
