@@ -11,9 +11,11 @@
  *
  * The rates are read in the background, never on a send's path: each
  * worker reloads them every refresh= with one ANALYTICS_GET from a timer
- * (cancelable, so that it never holds a worker's graceful exit), and a
- * send ranks its channels from the copy in memory.  A worker that has
- * not read them yet, or cannot, sends in the configured order.
+ * (cancelable, so that it never holds a worker's graceful exit), summed
+ * by the store over the window (op->sum: a row per provider, country and
+ * channel, not per hour), and a send ranks its channels from the copy in
+ * memory.  A worker that has not read them yet, or cannot, sends in the
+ * configured order.
  */
 
 
@@ -263,6 +265,8 @@ ngx_http_otp_smart_refresh(ngx_event_t *ev)
     op->to = now - now % 3600 + 3600;
     op->from = op->to - omcf->smart_window;
     op->provider_len = 0;
+    op->sum = 1;        /* summed in the store: one row per provider,
+                           country and channel */
     op->handler = ngx_http_otp_smart_loaded;
     op->data = omcf;
 

@@ -180,6 +180,10 @@
  *   op->truncated is set.  A stored counter the module cannot read (a
  *   newer version's channel, a hand-made field) is skipped, with a
  *   warning, not an error.
+ *   With op->sum (otp_smart_channels' read): one row per (provider,
+ *   country, channel) with sent and delivered summed over the range, hour
+ *   = op->from, the other counters 0, and no failure rows: a window's
+ *   read is as large as its distinct rows, not hours x rows.
  * On a Redis Cluster the hour's counters are in another slot than the
  *   message record: MESSAGE_PUT and STATUS_SET answer the counters to add
  *   (op->counts) and the backend adds them with an ANALYTICS_ADD of its
@@ -427,6 +431,7 @@ struct ngx_http_otp_store_op_s {
     ngx_uint_t                      nrows;
     unsigned                        unprefixed:1;   /* input: the http
                                                        level's app */
+    unsigned                        sum:1;          /* input: aggregate */
     unsigned                        truncated:1;
 
     /* output: MESSAGE_PUT, STATUS_SET on a Redis Cluster; input:

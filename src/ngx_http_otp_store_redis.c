@@ -1458,6 +1458,7 @@ ngx_http_otp_redis_args(ngx_http_otp_redis_pending_t *pending,
         ngx_http_otp_redis_arg(a, "otp:{a}");
         ngx_http_otp_redis_arg(a, "%L", op->from);
         ngx_http_otp_redis_arg(a, "%L", op->to);
+        ngx_http_otp_redis_arg(a, op->sum ? "sum" : "rows");
         break;
 
     case NGX_HTTP_OTP_REDIS_ANALYTICS_ADD:

@@ -38,6 +38,9 @@ static void ngx_http_otp_shm_analytics_full(ngx_http_otp_shm_ctx_t *ctx,
     uint64_t now, ngx_log_t *log);
 static ngx_int_t ngx_http_otp_shm_analytics_in(ngx_http_otp_store_op_t *op,
     ngx_http_otp_shm_node_t *node, uint64_t now);
+static ngx_http_otp_analytics_row_t *ngx_http_otp_shm_analytics_sum(
+    ngx_http_otp_store_op_t *op, ngx_uint_t *slots, ngx_uint_t mask,
+    ngx_uint_t nalloc, ngx_http_otp_shm_analytics_t *a);
 
 
 void
@@ -249,9 +252,10 @@ ngx_int_t
 ngx_http_otp_shm_analytics_get(ngx_http_otp_shm_ctx_t *ctx,
     ngx_http_otp_store_op_t *op, uint64_t now)
 {
+    size_t                         size;
     int64_t                        cut;
     ngx_int_t                      in;
-    ngx_uint_t                     n, i, k, nalloc;
+    ngx_uint_t                     n, i, k, nalloc, mask, *slots;
     ngx_queue_t                   *q;
     ngx_http_otp_shm_node_t       *node;
     ngx_http_otp_analytics_row_t  *row;
@@ -296,6 +300,25 @@ ngx_http_otp_shm_analytics_get(ngx_http_otp_shm_ctx_t *ctx,
         return NGX_ERROR;
     }
 
+    /* op->sum: the sums found through a hash table, at most half full */
+
+    slots = NULL;
+    mask = 0;
+
+    if (op->sum) {
+        for (size = 16; size < 2 * nalloc; size *= 2) { /* void */ }
+
+        slots = ngx_calloc(size * sizeof(ngx_uint_t), op->log);
+        if (slots == NULL) {
+            ngx_free(op->rows);
+            op->rows = NULL;
+            op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+            return NGX_ERROR;
+        }
+
+        mask = size - 1;
+    }
+
     cut = 0;
 
     ngx_shmtx_lock(&ctx->shpool->mutex);
@@ -314,6 +337,20 @@ ngx_http_otp_shm_analytics_get(ngx_http_otp_shm_ctx_t *ctx,
         }
 
         if (in == 0) {
+            continue;
+        }
+
+        if (slots) {
+            row = ngx_http_otp_shm_analytics_sum(op, slots, mask, nalloc, a);
+
+            if (row == NULL) {
+                /* no room for another sum: those made still add up */
+                op->truncated = 1;
+                continue;
+            }
+
+            row->sent += a->sent;
+            row->delivered += a->delivered;
             continue;
         }
 
@@ -348,6 +385,11 @@ ngx_http_otp_shm_analytics_get(ngx_http_otp_shm_ctx_t *ctx,
     }
 
     ngx_shmtx_unlock(&ctx->shpool->mutex);
+
+    if (slots) {
+        ngx_free(slots);
+        return NGX_OK;
+    }
 
     if (!op->truncated) {
         return NGX_OK;
@@ -386,6 +428,7 @@ ngx_http_otp_shm_analytics_in(ngx_http_otp_store_op_t *op,
     }
 
     if (node->expires <= now
+        || (op->sum && a->failure)
         || (int64_t) a->hour < op->from || (int64_t) a->hour >= op->to
         || a->provider_len < op->provider_len
         || ngx_memcmp(a->provider, op->provider, op->provider_len) != 0
@@ -396,4 +439,61 @@ ngx_http_otp_shm_analytics_in(ngx_http_otp_store_op_t *op,
     }
 
     return 1;
+}
+
+
+/*
+ * op->sum: the row of a's provider, country and channel, found through
+ * slots (op->rows' index + 1), or made; NULL when there is no room.
+ */
+
+static ngx_http_otp_analytics_row_t *
+ngx_http_otp_shm_analytics_sum(ngx_http_otp_store_op_t *op,
+    ngx_uint_t *slots, ngx_uint_t mask, ngx_uint_t nalloc,
+    ngx_http_otp_shm_analytics_t *a)
+{
+    u_char                         c;
+    uint32_t                       hash;
+    ngx_uint_t                     i;
+    ngx_http_otp_analytics_row_t  *row;
+
+    ngx_crc32_init(hash);
+    c = (u_char) a->channel;
+    ngx_crc32_update(&hash, &c, 1);
+    ngx_crc32_update(&hash, a->provider, a->provider_len);
+    c = '|';
+    ngx_crc32_update(&hash, &c, 1);
+    ngx_crc32_update(&hash, a->country, a->country_len);
+    ngx_crc32_final(hash);
+
+    for (i = hash & mask; slots[i]; i = (i + 1) & mask) {
+        row = &op->rows[slots[i] - 1];
+
+        if (row->channel == a->channel
+            && row->provider_len == a->provider_len
+            && ngx_memcmp(row->provider, a->provider, a->provider_len) == 0
+            && row->country_len == a->country_len
+            && ngx_memcmp(row->country, a->country, a->country_len) == 0)
+        {
+            return row;
+        }
+    }
+
+    if (op->nrows == nalloc) {
+        return NULL;
+    }
+
+    slots[i] = op->nrows + 1;
+
+    row = &op->rows[op->nrows++];
+    ngx_memzero(row, sizeof(ngx_http_otp_analytics_row_t));
+
+    row->hour = op->from;
+    row->channel = a->channel;
+    row->provider_len = a->provider_len;
+    ngx_memcpy(row->provider, a->provider, a->provider_len);
+    row->country_len = a->country_len;
+    ngx_memcpy(row->country, a->country, a->country_len);
+
+    return row;
 }
