@@ -23,8 +23,10 @@
  *
  * Analytics rows (ngx_http_otp_store_shm_analytics.c) are a queue of
  * their own too, swept once past their hour's end and the retention, and
- * evicted only when no message record is left to evict: a statistic is
- * worth less than a delivery status.
+ * evicted first, the oldest hour's first, before any message record: a
+ * statistic is worth less than a delivery status or a fallback's blob,
+ * and rows are kept for days (otp_analytics_retention) where a message
+ * record lives for a day.
  *
  * The opt-out list is a third queue that neither the sweep nor the
  * eviction ever walks: its records never expire, and a STOP that finds
@@ -1137,8 +1139,8 @@ ngx_http_otp_shm_expire(ngx_http_otp_shm_ctx_t *ctx, ngx_queue_t *queue,
 
 /*
  * The zone is full: sweep it of expired records (not more than once a
- * second), else evict the oldest message records.  Returns 0 when nothing
- * could be freed.
+ * second), else evict the oldest analytics rows, and once there are none
+ * the oldest message records.  Returns 0 when nothing could be freed.
  */
 
 static ngx_uint_t
@@ -1159,12 +1161,16 @@ ngx_http_otp_shm_make_room(ngx_http_otp_shm_ctx_t *ctx, uint64_t now)
     }
 
     /*
-     * Then the oldest analytics rows, once no message is left: statistics
-     * are worth less than a live code, a window or a delivery status.
+     * Then the oldest analytics rows (the queue's tail is the oldest
+     * hour), and only when none is left the oldest message records:
+     * statistics are worth less than a delivery status or a fallback's
+     * blob, let alone a live code or a window.  The rows of one hour were
+     * made together and share slab pages, so evicting an hour gives whole
+     * pages back, which a record of another size can then take.
      */
 
-    queue = ngx_queue_empty(&ctx->sh->messages) ? &ctx->sh->analytics
-                                                 : &ctx->sh->messages;
+    queue = !ngx_queue_empty(&ctx->sh->analytics) ? &ctx->sh->analytics
+                                                   : &ctx->sh->messages;
 
     for (n = 0; n < NGX_HTTP_OTP_SHM_EVICT_STEP; n++) {
 

@@ -17,7 +17,8 @@
  * room (no message is evicted for it); when the zone is full, rows of
  * expired hours are swept and, if that frees nothing, the count is
  * dropped with a warning at most once a minute.  The zone's own eviction
- * (ngx_http_otp_store_shm.c) takes analytics rows last of all.
+ * (ngx_http_otp_store_shm.c) takes analytics rows first, the oldest hour
+ * first, before any message record.
  */
 
 

@@ -163,9 +163,9 @@ ngx_otp_time_parse(const u_char *text, size_t len, int64_t *sec)
 
     *sec = 0;
 
-    /* unix seconds: up to 11 digits reach beyond 9999 */
+    /* unix seconds, up to the end of 9999 (12 digits), as RFC 3339 */
 
-    if (len >= 1 && len <= 11 && ngx_otp_digits(text, len, &s)) {
+    if (len >= 1 && len <= 12 && ngx_otp_digits(text, len, &s)) {
         if (s > 253402300799LL) {
             return NGX_OTP_EINVAL;
         }
