@@ -457,6 +457,11 @@ struct ngx_http_otp_store_op_s {
     ngx_msec_t                      retention;      /* the port's: the
                                                        store conf's
                                                        analytics_retention */
+    /* the Redis backend's: ANALYTICS_GET read a part at a time */
+    int64_t                         read_to;        /* what is left: from
+                                                       .. read_to */
+    ngx_uint_t                      rows_alloc;
+    unsigned                        reading:1;
     unsigned                        cancelled:1;
 };
 

@@ -92,6 +92,13 @@
 #define NGX_HTTP_OTP_REDIS_STEP_SELECT      NGX_HTTP_OTP_REDIS_NSCRIPTS
 #define NGX_HTTP_OTP_REDIS_STEP_INFO        (NGX_HTTP_OTP_REDIS_NSCRIPTS + 1)
 
+/*
+ * ANALYTICS_GET's fields a call (analytics_get.lua): about 20 ms of Redis
+ * and a few MB of reply in the worker at a time, where a week of hashes
+ * in one call was seconds during which Redis ran nothing else
+ */
+#define NGX_HTTP_OTP_REDIS_ANALYTICS_FIELDS  50000
+
 /* the most, ISSUE's: EVALSHA sha numkeys, four keys, eleven arguments */
 #define NGX_HTTP_OTP_REDIS_MAX_ARGS         18
 
@@ -1457,8 +1464,9 @@ ngx_http_otp_redis_args(ngx_http_otp_redis_pending_t *pending,
         ngx_http_otp_redis_arg(a, "1");
         ngx_http_otp_redis_arg(a, "otp:{a}");
         ngx_http_otp_redis_arg(a, "%L", op->from);
-        ngx_http_otp_redis_arg(a, "%L", op->to);
+        ngx_http_otp_redis_arg(a, "%L", op->reading ? op->read_to : op->to);
         ngx_http_otp_redis_arg(a, op->sum ? "sum" : "rows");
+        ngx_http_otp_redis_arg(a, "%d", NGX_HTTP_OTP_REDIS_ANALYTICS_FIELDS);
         break;
 
     case NGX_HTTP_OTP_REDIS_ANALYTICS_ADD:
@@ -1643,6 +1651,28 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
         pending->eval = 0;
 
         if (ngx_http_otp_redis_cluster_route(pending) == NGX_OK) {
+            return;
+        }
+
+        op->status = NGX_HTTP_OTP_STORE_UNAVAILABLE;
+
+    } else if (pending->script == NGX_HTTP_OTP_REDIS_ANALYTICS
+               && op->status == NGX_HTTP_OTP_STORE_OK
+               && op->read_to > op->from && !op->truncated
+               && !op->cancelled)
+    {
+        /*
+         * The next part of the range (analytics_get.lua reads a budget of
+         * fields a call), on the same connection: the key's slot is the
+         * same.  Each part has the operation's timeout of its own.
+         */
+
+        ngx_log_debug4(NGX_LOG_DEBUG_HTTP, op->log, 0,
+                       "otp redis store: analytics op %p: %ui rows, "
+                       "%L..%L left", op, op->nrows, op->from, op->read_to);
+
+        if (ngx_http_otp_redis_send(ctx, pending) == NGX_OK) {
+            ngx_add_timer(&op->event, ctx->rc.scf->timeout);
             return;
         }
 

@@ -20,7 +20,6 @@ typedef struct {
     ngx_uint_t                     *slots;
     ngx_uint_t                      mask;
     ngx_uint_t                      first;      /* the hour's first row */
-    ngx_uint_t                      nalloc;     /* op->rows' room */
 } ngx_http_otp_redis_index_t;
 
 
@@ -356,8 +355,11 @@ ngx_http_otp_redis_message(ngx_http_otp_store_op_t *op, ngx_uint_t script,
 
 
 /*
- * ANALYTICS_GET: {0, hour, {field, value, ...}, ...} (analytics_get.lua),
- * the hours newest first, into op->rows: a field
+ * ANALYTICS_GET: {0, next, hour, {field, value, ...}, ...}
+ * (analytics_get.lua), a part of the range, its hours newest first, added
+ * to op->rows (op->read_to: the end of what is left to read; the store
+ * calls again while it is above op->from and the rows are not full).  A
+ * field
  * "c|CHANNEL|PROVIDER|COUNTRY|COUNTER" is a counter of the counts row of
  * those, "e|CHANNEL|PROVIDER|COUNTRY|ERROR" the failure row's count.
  *
@@ -383,13 +385,34 @@ static ngx_int_t
 ngx_http_otp_redis_analytics(ngx_http_otp_store_op_t *op, redisReply *reply)
 {
     size_t                      n, most, size;
-    int64_t                     hour;
+    int64_t                     hour, next;
     ngx_int_t                   rc;
     ngx_uint_t                  i, j, skipped;
     redisReply                 *h, *f;
+    ngx_http_otp_analytics_row_t  *rows;
     ngx_http_otp_redis_index_t  index;
 
-    if (reply->element[0]->integer != 0 || reply->elements % 2 != 1) {
+    if (!op->reading) {
+        /* the first part of the range */
+        op->reading = 1;
+        op->read_to = op->to;
+        op->nrows = 0;
+        op->rows_alloc = 0;
+    }
+
+    if (reply->element[0]->integer != 0 || reply->elements < 2
+        || reply->elements % 2 != 0
+        || reply->element[1]->type != REDIS_REPLY_INTEGER)
+    {
+        return NGX_ERROR;
+    }
+
+    /* what is left to read, less than what was: each call reads an hour
+     * at least */
+
+    next = (int64_t) reply->element[1]->integer;
+
+    if (next < op->from || next >= op->read_to || next % 3600) {
         return NGX_ERROR;
     }
 
@@ -397,13 +420,13 @@ ngx_http_otp_redis_analytics(ngx_http_otp_store_op_t *op, redisReply *reply)
 
     n = 0;
     most = 0;
-    hour = op->to;
+    hour = op->read_to;
 
-    for (i = 1; i < reply->elements; i += 2) {
+    for (i = 2; i < reply->elements; i += 2) {
         h = reply->element[i];
         f = reply->element[i + 1];
 
-        if (h->type != REDIS_REPLY_INTEGER || h->integer < op->from
+        if (h->type != REDIS_REPLY_INTEGER || h->integer < next
             || h->integer >= hour || h->integer % 3600
             || f->type != REDIS_REPLY_ARRAY || f->elements % 2)
         {
@@ -416,18 +439,34 @@ ngx_http_otp_redis_analytics(ngx_http_otp_store_op_t *op, redisReply *reply)
     }
 
     op->status = NGX_HTTP_OTP_STORE_OK;
-    op->nrows = 0;
+    op->read_to = next;
 
     if (n == 0) {
         return NGX_OK;
     }
 
-    index.nalloc = ngx_min(n, NGX_HTTP_OTP_ANALYTICS_ROWS_MAX);
+    /* room for this part's rows, up to the limit; grown, as a part at a
+     * time is read */
 
-    op->rows = ngx_alloc(index.nalloc * sizeof(ngx_http_otp_analytics_row_t),
-                         op->log);
-    if (op->rows == NULL) {
-        return NGX_ERROR;
+    n = ngx_min(op->nrows + n, NGX_HTTP_OTP_ANALYTICS_ROWS_MAX);
+
+    if (n > op->rows_alloc) {
+        n = ngx_max(n, ngx_min(2 * op->rows_alloc,
+                               NGX_HTTP_OTP_ANALYTICS_ROWS_MAX));
+
+        rows = ngx_alloc(n * sizeof(ngx_http_otp_analytics_row_t), op->log);
+        if (rows == NULL) {
+            return NGX_ERROR;
+        }
+
+        if (op->rows) {
+            ngx_memcpy(rows, op->rows,
+                       op->nrows * sizeof(ngx_http_otp_analytics_row_t));
+            ngx_free(op->rows);
+        }
+
+        op->rows = rows;
+        op->rows_alloc = n;
     }
 
     /* at most half full: an hour has no more rows than fields */
@@ -445,7 +484,7 @@ ngx_http_otp_redis_analytics(ngx_http_otp_store_op_t *op, redisReply *reply)
     skipped = 0;
     rc = NGX_OK;
 
-    for (i = 1; i < reply->elements && rc == NGX_OK; i += 2) {
+    for (i = 2; i < reply->elements && rc == NGX_OK; i += 2) {
         hour = (int64_t) reply->element[i]->integer;
         f = reply->element[i + 1];
 
@@ -603,7 +642,7 @@ ngx_http_otp_redis_analytics_field(ngx_http_otp_store_op_t *op,
     }
 
     if (row == NULL) {
-        if (op->nrows == index->nalloc) {
+        if (op->nrows == op->rows_alloc) {
             return NGX_AGAIN;
         }
 

@@ -35,7 +35,7 @@ sub slurp {
     return scalar <$f>;
 }
 
-plan(tests => 195);
+plan(tests => 199);
 
 # 1: the embedded header is up to date
 
@@ -855,11 +855,39 @@ clean();
 call('HSET', "otp:{a}:$hour", 'c|sms|x|1|s', 2);
 call('HSET', 'otp:{a}:' . ($hour - 7200), 'c|sms|x|1|s', 1);
 call('HSET', 'otp:{a}:' . ($hour + 3600), 'c|sms|x|1|s', 5);
-is_deeply(script('analytics_get', [ 'otp:{a}' ], $hour - 7200, $hour + 3600),
-          [0, $hour - 7200, [ 'c|sms|x|1|s', 1 ], $hour,
-           [ 'c|sms|x|1|s', 2 ]],
-          'analytics get: the hours of the range with counters, ascending, '
-          . '"to" excluded');
+is_deeply(script('analytics_get', [ 'otp:{a}' ], $hour - 7200, $hour + 3600,
+                 'rows', 50000),
+          [0, $hour - 7200, $hour, [ 'c|sms|x|1|s', 2 ], $hour - 7200,
+           [ 'c|sms|x|1|s', 1 ]],
+          'analytics get: the hours of the range with counters, newest '
+          . 'first, "to" excluded, all read');
+
+# a budget of fields a call: an hour at least, then where to go on from
+
+is_deeply(script('analytics_get', [ 'otp:{a}' ], $hour - 7200, $hour + 3600,
+                 'rows', 1),
+          [0, $hour, $hour, [ 'c|sms|x|1|s', 2 ]],
+          'analytics get: a budget read, the rest left from the next hour');
+is_deeply(script('analytics_get', [ 'otp:{a}' ], $hour - 7200, $hour,
+                 'rows', 1),
+          [0, $hour - 7200, $hour - 7200, [ 'c|sms|x|1|s', 1 ]],
+          'analytics get: and the rest, past an empty hour');
+
+# sum: sent and delivered over the range, one list, as the hour "next"
+
+call('HSET', "otp:{a}:$hour", 'c|sms|x|1|d', 1, 'c|sms|x|1|ms', 700,
+     'e|sms|x|1|30008', 4, 'c|sms|y|1|s', 6);
+$r = script('analytics_get', [ 'otp:{a}' ], $hour - 7200, $hour + 3600,
+            'sum', 50000);
+is(join(' ', @$r[0 .. 2]) . ' '
+   . join(' ', map { "$_=" . { @{ $r->[3] || [] } }->{$_} }
+                   sort keys %{ { @{ $r->[3] || [] } } }),
+   "0 " . ($hour - 7200) . ' ' . ($hour - 7200)
+   . ' c|sms|x|1|d=1 c|sms|x|1|s=3 c|sms|y|1|s=6',
+   'analytics get: sum, sent and delivered only');
+is_deeply(script('analytics_get', [ 'otp:{a}' ], $hour - 3600, $hour,
+                 'sum', 50000),
+          [0, $hour - 3600], 'analytics get: sum of nothing');
 
 # ISSUE as a cluster runs it: client_limit 0, the phone window as KEYS[3]
 

@@ -9,6 +9,7 @@
 #   with a warning; the rest of the hour still counts (it was a 503);
 # - another app's rows do not count against the answer's row limit of
 #   the http level's app;
+# - a range is read in parts of 50,000 fields at most, added up;
 # - more rows than NGX_HTTP_OTP_ANALYTICS_ROWS_MAX (16384): the newest
 #   whole hours are kept, the current one included, and the answer says
 #   "truncated": true (it kept the oldest and said nothing); a range that
@@ -33,7 +34,7 @@ use OtpTest;
 
 my $t = OtpTest->new->need_redis;
 
-$t->plan(11);
+$t->plan(13);
 
 my $conf = <<'EOF';
 
@@ -130,11 +131,35 @@ ok(defined $r->{json}{truncated} && !$r->{json}{truncated}
 
 $t->redis_command('DEL', "otp:{a}:$H", "otp:{a}:" . ($H - 3600));
 
-# 24 hours x 700 rows: 16,800 rows, more than 16,384
+# 48 hours x 300 rows x 4 counters: 57,600 fields, read in two calls of
+# 50,000 fields at most (the second from where the first stopped), 14,400
+# rows: not truncated
+
+for my $i (0 .. 47) {
+    hset($H - 3600 * $i,
+         map { ("c|sms|dev|$_|s" => 1, "c|sms|dev|$_|d" => 1,
+                "c|sms|dev|$_|n" => 1, "c|sms|dev|$_|ms" => 100) }
+             1 .. 300);
+}
+
+$r = analytics('from=' . ($H - 47 * 3600) . '&to=' . ($H + 3600));
+is(join(' ', ($r->{json}{truncated} ? 'truncated' : 'whole'),
+        map { $r->{json}{totals}{$_} } qw(sent delivered avg_delivery_ms)),
+   'whole 14400 14400 100', 'a range read in parts, added up');
+like($t->read_file('error.log'),
+     qr/analytics op \S+: 12600 rows, \d+\.\.\d+ left/,
+     'the second part asked for after 42 hours (12,600 rows)');
+
+$t->redis_command('DEL', map { "otp:{a}:" . ($H - 3600 * $_) } 0 .. 47);
+
+# 24 hours x 700 rows: 16,800 rows, more than 16,384; 67,200 fields,
+# two parts, the second truncated
 
 for my $i (0 .. 23) {
     hset($H - 3600 * $i,
-         map { ("c|sms|dev|$_|s" => 1, "c|sms|dev|$_|d" => 1) } 1 .. 700);
+         map { ("c|sms|dev|$_|s" => 1, "c|sms|dev|$_|d" => 1,
+                "c|sms|dev|$_|n" => 1, "c|sms|dev|$_|ms" => 100) }
+             1 .. 700);
 }
 
 my $t0 = time;

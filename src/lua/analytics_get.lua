@@ -3,32 +3,50 @@
 --                       otp:{a}:HOUR (message_put.lua, status_set.lua):
 --                       one slot, so that a Cluster answers a range here
 --   ARGV    from, to: unix seconds, aligned to the hour, to exclusive;
---           "sum" for the aggregate read (below), "rows" otherwise
---   answer  {0, hour, {field, value, ...}, hour, {...}, ...}: the hours
---           with counters, newest first (a reader that runs out of room
---           keeps the newest)
+--           "sum" for the aggregate read (below), "rows" otherwise;
+--           budget: the fields to read at most, but one hour always
+--   answer  {0, next, hour, {field, value, ...}, hour, {...}, ...}: the
+--           hours with counters, newest first, from to - 1h down to next
+--           (included); next = from when the range is read whole, or the
+--           exclusive end of what is left to read, with another call
 --
 -- Read-only.  A range is at most otp_analytics_retention long (the
--- endpoint refuses longer ones): 192 hours with the default 8 days.
+-- endpoint refuses longer ones): 192 hours with the default 8 days.  A
+-- call reads hours until it has read budget fields (HLEN, O(1)), so that
+-- Redis never runs one call over a week of hashes, nor hands one reply of
+-- that size to a worker: the store (ngx_http_otp_store_redis.c) calls
+-- again for the rest, newest hours first, and stops once its rows are
+-- full.
 --
 -- "sum" (op->sum, otp_smart_channels): the sent and delivered counters
--- ("c|CH|PROV|CC|s" and "|d") summed over the range, answered as one hour,
--- from: {0, from, {field, sum, ...}} ({0} when there are none).  HSCAN's
--- MATCH picks those 2 of an hour's 16 counters of a row inside Redis, so
--- this script adds only them, and the answer is one row per provider,
--- country and channel, not per hour.  One HSCAN call with a COUNT above
--- any hour's size walks the whole hash (no element twice: nothing
--- changes it between the calls of a script).
+-- ("c|CH|PROV|CC|s" and "|d") of those hours summed, answered as one
+-- hour, next: {0, next, next, {field, sum, ...}}.  HSCAN's MATCH picks
+-- those 2 of an hour's 16 counters of a row inside Redis, so this script
+-- adds only them, and the answer is one row per provider, country and
+-- channel, not per hour.  One HSCAN call with a COUNT above any hour's
+-- size walks the whole hash (no element twice: nothing changes it
+-- between the calls of a script).
 
-local out = {0}
 local from = tonumber(ARGV[1])
 local to = tonumber(ARGV[2])
+local sum = ARGV[3] == 'sum'
+local budget = tonumber(ARGV[4])
+local out = {0, from}
+local read = 0
+local sums, names = {}, {}
+local h = to - 3600
 
-if ARGV[3] == 'sum' then
-  local sums, names = {}, {}
-  local h = from
-  while h < to do
-    local key = KEYS[1] .. ':' .. string.format('%d', h)
+while h >= from do
+  local key = KEYS[1] .. ':' .. string.format('%d', h)
+
+  if read >= budget then
+    out[2] = h + 3600
+    break
+  end
+
+  read = read + redis.call('HLEN', key)
+
+  if sum then
     local cursor = '0'
     repeat
       local r = redis.call('HSCAN', key, cursor, 'MATCH', 'c|*|[sd]',
@@ -48,26 +66,25 @@ if ARGV[3] == 'sum' then
         end
       end
     until cursor == '0'
-    h = h + 3600
+  else
+    local f = redis.call('HGETALL', key)
+    if #f > 0 then
+      out[#out + 1] = h
+      out[#out + 1] = f
+    end
   end
-  if #names == 0 then return out end
+
+  h = h - 3600
+end
+
+if sum and #names > 0 then
   local f = {}
   for i = 1, #names do
     f[#f + 1] = names[i]
     f[#f + 1] = sums[names[i]]
   end
-  out[2] = from
-  out[3] = f
-  return out
+  out[3] = out[2]
+  out[4] = f
 end
 
-local h = to - 3600
-while h >= from do
-  local f = redis.call('HGETALL', KEYS[1] .. ':' .. string.format('%d', h))
-  if #f > 0 then
-    out[#out + 1] = h
-    out[#out + 1] = f
-  end
-  h = h - 3600
-end
 return out
