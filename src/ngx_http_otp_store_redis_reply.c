@@ -45,6 +45,12 @@ static ngx_int_t ngx_http_otp_redis_analytics(ngx_http_otp_store_op_t *op,
 static ngx_int_t ngx_http_otp_redis_analytics_field(
     ngx_http_otp_store_op_t *op, ngx_http_otp_redis_index_t *index,
     int64_t hour, redisReply *field, redisReply *value);
+static void ngx_http_otp_redis_analytics_index(
+    ngx_http_otp_redis_index_t *index, ngx_http_otp_analytics_row_t *rows,
+    ngx_uint_t j);
+static uint32_t ngx_http_otp_redis_analytics_hash(ngx_uint_t failure,
+    ngx_uint_t channel, u_char *provider, size_t provider_len,
+    u_char *country, size_t country_len, u_char *error, size_t error_len);
 static void ngx_http_otp_redis_analytics_skipped(ngx_http_otp_store_op_t *op,
     ngx_uint_t skipped);
 static ngx_int_t ngx_http_otp_redis_number(redisReply *r, int64_t *n);
@@ -469,7 +475,16 @@ ngx_http_otp_redis_analytics(ngx_http_otp_store_op_t *op, redisReply *reply)
         op->rows_alloc = n;
     }
 
-    /* at most half full: an hour has no more rows than fields */
+    /*
+     * At most half full: an hour has no more rows than fields.  op->sum:
+     * every part is one list of sums, added to the rows of the parts
+     * before it, which the index holds too (a row per provider, country
+     * and channel over the whole range).
+     */
+
+    if (op->sum) {
+        most += op->nrows;
+    }
 
     most = ngx_min(most, NGX_HTTP_OTP_ANALYTICS_ROWS_MAX);
 
@@ -491,6 +506,15 @@ ngx_http_otp_redis_analytics(ngx_http_otp_store_op_t *op, redisReply *reply)
         /* the rows of this hour start here */
         index.first = op->nrows;
         ngx_memzero(index.slots, size * sizeof(ngx_uint_t));
+
+        if (op->sum) {
+            hour = op->from;
+            index.first = 0;
+
+            for (j = 0; j < op->nrows; j++) {
+                ngx_http_otp_redis_analytics_index(&index, op->rows, j);
+            }
+        }
 
         for (j = 0; j < f->elements; j += 2) {
             rc = ngx_http_otp_redis_analytics_field(op, &index, hour,
@@ -544,7 +568,7 @@ ngx_http_otp_redis_analytics_field(ngx_http_otp_store_op_t *op,
     ngx_http_otp_redis_index_t *index, int64_t hour, redisReply *field,
     redisReply *value)
 {
-    u_char                        *p, *last, *part[5], c;
+    u_char                        *p, *last, *part[5];
     size_t                         len[5];
     int64_t                        v;
     uint32_t                       hash;
@@ -615,12 +639,9 @@ ngx_http_otp_redis_analytics_field(ngx_http_otp_store_op_t *op,
 
     /* the row, among this hour's: what it counts, hashed */
 
-    ngx_crc32_init(hash);
-    c = (u_char) (failure << 4 | channel);
-    ngx_crc32_update(&hash, &c, 1);
-    ngx_crc32_update(&hash, part[2], len[2] + 1 + len[3] + 1);
-    ngx_crc32_update(&hash, part[4], len[4]);
-    ngx_crc32_final(hash);
+    hash = ngx_http_otp_redis_analytics_hash(failure, channel, part[2],
+                                             len[2], part[3], len[3],
+                                             part[4], len[4]);
 
     row = NULL;
 
@@ -697,6 +718,56 @@ ngx_http_otp_redis_analytics_field(ngx_http_otp_store_op_t *op,
     }
 
     return NGX_OK;
+}
+
+
+/* row j of rows into the index (op->sum: the rows of the parts before) */
+
+static void
+ngx_http_otp_redis_analytics_index(ngx_http_otp_redis_index_t *index,
+    ngx_http_otp_analytics_row_t *rows, ngx_uint_t j)
+{
+    uint32_t                       hash;
+    ngx_uint_t                     s;
+    ngx_http_otp_analytics_row_t  *row;
+
+    row = &rows[j];
+
+    hash = ngx_http_otp_redis_analytics_hash(row->failure, row->channel,
+                                             row->provider, row->provider_len,
+                                             row->country, row->country_len,
+                                             row->error_code,
+                                             row->error_code_len);
+
+    for (s = hash & index->mask; index->slots[s]; s = (s + 1) & index->mask) {
+        /* void */
+    }
+
+    index->slots[s] = j + 1;
+}
+
+
+/* what a row counts, hashed for the index */
+
+static uint32_t
+ngx_http_otp_redis_analytics_hash(ngx_uint_t failure, ngx_uint_t channel,
+    u_char *provider, size_t provider_len, u_char *country,
+    size_t country_len, u_char *error, size_t error_len)
+{
+    u_char    c;
+    uint32_t  hash;
+
+    ngx_crc32_init(hash);
+    c = (u_char) (failure << 4 | channel);
+    ngx_crc32_update(&hash, &c, 1);
+    ngx_crc32_update(&hash, provider, provider_len);
+    ngx_crc32_update(&hash, (u_char *) "|", 1);
+    ngx_crc32_update(&hash, country, country_len);
+    ngx_crc32_update(&hash, (u_char *) "|", 1);
+    ngx_crc32_update(&hash, error, error_len);
+    ngx_crc32_final(hash);
+
+    return hash;
 }
 
 

@@ -34,7 +34,7 @@ use OtpTest;
 
 my $t = OtpTest->new->need_redis;
 
-$t->plan(13);
+$t->plan(14);
 
 my $conf = <<'EOF';
 
@@ -210,6 +210,9 @@ while (time < $deadline) {
 is($ch, 'sms', 'smart: the summed rates rank SMS first for +44');
 unlike($t->read_file('error.log'), qr/otp smart channels: more than/,
        'smart: its aggregated read is not truncated');
+like($t->read_file('error.log'), qr/otp smart: 701 rows, /,
+     'smart: 701 sums (700 countries by SMS, +44 by WhatsApp), added up '
+     . 'over the two parts read');
 
 $t->stop;
 
