@@ -568,12 +568,10 @@ ngx_http_otp_redis_analytics_field(ngx_http_otp_store_op_t *op,
     ngx_http_otp_redis_index_t *index, int64_t hour, redisReply *field,
     redisReply *value)
 {
-    u_char                        *p, *last, *part[5];
-    size_t                         len[5];
     int64_t                        v;
     uint32_t                       hash;
-    ngx_int_t                      rc;
-    ngx_uint_t                     k, s, channel, failure, bucket;
+    ngx_uint_t                     s;
+    ngx_otp_analytics_field_t      f;
     ngx_http_otp_analytics_row_t  *row;
 
     if (field->type != REDIS_REPLY_STRING
@@ -583,78 +581,47 @@ ngx_http_otp_redis_analytics_field(ngx_http_otp_store_op_t *op,
         return NGX_ERROR;
     }
 
-    rc = ngx_http_otp_redis_number(value, &v);
-
-    if (rc != NGX_OK) {
-        return NGX_DECLINED;
-    }
-
-    /* five parts, the last (an error code) may hold '|' */
-
-    p = (u_char *) field->str;
-    last = p + field->len;
-
-    for (k = 0; k < 4; k++) {
-        part[k] = p;
-        p = ngx_strlchr(p, last, '|');
-
-        if (p == NULL) {
-            return NGX_DECLINED;
-        }
-
-        len[k] = p - part[k];
-        p++;
-    }
-
-    part[4] = p;
-    len[4] = last - p;
-
-    if (len[0] != 1 || (part[0][0] != 'c' && part[0][0] != 'e')) {
-        return NGX_DECLINED;
-    }
-
-    failure = (part[0][0] == 'e');
-    channel = ngx_otp_channel_parse(part[1], len[1]);
-
-    if (channel == 0 || len[2] == 0 || len[2] > NGX_HTTP_OTP_PROVIDER_NAME_MAX
-        || len[3] > NGX_OTP_COUNTRY_MAX
-        || (failure && len[4] > NGX_HTTP_OTP_ERROR_CODE_MAX))
+    if (ngx_http_otp_redis_number(value, &v) != NGX_OK
+        || ngx_otp_analytics_field_parse((u_char *) field->str, field->len,
+                                         NGX_HTTP_OTP_PROVIDER_NAME_MAX,
+                                         NGX_HTTP_OTP_ERROR_CODE_MAX, &f)
+           != NGX_OTP_OK)
     {
         return NGX_DECLINED;
     }
 
     /* the app's rows only */
 
-    if (len[2] < op->provider_len
-        || ngx_memcmp(part[2], op->provider, op->provider_len) != 0
-        || (op->unprefixed && ngx_strlchr(part[2], part[2] + len[2], ':')))
+    if (f.provider_len < op->provider_len
+        || ngx_memcmp(f.provider, op->provider, op->provider_len) != 0
+        || (op->unprefixed
+            && ngx_strlchr((u_char *) f.provider,
+                           (u_char *) f.provider + f.provider_len, ':')))
     {
         return NGX_OK;
     }
 
-    if (!failure) {
-        /* a counts row's key has no counter name */
-        len[4] = 0;
-    }
-
     /* the row, among this hour's: what it counts, hashed */
 
-    hash = ngx_http_otp_redis_analytics_hash(failure, channel, part[2],
-                                             len[2], part[3], len[3],
-                                             part[4], len[4]);
+    hash = ngx_http_otp_redis_analytics_hash(f.failure, f.channel,
+                                             (u_char *) f.provider,
+                                             f.provider_len,
+                                             (u_char *) f.country,
+                                             f.country_len,
+                                             (u_char *) f.error, f.error_len);
 
     row = NULL;
 
     for (s = hash & index->mask; index->slots[s]; s = (s + 1) & index->mask) {
         row = &op->rows[index->slots[s] - 1];
 
-        if (row->failure == failure && row->channel == channel
-            && row->provider_len == len[2]
-            && ngx_memcmp(row->provider, part[2], len[2]) == 0
-            && row->country_len == len[3]
-            && ngx_memcmp(row->country, part[3], len[3]) == 0
-            && row->error_code_len == len[4]
-            && ngx_memcmp(row->error_code, part[4], len[4]) == 0)
+        if (row->failure == f.failure && row->channel == f.channel
+            && row->provider_len == f.provider_len
+            && ngx_memcmp(row->provider, f.provider, f.provider_len) == 0
+            && row->country_len == f.country_len
+            && ngx_memcmp(row->country, f.country, f.country_len) == 0
+            && row->error_code_len == f.error_len
+            && ngx_memcmp(row->error_code, f.error, f.error_len) == 0)
         {
             break;
         }
@@ -673,48 +640,54 @@ ngx_http_otp_redis_analytics_field(ngx_http_otp_store_op_t *op,
         ngx_memzero(row, sizeof(ngx_http_otp_analytics_row_t));
 
         row->hour = hour;
-        row->channel = channel;
-        row->failure = failure;
-        row->provider_len = len[2];
-        ngx_memcpy(row->provider, part[2], len[2]);
-        row->country_len = len[3];
-        ngx_memcpy(row->country, part[3], len[3]);
-        row->error_code_len = len[4];
-        ngx_memcpy(row->error_code, part[4], len[4]);
+        row->channel = f.channel;
+        row->failure = f.failure;
+        row->provider_len = f.provider_len;
+        ngx_memcpy(row->provider, f.provider, f.provider_len);
+        row->country_len = f.country_len;
+        ngx_memcpy(row->country, f.country, f.country_len);
+        row->error_code_len = f.error_len;
+        ngx_memcpy(row->error_code, f.error, f.error_len);
     }
 
-    if (failure) {
+    if (f.failure) {
         row->failed += v;
         return NGX_OK;
     }
 
-    p = part[4];
-    len[4] = last - p;
+    switch (f.counter) {
 
-    if (len[4] == 1 && p[0] == 's') {
+    case NGX_OTP_COUNTER_SENT:
         row->sent += v;
+        break;
 
-    } else if (len[4] == 1 && p[0] == 'd') {
+    case NGX_OTP_COUNTER_DELIVERED:
         row->delivered += v;
+        break;
 
-    } else if (len[4] == 1 && p[0] == 'f') {
+    case NGX_OTP_COUNTER_FAILED:
         row->failed += v;
+        break;
 
-    } else if (len[4] == 1 && p[0] == 'n') {
+    case NGX_OTP_COUNTER_MS_COUNT:
         row->ms_count += v;
+        break;
 
-    } else if (len[4] == 2 && p[0] == 'm' && p[1] == 's') {
+    case NGX_OTP_COUNTER_MS_SUM:
         row->ms_sum += v;
+        break;
 
-    } else if (len[4] == 4 && ngx_strncmp(p, "cost", 4) == 0) {
+    case NGX_OTP_COUNTER_COST:
         row->cost += v;
+        break;
 
-    } else if (len[4] >= 2 && len[4] <= 3 && p[0] == 'h') {
-        bucket = ngx_atoi(p + 1, len[4] - 1);
-
-        if (bucket < NGX_OTP_DELIVERY_BUCKETS) {
-            row->hist[bucket] += v;
+    default:
+        if (f.counter >= NGX_OTP_COUNTER_HIST) {
+            row->hist[f.counter - NGX_OTP_COUNTER_HIST] += v;
         }
+
+        /* a newer version's counter: nothing to add here */
+        break;
     }
 
     return NGX_OK;

@@ -348,3 +348,95 @@ ngx_otp_delivery_quantile(const uint64_t *hist, unsigned permille)
 
     return (int64_t) ngx_otp_delivery_bounds[NGX_OTP_DELIVERY_BUCKETS - 2];
 }
+
+
+int
+ngx_otp_analytics_field_parse(const u_char *field, size_t len,
+    size_t provider_max, size_t error_max, ngx_otp_analytics_field_t *f)
+{
+    size_t         n[5];
+    unsigned       k;
+    const u_char  *p, *last, *part[5], *bar;
+
+    memset(f, 0, sizeof(ngx_otp_analytics_field_t));
+    f->counter = NGX_OTP_COUNTER_UNKNOWN;
+
+    /* five parts, the last (an error code) may hold '|' */
+
+    p = field;
+    last = field + len;
+
+    for (k = 0; k < 4; k++) {
+        part[k] = p;
+        bar = memchr(p, '|', last - p);
+
+        if (bar == NULL) {
+            return NGX_OTP_EINVAL;
+        }
+
+        n[k] = bar - p;
+        p = bar + 1;
+    }
+
+    part[4] = p;
+    n[4] = last - p;
+
+    if (n[0] != 1 || (part[0][0] != 'c' && part[0][0] != 'e')) {
+        return NGX_OTP_EINVAL;
+    }
+
+    f->failure = (part[0][0] == 'e');
+    f->channel = ngx_otp_channel_parse(part[1], n[1]);
+
+    if (f->channel == 0 || n[2] == 0 || n[2] > provider_max
+        || n[3] > NGX_OTP_COUNTRY_MAX
+        || (f->failure && n[4] > error_max))
+    {
+        return NGX_OTP_EINVAL;
+    }
+
+    f->provider = part[2];
+    f->provider_len = n[2];
+    f->country = part[3];
+    f->country_len = n[3];
+
+    if (f->failure) {
+        f->error = part[4];
+        f->error_len = n[4];
+        return NGX_OTP_OK;
+    }
+
+    p = part[4];
+
+    if (n[4] == 1 && p[0] == 's') {
+        f->counter = NGX_OTP_COUNTER_SENT;
+
+    } else if (n[4] == 1 && p[0] == 'd') {
+        f->counter = NGX_OTP_COUNTER_DELIVERED;
+
+    } else if (n[4] == 1 && p[0] == 'f') {
+        f->counter = NGX_OTP_COUNTER_FAILED;
+
+    } else if (n[4] == 1 && p[0] == 'n') {
+        f->counter = NGX_OTP_COUNTER_MS_COUNT;
+
+    } else if (n[4] == 2 && p[0] == 'm' && p[1] == 's') {
+        f->counter = NGX_OTP_COUNTER_MS_SUM;
+
+    } else if (n[4] == 4 && memcmp(p, "cost", 4) == 0) {
+        f->counter = NGX_OTP_COUNTER_COST;
+
+    } else if (n[4] >= 2 && n[4] <= 3 && p[0] == 'h'
+               && p[1] >= '0' && p[1] <= '9'
+               && (n[4] == 2 || (p[1] != '0' && p[2] >= '0' && p[2] <= '9')))
+    {
+        k = (n[4] == 2) ? (unsigned) (p[1] - '0')
+                        : (unsigned) (p[1] - '0') * 10 + (p[2] - '0');
+
+        if (k < NGX_OTP_DELIVERY_BUCKETS) {
+            f->counter = NGX_OTP_COUNTER_HIST + (int) k;
+        }
+    }
+
+    return NGX_OTP_OK;
+}

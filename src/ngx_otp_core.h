@@ -999,7 +999,7 @@ size_t ngx_otp_country_code(const u_char *number, size_t len,
     const u_char **cc);
 
 /*
- * A time of the analytics query: unix seconds (1 to 11 digits), or RFC
+ * A time of the analytics query: unix seconds (1 to 12 digits), or RFC
  * 3339 "YYYY-MM-DDTHH:MM:SS[.fraction](Z|+HH:MM|-HH:MM)" ('t' and 'z'
  * too, RFC 3339 5.6; the fraction is dropped).  NGX_OTP_OK with *sec,
  * or NGX_OTP_EINVAL (a date that does not exist, a leap second, a year
@@ -1032,6 +1032,44 @@ unsigned ngx_otp_delivery_bucket(uint64_t ms);
  * highest finite bound.  -1 when hist counts nothing.
  */
 int64_t ngx_otp_delivery_quantile(const uint64_t *hist, unsigned permille);
+
+/*
+ * A counter of the Redis store's hour hashes (otp:{a}:HOUR, written by
+ * message_put.lua and status_set.lua): "c|CHANNEL|PROVIDER|COUNTRY|NAME",
+ * a counter of the counts row of those (NAME s, d, f, n, ms, cost, h0 ..
+ * h10), or "e|CHANNEL|PROVIDER|COUNTRY|ERROR", the count of the failure
+ * row of that error code (which may hold '|').  NGX_OTP_OK with *f (its
+ * strings point into field), or NGX_OTP_EINVAL for a field the module
+ * cannot read: another kind, a channel ngx_otp_channel_parse() does not
+ * know, an empty provider or one longer than provider_max, a country
+ * longer than NGX_OTP_COUNTRY_MAX, an error code longer than error_max.
+ * A counts row's NAME the module does not know is NGX_OTP_OK with
+ * counter NGX_OTP_COUNTER_UNKNOWN (a newer version's counter: its row
+ * still is one).
+ */
+#define NGX_OTP_COUNTER_UNKNOWN    -1
+#define NGX_OTP_COUNTER_SENT       0
+#define NGX_OTP_COUNTER_DELIVERED  1
+#define NGX_OTP_COUNTER_FAILED     2
+#define NGX_OTP_COUNTER_MS_COUNT   3
+#define NGX_OTP_COUNTER_MS_SUM     4
+#define NGX_OTP_COUNTER_COST       5
+#define NGX_OTP_COUNTER_HIST       6       /* + the bucket */
+
+typedef struct {
+    unsigned            failure;        /* "e|" */
+    unsigned            channel;        /* NGX_OTP_SMS .. */
+    const u_char       *provider;
+    size_t              provider_len;
+    const u_char       *country;
+    size_t              country_len;
+    const u_char       *error;          /* failure: the error code */
+    size_t              error_len;
+    int                 counter;        /* counts: NGX_OTP_COUNTER_* */
+} ngx_otp_analytics_field_t;
+
+int ngx_otp_analytics_field_parse(const u_char *field, size_t len,
+    size_t provider_max, size_t error_max, ngx_otp_analytics_field_t *f);
 /* ngx_otp_price.c: the price table's lines (otp_price, otp_price_file) */
 
 #define NGX_OTP_PRICE_SCALE        1000000    /* prices are in millionths */

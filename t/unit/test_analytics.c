@@ -4,10 +4,12 @@
  *
  * ngx_otp_analytics.c: country calling codes (longest assigned match),
  * the analytics query's times (RFC 3339 and unix seconds, both ways),
- * and the quantile read from the delivery-time buckets.
+ * the quantile read from the delivery-time buckets, and the Redis hour
+ * hashes' fields.
  */
 
 
+#include <stdio.h>
 #include <string.h>
 
 #include "ngx_otp_core.h"
@@ -68,6 +70,44 @@ format_is(int64_t sec, const char *expected)
     is_str(buf, n, expected, "%lld formats", (long long) sec);
     ok(buf[NGX_OTP_TIME_LEN] == 'x', "%lld: nothing past the text",
        (long long) sec);
+}
+
+
+/* expected: "CHANNEL PROVIDER COUNTRY COUNTER|eERROR", or NULL: skipped */
+
+static void
+field_is(const char *field, const char *expected)
+{
+    int                        rc;
+    char                       got[256];
+    ngx_otp_analytics_field_t  f;
+
+    rc = ngx_otp_analytics_field_parse((const u_char *) field, strlen(field),
+                                       49, 32, &f);
+
+    if (expected == NULL) {
+        is_int(rc, NGX_OTP_EINVAL, "field %s skipped", field);
+        return;
+    }
+
+    if (rc != NGX_OTP_OK) {
+        ok(0, "field %s read", field);
+        return;
+    }
+
+    if (f.failure) {
+        snprintf(got, sizeof(got), "%s %.*s %.*s e%.*s",
+                 ngx_otp_channel_name(f.channel), (int) f.provider_len,
+                 f.provider, (int) f.country_len, f.country,
+                 (int) f.error_len, f.error);
+
+    } else {
+        snprintf(got, sizeof(got), "%s %.*s %.*s %d",
+                 ngx_otp_channel_name(f.channel), (int) f.provider_len,
+                 f.provider, (int) f.country_len, f.country, f.counter);
+    }
+
+    is_str((u_char *) got, strlen(got), expected, "field %s", field);
 }
 
 
@@ -207,6 +247,39 @@ main(void)
 
     is_int(ngx_otp_delivery_quantile(hist, 0), -1, "q 0 refused");
     is_int(ngx_otp_delivery_quantile(hist, 1001), -1, "q > 1 refused");
+
+    /* the hour hashes' fields */
+
+    field_is("c|sms|tw|44|s", "sms tw 44 0");
+    field_is("c|whatsapp|a1b2c3d4e5f60718:tw|1|d", "whatsapp "
+             "a1b2c3d4e5f60718:tw 1 1");
+    field_is("c|voice|tw|44|f", "voice tw 44 2");
+    field_is("c|sms|tw|44|n", "sms tw 44 3");
+    field_is("c|sms|tw|44|ms", "sms tw 44 4");
+    field_is("c|sms|tw|44|cost", "sms tw 44 5");
+    field_is("c|sms|tw|44|h0", "sms tw 44 6");
+    field_is("c|sms|tw|44|h10", "sms tw 44 16");
+    field_is("c|sms|tw|44|h11", "sms tw 44 -1");     /* no such bucket */
+    field_is("c|sms|tw|44|h01", "sms tw 44 -1");
+    field_is("c|sms|tw|44|x", "sms tw 44 -1");       /* a newer counter */
+    field_is("c|sms|tw||s", "sms tw  0");            /* no country */
+    field_is("e|sms|tw|44|30008", "sms tw 44 e30008");
+    field_is("e|sms|tw|44|a|b", "sms tw 44 ea|b");
+    field_is("e|sms|tw|44|", "sms tw 44 e");
+    field_is("e|sms|tw|44|" "0123456789abcdef0123456789abcdef",
+             "sms tw 44 e0123456789abcdef0123456789abcdef");
+    field_is("e|sms|tw|44|" "0123456789abcdef0123456789abcdefX", NULL);
+    field_is("c|fax|tw|44|s", NULL);                 /* unknown channel */
+    field_is("c|sms||44|s", NULL);
+    field_is("c|sms|0123456789abcdef:0123456789abcdef0123456789abcdef|1|s",
+             "sms 0123456789abcdef:0123456789abcdef0123456789abcdef 1 0");
+    field_is("c|sms|0123456789abcdef:0123456789abcdef0123456789abcdefX|1|s",
+             NULL);                                  /* 50 bytes */
+    field_is("c|sms|tw|1234|s", NULL);
+    field_is("x|sms|tw|44|s", NULL);
+    field_is("cc|sms|tw|44|s", NULL);
+    field_is("c|sms|tw|44", NULL);
+    field_is("", NULL);
 
     return tap_done();
 }
