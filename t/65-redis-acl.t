@@ -6,8 +6,9 @@
 # the module needs (the README's ACL SETUSER line, repeated below):
 # username= and password_file= make every connection (the store's and the
 # subscriber's) AUTH as that user; a send, a verify, a resend (the old code
-# stops working), a Twilio status callback waking a long-poll, and a
-# Standard Webhooks replay check all work through it, and neither the
+# stops working), a Twilio status callback waking a long-poll, a Standard
+# Webhooks replay check and the delivery analytics (the endpoint's read,
+# otp_smart_channels' summed one) all work through it, and neither the
 # module's log nor Redis's ACL LOG shows a refused command (NOPERM).  A
 # wrong user name fails closed (503), and the password is never logged.
 
@@ -31,7 +32,7 @@ use MockProvider qw(form_hash);
 
 my $t = OtpTest->new->need_redis;
 
-$t->plan(16);
+$t->plan(17);
 
 my $mock = MockProvider->new(dir => $t->dir);
 $mock->on(qr{^/app/} => { status => 200, body => { app => 'ok' } });
@@ -46,7 +47,8 @@ my $KEY = 'MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
 my @acl = (qw/ACL SETUSER otp on/, ">$password", qw/resetkeys ~otp:*
     resetchannels &otp:status -@all +select +info +script|load +evalsha
     +eval +wait +role +subscribe +time +exists +hget +hmget +hset +hdel
-    +hincrby +hgetall +incr +set +del +pexpire +pexpireat +publish/);
+    +hincrby +hgetall +hlen +hscan +incr +set +del +pexpire +pexpireat
+    +publish/);
 
 my $conf = <<'EOF2';
 
@@ -66,6 +68,8 @@ http {
 
     otp_provider tw twilio account_sid=@AC@ auth_token=@TOKEN@
                  from=+15005550006 base_url=@MOCK@;
+
+    otp_smart_window 1h refresh=1s;
 
     server {
         listen 127.0.0.1:%%PORT%%;
@@ -87,6 +91,15 @@ http {
 
         location = /hooks/twilio {
             otp_webhook tw;
+        }
+
+        location = /otp/analytics {
+            otp_analytics;
+        }
+
+        location = /otp/send-smart {
+            otp_smart_channels on;
+            otp_send;
         }
 
         location /app/ {
@@ -237,6 +250,13 @@ like(webhook('msg_acl_1')->{raw}, qr{^HTTP/1\.1 200 },
      'as the ACL user: a webhook passes');
 like(webhook('msg_acl_1')->{raw}, qr{^HTTP/1\.1 403 },
      'as the ACL user: its replay is refused');
+
+# the analytics: the endpoint's read, and smart's summed one (its
+# refresh=1s has run by now)
+
+$r = $t->get('/otp/analytics');
+is(($r->{status} // '') . ' ' . ($r->{json} ? $r->{json}{totals}{sent} : ''),
+   '200 3', 'as the ACL user: the analytics read');
 
 # nothing was refused
 
