@@ -12,7 +12,7 @@
 # on every provider names the last one asked, not one skipped over its
 # budget; a provider over budget has no budget_exhausted send series; and a
 # location takes one content handler (otp_metrics with otp_send, otp_send
-# with proxy_pass are refused).
+# with proxy_pass are refused), which its limit_except block runs too.
 
 ###############################################################################
 
@@ -102,6 +102,15 @@ http {
             otp_webhook tw;
         }
 
+        location = /otp/send-limited {
+            limit_except GET {
+                allow 127.0.0.1;
+                deny all;
+            }
+
+            otp_send;
+        }
+
         location = /hooks/meta {
             otp_webhook wa;
             otp_webhook_forward /app/replies;
@@ -125,7 +134,7 @@ my %subst = (AC => $AC, AC1 => $AC1, AC2 => $AC2, TOKEN => $TOKEN,
              MOCK => $mock->url, FORMAT => $format, AUDIT => $audit);
 $conf =~ s/@(\w+)@/$subst{$1}/g;
 
-$t->plan(21);
+$t->plan(22);
 
 ###############################################################################
 
@@ -143,6 +152,12 @@ like($t->check_config($proxied),
      'proxy_pass then otp_send in one location: refused');
 
 $t->write_config($conf)->run;
+
+# a POST through limit_except's block runs the location's handler (the
+# block's configuration had none: 404)
+
+is($t->post_form('/otp/send-limited', { phone => '+15550710901' })->{status},
+   202, 'otp_send under limit_except: the POST is a send');
 
 ###############################################################################
 
@@ -216,7 +231,7 @@ sub audit {
            @lines;
 }
 
-my $lines = 0;
+my $lines = 1;    # the limit_except send
 
 ###############################################################################
 
