@@ -102,6 +102,10 @@ http {
             otp_webhook tw;
         }
 
+        location /otp/status/ {
+            otp_status;
+        }
+
         location = /otp/send-limited {
             limit_except GET {
                 allow 127.0.0.1;
@@ -134,7 +138,7 @@ my %subst = (AC => $AC, AC1 => $AC1, AC2 => $AC2, TOKEN => $TOKEN,
              MOCK => $mock->url, FORMAT => $format, AUDIT => $audit);
 $conf =~ s/@(\w+)@/$subst{$1}/g;
 
-$t->plan(22);
+$t->plan(25);
 
 ###############################################################################
 
@@ -343,6 +347,38 @@ is($m->{'otp_provider_budget_checks_total{provider="capped",result="over"}'},
     or diag(explain([grep /budget/, keys %$m]));
 
 ###############################################################################
+
+# a worker killed while it holds a long-poll: the gauge does not keep it
+
+$r = $t->post_form('/otp/send', { phone => '+15550710401' });
+my $wsid = $r->{json} ? $r->{json}{message_id} : 'none';
+my $held = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port('PORT'))
+    or die $!;
+print $held "GET /otp/status/$wsid?wait=30 HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+my $deadline = time + 5;
+sleep 0.05 while time < $deadline
+                 && (scrape()->{otp_longpolls_held} // 0) < 1;
+is(scrape()->{otp_longpolls_held}, 1, 'a long-poll held: the gauge is 1');
+
+my @before_kill = $t->worker_pids;
+kill 'KILL', @before_kill;
+
+$deadline = time + 5;
+my @after_kill;
+while (time < $deadline) {
+    @after_kill = grep { my $p = $_; !grep { $_ == $p } @before_kill }
+                  $t->worker_pids;
+    last if @after_kill && $t->get('/metrics')->{status} == 200;
+    sleep 0.05;
+}
+close $held;
+
+is(scrape()->{otp_longpolls_held}, 0,
+   'its worker killed: the new worker\'s gauge is 0, not 1');
+
+is(drop_log_lines($t, qr/\[alert\].*exited on signal 9/), 1,
+   'the killed worker\'s [alert], expected');
 
 # the budget's [alert], expected: once
 is(drop_log_lines($t, qr/\[alert\].*otp provider "capped" spent its budget/),
