@@ -53,6 +53,7 @@ ngx_http_otp_handler_directive(ngx_conf_t *cf, ngx_command_t *cmd,
 char *
 ngx_http_otp_content_handler(ngx_conf_t *cf, ngx_http_handler_pt handler)
 {
+    ngx_http_otp_loc_conf_t   *olcf;
     ngx_http_core_loc_conf_t  *clcf;
 
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
@@ -62,6 +63,9 @@ ngx_http_otp_content_handler(ngx_conf_t *cf, ngx_http_handler_pt handler)
     }
 
     clcf->handler = handler;
+
+    olcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_otp_module);
+    olcf->content = handler;
 
     return NGX_CONF_OK;
 }

@@ -44,6 +44,8 @@
 
 #define NGX_HTTP_OTP_METRICS_NCH    3       /* sms, whatsapp, voice */
 #define NGX_HTTP_OTP_METRICS_NCAT   12      /* accepted, the categories */
+#define NGX_HTTP_OTP_METRICS_NLP    64      /* long-poll entries: workers
+                                               of two generations */
 #define NGX_HTTP_OTP_METRICS_NST    7       /* 0, NGX_OTP_STATUS_* */
 #define NGX_HTTP_OTP_METRICS_NOP    15      /* 0, NGX_HTTP_OTP_OP_* */
 #define NGX_HTTP_OTP_METRICS_NREASON  5
@@ -114,6 +116,7 @@ typedef struct {
 
 static ngx_http_otp_metrics_t *ngx_http_otp_metrics_conf(ngx_conf_t *cf);
 static ngx_inline ngx_http_otp_metrics_t *ngx_http_otp_metrics_get(void);
+static ngx_uint_t ngx_http_otp_metrics_alive(ngx_atomic_uint_t pid);
 static ngx_uint_t ngx_http_otp_metrics_channel(ngx_uint_t channel);
 static ngx_uint_t ngx_http_otp_metrics_result(const char **names,
     const char *result);
@@ -398,7 +401,7 @@ ngx_http_otp_metrics_postconf(ngx_conf_t *cf)
     m->b_slat = m->b_ops + NGX_HTTP_OTP_METRICS_NOP * 2;
     m->b_longpoll = m->b_slat
                     + NGX_HTTP_OTP_METRICS_NOP * (m->nbounds[1] + 2);
-    m->b_cost = m->b_longpoll + 1;
+    m->b_cost = m->b_longpoll + 2 * NGX_HTTP_OTP_METRICS_NLP;
     m->nslots = m->b_cost + np * NGX_HTTP_OTP_METRICS_NCH;
 
     /* the layout: what every slot means */
@@ -854,16 +857,69 @@ ngx_http_otp_metrics_optout(ngx_uint_t set)
 }
 
 
+/*
+ * The long-polls held are a gauge, which a worker that dies holding some
+ * (a crash, a kill -9) must not leave raised for the life of the zone:
+ * each worker counts in an entry of its own, {pid, count}, claimed at its
+ * first long-poll (a free entry, or one whose process is gone), and a
+ * scrape adds the entries of live processes only.  An exited worker's
+ * count is 0 anyway; a dead one's is dropped.  With every entry taken,
+ * the first one is shared.
+ */
+
 void
 ngx_http_otp_metrics_longpoll(ngx_int_t delta)
 {
+    ngx_uint_t               i;
+    ngx_atomic_t            *pid;
+    ngx_atomic_uint_t        old;
     ngx_http_otp_metrics_t  *m;
+
+    static ngx_int_t         entry = -1;
+    static ngx_http_otp_metrics_t  *claimed;
 
     m = ngx_http_otp_metrics_get();
 
-    if (m) {
-        ngx_http_otp_metrics_add(m, m->b_longpoll, delta);
+    if (m == NULL) {
+        return;
     }
+
+    if (entry < 0 || claimed != m) {
+        entry = 0;
+        claimed = m;
+
+        for (i = 0; i < NGX_HTTP_OTP_METRICS_NLP; i++) {
+            pid = &m->slot[m->b_longpoll + 2 * i];
+            old = *pid;
+
+            if (old == (ngx_atomic_uint_t) ngx_pid) {
+                entry = i;
+                break;
+            }
+
+            if ((old == 0 || !ngx_http_otp_metrics_alive(old))
+                && ngx_atomic_cmp_set(pid, old, ngx_pid))
+            {
+                /* a dead process's count goes with it */
+                m->slot[m->b_longpoll + 2 * i + 1] = 0;
+                entry = i;
+                break;
+            }
+        }
+
+        ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
+                       "otp metrics: long-polls of pid %P in entry %i",
+                       ngx_pid, entry);
+    }
+
+    ngx_http_otp_metrics_add(m, m->b_longpoll + 2 * entry + 1, delta);
+}
+
+
+static ngx_uint_t
+ngx_http_otp_metrics_alive(ngx_atomic_uint_t pid)
+{
+    return kill((ngx_pid_t) pid, 0) == 0 || ngx_errno == NGX_EPERM;
 }
 
 
@@ -1173,6 +1229,8 @@ ngx_http_otp_metrics_render(ngx_http_otp_metrics_out_t *o,
     u_char                           *p, *l;
     size_t                            len;
     ngx_uint_t                        i, c, k, np, ch;
+    ngx_atomic_int_t                  held;
+    ngx_atomic_uint_t                 pid;
     ngx_http_otp_metrics_provider_t  *pr;
     ngx_http_otp_alert_figures_t      f;
     u_char                            labels[NGX_HTTP_OTP_METRICS_LINE / 2];
@@ -1539,8 +1597,17 @@ ngx_http_otp_metrics_render(ngx_http_otp_metrics_out_t *o,
         return NGX_ERROR;
     }
 
-    o->b->last = ngx_sprintf(p, "otp_longpolls_held %A\n",
-                             (ngx_atomic_int_t) m->slot[m->b_longpoll]);
+    held = 0;
+
+    for (i = 0; i < NGX_HTTP_OTP_METRICS_NLP; i++) {
+        pid = m->slot[m->b_longpoll + 2 * i];
+
+        if (pid && ngx_http_otp_metrics_alive(pid)) {
+            held += (ngx_atomic_int_t) m->slot[m->b_longpoll + 2 * i + 1];
+        }
+    }
+
+    o->b->last = ngx_sprintf(p, "otp_longpolls_held %A\n", held);
 
     return ngx_http_otp_metrics_cost(o, m);
 }

@@ -685,6 +685,21 @@ ngx_http_otp_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
         conf->handler = prev->handler;
     }
 
+    if (conf->content == NULL && (clcf->noname || clcf->lmt_excpt)) {
+        conf->content = prev->content;
+    }
+
+    /*
+     * A limit_except block's configuration replaces the location's for
+     * the methods it limits, content handler included (an "if" block
+     * keeps the location's): it is given the location's, as
+     * ngx_http_proxy_merge_loc_conf() does for proxy_pass.
+     */
+
+    if (clcf->lmt_excpt && clcf->handler == NULL && conf->content) {
+        clcf->handler = conf->content;
+    }
+
     ngx_http_otp_dashboard_merge(cf, prev, conf);
 
     if (conf->channels == NGX_CONF_UNSET_PTR) {

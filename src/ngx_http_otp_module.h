@@ -184,6 +184,10 @@ typedef struct {
 
     ngx_uint_t                      smart_min;    /* otp_smart_channels:
                                                      0 off, else min= */
+
+    /* ngx_http_otp_content_handler(): the location's, which its
+     * limit_except block must be told */
+    ngx_http_handler_pt             content;
 } ngx_http_otp_loc_conf_t;
 
 

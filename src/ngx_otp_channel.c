@@ -61,6 +61,7 @@ ngx_otp_channel_order(unsigned *channels, const uint64_t *sent,
 {
     size_t    i, j, k, nk;
     size_t    place[8], known[8];
+    uint64_t  del[8];
     unsigned  ch[8];
 
     if (n > 8) {
@@ -72,7 +73,13 @@ ngx_otp_channel_order(unsigned *channels, const uint64_t *sent,
     nk = 0;
 
     for (i = 0; i < n; i++) {
-        if (sent[i] >= min && sent[i] > 0 && delivered[i] <= sent[i]) {
+        /* deliveries count in the hour of the report, sends in the hour
+         * of the send: a window may hold deliveries of sends made before
+         * it, and a channel near 100% then shows more delivered than sent
+         * (capped: it is the best, not unknown) */
+        del[i] = delivered[i] < sent[i] ? delivered[i] : sent[i];
+
+        if (sent[i] >= min && sent[i] > 0) {
             place[nk] = i;
             known[nk] = i;
             nk++;
@@ -87,8 +94,8 @@ ngx_otp_channel_order(unsigned *channels, const uint64_t *sent,
         k = known[i];
 
         for (j = i; j > 0; j--) {
-            if (delivered[k] * sent[known[j - 1]]
-                <= delivered[known[j - 1]] * sent[k])
+            if (del[k] * sent[known[j - 1]]
+                <= del[known[j - 1]] * sent[k])
             {
                 break;
             }

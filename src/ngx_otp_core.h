@@ -52,7 +52,8 @@ unsigned ngx_otp_channel_parse(const u_char *name, size_t len);
  * at least min sends are known; the known ones are sorted by rate, highest
  * first, among the places they hold, and the others keep their places
  * (too few sends say nothing).  Ties keep the configured order.  Rates are
- * compared exactly (cross-multiplied), no floating point.
+ * compared exactly (cross-multiplied), no floating point; delivered is
+ * capped at sent (deliveries of sends from before the window).
  */
 void ngx_otp_channel_order(unsigned *channels, const uint64_t *sent,
     const uint64_t *delivered, size_t n, uint64_t min);

@@ -341,14 +341,85 @@ ngx_otp_random_id(u_char *dst, size_t dst_cap, size_t *dst_len,
 }
 
 
+/*
+ * OpenSSL 3 looks a MAC and a digest up by name (a search under a lock,
+ * allocations) at each EVP_MAC_fetch() and at each EVP_MAC_init() that
+ * names the digest: more work than the HMAC of a phone number itself.  A
+ * context with its digest set is made once per digest and process, and
+ * copied for each HMAC (EVP_MAC_CTX_dup(): no lookup).
+ */
+
+#define NGX_OTP_HMAC_DIGESTS  4
+
+typedef struct {
+    char          name[16];
+    EVP_MAC_CTX  *ctx;
+} ngx_otp_hmac_template_t;
+
+static ngx_otp_hmac_template_t  ngx_otp_hmac_templates[NGX_OTP_HMAC_DIGESTS];
+
+
+static EVP_MAC_CTX *
+ngx_otp_hmac_ctx(const char *digest)
+{
+    size_t                    i;
+    EVP_MAC                  *mac;
+    OSSL_PARAM                params[2];
+    EVP_MAC_CTX              *ctx;
+    ngx_otp_hmac_template_t  *t;
+
+    for (i = 0; i < NGX_OTP_HMAC_DIGESTS; i++) {
+        t = &ngx_otp_hmac_templates[i];
+
+        if (t->ctx == NULL) {
+            break;
+        }
+
+        if (strcmp(t->name, digest) == 0) {
+            return EVP_MAC_CTX_dup(t->ctx);
+        }
+    }
+
+    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    if (mac == NULL) {
+        return NULL;
+    }
+
+    /* the context holds its own reference to the MAC */
+    ctx = EVP_MAC_CTX_new(mac);
+    EVP_MAC_free(mac);
+
+    if (ctx == NULL) {
+        return NULL;
+    }
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
+                                                 (char *) digest, 0);
+    params[1] = OSSL_PARAM_construct_end();
+
+    if (EVP_MAC_CTX_set_params(ctx, params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        return NULL;
+    }
+
+    if (i == NGX_OTP_HMAC_DIGESTS || strlen(digest) >= sizeof(t->name)) {
+        /* not kept: this one is used once */
+        return ctx;
+    }
+
+    memcpy(t->name, digest, strlen(digest) + 1);
+    t->ctx = ctx;
+
+    return EVP_MAC_CTX_dup(ctx);
+}
+
+
 int
 ngx_otp_hmac(const char *digest, const u_char *key, size_t key_len,
     const ngx_otp_hmac_part_t *parts, size_t n, u_char *out, size_t out_len)
 {
     int           rc;
     size_t        i, len;
-    EVP_MAC      *mac;
-    OSSL_PARAM    params[2];
     EVP_MAC_CTX  *ctx;
 
     /*
@@ -357,27 +428,17 @@ ngx_otp_hmac(const char *digest, const u_char *key, size_t key_len,
      * buffer whose size would then be one more limit.
      */
 
-    mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-    if (mac == NULL) {
-        return NGX_OTP_ERROR;
-    }
-
-    ctx = EVP_MAC_CTX_new(mac);
+    ctx = ngx_otp_hmac_ctx(digest);
     if (ctx == NULL) {
-        EVP_MAC_free(mac);
         return NGX_OTP_ERROR;
     }
-
-    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-                                                 (char *) digest, 0);
-    params[1] = OSSL_PARAM_construct_end();
 
     rc = NGX_OTP_ERROR;
 
     /* a NULL key means "no key yet" to EVP_MAC_init, not an empty key */
 
     if (EVP_MAC_init(ctx, key_len ? key : (const u_char *) "", key_len,
-                     params)
+                     NULL)
         != 1)
     {
         goto done;
@@ -400,7 +461,6 @@ ngx_otp_hmac(const char *digest, const u_char *key, size_t key_len,
 done:
 
     EVP_MAC_CTX_free(ctx);
-    EVP_MAC_free(mac);
 
     return rc;
 }

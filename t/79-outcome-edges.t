@@ -12,7 +12,7 @@
 # on every provider names the last one asked, not one skipped over its
 # budget; a provider over budget has no budget_exhausted send series; and a
 # location takes one content handler (otp_metrics with otp_send, otp_send
-# with proxy_pass are refused).
+# with proxy_pass are refused), which its limit_except block runs too.
 
 ###############################################################################
 
@@ -102,6 +102,19 @@ http {
             otp_webhook tw;
         }
 
+        location /otp/status/ {
+            otp_status;
+        }
+
+        location = /otp/send-limited {
+            limit_except GET {
+                allow 127.0.0.1;
+                deny all;
+            }
+
+            otp_send;
+        }
+
         location = /hooks/meta {
             otp_webhook wa;
             otp_webhook_forward /app/replies;
@@ -125,7 +138,7 @@ my %subst = (AC => $AC, AC1 => $AC1, AC2 => $AC2, TOKEN => $TOKEN,
              MOCK => $mock->url, FORMAT => $format, AUDIT => $audit);
 $conf =~ s/@(\w+)@/$subst{$1}/g;
 
-$t->plan(21);
+$t->plan(25);
 
 ###############################################################################
 
@@ -143,6 +156,12 @@ like($t->check_config($proxied),
      'proxy_pass then otp_send in one location: refused');
 
 $t->write_config($conf)->run;
+
+# a POST through limit_except's block runs the location's handler (the
+# block's configuration had none: 404)
+
+is($t->post_form('/otp/send-limited', { phone => '+15550710901' })->{status},
+   202, 'otp_send under limit_except: the POST is a send');
 
 ###############################################################################
 
@@ -216,7 +235,7 @@ sub audit {
            @lines;
 }
 
-my $lines = 0;
+my $lines = 1;    # the limit_except send
 
 ###############################################################################
 
@@ -328,6 +347,38 @@ is($m->{'otp_provider_budget_checks_total{provider="capped",result="over"}'},
     or diag(explain([grep /budget/, keys %$m]));
 
 ###############################################################################
+
+# a worker killed while it holds a long-poll: the gauge does not keep it
+
+$r = $t->post_form('/otp/send', { phone => '+15550710401' });
+my $wsid = $r->{json} ? $r->{json}{message_id} : 'none';
+my $held = IO::Socket::INET->new(PeerAddr => '127.0.0.1:' . $t->port('PORT'))
+    or die $!;
+print $held "GET /otp/status/$wsid?wait=30 HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+my $deadline = time + 5;
+sleep 0.05 while time < $deadline
+                 && (scrape()->{otp_longpolls_held} // 0) < 1;
+is(scrape()->{otp_longpolls_held}, 1, 'a long-poll held: the gauge is 1');
+
+my @before_kill = $t->worker_pids;
+kill 'KILL', @before_kill;
+
+$deadline = time + 5;
+my @after_kill;
+while (time < $deadline) {
+    @after_kill = grep { my $p = $_; !grep { $_ == $p } @before_kill }
+                  $t->worker_pids;
+    last if @after_kill && $t->get('/metrics')->{status} == 200;
+    sleep 0.05;
+}
+close $held;
+
+is(scrape()->{otp_longpolls_held}, 0,
+   'its worker killed: the new worker\'s gauge is 0, not 1');
+
+is(drop_log_lines($t, qr/\[alert\].*exited on signal 9/), 1,
+   'the killed worker\'s [alert], expected');
 
 # the budget's [alert], expected: once
 is(drop_log_lines($t, qr/\[alert\].*otp provider "capped" spent its budget/),

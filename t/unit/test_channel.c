@@ -62,8 +62,8 @@ order_tests(void)
     unsigned  c5[] = { W, V, S }, w5[] = { S, V, W };
     uint64_t  s5[] = { 30, 3, 30 }, d5[] = { 15, 3, 29 };
 
-    unsigned  c6[] = { W, S }, w6[] = { W, S };
-    uint64_t  s6[] = { 30, 30 }, d6[] = { 31, 1 };
+    unsigned  c6[] = { S, W }, w6[] = { W, S };
+    uint64_t  s6[] = { 30, 30 }, d6[] = { 28, 31 };
 
     unsigned  c7[] = { S }, w7[] = { S };
     uint64_t  s7[] = { 0 }, d7[] = { 0 };
@@ -77,7 +77,8 @@ order_tests(void)
     order("three, one without sends stays last", c4, s4, d4, 3, 20, w4);
     order("an unknown channel keeps its place between known ones",
           c5, s5, d5, 3, 20, w5);
-    order("more delivered than sent is no rate", c6, s6, d6, 2, 20, w6);
+    order("more delivered than sent: all delivered, ranked first",
+          c6, s6, d6, 2, 20, w6);
     order("one channel", c7, s7, d7, 1, 20, w7);
     order("min 0 and no sends: nothing to rank", c8, s8, d8, 2, 0, w8);
 }
