@@ -88,7 +88,9 @@ is_deeply(\%status, { 202 => $numbers },
           . "all 202");
 is($verified, $numbers, 'and every code verifies');
 
-unlike($t->read_file('error.log'), qr/zone is full/,
+# (an analytics count may be dropped: statistics give way to message
+# records, which evict them, t/74-analytics-evict.t)
+unlike($t->read_file('error.log'), qr/zone is full of live records/,
        'the zone never refused an operation');
 
 $t->stop;
