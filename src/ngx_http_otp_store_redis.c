@@ -1671,6 +1671,9 @@ ngx_http_otp_redis_reply(redisAsyncContext *ac, void *r, void *privdata)
                        "otp redis store: analytics op %p: %ui rows, "
                        "%L..%L left", op, op->nrows, op->from, op->read_to);
 
+        /* an EVAL after a NOSCRIPT has loaded the script again */
+        pending->eval = 0;
+
         if (ngx_http_otp_redis_send(ctx, pending) == NGX_OK) {
             ngx_add_timer(&op->event, ctx->rc.scf->timeout);
             return;

@@ -390,13 +390,13 @@ ngx_http_otp_redis_message(ngx_http_otp_store_op_t *op, ngx_uint_t script,
 static ngx_int_t
 ngx_http_otp_redis_analytics(ngx_http_otp_store_op_t *op, redisReply *reply)
 {
-    size_t                      n, most, size;
-    int64_t                     hour, next;
-    ngx_int_t                   rc;
-    ngx_uint_t                  i, j, skipped;
-    redisReply                 *h, *f;
+    size_t                         n, most, size;
+    int64_t                        hour, next;
+    ngx_int_t                      rc;
+    ngx_uint_t                     i, j, skipped;
+    redisReply                    *h, *f;
     ngx_http_otp_analytics_row_t  *rows;
-    ngx_http_otp_redis_index_t  index;
+    ngx_http_otp_redis_index_t     index;
 
     if (!op->reading) {
         /* the first part of the range */
