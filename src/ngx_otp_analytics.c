@@ -399,6 +399,7 @@ ngx_otp_analytics_field_parse(const u_char *field, size_t len,
     f->provider_len = n[2];
     f->country = part[3];
     f->country_len = n[3];
+    f->error = (const u_char *) "";       /* never NULL for memcmp() */
 
     if (f->failure) {
         f->error = part[4];

@@ -1064,7 +1064,8 @@ typedef struct {
     size_t              provider_len;
     const u_char       *country;
     size_t              country_len;
-    const u_char       *error;          /* failure: the error code */
+    const u_char       *error;          /* failure: the error code;
+                                           "" otherwise */
     size_t              error_len;
     int                 counter;        /* counts: NGX_OTP_COUNTER_* */
 } ngx_otp_analytics_field_t;
