@@ -346,9 +346,7 @@ ngx_http_otp_alert_want(ngx_conf_t *cf)
 ngx_int_t
 ngx_http_otp_alert_postconf(ngx_conf_t *cf)
 {
-    size_t                        size;
     uint32_t                      crc;
-    ngx_str_t                     name;
     ngx_uint_t                    i;
     ngx_http_otp_alert_t         *a;
     ngx_http_otp_main_conf_t     *omcf;
@@ -407,33 +405,13 @@ ngx_http_otp_alert_postconf(ngx_conf_t *cf)
     ngx_crc32_final(crc);
     a->layout = crc;
 
-    size = 8 * ngx_pagesize
-           + ngx_align(a->series.nelts * sizeof(ngx_http_otp_alert_node_t)
-                       + sizeof(ngx_http_otp_alert_sh_t), ngx_pagesize);
-
-    name.data = ngx_pnalloc(cf->pool, sizeof(NGX_HTTP_OTP_ALERT_ZONE) + 8);
-    if (name.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    name.len = ngx_sprintf(name.data, NGX_HTTP_OTP_ALERT_ZONE "%08xD",
-                           a->layout)
-               - name.data;
-
-    a->zone = ngx_shared_memory_add(cf, &name, size, &ngx_http_otp_module);
+    a->zone = ngx_http_otp_layout_zone(cf, NGX_HTTP_OTP_ALERT_ZONE, a->layout,
+                  a->series.nelts * sizeof(ngx_http_otp_alert_node_t)
+                  + sizeof(ngx_http_otp_alert_sh_t),
+                  &ngx_http_otp_module, ngx_http_otp_alert_init_zone, a);
     if (a->zone == NULL) {
         return NGX_ERROR;
     }
-
-    if (a->zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "shared memory zone \"%V\" is already used",
-                           &name);
-        return NGX_ERROR;
-    }
-
-    a->zone->init = ngx_http_otp_alert_init_zone;
-    a->zone->data = a;
 
     ngx_log_debug3(NGX_LOG_DEBUG_HTTP, cf->log, 0,
                    "otp outcomes: %ui series, %M ms sub-buckets, layout "

@@ -126,6 +126,45 @@ done:
 
 /* "+254" or "254" -> "254" */
 
+ngx_shm_zone_t *
+ngx_http_otp_layout_zone(ngx_conf_t *cf, const char *prefix, uint32_t layout,
+    size_t size, void *tag, ngx_shm_zone_init_pt init, void *data)
+{
+    size_t           len;
+    ngx_str_t        name;
+    ngx_shm_zone_t  *zone;
+
+    len = ngx_strlen(prefix);
+
+    name.data = ngx_pnalloc(cf->pool, len + 8);
+    if (name.data == NULL) {
+        return NULL;
+    }
+
+    name.len = ngx_sprintf(name.data, "%s%08xD", prefix, layout) - name.data;
+
+    /* room for the slab pool's own pages besides the data */
+    size = 8 * ngx_pagesize + ngx_align(size, ngx_pagesize);
+
+    zone = ngx_shared_memory_add(cf, &name, size, tag);
+    if (zone == NULL) {
+        return NULL;
+    }
+
+    if (zone->data) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "shared memory zone \"%V\" is already used",
+                           &name);
+        return NULL;
+    }
+
+    zone->init = init;
+    zone->data = data;
+
+    return zone;
+}
+
+
 ngx_int_t
 ngx_http_otp_prefix(ngx_str_t *value, ngx_str_t *prefix)
 {

@@ -22,6 +22,17 @@
 char *ngx_http_otp_read_file(ngx_conf_t *cf, ngx_str_t *path, size_t min,
     ngx_str_t *key);
 
+/*
+ * A shared memory zone named prefix and the 8 hex digits of layout, a
+ * checksum of what the zone holds: an unchanged layout finds its zone,
+ * and its data, again across a reload; a changed one gets a new zone,
+ * while the old generation's workers keep theirs.  size: the zone's data
+ * (8 pages more for the slab pool's own); tag: the module's.
+ */
+ngx_shm_zone_t *ngx_http_otp_layout_zone(ngx_conf_t *cf, const char *prefix,
+    uint32_t layout, size_t size, void *tag, ngx_shm_zone_init_pt init,
+    void *data);
+
 /* a number prefix, "+254" or "254": *prefix gets its digits */
 ngx_int_t ngx_http_otp_prefix(ngx_str_t *value, ngx_str_t *prefix);
 

@@ -339,9 +339,7 @@ ngx_http_otp_metrics_buckets(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 ngx_int_t
 ngx_http_otp_metrics_postconf(ngx_conf_t *cf)
 {
-    size_t                      size;
     uint32_t                    crc;
-    ngx_str_t                   name;
     ngx_uint_t                  i, h, np;
     ngx_http_handler_pt        *hp;
     ngx_http_otp_metrics_t     *m;
@@ -429,34 +427,14 @@ ngx_http_otp_metrics_postconf(ngx_conf_t *cf)
     ngx_crc32_final(crc);
     m->layout = crc;
 
-    /* room for the slab pool's own pages besides the slots */
-    size = 8 * ngx_pagesize
-           + ngx_align(m->nslots * sizeof(ngx_atomic_t)
-                       + sizeof(ngx_http_otp_metrics_sh_t), ngx_pagesize);
-
-    name.data = ngx_pnalloc(cf->pool, sizeof(NGX_HTTP_OTP_METRICS_ZONE) + 8);
-    if (name.data == NULL) {
-        return NGX_ERROR;
-    }
-
-    name.len = ngx_sprintf(name.data, NGX_HTTP_OTP_METRICS_ZONE "%08xD",
-                           m->layout)
-               - name.data;
-
-    m->zone = ngx_shared_memory_add(cf, &name, size, &ngx_http_otp_module);
+    m->zone = ngx_http_otp_layout_zone(cf, NGX_HTTP_OTP_METRICS_ZONE,
+                  m->layout,
+                  m->nslots * sizeof(ngx_atomic_t)
+                  + sizeof(ngx_http_otp_metrics_sh_t),
+                  &ngx_http_otp_module, ngx_http_otp_metrics_init_zone, m);
     if (m->zone == NULL) {
         return NGX_ERROR;
     }
-
-    if (m->zone->data) {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "shared memory zone \"%V\" is already used",
-                           &name);
-        return NGX_ERROR;
-    }
-
-    m->zone->init = ngx_http_otp_metrics_init_zone;
-    m->zone->data = m;
 
     cmcf = ngx_http_conf_get_module_main_conf(cf, ngx_http_core_module);
 
