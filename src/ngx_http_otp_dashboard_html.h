@@ -412,6 +412,12 @@ static ngx_str_t  ngx_http_otp_dashboard_tail = ngx_string(
     "            $('notice').textContent = 'No messages in this period yet: '\n"
     "                + 'the figures appear here once codes are sent.';\n"
     "            $('notice').hidden = false;\n"
+    "        } else if (data.truncated === true) {\n"
+    "            /* the store answered the newest hours that fit in one answer */\n"
+    "            $('notice').textContent = 'Only the newest hours of this '\n"
+    "                + 'period fit in one answer: the older ones are left out '\n"
+    "                + 'of these figures.';\n"
+    "            $('notice').hidden = false;\n"
     "        } else {\n"
     "            $('notice').hidden = true;\n"
     "        }\n"
@@ -835,13 +841,13 @@ static ngx_str_t  ngx_http_otp_dashboard_tail = ngx_string(
 );
 
 static ngx_str_t  ngx_http_otp_dashboard_csp = ngx_string(
-    "default-src 'none'; script-src 'sha256-aY7oNoT8NWj/1p5T5XfjWLfk5CKRrOXZFIpGLJ7vCNY='; style-src 'sha256-sTKyZUJ57DHp58+ACkLxF76HY6ZRnjQf4+M1vi3p9v4='; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    "default-src 'none'; script-src 'sha256-Up5iZo2F9PFHyTp507s+IVU1YvLhA8ZglYB+nWg0ZAg='; style-src 'sha256-sTKyZUJ57DHp58+ACkLxF76HY6ZRnjQf4+M1vi3p9v4='; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 );
 
 /* the page's version: its ETag with the URI's CRC */
 
 static ngx_str_t  ngx_http_otp_dashboard_version = ngx_string(
-    "98f0dd6e38995126"
+    "e31805e8cb1777d0"
 );
 
 

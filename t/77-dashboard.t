@@ -227,6 +227,7 @@ my $EVIL_PROVIDER = '<script>window.__xss=2</script>';
 my $hostile = fixture($TO - 24 * $HOUR, $TO);
 $hostile->{failures}[0]{error_code} = $EVIL_CODE;
 $hostile->{by}[0]{provider} = $EVIL_PROVIDER;
+$hostile->{truncated} = JSON::PP::true;
 $t->write_file('fixture-hostile.json', encode_json($hostile));
 
 $t->write_config($conf)->run;

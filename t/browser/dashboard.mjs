@@ -191,6 +191,11 @@ const scenarios = {
         }));
         same(JSON.stringify(bad), '{"img":0,"scripts":1}',
              'elements from the JSON');
+        // this answer was cut short by the store: the page says so
+        const status = await text(page.getByRole('status'));
+        if (!/Only the newest hours/.test(status)) {
+            throw new Error(`the truncated notice: "${status}"`);
+        }
     },
 };
 
