@@ -36,18 +36,15 @@ use Digest::SHA qw(hmac_sha1_base64);
 use POSIX qw(_exit WNOHANG);
 use Time::HiRes qw(sleep time);
 use OtpTest;
+use OtpCluster;
 use MockProvider;
 
 ###############################################################################
 
 my $t = OtpTest->new;
 
-my $redis = $ENV{TEST_REDIS_BINARY} || 'redis-server';
-(my $cli = $redis) =~ s/redis-server$/redis-cli/;
-
-plan(skip_all => 'redis-server or redis-cli not found')
-    unless `$redis --version 2>/dev/null` =~ /v=(\d+)/ && $1 >= 5
-           && `$cli --version 2>/dev/null` =~ /redis-cli/;
+plan(skip_all => 'redis-server 5+ or redis-cli not found')
+    unless OtpCluster->usable;
 
 $t->plan(52);
 
@@ -58,96 +55,13 @@ my $TOKEN = 'tok1c0ffee5ecret0ddba11deadbeefab';
 my $PUBLIC = 'https://otp.example.com';
 
 my $dir = $t->dir;
-my @ports = map { $t->port("CLUSTER$_") } 1 .. 3;
-my @bus = map { $t->port("CLUSTERBUS$_") } 1 .. 3;
-my %pid;
+my $cluster = OtpCluster->new($t);
+my @ports = $cluster->ports;
 
 ###############################################################################
 
-# a command to one node, its reply as OtpTest reads RESP (an array's
-# elements joined by newlines, an error as its "-" line)
-sub rc {
-    my ($port, @args) = @_;
-
-    my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port",
-                                  Timeout => 1) or return undef;
-    binmode $s;
-    print $s '*' . scalar(@args) . "\r\n"
-        . join('', map { '$' . length($_) . "\r\n$_\r\n" } @args);
-
-    my $sel = IO::Select->new($s);
-    my ($in, $deadline) = ('', time + 3);
-
-    while (time < $deadline && $sel->can_read($deadline - time)) {
-        my $n = sysread($s, $in, 65536, length $in);
-        last unless $n;
-        return $in if $in =~ /^-/ && $in =~ /\r\n$/;    # the error's text
-        my $reply = OtpTest::_resp($in);
-        return $reply if defined $reply;
-    }
-
-    return undef;
-}
-
-sub start_node {
-    my ($i) = @_;
-
-    my $pid = fork() // die "fork: $!";
-
-    if ($pid == 0) {
-        OtpTest::_die_with_parent();
-        open STDOUT, '>>', "$dir/cluster-$i.log";
-        open STDERR, '>&', \*STDOUT;
-        exec($redis, '--port', $ports[$i], '--cluster-port', $bus[$i],
-             '--bind', '127.0.0.1', '--cluster-enabled', 'yes',
-             '--cluster-config-file', "$dir/nodes-$i.conf",
-             '--cluster-node-timeout', '3000',
-             '--cluster-require-full-coverage', 'no',
-             '--save', '', '--appendonly', 'no', '--dir', $dir,
-             '--daemonize', 'no')
-            or _exit(127);
-    }
-
-    $pid{$i} = $pid;
-
-    my $deadline = time + 10;
-    sleep 0.05 until (rc($ports[$i], 'PING') // '') eq 'PONG'
-                     || time > $deadline;
-}
-
-sub stop_node {
-    my ($i, $sig) = @_;
-
-    my $pid = delete $pid{$i} or return;
-    kill $sig // 'TERM', $pid;
-    waitpid($pid, 0);
-}
-
-END { kill 'KILL', values %pid if %pid; }
-
-sub node_id { rc($ports[$_[0]], 'CLUSTER', 'MYID') }
-
-# every key of a kind on a node
-sub keys_on {
-    my ($i, $pattern) = @_;
-    my $r = rc($ports[$i], 'KEYS', $pattern) // '';
-    return $r =~ /^-/ ? () : split /\n/, $r;
-}
-
-###############################################################################
-
-start_node($_) for 0 .. 2;
-
-my $create = `$cli --cluster create 127.0.0.1:$ports[0] 127.0.0.1:$ports[1] \\
-    127.0.0.1:$ports[2] --cluster-replicas 0 --cluster-yes 2>&1`;
-
-my $deadline = time + 15;
-sleep 0.1 until (grep { (rc($ports[$_], 'CLUSTER', 'INFO') // '')
-                        =~ /cluster_state:ok/ } 0 .. 2) == 3
-                || time > $deadline;
-
-is((grep { (rc($ports[$_], 'CLUSTER', 'INFO') // '') =~ /cluster_state:ok/ }
-    0 .. 2), 3, 'a 3-master cluster on loopback') or diag($create);
+is($cluster->create, 3, 'a 3-master cluster on loopback')
+    or diag($cluster->{created});
 
 my $conf = <<'EOF';
 
@@ -319,7 +233,7 @@ sub subscriber_node {
     my $deadline = time + 10;
 
     while (time < $deadline) {
-        for my $i (grep { $pid{$_} } 0 .. 2) {
+        for my $i ($cluster->running) {
             return $i if (rc($ports[$i], 'CLIENT', 'LIST') // '')
                          =~ /cmd=subscribe\b/;
         }
@@ -343,8 +257,8 @@ sub new_keys {
     my ($pattern) = @_;
     my %new;
     for my $i (0 .. 2) {
-        next unless $pid{$i};
-        for my $k (keys_on($i, $pattern)) {
+        next unless $cluster->{pid}{$i};
+        for my $k ($cluster->keys_on($i, $pattern)) {
             $new{$k} = $i unless $seen{$k}++;
         }
     }
@@ -364,8 +278,8 @@ for my $phone (@phones) {
 # the master of a message record (written once the provider answered)
 sub mnode {
     my ($phone) = @_;
-    for my $i (grep { $pid{$_} } 0 .. 2) {
-        return $i if keys_on($i, "otp:m:*$sid{$phone}*");
+    for my $i ($cluster->running) {
+        return $i if $cluster->keys_on($i, "otp:m:*$sid{$phone}*");
     }
     return -1;
 }
@@ -388,7 +302,7 @@ is((grep { $per{$_} } 0 .. 2), 3,
    'the numbers\' records are on all three masters')
     or diag(explain \%per);
 
-my @ckeys = map { my $i = $_; map { [$i, $_] } keys_on($i, 'otp:c:{*}') }
+my @ckeys = map { my $i = $_; map { [$i, $_] } $cluster->keys_on($i, 'otp:c:{*}') }
             0 .. 2;
 is(scalar @ckeys, 1, 'the client window is a key of its own');
 is(@ckeys && rc($ports[$ckeys[0][0]], 'HGET', $ckeys[0][1], 'count'),
@@ -431,7 +345,7 @@ $done{$p} = 1;
 
 # the provider's budget: one counter, in its own slot
 
-my @budget = map { my $i = $_; map { [$i, $_] } keys_on($i, 'otp:b:*') }
+my @budget = map { my $i = $_; map { [$i, $_] } $cluster->keys_on($i, 'otp:b:*') }
              0 .. 2;
 is(join(' ', map { rc($ports[$_->[0]], 'GET', $_->[1]) } @budget),
    scalar($mock->requests(qr{Messages\.json$})),
@@ -478,7 +392,7 @@ my @live = grep { !$done{$_} } @phones[0 .. 27];
 my ($mover) = grep { $rnode{$_} == 0 } @live;
 my ($late) = grep { $rnode{$_} == 0 && $_ ne $mover } @live;
 my $slot = rc($ports[0], 'CLUSTER', 'KEYSLOT', $rkey{$mover});
-my ($src, $dst) = (node_id(0), node_id(1));
+my ($src, $dst) = ($cluster->node_id(0), $cluster->node_id(1));
 
 # background load on the other numbers: status reads and sends
 my $stop = "$dir/load.stop";
@@ -579,7 +493,7 @@ note("redirects: $asks ASK, $moved MOVED, $tryagain TRYAGAIN");
 # subscriber moves to another node
 
 my ($victim) = subscriber_node();
-stop_node($victim, 'KILL');
+$cluster->stop_node($victim, 'KILL');
 
 $done{$mover} = 1;
 @live = grep { !$done{$_} && rc($ports[1], 'CLUSTER', 'KEYSLOT', $rkey{$_})
@@ -622,7 +536,7 @@ $done{$on_other} = 1;
 $t->stop;
 $t->write_file('redis.pass', "cluster-secret\n");
 rc($ports[$_], 'CONFIG', 'SET', 'requirepass', 'cluster-secret')
-    for keys %pid;
+    for $cluster->running;
 (my $auth = $conf) =~ s{(redis-cluster://\S+)}
     {$1 password_file=$dir/redis.pass};
 $t->write_config($auth)->run;
@@ -638,7 +552,7 @@ is(verify($on_other, $code{$on_other}), 503,
 like($t->read_file('error.log'), qr/refused AUTH/, 'the refusal is logged');
 $t->stop;
 
-stop_node($_) for keys %pid;
+$cluster->stop;
 
 # a plain Redis given as a cluster: CLUSTER SLOTS refused, every operation
 # 503 at once (fail closed), the refusal logged
