@@ -35,18 +35,8 @@ my $AC = 'ACa1b2c3d4e5f60718293a4b5c6d7e8f90';
 my $TOKEN = 'tok1c0ffee5ecret0ddba11deadbeefab';
 my $PUBLIC = 'https://otp.example';
 
-# the log_format of conf-examples/audit-log.conf, as it is written there
-my $example = do {
-    local $/;
-    open my $fh, '<', "$FindBin::Bin/../conf-examples/audit-log.conf" or die;
-    <$fh>;
-};
-my ($format) = $example =~ /(log_format otp_audit .*?;)\n/s;
-my ($audit) = $example =~ /(access_log logs\/otp-audit\.log .*?;)/s;
-die "no log_format or audit access_log in conf-examples/audit-log.conf\n"
-    unless $format && $audit;
-$audit =~ s{logs/otp-audit\.log}{%%PREFIX%%/audit.log};
-$audit =~ s/flush=5s/flush=1s/;
+# the audit log of conf-examples/audit-log.conf, as it is written there
+my ($format, $audit) = OtpTest::audit_example();
 
 my $conf = <<'EOF';
 

@@ -43,17 +43,8 @@ my $TOKEN = 'edgetoken0123456789abcdef01234567';
 my $APP_SECRET = 'meta-app-secret-edge-0123456789ab';
 my $PUBLIC = 'https://otp.example';
 
-my $example = do {
-    local $/;
-    open my $fh, '<', "$FindBin::Bin/../conf-examples/audit-log.conf" or die;
-    <$fh>;
-};
-my ($format) = $example =~ /(log_format otp_audit .*?;)\n/s;
-my ($audit) = $example =~ /(access_log logs\/otp-audit\.log .*?;)/s;
-die "no log_format or audit access_log in conf-examples/audit-log.conf\n"
-    unless $format && $audit;
-$audit =~ s{logs/otp-audit\.log}{%%PREFIX%%/audit.log};
-$audit =~ s/flush=5s/flush=1s/;
+# the audit log of conf-examples/audit-log.conf, as it is written there
+my ($format, $audit) = OtpTest::audit_example();
 
 my $conf = <<'EOF';
 

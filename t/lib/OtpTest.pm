@@ -171,6 +171,29 @@ sub _random {
 
 sub token_key { $_[0]{token_key} }
 
+# conf-examples/audit-log.conf's audit log as it is written there: its
+# log_format, and its access_log writing PREFIX/audit.log, flushed every
+# second (a test reads it soon); dies when the example lost either
+sub audit_example {
+    my $example = do {
+        local $/;
+        open my $fh, '<', "$root/conf-examples/audit-log.conf"
+            or die "conf-examples/audit-log.conf: $!\n";
+        <$fh>;
+    };
+
+    my ($format) = $example =~ /(log_format otp_audit .*?;)\n/s;
+    my ($audit) = $example =~ /(access_log logs\/otp-audit\.log .*?;)/s;
+
+    die "no log_format or audit access_log in conf-examples/audit-log.conf\n"
+        unless $format && $audit;
+
+    $audit =~ s{logs/otp-audit\.log}{%%PREFIX%%/audit.log};
+    $audit =~ s/flush=5s/flush=1s/;
+
+    return ($format, $audit);
+}
+
 # A second nginx on the first one's store: the same secret and token key,
 # and (for Redis) the first harness's redis-server, which this one neither
 # starts nor stops.
