@@ -27,9 +27,6 @@ static size_t ngx_otp_base64_encode_alphabet(u_char *dst, const u_char *src,
     size_t len, const u_char *alphabet, int pad);
 static int ngx_otp_base64_value(u_char c, const u_char *alphabet);
 
-
-static const u_char  ngx_otp_hex_digits[] = "0123456789abcdef";
-
 static const u_char  ngx_otp_base64url_alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -149,14 +146,34 @@ ngx_otp_ct_equal(const u_char *a, const u_char *b, size_t len)
 }
 
 
+/* the two hex digits of each byte: one load a byte instead of two */
+
+static const char  ngx_otp_hex_pairs[] =
+    "000102030405060708090a0b0c0d0e0f"
+    "101112131415161718191a1b1c1d1e1f"
+    "202122232425262728292a2b2c2d2e2f"
+    "303132333435363738393a3b3c3d3e3f"
+    "404142434445464748494a4b4c4d4e4f"
+    "505152535455565758595a5b5c5d5e5f"
+    "606162636465666768696a6b6c6d6e6f"
+    "707172737475767778797a7b7c7d7e7f"
+    "808182838485868788898a8b8c8d8e8f"
+    "909192939495969798999a9b9c9d9e9f"
+    "a0a1a2a3a4a5a6a7a8a9aaabacadaeaf"
+    "b0b1b2b3b4b5b6b7b8b9babbbcbdbebf"
+    "c0c1c2c3c4c5c6c7c8c9cacbcccdcecf"
+    "d0d1d2d3d4d5d6d7d8d9dadbdcdddedf"
+    "e0e1e2e3e4e5e6e7e8e9eaebecedeeef"
+    "f0f1f2f3f4f5f6f7f8f9fafbfcfdfeff";
+
+
 size_t
 ngx_otp_hex_encode(u_char *dst, const u_char *src, size_t len)
 {
     size_t  i;
 
     for (i = 0; i < len; i++) {
-        dst[2 * i] = ngx_otp_hex_digits[src[i] >> 4];
-        dst[2 * i + 1] = ngx_otp_hex_digits[src[i] & 0x0f];
+        memcpy(&dst[2 * i], &ngx_otp_hex_pairs[2 * src[i]], 2);
     }
 
     return 2 * len;

@@ -3,12 +3,15 @@
 # (C) The ngx_http_otp_module authors
 
 # The outcome variables and an audit log made of them: nginx's own
-# access_log with conf-examples/audit-log.conf's log_format (escape=json),
-# buffered, and `if=` an OTP handler answered.  A scripted set of sends,
-# verifies, status callbacks and incoming messages gives exactly one valid
-# JSON line each, with the expected result, channel, provider, message id,
-# masked number, number HMAC, attempts left and provider time; never a
-# code or a full number.  USR1 (nginx -s reopen) starts a new file.
+# access_log with conf-examples/audit-log.conf's log_format ($otp_audit,
+# escape=none), buffered, and `if=` an OTP handler answered.  A scripted
+# set of sends, verifies, status callbacks and incoming messages gives
+# exactly one valid JSON line each, with the expected result, channel,
+# provider, message id, masked number, number HMAC, attempts left and
+# provider time; never a code or a full number; a URI and a message id
+# with quotes, backslashes and control characters stay JSON.  A second
+# log composed of the variables one by one (escape=json) says the same.
+# USR1 (nginx -s reopen) starts a new file.
 
 ###############################################################################
 
@@ -57,10 +60,19 @@ http {
 
     @FORMAT@
 
+    # the variables one by one, as a user composes a line of them
+    log_format otp_vars escape=json
+        '{"uri":"$uri","result":"$otp_result","channel":"$otp_channel",'
+        '"provider":"$otp_provider","message_id":"$otp_message_id",'
+        '"phone":"$otp_phone_masked","phone_hmac":"$otp_phone_hmac",'
+        '"attempts_remaining":"$otp_attempts_remaining",'
+        '"provider_ms":"$otp_provider_ms","cost":"$otp_cost"}';
+
     server {
         listen 127.0.0.1:%%PORT%%;
 
         @AUDIT@
+        access_log %%PREFIX%%/vars.log otp_vars if=$otp_result;
 
         otp_client_limit off;
         otp_resend_after 60s;
@@ -75,6 +87,10 @@ http {
 
         location /otp/status/ {
             otp_status;
+        }
+
+        location /v/ {
+            otp_verify;
         }
 
         location = /hooks/twilio {
@@ -93,7 +109,7 @@ my %subst = (AC => $AC, TOKEN => $TOKEN, PUBLIC => $PUBLIC,
              MOCK => $mock->url, FORMAT => $format, AUDIT => $audit);
 $conf =~ s/@(AC|TOKEN|PUBLIC|MOCK|FORMAT|AUDIT)@/$subst{$1}/g;
 
-$t->plan(38);
+$t->plan(47);
 
 $t->write_config($conf)->run;
 
@@ -189,6 +205,12 @@ $r = $t->raw("POST /otp/verify HTTP/1.1\r\nHost: localhost\r\n"
              . "Transfer-Encoding: chunked\r\n\r\n$chunked");
 is($r->{status}, 400, 'a chunked body over the limit: 400');
 
+# what a client chose, with a quote, a backslash and control characters
+# (a message id with those never gets this far: it is refused where it
+# arrives, ngx_otp_wire_take_id() and ngx_otp_hook_id())
+is($t->post_form('/v/a%22b%5Cc%09d%01', { phone => $P, code => '000000' })
+   ->{status}, 410, 'a verify at an odd URI');
+
 $t->stop;
 
 ###############################################################################
@@ -199,7 +221,7 @@ my @new = audit_lines('audit.log');
 my @lines = map { eval { decode_json($_) } } @old, @new;
 is(scalar @lines, scalar(@old) + scalar(@new), 'every line is valid JSON');
 is(scalar @old, 11, 'one line for each of the 11 OTP requests before');
-is(scalar @new, 2, 'and two after the reopen');
+is(scalar @new, 3, 'and three after the reopen');
 
 sub fields {
     my ($l) = @_;
@@ -234,6 +256,8 @@ my @want = (
         . "attempts_remaining=",
     "status=400 result=invalid_request channel= provider= phone= "
         . "attempts_remaining=",
+    "status=410 result=expired channel= provider= phone=+1******0001 "
+        . "attempts_remaining=",
 );
 
 for my $i (0 .. $#want) {
@@ -243,6 +267,26 @@ for my $i (0 .. $#want) {
 is($lines[0]{message_id}, $sid, 'the send names its message id');
 is($lines[5]{message_id}, $sid, 'so does its status callback');
 like($lines[0]{provider_ms}, qr/^\d+$/, 'and the time spent at Twilio');
+is($lines[13]{uri}, "/v/a\"b\\c\td\x01", 'an odd URI, escaped and whole');
+like($new[2], qr/"uri":"\/v\/a\\"b\\\\c\\td\\u0001"/,
+     'escaped as JSON wants');
+
+# a member whose variable is empty is left out; the counts are numbers
+is(scalar(grep { my $l = $_; grep { !defined || $_ eq '' } values %$l }
+          @lines), 0, 'no empty member');
+like($lines[2]{attempts_remaining}, qr/^4$/, 'attempts left');
+unlike($old[2], qr/"attempts_remaining":"/, 'as a JSON number');
+
+# the variables one by one say what $otp_audit says
+my @vars = map { eval { decode_json($_) } } audit_lines('vars.log');
+is(scalar @vars, scalar @lines, 'a line of the variables for each');
+my @diff = grep {
+    my ($a, $v) = ($lines[$_], $vars[$_] // {});
+    grep { ($a->{$_} // '') ne ($v->{$_} // '') }
+        qw(uri result channel provider message_id phone phone_hmac
+           attempts_remaining provider_ms cost);
+} 0 .. $#lines;
+is("@diff", '', 'with the same values');
 
 my %hmac = map { $_->{phone_hmac} => 1 } grep { $_->{phone} eq '+1******0001' }
            @lines[0 .. 4, 11];

@@ -229,7 +229,9 @@ test_ct_equal(void)
 static void
 test_hex(void)
 {
-    u_char  out[8];
+    int     i;
+    char    want[2 * 256 + 1];
+    u_char  out[2 * 256], all[256];
 
     static const u_char  in[] = { 0x00, 0xff, 0x10, 0xab };
 
@@ -237,6 +239,16 @@ test_hex(void)
     is_int(ngx_otp_hex_encode(out, in, 4), 8, "hex: 2 digits per byte");
     is_str(out, 8, "00ff10ab", "hex: lower case, high nibble first");
     is_int(ngx_otp_hex_encode(out, in, 0), 0, "hex: empty");
+
+    /* every byte value, against the C library's */
+
+    for (i = 0; i < 256; i++) {
+        all[i] = (u_char) i;
+        snprintf(&want[2 * i], 3, "%02x", i);
+    }
+
+    is_int(ngx_otp_hex_encode(out, all, 256), 512, "hex: 256 bytes");
+    is_str(out, 512, want, "hex: every byte value, as snprintf writes it");
 }
 
 
