@@ -25,9 +25,9 @@
  *                            decimal in otp_price_currency's units
  *                            (ngx_http_otp_cost.c); "" with no price
  *
- *   $otp_audit               all of them, and the URI, as the members of a
- *                            JSON object, for the audit log's
- *                            "log_format ... escape=none"
+ *   $otp_audit               all of them, the URI and the status, as the
+ *                            members of a JSON object, for the audit
+ *                            log's "log_format ... escape=none"
  */
 
 
@@ -240,23 +240,29 @@ ngx_http_otp_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
 
 /*
- * $otp_audit: the outcome as the members of one JSON object, for an
- * audit log in "log_format ... escape=none" (conf-examples/audit-log.conf):
+ * $otp_audit: the request's URI and status and its outcome as the members
+ * of one JSON object, for an audit log in "log_format ... escape=none"
+ * (conf-examples/audit-log.conf):
  *
- *     "uri":"/otp/verify","result":"invalid_code","phone":"+1******0001",
- *     "phone_hmac":"84aa...","attempts_remaining":4
+ *     "uri":"/otp/verify","status":401,"result":"invalid_code",
+ *     "phone":"+1******0001","phone_hmac":"84aa...","attempts_remaining":4
  *
- * A member whose variable would be empty is left out; the two counts are
- * JSON numbers.  The values a client or a provider chose (the URI, the
- * provider's message id) and the provider's configured name are escaped
- * here; the rest are the module's own words, digits, "+*" and hex.  So
- * the line stays JSON without the log module's escape=json, which looks up
- * each of a format's variables, scans it for escapes and copies it, one
- * op per variable: eleven of them came to 4,000 instructions a line, 7% of
- * a verify (README, "Outcome variables and the audit log").
+ * A member whose variable would be empty is left out; the status and the
+ * two counts are JSON numbers.  What a client or a provider chose (the
+ * URI, the provider's message id, which ngx_otp_wire_take_id() and
+ * ngx_otp_hook_id() already keep to printable ASCII without quotes) is
+ * escaped here, in one pass into room for the worst case; the rest are
+ * the module's own words, provider names of letters, digits, "-" and
+ * "_", digits, "+*" and hex.  So the line stays JSON without the log
+ * module's escape=json, which looks up each variable of a format, scans
+ * it for escapes, and copies it, an op each: eleven of them cost twice
+ * what this does (README, "Outcome variables and the audit log").
  */
 
 #define ngx_http_otp_audit_literal(p, s)  ngx_cpymem(p, s, sizeof(s) - 1)
+
+/* the longest escape of a byte: \u00XX */
+#define NGX_HTTP_OTP_JSON_ESCAPED_MAX  6
 
 static ngx_int_t
 ngx_http_otp_audit_variable(ngx_http_request_t *r,
@@ -264,7 +270,7 @@ ngx_http_otp_audit_variable(ngx_http_request_t *r,
 {
     u_char              *p, *start;
     size_t               len, result_len, channel_len;
-    uintptr_t            uri_esc, id_esc, provider_esc;
+    ngx_uint_t           status;
     const char          *result, *channel;
     ngx_http_otp_ctx_t  *ctx;
 
@@ -281,29 +287,32 @@ ngx_http_otp_audit_variable(ngx_http_request_t *r,
                                : NULL;
     channel_len = channel ? ngx_strlen(channel) : 0;
 
-    uri_esc = ngx_escape_json(NULL, r->uri.data, r->uri.len);
-    id_esc = ngx_escape_json(NULL, ctx->message_id, ctx->message_id_len);
-    provider_esc = ngx_escape_json(NULL, ctx->out_provider.data,
-                                   ctx->out_provider.len);
-
-    len = sizeof("\"uri\":\"\",\"result\":\"\",\"channel\":\"\","
+    len = sizeof("\"uri\":\"\",\"status\":,\"result\":\"\",\"channel\":\"\","
                  "\"provider\":\"\",\"message_id\":\"\",\"phone\":\"\","
                  "\"phone_hmac\":\"\",\"attempts_remaining\":,"
                  "\"provider_ms\":,\"cost\":\"\"") - 1
-          + r->uri.len + uri_esc + result_len + channel_len
-          + ctx->out_provider.len + provider_esc
-          + ctx->message_id_len + id_esc + ctx->masked_len
-          + 2 * NGX_OTP_HASH_LEN + 2 * NGX_INT_T_LEN + NGX_OTP_PRICE_STR_LEN;
+          + NGX_HTTP_OTP_JSON_ESCAPED_MAX
+            * (r->uri.len + ctx->message_id_len)
+          + result_len + channel_len + ctx->out_provider.len
+          + ctx->masked_len + 2 * NGX_OTP_HASH_LEN + 3 * NGX_INT_T_LEN
+          + NGX_OTP_PRICE_STR_LEN;
 
     start = ngx_pnalloc(r->pool, len);
     if (start == NULL) {
         return NGX_ERROR;
     }
 
+    /* the status as ngx_http_log_module.c's $status has it */
+
+    status = r->err_status ? r->err_status : r->headers_out.status;
+
     p = ngx_http_otp_audit_literal(start, "\"uri\":\"");
     p = (u_char *) ngx_escape_json(p, r->uri.data, r->uri.len);
 
-    p = ngx_http_otp_audit_literal(p, "\",\"result\":\"");
+    p = ngx_http_otp_audit_literal(p, "\",\"status\":");
+    p = ngx_http_otp_audit_uint(p, status);
+
+    p = ngx_http_otp_audit_literal(p, ",\"result\":\"");
     p = ngx_cpymem(p, result, result_len);
     *p++ = '"';
 
@@ -315,8 +324,7 @@ ngx_http_otp_audit_variable(ngx_http_request_t *r,
 
     if (ctx->out_provider.len) {
         p = ngx_http_otp_audit_literal(p, ",\"provider\":\"");
-        p = (u_char *) ngx_escape_json(p, ctx->out_provider.data,
-                                       ctx->out_provider.len);
+        p = ngx_cpymem(p, ctx->out_provider.data, ctx->out_provider.len);
         *p++ = '"';
     }
 
