@@ -4,8 +4,8 @@
  *
  * The outcome variables, in the spirit of $limit_req_status: what a send,
  * a verify, a status callback or an incoming message came to, for
- * access_log (an audit log is a log_format of them, escape=json) and for
- * map/if.  None of them ever holds a code; the phone only masked, or as
+ * access_log (an audit log is $otp_audit in a log_format escape=none, or
+ * the others one by one with escape=json) and for map/if.  None of them ever holds a code; the phone only masked, or as
  * its HMAC under the app's secret (the store's key: events of one number
  * can be joined without the number).
  *

@@ -37,7 +37,7 @@ use MockProvider qw(form_hash);
 
 my $t = OtpTest->new;
 
-$t->plan(26 * $t->stores + 10);
+$t->plan(28 * $t->stores + 10);
 
 my $mock = MockProvider->new(dir => $t->dir);
 
@@ -84,6 +84,9 @@ http {
         '"provider":"$otp_provider","message_id":"$otp_message_id",'
         '"cost":"$otp_cost"}';
 
+    # the audit log's member of it
+    log_format audit escape=none '{$otp_audit}';
+
     server {
         listen 127.0.0.1:%%PORT%%;
 
@@ -97,6 +100,7 @@ http {
         otp_message sms pl "@UCS2@ ${code}";
 
         access_log %%PREFIX%%/cost.log cost;
+        access_log %%PREFIX%%/audit.log audit if=$otp_result;
 
         location = /otp/send {
             otp_send;
@@ -206,15 +210,15 @@ sub costs {
     return (\%v, @meta);
 }
 
-# the cost.log line of a message id: nginx writes it once the answer is
-# sent, so it may come a moment after (up to 3 s)
+# the cost.log (or audit.log) line of a message id: nginx writes it once
+# the answer is sent, so it may come a moment after (up to 3 s)
 sub logged {
-    my ($id) = @_;
+    my ($id, $file) = @_;
 
     my $deadline = time + 3;
 
     while (1) {
-        for (reverse split /\n/, $t->read_file('cost.log')) {
+        for (reverse split /\n/, $t->read_file($file // 'cost.log') // '') {
             my $j = eval { decode_json($_) } or next;
             return $j if $j->{message_id} eq $id;
         }
@@ -311,6 +315,8 @@ for my $store ($t->stores) {
     is($r->{status}, 202, "$store: whatsapp accepted by the mock");
     is(logged($sid) && logged($sid)->{cost}, '0.0085',
        "$store: a WhatsApp message: its price");
+    is(logged($sid, 'audit.log') && logged($sid, 'audit.log')->{cost},
+       '0.0085', "$store: the same in \$otp_audit");
 
     # no price: no cost
 
@@ -319,6 +325,9 @@ for my $store ($t->stores) {
     my $l = logged($id);
     ok($l && $l->{provider} eq 'free' && $l->{result} eq 'sent'
        && $l->{cost} eq '', "$store: its \$otp_cost is empty");
+    $l = logged($id, 'audit.log');
+    ok($l && $l->{provider} eq 'free' && !exists $l->{cost},
+       "$store: no cost member in \$otp_audit");
 
     # another app's provider of the same name: its own prices
 
