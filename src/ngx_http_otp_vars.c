@@ -5,9 +5,10 @@
  * The outcome variables, in the spirit of $limit_req_status: what a send,
  * a verify, a status callback or an incoming message came to, for
  * access_log (an audit log is $otp_audit in a log_format escape=none, or
- * the others one by one with escape=json) and for map/if.  None of them ever holds a code; the phone only masked, or as
- * its HMAC under the app's secret (the store's key: events of one number
- * can be joined without the number).
+ * the others one by one with escape=json) and for map/if.  None of them
+ * ever holds a code; the phone only masked, or as its HMAC under the
+ * app's secret (the store's key: events of one number can be joined
+ * without the number).
  *
  *   $otp_result              an API error code, "sent", "verified",
  *                            "status_delivered" (and the other statuses),
@@ -255,8 +256,8 @@ ngx_http_otp_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
  * the module's own words, provider names of letters, digits, "-" and
  * "_", digits, "+*" and hex.  So the line stays JSON without the log
  * module's escape=json, which looks up each variable of a format, scans
- * it for escapes, and copies it, an op each: eleven of them cost twice
- * what this does (README, "Outcome variables and the audit log").
+ * it for escapes, and copies it, an op each: eleven of them cost three
+ * times what this does (README, "Outcome variables and the audit log").
  */
 
 #define ngx_http_otp_audit_literal(p, s)  ngx_cpymem(p, s, sizeof(s) - 1)
@@ -373,7 +374,7 @@ ngx_http_otp_audit_variable(ngx_http_request_t *r,
 }
 
 
-/* ngx_sprintf("%ui") without parsing a format: a tenth of its cost */
+/* ngx_sprintf("%ui") without parsing a format */
 
 static u_char *
 ngx_http_otp_audit_uint(u_char *p, ngx_uint_t n)
