@@ -357,13 +357,14 @@ is($t->redis_command('HGET', "otp:m:{$sid}", 'status'), 'delivered',
    'the message record holds the reported status');
 
 my $app = substr(hmac_sha256_hex('otp-app-id', 'A' x 44), 0, 16);
-is(scalar(my @b = grep { /^otp:b:\{$app:tw\}:\d+$/ } @keys), 1,
+# (a counter an hour: two when the test runs across the top of one)
+ok(scalar(my @b = grep { /^otp:b:\{$app:tw\}:\d+$/ } @keys),
    'the second app\'s budget under its app id');
 
 is($t->redis_command('EXISTS', "otp:m:{$app:$asid}"), 1,
    'the second app\'s message record under its app id');
 
-is(scalar(my @c = grep { /^otp:b:\{tw\}:\d+$/ } @keys), 1,
+ok(scalar(my @c = grep { /^otp:b:\{tw\}:\d+$/ } @keys),
    'the http level\'s budget under the plain name');
 
 ###############################################################################
