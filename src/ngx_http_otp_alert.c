@@ -27,7 +27,9 @@
  *
  * The alert: a series whose failure rate over the window, with at least
  * min attempts, reaches the threshold fires; it resolves when, again with
- * at least min attempts, the rate is under the threshold.  The state is
+ * at least min attempts, the rate is under recover= (by default three
+ * quarters of the threshold: a rate that wavers about the threshold does
+ * not fire and resolve, and post, at every other outcome).  The state is
  * in the zone: the worker whose record changes it is the one that logs
  * and posts, exactly once for all workers.  Fewer than min attempts
  * change nothing either way: too few messages are no evidence of a
@@ -106,6 +108,8 @@ struct ngx_http_otp_alert_s {
     ngx_msec_t                      window;
     ngx_msec_t                      width;      /* window / NB */
     ngx_uint_t                      threshold;  /* basis points */
+    ngx_uint_t                      recover;    /* basis points: a firing
+                                                   alert resolves under */
     ngx_uint_t                      min;
 
     ngx_str_t                       webhook;    /* "": none */
@@ -142,8 +146,9 @@ static void ngx_http_otp_alert_add(ngx_http_otp_alert_t *a,
 static void ngx_http_otp_alert_sum(ngx_http_otp_alert_t *a,
     ngx_http_otp_alert_node_t *node, uint64_t period, ngx_uint_t *attempts,
     ngx_uint_t *failures);
+static ngx_int_t ngx_http_otp_alert_percent(ngx_str_t *value, size_t skip);
 static ngx_uint_t ngx_http_otp_alert_over(ngx_http_otp_alert_t *a,
-    ngx_uint_t attempts, ngx_uint_t failures);
+    ngx_uint_t attempts, ngx_uint_t failures, ngx_uint_t bp);
 static uint64_t ngx_http_otp_alert_period(ngx_http_otp_alert_t *a);
 static ngx_uint_t ngx_http_otp_alert_rate(ngx_uint_t attempts,
     ngx_uint_t failures);
@@ -183,14 +188,12 @@ ngx_http_otp_alert_conf(ngx_conf_t *cf)
 }
 
 
-/* otp_alert [window=TIME] [threshold=N%] [min=N]
+/* otp_alert [window=TIME] [threshold=N%] [recover=N%] [min=N]
  *           [webhook=URL secret_file=PATH] */
 
 char *
 ngx_http_otp_alert_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
-    u_char                    *p;
-    size_t                     len;
     ngx_int_t                  n;
     ngx_str_t                 *value, s, file;
     ngx_uint_t                 i;
@@ -234,26 +237,27 @@ ngx_http_otp_alert_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "threshold=", 10) == 0) {
-            len = value[i].len - 10;
-            p = value[i].data + 10;
+        if (ngx_strncmp(value[i].data, "threshold=", 10) == 0
+            || ngx_strncmp(value[i].data, "recover=", 8) == 0)
+        {
+            n = ngx_http_otp_alert_percent(&value[i],
+                                           value[i].data[0] == 't' ? 10 : 8);
 
-            n = NGX_ERROR;
-
-            if (len > 1 && p[len - 1] == '%') {
-                /* "12.5%": basis points */
-                n = ngx_atofp(p, len - 1, 2);
-            }
-
-            if (n == NGX_ERROR || n < 1 || n > 10000) {
+            if (n == NGX_ERROR) {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid \"%V\": a percentage above 0%% "
-                                   "and at most 100%%, e.g. threshold=20%%",
+                                   "and at most 100%%, e.g. 20%% or 12.5%%",
                                    &value[i]);
                 return NGX_CONF_ERROR;
             }
 
-            a->threshold = n;
+            if (value[i].data[0] == 't') {
+                a->threshold = n;
+
+            } else {
+                a->recover = n;
+            }
+
             continue;
         }
 
@@ -295,6 +299,14 @@ ngx_http_otp_alert_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid parameter \"%V\"", &value[i]);
         return NGX_CONF_ERROR;
+    }
+
+    if (a->recover == 0) {
+        a->recover = a->threshold - a->threshold / 4;
+
+    } else if (a->recover > a->threshold) {
+        return "has \"recover=\" above \"threshold=\": an alert would "
+               "resolve before it fired";
     }
 
     if (a->webhook.len == 0 && file.len == 0) {
@@ -790,7 +802,10 @@ ngx_http_otp_alert_add(ngx_http_otp_alert_t *a, ngx_uint_t s,
         return;
     }
 
-    over = ngx_http_otp_alert_over(a, attempts, failures);
+    /* firing, it resolves under recover=, not under the threshold */
+
+    over = ngx_http_otp_alert_over(a, attempts, failures,
+                                   node->firing ? a->recover : a->threshold);
 
     if (over == node->firing) {
         return;
@@ -828,14 +843,40 @@ ngx_http_otp_alert_sum(ngx_http_otp_alert_t *a,
 
 static ngx_uint_t
 ngx_http_otp_alert_over(ngx_http_otp_alert_t *a, ngx_uint_t attempts,
-    ngx_uint_t failures)
+    ngx_uint_t failures, ngx_uint_t bp)
 {
     if (attempts == 0 || attempts < a->min) {
         return 0;
     }
 
     return (uint64_t) ngx_min(failures, attempts) * 10000
-           >= (uint64_t) a->threshold * attempts;
+           >= (uint64_t) bp * attempts;
+}
+
+
+/* "12.5%" after skip bytes ("threshold="): basis points, 1 to 10000 */
+
+static ngx_int_t
+ngx_http_otp_alert_percent(ngx_str_t *value, size_t skip)
+{
+    u_char     *p;
+    size_t      len;
+    ngx_int_t   n;
+
+    len = value->len - skip;
+    p = value->data + skip;
+
+    if (len < 2 || p[len - 1] != '%') {
+        return NGX_ERROR;
+    }
+
+    n = ngx_atofp(p, len - 1, 2);
+
+    if (n == NGX_ERROR || n < 1 || n > 10000) {
+        return NGX_ERROR;
+    }
+
+    return n;
 }
 
 
@@ -879,11 +920,13 @@ ngx_http_otp_alert_fire(ngx_http_otp_alert_t *a,
 
     ngx_log_error(NGX_LOG_ALERT, ngx_cycle->log, 0,
                   "otp alert %s: %s \"%V%s%V\" failure rate %ui.%02ui%% "
-                  "(%ui failed of %ui in %Ms), threshold %ui.%02ui%%",
+                  "(%ui failed of %ui in %Ms), threshold %ui.%02ui%%, "
+                  "recover %ui.%02ui%%",
                   ev->firing ? "firing" : "resolved", s->kind, &s->app,
                   s->app.len ? ":" : "", &s->name, rate / 100, rate % 100,
                   ev->failures, ev->attempts, a->window / 1000,
-                  a->threshold / 100, a->threshold % 100);
+                  a->threshold / 100, a->threshold % 100,
+                  a->recover / 100, a->recover % 100);
 
     if (a->webhook.len) {
         ngx_http_otp_alert_post(a, ev);
@@ -952,10 +995,10 @@ ngx_http_otp_alert_post(ngx_http_otp_alert_t *a,
 
     p = ngx_sprintf(p, "\",\"failure_rate\":%ui.%02ui,\"failures\":%ui,"
                     "\"attempts\":%ui,\"window_s\":%M,"
-                    "\"threshold\":%ui.%02ui}}",
+                    "\"threshold\":%ui.%02ui,\"recover\":%ui.%02ui}}",
                     rate / 100, rate % 100, ev->failures, ev->attempts,
                     a->window / 1000, a->threshold / 100,
-                    a->threshold % 100);
+                    a->threshold % 100, a->recover / 100, a->recover % 100);
 
     omcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
                                                ngx_http_otp_module);
@@ -1092,7 +1135,8 @@ ngx_http_otp_alert_figures(ngx_uint_t i, ngx_http_otp_alert_figures_t *f)
 
     ngx_shmtx_unlock(&a->shpool->mutex);
 
-    f->over = ngx_http_otp_alert_over(a, f->attempts, f->failures);
+    f->over = ngx_http_otp_alert_over(a, f->attempts, f->failures,
+                                      a->threshold);
     f->last_error = ngx_http_otp_alert_error_name(error);
 
     return NGX_OK;

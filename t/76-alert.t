@@ -84,7 +84,7 @@ my %subst = (AC => $AC, TOKEN => $TOKEN, MOCK => $mock->url,
              RECV => $recv->url, DIR => $t->dir);
 $conf =~ s/@(AC|TOKEN|MOCK|RECV|DIR)@/$subst{$1}/g;
 
-$t->plan(60);
+$t->plan(65);
 
 $recv->on(qr{^/alert} => { status => 200, body => { ok => 1 } });
 
@@ -109,6 +109,11 @@ refused('otp_alert threshold=20;', '', qr/invalid "threshold=20"/,
 refused('otp_alert window=2d;', '', qr/invalid "window=2d"/,
         'a window over a day refused');
 refused('otp_alert min=0;', '', qr/invalid "min=0"/, 'min=0 refused');
+refused('otp_alert recover=0%;', '', qr/invalid "recover=0%"/,
+        'recover=0% refused (it would never resolve)');
+refused('otp_alert threshold=20% recover=30%;', '',
+        qr/has "recover=" above "threshold="/,
+        'recover= above the threshold refused');
 refused("otp_alert webhook=${\ $recv->url}/alert;", '',
         qr/needs both "webhook=" and "secret_file="/,
         'a webhook without its secret refused');
@@ -204,7 +209,7 @@ is(scalar $recv->requests(qr{^/alert}), 0, 'under min attempts: no POST');
 is(send_one(), 502, 'the fourth failure');
 
 is(wait_lines('firing', 2), 2, 'two [alert] lines: provider and channel');
-is(scalar log_lines($t, qr/\[alert\].*otp alert firing: provider "tw" failure rate 100\.00% \(4 failed of 4 in 60s\), threshold 50\.00%/),
+is(scalar log_lines($t, qr/\[alert\].*otp alert firing: provider "tw" failure rate 100\.00% \(4 failed of 4 in 60s\), threshold 50\.00%, recover 37\.50%/),
    1, 'the provider\'s line, with its figures');
 is(scalar log_lines($t, qr/\[alert\].*otp alert firing: channel "sms"/),
    1, 'the channel\'s line');
@@ -220,7 +225,8 @@ my ($pj) = grep { $_->{data}{kind} eq 'provider' }
            map { decode_json($_->{body}) } @fired;
 is_deeply($pj && $pj->{data},
           { kind => 'provider', name => 'tw', failure_rate => 100,
-            failures => 4, attempts => 4, window_s => 60, threshold => 50 },
+            failures => 4, attempts => 4, window_s => 60, threshold => 50,
+            recover => 37.5 },
           'the provider\'s figures in the POST');
 like($pj && $pj->{timestamp}, qr/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/,
      'an RFC 3339 timestamp');
@@ -246,6 +252,16 @@ $mock->reset;
 is(send_one(), 202, 'a success') for 1 .. 7;
 sleep 0.3;
 is(alert_lines('resolved'), 0, '7 of 14 failed: still firing (50%)');
+
+# under the threshold, not yet under recover= (three quarters of it by
+# default): a rate that wavers about the threshold neither resolves nor
+# fires again at every other outcome
+
+is(send_one(), 202, 'an eighth success');
+sleep 0.3;
+is(alert_lines('resolved'), 0,
+   '7 of 15 failed (46.67%): under 50%, over 37.5%: still firing');
+is(gauge('provider', 'tw'), 1, 'the gauge says so');
 
 # a reload that changes the layout (another window): the window starts
 # empty, the alerts' states are carried over
