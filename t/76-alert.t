@@ -8,9 +8,13 @@
 # otp_alert_firing to 1 in the metrics and POSTs a Standard Webhooks-
 # signed otp.alert.firing to the webhook, whose signature the receiver
 # here verifies; fewer than min attempts fire nothing; more failures
-# while firing log nothing more; successes that bring the rate under the
-# threshold resolve it: one line per series, the gauge 0, a signed
-# otp.alert.resolved.  A reload keeps the state (no second firing).
+# while firing log nothing more; a rate under the threshold but not
+# under recover= keeps it firing; successes that bring the rate under
+# recover= resolve it: one line per series, the gauge 0, a signed
+# otp.alert.resolved.  A reload keeps the state (no second firing).  A
+# receiver that answers 500 gets the POST again a second later, same
+# webhook-id and body, signed anew, and no more once it answers 200; one
+# that answers 400 is not asked again.
 
 ###############################################################################
 
@@ -84,7 +88,7 @@ my %subst = (AC => $AC, TOKEN => $TOKEN, MOCK => $mock->url,
              RECV => $recv->url, DIR => $t->dir);
 $conf =~ s/@(AC|TOKEN|MOCK|RECV|DIR)@/$subst{$1}/g;
 
-$t->plan(65);
+$t->plan(77);
 
 $recv->on(qr{^/alert} => { status => 200, body => { ok => 1 } });
 
@@ -292,7 +296,8 @@ my @resolved = posts('otp.alert.resolved', 4);
 is(scalar(grep { verified($_) } @resolved), 2,
    'two resolved POSTs, signed');
 
-# it fires again, and a receiver that fails is only logged
+# it fires again; a receiver that fails gets each POST again, with the
+# same webhook-id and body, newly signed, after 1 s
 
 $recv->on(qr{^/alert} => { status => 500, body => { error => 'down' } });
 $mock->on(qr{/Messages\.json$} => { status => 500,
@@ -302,18 +307,51 @@ is(send_one(), 502, 'failures again') for 1 .. 4;
 is(wait_lines('firing', 4), 4, '4 of 8 failed: fired again, once a series');
 is(gauge('provider', 'tw'), 1, 'gauge 1 again');
 
-$recv->wait_requests(6, qr{^/alert});
+my @first = $recv->wait_requests(6, qr{^/alert});
 
 my $deadline = time + 5;
 sleep 0.05 while time < $deadline
-    && log_lines($t, qr/\[error\].*otp alert: webhook answered HTTP 500/) < 2;
-is(scalar log_lines($t, qr/\[error\].*otp alert: webhook answered HTTP 500/),
+    && log_lines($t, qr/\[error\].*otp alert: webhook msg_\w+ answered HTTP 500/) < 2;
+is(scalar log_lines($t, qr/\[error\].*otp alert: webhook msg_\w+ answered HTTP 500/),
    2, 'a receiver that answers 500: an [error] line a POST');
+is(scalar log_lines($t, qr/\[notice\].*otp alert: webhook msg_\w+ tried again in 1000 ms/),
+   2, 'each to be tried again in 1 s');
+
+# the receiver is back: the two POSTs come again, and only once more
+
+$recv->on(qr{^/alert} => { status => 200, body => {} });
+
+my @all = $recv->wait_requests(8, qr{^/alert});
+my @again = @all[6 .. $#all];
+is(scalar @again, 2, 'two POSTs again');
+is(join(' ', sort map { $_->{headers}{'webhook-id'} // '' } @again),
+   join(' ', sort map { $_->{headers}{'webhook-id'} // '' } @first[4, 5]),
+   'with the webhook-ids of the ones that failed');
+is(join(' ', sort map { $_->{body} } @again),
+   join(' ', sort map { $_->{body} } @first[4, 5]), 'and their bodies');
+is(scalar(grep { verified($_) } @again), 2, 'signed again, verified');
+
+sleep 1.5;
+is(scalar $recv->requests(qr{^/alert}), 8, 'answered 200: not tried again');
+
+# a receiver that refuses (400) is not asked again: 3 successes make
+# 4 of 11, 36.36%, under recover= (37.5%): resolved
+
+$recv->on(qr{^/alert} => { status => 400, body => { error => 'no' } });
+$mock->reset;
+
+is(send_one(), 202, 'a success, resolving') for 1 .. 3;
+is(wait_lines('resolved', 4), 4, 'resolved again (4 of 11)');
+$recv->wait_requests(10, qr{^/alert});
+sleep 1.5;
+is(scalar $recv->requests(qr{^/alert}), 10, 'answered 400: not tried again');
+is(scalar log_lines($t, qr/\[notice\].*otp alert: webhook msg_\w+ tried again/),
+   2, 'no retry said');
 
 # the lines the final check would take for faults: expected and counted
 $t->stop;
-is(drop_log_lines($t, qr/\[alert\].*otp alert (firing|resolved): /), 6,
-   'six alert lines in all');
+is(drop_log_lines($t, qr/\[alert\].*otp alert (firing|resolved): /), 8,
+   'eight alert lines in all');
 
 $t->done;
 
