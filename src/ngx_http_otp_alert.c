@@ -61,6 +61,7 @@
 #include "ngx_http_otp_alert.h"
 #include "ngx_http_otp_conf.h"
 #include "ngx_http_otp_http.h"
+#include "ngx_http_otp_alert_post.h"
 
 
 #define NGX_HTTP_OTP_ALERT_ZONE     "otp_outcomes_"   /* and the layout */
@@ -70,23 +71,7 @@
 /* a delivery report's failure: NGX_HTTP_OTP_ALERT_STATUS + status */
 #define NGX_HTTP_OTP_ALERT_STATUS   100
 
-#define NGX_HTTP_OTP_ALERT_BODY     1024
 
-
-/*
- * A POST on its way: the same webhook-id and body on every try, as
- * Standard Webhooks asks (the receiver's key for doing it once), a new
- * timestamp and signature each time.
- */
-typedef struct {
-    ngx_event_t                     retry;      /* a timer, cancelable */
-    ngx_http_otp_alert_t           *alert;
-    ngx_uint_t                      tries;
-    size_t                          id_len;
-    u_char                          id[48];
-    size_t                          len;
-    u_char                          body[NGX_HTTP_OTP_ALERT_BODY];
-} ngx_http_otp_alert_post_t;
 
 
 typedef struct {
@@ -172,9 +157,6 @@ static void ngx_http_otp_alert_fire(ngx_http_otp_alert_t *a,
     ngx_http_otp_alert_event_t *ev);
 static void ngx_http_otp_alert_post(ngx_http_otp_alert_t *a,
     ngx_http_otp_alert_event_t *ev);
-static void ngx_http_otp_alert_post_try(ngx_http_otp_alert_post_t *post);
-static void ngx_http_otp_alert_posted(ngx_http_otp_http_req_t *req);
-static void ngx_http_otp_alert_retry(ngx_event_t *ev);
 static const char *ngx_http_otp_alert_error_name(ngx_uint_t error);
 
 
@@ -952,19 +934,7 @@ ngx_http_otp_alert_fire(ngx_http_otp_alert_t *a,
 }
 
 
-/*
- * The POST, Standard Webhooks-signed: webhook-id, webhook-timestamp and
- * webhook-signature over "id.timestamp.body".  A receiver that cannot
- * take it (no connection, a timeout, HTTP 408, 429 or 5xx) gets it again
- * after 1 s, 10 s, 1 min and 10 min, then the error log says it was
- * given up; one that refuses it (any other 4xx) does not.  The [alert]
- * line is the record that does not depend on the receiver.  The retries
- * live in the worker that fired: its exit (a reload) drops them, as its
- * timers are cancelable and never hold the exit.
- */
-
-static ngx_msec_t  ngx_http_otp_alert_retries[] = { 1000, 10000, 60000,
-                                                    600000 };
+/* the POST's body; ngx_http_otp_alert_post.c signs, sends and retries it */
 
 static void
 ngx_http_otp_alert_post(ngx_http_otp_alert_t *a,
@@ -973,36 +943,18 @@ ngx_http_otp_alert_post(ngx_http_otp_alert_t *a,
     u_char                       *p;
     ngx_tm_t                      tm;
     ngx_uint_t                    rate;
-    ngx_http_otp_alert_post_t    *post;
     ngx_http_otp_alert_series_t  *s;
+    u_char                        body[NGX_HTTP_OTP_ALERT_BODY];
 
     s = ev->series;
     rate = ngx_http_otp_alert_rate(ev->attempts, ev->failures);
-
-    post = ngx_alloc(sizeof(ngx_http_otp_alert_post_t), ngx_cycle->log);
-    if (post == NULL) {
-        return;
-    }
-
-    ngx_memzero(&post->retry, sizeof(ngx_event_t));
-    post->alert = a;
-    post->tries = 0;
-
-    if (ngx_otp_random_id(post->id, sizeof(post->id), &post->id_len, "msg_")
-        != NGX_OTP_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "otp alert: no random id for the webhook");
-        ngx_free(post);
-        return;
-    }
 
     ngx_gmtime(ngx_time(), &tm);
 
     /* names come from the configuration, at most
      * NGX_HTTP_OTP_PROVIDER_NAME_MAX each, escaped at most 6 times over */
 
-    p = ngx_sprintf(post->body, "{\"type\":\"otp.alert.%s\","
+    p = ngx_sprintf(body, "{\"type\":\"otp.alert.%s\","
                     "\"timestamp\":\"%4d-%02d-%02dT%02d:%02d:%02dZ\","
                     "\"data\":{\"kind\":\"%s\",",
                     ev->firing ? "firing" : "resolved",
@@ -1029,167 +981,7 @@ ngx_http_otp_alert_post(ngx_http_otp_alert_t *a,
                     a->window / 1000, a->threshold / 100,
                     a->threshold % 100, a->recover / 100, a->recover % 100);
 
-    post->len = p - post->body;
-
-    ngx_http_otp_alert_post_try(post);
-}
-
-
-/* one try of a POST: signed now; the post is freed when no retry follows */
-
-static void
-ngx_http_otp_alert_post_try(ngx_http_otp_alert_post_t *post)
-{
-    u_char                     *p, *body;
-    ngx_http_otp_alert_t       *a;
-    ngx_http_otp_http_req_t    *req;
-    ngx_http_otp_main_conf_t   *omcf;
-    u_char                      ts[NGX_TIME_T_LEN];
-    u_char                      hid[64], hts[64];
-    u_char                      hsig[32 + NGX_OTP_STDWH_HEADER_LEN];
-
-    a = post->alert;
-
-    omcf = ngx_http_cycle_get_module_main_conf(ngx_cycle,
-                                               ngx_http_otp_module);
-
-    req = ngx_http_otp_http_create(ngx_cycle->log);
-    if (req == NULL) {
-        ngx_free(post);
-        return;
-    }
-
-    body = ngx_http_otp_http_body(req, post->len);
-    if (body == NULL) {
-        ngx_http_otp_http_cancel(req);
-        ngx_free(post);
-        return;
-    }
-
-    ngx_memcpy(body, post->body, post->len);
-
-    p = ngx_sprintf(ts, "%T", ngx_time());
-
-    req->headers[0].data = hsig;
-    req->headers[0].len = sizeof("webhook-signature: ") - 1
-                          + NGX_OTP_STDWH_HEADER_LEN;
-    ngx_memcpy(hsig, "webhook-signature: ",
-               sizeof("webhook-signature: ") - 1);
-
-    if (ngx_otp_stdwh_sign(a->secret.data, a->secret.len, post->id,
-                           post->id_len, ts, p - ts, body, req->body.len,
-                           hsig + sizeof("webhook-signature: ") - 1)
-        != NGX_OTP_OK)
-    {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "otp alert: the webhook cannot be signed");
-        ngx_http_otp_http_cancel(req);
-        ngx_free(post);
-        return;
-    }
-
-    req->headers[1].data = hid;
-    req->headers[1].len = ngx_sprintf(hid, "webhook-id: %*s", post->id_len,
-                                      post->id)
-                          - hid;
-    req->headers[2].data = hts;
-    req->headers[2].len = ngx_sprintf(hts, "webhook-timestamp: %*s",
-                                      p - ts, ts)
-                          - hts;
-    ngx_str_set(&req->headers[3], "Content-Type: application/json");
-    req->nheaders = 4;
-
-    req->method = "POST";
-    req->url = a->webhook;
-    req->handler = ngx_http_otp_alert_posted;
-    req->data = post;
-
-    ngx_log_debug4(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                   "otp alert: POST %V, webhook-id %*s, try %ui", &req->url,
-                   post->id_len, post->id, post->tries + 1);
-
-    /* start() copies the headers: the buffers above may go */
-    ngx_http_otp_http_start(&omcf->http, req);
-}
-
-
-static void
-ngx_http_otp_alert_posted(ngx_http_otp_http_req_t *req)
-{
-    ngx_msec_t                  delay;
-    ngx_uint_t                  again;
-    ngx_http_otp_alert_post_t  *post;
-
-    post = req->data;
-
-    if (req->rc != NGX_OK) {
-        /* curl's words name addresses: the log's only */
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "otp alert: webhook %*s failed: %s (%*s)",
-                      post->id_len, post->id,
-                      ngx_otp_delivery_error_name(req->category),
-                      req->error_len, req->error);
-
-        again = (req->category != NGX_OTP_DELIVERY_ABORTED);
-
-    } else if (req->status < 200 || req->status > 299) {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "otp alert: webhook %*s answered HTTP %ui",
-                      post->id_len, post->id, req->status);
-
-        again = (req->status >= 500 || req->status == 408
-                 || req->status == 429);
-
-    } else {
-        ngx_log_debug3(NGX_LOG_DEBUG_HTTP, ngx_cycle->log, 0,
-                       "otp alert: webhook %*s answered HTTP %ui",
-                       post->id_len, post->id, req->status);
-        ngx_free(post);
-        return;
-    }
-
-    if (!again || ngx_exiting || ngx_terminate || ngx_quit) {
-        ngx_free(post);
-        return;
-    }
-
-    if (post->tries == sizeof(ngx_http_otp_alert_retries)
-                       / sizeof(ngx_http_otp_alert_retries[0]))
-    {
-        ngx_log_error(NGX_LOG_ERR, ngx_cycle->log, 0,
-                      "otp alert: webhook %*s given up after %ui tries",
-                      post->id_len, post->id, post->tries + 1);
-        ngx_free(post);
-        return;
-    }
-
-    delay = ngx_http_otp_alert_retries[post->tries++];
-
-    ngx_log_error(NGX_LOG_NOTICE, ngx_cycle->log, 0,
-                  "otp alert: webhook %*s tried again in %M ms",
-                  post->id_len, post->id, delay);
-
-    post->retry.handler = ngx_http_otp_alert_retry;
-    post->retry.data = post;
-    post->retry.log = ngx_cycle->log;
-    post->retry.cancelable = 1;
-
-    ngx_add_timer(&post->retry, delay);
-}
-
-
-static void
-ngx_http_otp_alert_retry(ngx_event_t *ev)
-{
-    ngx_http_otp_alert_post_t  *post;
-
-    post = ev->data;
-
-    ngx_log_debug2(NGX_LOG_DEBUG_HTTP, ev->log, 0,
-                   "otp alert: webhook %*s, the retry's timer",
-                   post->id_len, post->id);
-
-    ngx_http_otp_alert_post_try(post);
+    ngx_http_otp_alert_webhook(&a->webhook, &a->secret, body, p - body);
 }
 
 
