@@ -249,12 +249,14 @@ ngx_http_otp_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
  *     "phone":"+1******0001","phone_hmac":"84aa...","attempts_remaining":4
  *
  * A member whose variable would be empty is left out; the status and the
- * two counts are JSON numbers.  What a client or a provider chose (the
- * URI, the provider's message id, which ngx_otp_wire_take_id() and
- * ngx_otp_hook_id() already keep to printable ASCII without quotes) is
- * escaped here, in one pass into room for the worst case; the rest are
- * the module's own words, provider names of letters, digits, "-" and
- * "_", digits, "+*" and hex.  So the line stays JSON without the log
+ * two counts are JSON numbers.  A request no OTP handler answered has the
+ * URI and the status alone (a line of it stays JSON without if=).  What a
+ * client or a provider chose (the URI, the provider's message id, which
+ * ngx_otp_wire_take_id() and ngx_otp_hook_id() already keep to printable
+ * ASCII without quotes) is escaped by ngx_otp_json_escape(), in one pass
+ * into room for the worst case, invalid UTF-8 included; the rest are the
+ * module's own words, provider names of letters, digits, "-" and "_",
+ * digits, "+*" and hex.  So the line stays JSON without the log
  * module's escape=json, which looks up each variable of a format, scans
  * it for escapes, and copies it, an op each: eleven of them cost three
  * times what this does (README, "Outcome variables and the audit log").
@@ -262,8 +264,8 @@ ngx_http_otp_variable(ngx_http_request_t *r, ngx_http_variable_value_t *v,
 
 #define ngx_http_otp_audit_literal(p, s)  ngx_cpymem(p, s, sizeof(s) - 1)
 
-/* the longest escape of a byte: \u00XX */
-#define NGX_HTTP_OTP_JSON_ESCAPED_MAX  6
+/* no outcome: nothing but the URI and the status */
+static ngx_http_otp_ctx_t  ngx_http_otp_audit_none;
 
 static ngx_int_t
 ngx_http_otp_audit_variable(ngx_http_request_t *r,
@@ -278,8 +280,8 @@ ngx_http_otp_audit_variable(ngx_http_request_t *r,
     ctx = ngx_http_otp_outcome_get(r, &result);
 
     if (ctx == NULL) {
-        v->not_found = 1;
-        return NGX_OK;
+        ctx = &ngx_http_otp_audit_none;
+        result = "";
     }
 
     result_len = ngx_strlen(result);
@@ -292,8 +294,7 @@ ngx_http_otp_audit_variable(ngx_http_request_t *r,
                  "\"provider\":\"\",\"message_id\":\"\",\"phone\":\"\","
                  "\"phone_hmac\":\"\",\"attempts_remaining\":,"
                  "\"provider_ms\":,\"cost\":\"\"") - 1
-          + NGX_HTTP_OTP_JSON_ESCAPED_MAX
-            * (r->uri.len + ctx->message_id_len)
+          + NGX_OTP_JSON_ESCAPED_MAX * (r->uri.len + ctx->message_id_len)
           + result_len + channel_len + ctx->out_provider.len
           + ctx->masked_len + 2 * NGX_OTP_HASH_LEN + 3 * NGX_INT_T_LEN
           + NGX_OTP_PRICE_STR_LEN;
@@ -308,14 +309,16 @@ ngx_http_otp_audit_variable(ngx_http_request_t *r,
     status = r->err_status ? r->err_status : r->headers_out.status;
 
     p = ngx_http_otp_audit_literal(start, "\"uri\":\"");
-    p = (u_char *) ngx_escape_json(p, r->uri.data, r->uri.len);
+    p = ngx_otp_json_escape(p, r->uri.data, r->uri.len);
 
     p = ngx_http_otp_audit_literal(p, "\",\"status\":");
     p = ngx_http_otp_audit_uint(p, status);
 
-    p = ngx_http_otp_audit_literal(p, ",\"result\":\"");
-    p = ngx_cpymem(p, result, result_len);
-    *p++ = '"';
+    if (result_len) {
+        p = ngx_http_otp_audit_literal(p, ",\"result\":\"");
+        p = ngx_cpymem(p, result, result_len);
+        *p++ = '"';
+    }
 
     if (channel_len) {
         p = ngx_http_otp_audit_literal(p, ",\"channel\":\"");
@@ -331,8 +334,7 @@ ngx_http_otp_audit_variable(ngx_http_request_t *r,
 
     if (ctx->message_id_len) {
         p = ngx_http_otp_audit_literal(p, ",\"message_id\":\"");
-        p = (u_char *) ngx_escape_json(p, ctx->message_id,
-                                       ctx->message_id_len);
+        p = ngx_otp_json_escape(p, ctx->message_id, ctx->message_id_len);
         *p++ = '"';
     }
 

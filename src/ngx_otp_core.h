@@ -1144,4 +1144,15 @@ int64_t ngx_otp_price_cost(int64_t price, unsigned channel,
     const u_char *text, size_t len);
 
 
+/*
+ * ngx_otp_json.c: len bytes of anything as the contents of a JSON string,
+ * at dst, which has room for NGX_OTP_JSON_ESCAPED_MAX * len: '"', '\' and
+ * the controls escaped, valid UTF-8 as it is, any other byte as \u00XX.
+ * Returns the end.
+ */
+#define NGX_OTP_JSON_ESCAPED_MAX   6
+
+u_char *ngx_otp_json_escape(u_char *dst, const u_char *src, size_t len);
+
+
 #endif /* _NGX_OTP_CORE_H_INCLUDED_ */

@@ -74,6 +74,9 @@ http {
         @AUDIT@
         access_log %%PREFIX%%/vars.log otp_vars if=$otp_result;
 
+        # the shipped format without if=: every request, still JSON
+        access_log %%PREFIX%%/all.log otp_audit;
+
         otp_client_limit off;
         otp_resend_after 60s;
 
@@ -109,7 +112,7 @@ my %subst = (AC => $AC, TOKEN => $TOKEN, PUBLIC => $PUBLIC,
              MOCK => $mock->url, FORMAT => $format, AUDIT => $audit);
 $conf =~ s/@(AC|TOKEN|PUBLIC|MOCK|FORMAT|AUDIT)@/$subst{$1}/g;
 
-$t->plan(47);
+$t->plan(54);
 
 $t->write_config($conf)->run;
 
@@ -210,6 +213,8 @@ is($r->{status}, 400, 'a chunked body over the limit: 400');
 # arrives, ngx_otp_wire_take_id() and ngx_otp_hook_id())
 is($t->post_form('/v/a%22b%5Cc%09d%01', { phone => $P, code => '000000' })
    ->{status}, 410, 'a verify at an odd URI');
+is($t->post_form('/v/%FF%C3%BC%C0%80', { phone => $P, code => '000000' })
+   ->{status}, 410, 'a verify at a URI of invalid UTF-8');
 
 $t->stop;
 
@@ -221,7 +226,7 @@ my @new = audit_lines('audit.log');
 my @lines = map { eval { decode_json($_) } } @old, @new;
 is(scalar @lines, scalar(@old) + scalar(@new), 'every line is valid JSON');
 is(scalar @old, 11, 'one line for each of the 11 OTP requests before');
-is(scalar @new, 3, 'and three after the reopen');
+is(scalar @new, 4, 'and four after the reopen');
 
 sub fields {
     my ($l) = @_;
@@ -258,6 +263,8 @@ my @want = (
         . "attempts_remaining=",
     "status=410 result=expired channel= provider= phone=+1******0001 "
         . "attempts_remaining=",
+    "status=410 result=expired channel= provider= phone=+1******0001 "
+        . "attempts_remaining=",
 );
 
 for my $i (0 .. $#want) {
@@ -270,23 +277,33 @@ like($lines[0]{provider_ms}, qr/^\d+$/, 'and the time spent at Twilio');
 is($lines[13]{uri}, "/v/a\"b\\c\td\x01", 'an odd URI, escaped and whole');
 like($new[2], qr/"uri":"\/v\/a\\"b\\\\c\\td\\u0001"/,
      'escaped as JSON wants');
+is($lines[14]{uri}, "/v/\x{ff}\x{fc}\x{c0}\x{80}",
+   'invalid UTF-8: each byte as \\u00XX, the valid sequence as it is');
+like($new[3], qr{"uri":"/v/\\u00ff\xc3\xbc\\u00c0\\u0080"},
+     'so written');
 
 # a member whose variable is empty is left out; the counts are numbers
 is(scalar(grep { my $l = $_; grep { !defined || $_ eq '' } values %$l }
           @lines), 0, 'no empty member');
 like($lines[2]{attempts_remaining}, qr/^4$/, 'attempts left');
-unlike($old[2], qr/"attempts_remaining":"/, 'as a JSON number');
+like($old[2], qr/"status":401,.*"attempts_remaining":4\}$/,
+     'the status and the attempts as JSON numbers');
 
-# the variables one by one say what $otp_audit says
-my @vars = map { eval { decode_json($_) } } audit_lines('vars.log');
-is(scalar @vars, scalar @lines, 'a line of the variables for each');
+# the variables one by one say what $otp_audit says, but for the URI of
+# invalid UTF-8: nginx's escape=json leaves its bytes, and the line is
+# not JSON (the last one)
+my @vlines = audit_lines('vars.log');
+is(scalar @vlines, scalar @lines, 'a line of the variables for each');
+ok(!eval { decode_json($vlines[14] // '') },
+   'escape=json: a line of invalid UTF-8 is no JSON');
+my @vars = map { eval { decode_json($_) } // {} } @vlines[0 .. 13];
 my @diff = grep {
     my ($a, $v) = ($lines[$_], $vars[$_] // {});
     grep { ($a->{$_} // '') ne ($v->{$_} // '') }
         qw(uri result channel provider message_id phone phone_hmac
            attempts_remaining provider_ms cost);
-} 0 .. $#lines;
-is("@diff", '', 'with the same values');
+} 0 .. 13;
+is("@diff", '', 'the other lines: the same values');
 
 my %hmac = map { $_->{phone_hmac} => 1 } grep { $_->{phone} eq '+1******0001' }
            @lines[0 .. 4, 11];
@@ -296,6 +313,14 @@ ok(keys %hmac == 1 && $h =~ /^[0-9a-f]{64}$/,
 isnt($lines[8]{phone_hmac}, $h, 'another number, another HMAC');
 is($lines[8]{phone_hmac}, $lines[9]{phone_hmac},
    'the STOP and the refused send share theirs');
+
+# without if=: a request no OTP handler answered has its URI and status
+my @every = audit_lines('all.log');
+is(scalar(grep { !eval { decode_json($_) } } @every), 0,
+   'without if=, every line is JSON');
+my ($plain) = grep { $_->{uri} eq '/plain' } map { decode_json($_) } @every;
+is(join(',', sort keys %{ $plain // {} }), 'client,status,time,uri',
+   'a plain request: its URI and status, no outcome');
 
 my $all = join "\n", @old, @new;
 unlike($all, qr/\Q$code\E/, 'no code in the audit log');

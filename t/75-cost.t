@@ -220,7 +220,7 @@ sub logged {
     while (1) {
         for (reverse split /\n/, $t->read_file($file // 'cost.log') // '') {
             my $j = eval { decode_json($_) } or next;
-            return $j if $j->{message_id} eq $id;
+            return $j if ($j->{message_id} // '') eq $id;
         }
 
         return undef if time > $deadline;
