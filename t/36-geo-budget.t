@@ -108,6 +108,9 @@ my %subst = (MOCK => $mock->url, AC => $AC, ACCAP => $ACCAP, AC1 => $AC1,
              AC2 => $AC2);
 $conf =~ s/@(\w+)@/$subst{$1}/g;
 
+# its budget=N/h sends in one clock hour
+OtpTest::clear_of_the_hour();
+
 $t->write_config($conf)->run;
 
 ###############################################################################

@@ -272,6 +272,9 @@ my $store_conf = $store eq 'shm' ? 'otp_store shm:otp_62:1m;' : '%%STORE%%';
 (my $c = $conf) =~ s/\@STORE\@/$store_conf/;
 
 $t->write_file('common.conf', $common =~ s/%%PREFIX%%/$t->dir/ger);
+# its budget=N/h sends in one clock hour
+OtpTest::clear_of_the_hour();
+
 $t->write_config($c, store => $store)->run;
 $mock->clear_requests;
 

@@ -146,6 +146,9 @@ like($t->check_config($proxied),
      qr/"otp_send" directive conflicts with another content handler/,
      'proxy_pass then otp_send in one location: refused');
 
+# its budget=N/h sends in one clock hour
+OtpTest::clear_of_the_hour();
+
 $t->write_config($conf)->run;
 
 # a POST through limit_except's block runs the location's handler (the

@@ -171,6 +171,22 @@ sub _random {
 
 sub token_key { $_[0]{token_key} }
 
+# A provider's budget=N/h counts by the clock hour: a test that counts
+# sends against one waits, when it would start less than $secs (60)
+# before the top of an hour, until the hour has turned, so that its sends
+# fall in one hour.  (t/67 failed so once, its sends counted 19 + 12.)
+sub clear_of_the_hour {
+    my ($secs) = @_;
+
+    my $left = 3600 - time() % 3600;
+
+    return if $left >= ($secs // 60);
+
+    Test::More::diag("waiting ${left}s for the top of the hour: "
+                     . "budget=N/h counts by the clock hour");
+    sleep $left + 1;
+}
+
 # conf-examples/audit-log.conf's audit log as it is written there: its
 # log_format, and its access_log writing PREFIX/audit.log, flushed every
 # second (a test reads it soon); dies when the example lost either
