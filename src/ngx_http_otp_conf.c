@@ -124,7 +124,7 @@ done:
 }
 
 
-/* "+254" or "254" -> "254" */
+/* a zone named by its layout: ngx_http_otp_conf.h says why */
 
 ngx_shm_zone_t *
 ngx_http_otp_layout_zone(ngx_conf_t *cf, const char *prefix, uint32_t layout,
@@ -164,6 +164,8 @@ ngx_http_otp_layout_zone(ngx_conf_t *cf, const char *prefix, uint32_t layout,
     return zone;
 }
 
+
+/* "+254" or "254" -> "254" */
 
 ngx_int_t
 ngx_http_otp_prefix(ngx_str_t *value, ngx_str_t *prefix)
